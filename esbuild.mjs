@@ -1,0 +1,34 @@
+// Builds the extension host, the engine worker, the CLI and the webview bundles.
+// Node targets keep onnxruntime-node and vscode external; webview bundles are self-contained ESM-free IIFEs.
+import * as esbuild from 'esbuild';
+import { existsSync } from 'node:fs';
+
+const production = process.argv.includes('--production');
+const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning' };
+
+const node = [
+  ['src/extension/extension.ts', 'dist/extension.js'],
+  ['src/engine/worker.ts', 'dist/worker.js'],
+  ['src/cli/main.ts', 'dist/cli.js'],
+];
+const web = [
+  ['webview/visualizer/main.ts', 'media/dist/visualizer.js'],
+  ['webview/sidebar/main.ts', 'media/dist/sidebar.js'],
+];
+const renderers = [['webview/renderers/index.ts', 'media/dist/renderer.js']];
+
+const jobs = [];
+for (const [entry, outfile] of node) {
+  if (!existsSync(entry)) continue;
+  jobs.push(esbuild.build({ ...common, entryPoints: [entry], outfile, platform: 'node', target: 'node20', format: 'cjs', external: ['vscode', 'onnxruntime-node'] }));
+}
+for (const [entry, outfile] of web) {
+  if (!existsSync(entry)) continue;
+  jobs.push(esbuild.build({ ...common, entryPoints: [entry], outfile, platform: 'browser', target: 'es2022', format: 'iife' }));
+}
+for (const [entry, outfile] of renderers) {
+  // notebook renderers are loaded as ES modules by VS Code
+  if (!existsSync(entry)) continue;
+  jobs.push(esbuild.build({ ...common, entryPoints: [entry], outfile, platform: 'browser', target: 'es2022', format: 'esm' }));
+}
+await Promise.all(jobs);

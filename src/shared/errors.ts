@@ -1,0 +1,54 @@
+/**
+ * Errors the engine reports to users. Each carries a stable code so the host can react (offer to pick
+ * another file, retry on CPU, ...) and a message that names the file, tensor, shape or setting at fault.
+ */
+export type ErrorCode =
+  | 'E_CHECKPOINT_MISSING'
+  | 'E_CHECKPOINT_CORRUPT'
+  | 'E_CHECKPOINT_TRUNCATED'
+  | 'E_SHAPE_MISMATCH'
+  | 'E_CONFIG'
+  | 'E_BUDGET_INVALID'
+  | 'E_PROFILE_INVALID'
+  | 'E_PROFILE_MODEL_MISMATCH'
+  | 'E_PROVIDER_UNKNOWN'
+  | 'E_PROVIDER_FAILED'
+  | 'E_RESOLUTION'
+  | 'E_OOM'
+  | 'E_CANCELLED'
+  | 'E_WORKER_CRASHED'
+  | 'E_INVALID_REQUEST'
+  | 'E_INTERNAL';
+
+export interface ErrorInfo {
+  code: ErrorCode;
+  message: string;
+  detail?: string;
+}
+
+export class ScaleKVError extends Error {
+  constructor(readonly code: ErrorCode, message: string, readonly detail?: string) {
+    super(message);
+    this.name = 'ScaleKVError';
+  }
+
+  toInfo(): ErrorInfo {
+    return { code: this.code, message: this.message, detail: this.detail };
+  }
+}
+
+export function toErrorInfo(e: unknown): ErrorInfo {
+  if (e instanceof ScaleKVError) return e.toInfo();
+  if (e && typeof e === 'object' && 'code' in e && 'message' in e && typeof (e as ErrorInfo).code === 'string' && String((e as ErrorInfo).code).startsWith('E_')) {
+    return e as ErrorInfo;
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/out of memory|bad_alloc|Failed to allocate|OOM/i.test(msg)) {
+    return { code: 'E_OOM', message: `Out of memory: ${msg}`, detail: e instanceof Error ? e.stack : undefined };
+  }
+  return { code: 'E_INTERNAL', message: msg, detail: e instanceof Error ? e.stack : undefined };
+}
+
+export function cancelled(): ScaleKVError {
+  return new ScaleKVError('E_CANCELLED', 'The run was cancelled.');
+}
