@@ -1,0 +1,58 @@
+/**
+ * The interface every KV-cache policy (full, ScaleKV, and the baselines) implements. The engine runs
+ * a layer's attention for one scale, then asks the policy which cached tokens to keep. Heavy tensors
+ * stay with the engine (possibly on the GPU); the policy sees only the small per-key score arrays it
+ * asked for.
+ */
+import type { PolicyName, ScaleShape, WindowQueryMode } from '../shared/types';
+
+/** What the engine must compute during a layer's step so the policy can decide afterwards. */
+export interface PolicyNeeds {
+  /**
+   * Local indices (within the current scale's token map, row-major) of the observation-window
+   * queries whose scores against every cached key the policy needs; null when none.
+   * May contain repeats (the official fallback clamps indices).
+   */
+  windowQueries: Int32Array | null;
+  /** which query form scores the window (see WindowQueryMode) */
+  queryMode: WindowQueryMode;
+  /** attention probability mass per cached key, summed over this scale's queries (H2O, ASI) */
+  colsum: boolean;
+}
+
+export interface SelectContext {
+  layer: number;
+  scaleIndex: number;
+  schedule: ScaleShape[];
+  /** batch rows (2 x prompts with CFG: conditional rows first) */
+  rows: number;
+  heads: number;
+  /** keys cached for this layer after this scale's keys were appended (same for every row/head) */
+  cacheLen: number;
+  /** this scale's keys are the last curLen entries of the cache */
+  curLen: number;
+  /** original token positions of the cached keys, [rows][heads][cacheLen] */
+  positions: Int32Array;
+  isLastScale: boolean;
+  /** [rows][heads][W][cacheLen] window-query logits (already scaled), when needs.windowQueries was set */
+  windowScores: Float32Array | null;
+  /** [rows][heads][cacheLen], when needs.colsum was set */
+  colsum: Float32Array | null;
+}
+
+export interface Selection {
+  /** kept entries per (row, head); the same for all */
+  perHead: number;
+  /** [rows][heads][perHead] indices into the current cache, ascending within each (row, head) */
+  keep: Int32Array;
+}
+
+export interface KvPolicy {
+  readonly name: PolicyName;
+  /** called once before every generation */
+  reset(): void;
+  /** asked before a layer's step at a scale; cacheLen is the length after appending the scale */
+  needs(layer: number, scaleIndex: number, cacheLen: number, schedule: ScaleShape[]): PolicyNeeds;
+  /** null keeps every cached token */
+  select(ctx: SelectContext): Selection | null;
+}
