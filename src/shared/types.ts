@@ -193,7 +193,7 @@ export interface KvReport {
 export interface RetentionEntry {
   scaleIndex: number;
   layer: number;
-  /** int32 offset into the .bin file (in elements) */
+  /** int32 offset into the .bin file (in elements); -1 when the cache still held every token 0..count-1 */
   offset: number;
   /** kept tokens per (row, head) */
   count: number;

@@ -1,0 +1,243 @@
+/**
+ * The generation loop: Infinity's next-scale prediction with a per-layer KV cache that a policy may
+ * compress after every scale. Records per-scale timings, the KV bytes each layer holds, the sampled
+ * bits, and (optionally) the token positions every layer keeps.
+ */
+import * as ort from 'onnxruntime-node';
+import { LayerCache, cpuGatherer, deviceGatherer, fullCacheBytes, type Gatherer } from '../kvcache/kvCache';
+import type { KvPolicy } from '../kvcache/policy';
+import { RetentionRecorder } from '../kvcache/retention';
+import type { InfinityConfig } from '../model/config';
+import { cumulativeTokens, scaleSchedule } from '../model/schedule';
+import { interpolateBilinear } from '../model/vae';
+import { cancelled, ScaleKVError } from '../shared/errors';
+import type { KvReport, KvScaleStat, Progress, ScaleShape, ScaleTiming, WindowQueryMode } from '../shared/types';
+import type { InfinitySessions } from './infinitySessions';
+import { ropeForScale } from './rope';
+import { Rng, sampleBits } from './sampling';
+
+export interface TextFeatures {
+  /** [B, maxLen, Ct5], zero padded */
+  features: Float32Array;
+  lens: number[];
+  maxLen: number;
+}
+
+export interface GenerationModel {
+  cfg: InfinityConfig;
+  sessions: InfinitySessions;
+  /** learned unconditional text features [textMaxLen, Ct5] */
+  cfgUncond: Float32Array;
+  encodeText(prompts: string[]): Promise<TextFeatures>;
+  /** z [B, d, h, w] -> image [B, 3, 16h, 16w] */
+  decode(z: Float32Array, B: number, h: number, w: number): Promise<Float32Array>;
+}
+
+export interface GenerationOptions {
+  prompts: string[];
+  seed: number;
+  aspectRatio: number;
+  resolution: string;
+  cfg: number;
+  tau: number;
+  topK: number;
+  topP: number;
+  policy: KvPolicy;
+  queryMode: WindowQueryMode;
+  recordRetention: boolean;
+  /** test hook: use these bits instead of sampling (teacher forcing), [scale] -> [B, L, d] */
+  forcedBits?: Uint8Array[];
+  /** test hook: receives the guided logits of every scale */
+  onLogits?(scaleIndex: number, logits: Float32Array): void;
+  signal?: AbortSignal;
+  onProgress?(p: Progress): void;
+}
+
+export interface GenerationResult {
+  schedule: ScaleShape[];
+  /** [B, 3, H, W] in [-1, 1] */
+  images: Float32Array;
+  width: number;
+  height: number;
+  bits: Uint8Array[];
+  timings: ScaleTiming[];
+  kv: KvReport;
+  retention: RetentionRecorder | null;
+}
+
+const BF16 = 2;
+const F32 = 4;
+
+export async function generateImages(model: GenerationModel, o: GenerationOptions): Promise<GenerationResult> {
+  const { cfg, sessions } = model;
+  const schedule = scaleSchedule(o.aspectRatio, o.resolution);
+  const finalGrid = scaleSchedule(o.aspectRatio, '1M').at(-1)!;
+  const B = o.prompts.length;
+  if (B === 0) throw new ScaleKVError('E_INVALID_REQUEST', 'At least one prompt is needed.');
+  const guided = o.cfg !== 1;
+  const rows = guided ? 2 * B : B;
+  const H = cfg.numHeads;
+  const hd = cfg.embedDim / cfg.numHeads;
+  const d = cfg.codebookDim;
+  const check = () => {
+    if (o.signal?.aborted) throw cancelled();
+  };
+  const total = schedule.length;
+  const progress = (p: Omit<Progress, 'fraction'> & { fraction?: number }) => o.onProgress?.({ fraction: 0, ...p });
+
+  // ---- text conditioning (conditional rows first, then the learned unconditional embedding)
+  progress({ stage: 'encode', message: 'Encoding prompts' });
+  const text = await model.encodeText(o.prompts);
+  const T = Math.max(1, text.maxLen);
+  const Ct5 = cfg.textChannels;
+  const feats = new Float32Array(rows * T * Ct5);
+  const mask = new Float32Array(rows * T);
+  for (let b = 0; b < B; b++) {
+    const len = Math.min(text.lens[b], T);
+    feats.set(text.features.subarray(b * text.maxLen * Ct5, (b * text.maxLen + len) * Ct5), b * T * Ct5);
+    mask.fill(1, b * T, b * T + len);
+    if (guided) {
+      const u = Math.min(len, cfg.textMaxLen);
+      feats.set(model.cfgUncond.subarray(0, u * Ct5), (B + b) * T * Ct5);
+      mask.fill(1, (B + b) * T, (B + b) * T + u);
+    }
+  }
+  check();
+  const cond = await sessions.runConditioning(feats, mask, rows, T);
+
+  const caches = Array.from({ length: cfg.depth }, () => new LayerCache(rows, H, hd));
+  const gatherer: Gatherer = sessions.gatherSession ? deviceGatherer(sessions.gatherSession) : cpuGatherer;
+  const retention = o.recordRetention ? new RetentionRecorder(rows, H, cfg.depth) : null;
+  const rng = new Rng(o.seed);
+  o.policy.reset();
+
+  const last = schedule[total - 1];
+  const summed = new Float32Array(B * d * last.h * last.w);
+  const cum = cumulativeTokens(schedule);
+  const timings: ScaleTiming[] = [];
+  const perScale: KvScaleStat[] = [];
+  const bitsPerScale: Uint8Array[] = [];
+  let x = cond.x0;
+  let peak = 0;
+
+  try {
+    for (let si = 0; si < total; si++) {
+      const t0 = performance.now();
+      const shape = schedule[si];
+      const L = shape.h * shape.w;
+      const firstPos = si === 0 ? 0 : cum[si - 1];
+      const rope = ropeForScale(shape, finalGrid, hd, cfg.ropeBase);
+      let scalePeak = 0;
+      let live = caches.reduce((a, c) => a + c.bytes(F32), 0);
+      for (let l = 0; l < cfg.depth; l++) {
+        check();
+        const cache = caches[l];
+        const cacheLen = cache.len + L;
+        const needs = o.policy.needs(l, si, cacheLen, schedule);
+        const out = await sessions.runBlock(
+          l,
+          { x, gss: cond.gss, cos: rope.cos, sin: rope.sin, pastK: cache.k, pastV: cache.v, caKv: cond.caKv, caBias: cond.caBias, L },
+          { idx: needs.windowQueries, mode: needs.queryMode ?? o.queryMode },
+          needs.colsum,
+        );
+        if (x !== cond.x0 && x.location !== 'cpu') x.dispose();
+        x = out.y;
+        live -= cache.bytes(F32);
+        cache.extend(out.kAll, out.vAll, L, firstPos);
+        live += cache.bytes(F32);
+        // this layer's extended cache next to every other layer's current one: the most held at once
+        scalePeak = Math.max(scalePeak, live);
+        const sel = o.policy.select({
+          layer: l,
+          scaleIndex: si,
+          schedule,
+          rows,
+          heads: H,
+          cacheLen,
+          curLen: L,
+          positions: cache.positions,
+          isLastScale: si === total - 1,
+          windowScores: out.win,
+          colsum: out.colsum,
+        });
+        if (sel) {
+          if (sel.keep.length !== rows * H * sel.perHead) {
+            throw new ScaleKVError('E_INTERNAL', `Policy ${o.policy.name} returned ${sel.keep.length} indices for ${rows}x${H}x${sel.perHead}.`);
+          }
+          live -= cache.bytes(F32);
+          await cache.evict(sel, gatherer);
+          live += cache.bytes(F32);
+        }
+        retention?.record(si, l, cache, cacheLen);
+        progress({ stage: 'scale', scaleIndex: si, message: `Scale ${si + 1}/${total} (${shape.h}x${shape.w}), layer ${l + 1}/${cfg.depth}`, fraction: (si + (l + 1) / cfg.depth) / total });
+      }
+      peak = Math.max(peak, scalePeak);
+
+      // ---- logits, guidance, bits
+      const logits = await sessions.runHead(x, cond.headSS);
+      const V = 2 * d;
+      const guidedLogits = guided ? logits : logits.subarray(0, B * L * V);
+      o.onLogits?.(si, guidedLogits);
+      const bits = o.forcedBits?.[si] ?? sampleBits(guidedLogits, B, L, d, { cfg: o.cfg, tau: o.tau, topK: o.topK, topP: o.topP }, rng);
+      bitsPerScale.push(bits);
+
+      // ---- BSQ codes: bits -> +-1/sqrt(d), accumulated at the final size; next input resampled from the sum
+      const inv = 1 / Math.sqrt(d);
+      const codes = new Float32Array(B * d * L); // [B, d, h, w]
+      for (let b = 0; b < B; b++) for (let t = 0; t < L; t++) for (let j = 0; j < d; j++) codes[(b * d + j) * L + t] = bits[(b * L + t) * d + j] ? inv : -inv;
+      if (si === total - 1) {
+        for (let i = 0; i < summed.length; i++) summed[i] += codes[i];
+      } else {
+        for (let b = 0; b < B; b++) {
+          const up = interpolateBilinear(codes.subarray(b * d * L, (b + 1) * d * L), d, shape.h, shape.w, last.h, last.w);
+          const o2 = b * d * last.h * last.w;
+          for (let i = 0; i < up.length; i++) summed[o2 + i] += up[i];
+        }
+        const nxt = schedule[si + 1];
+        const Ln = nxt.h * nxt.w;
+        const next = new Float32Array(rows * Ln * d); // [rows, L, d]
+        for (let b = 0; b < B; b++) {
+          const down = interpolateBilinear(summed.subarray(b * d * last.h * last.w, (b + 1) * d * last.h * last.w), d, last.h, last.w, nxt.h, nxt.w);
+          for (let t = 0; t < Ln; t++) for (let j = 0; j < d; j++) next[(b * Ln + t) * d + j] = down[j * Ln + t];
+        }
+        if (guided) next.copyWithin(B * Ln * d, 0, B * Ln * d);
+        if (x.location !== 'cpu') x.dispose();
+        x = await sessions.runEmbed(next, rows, Ln, si + 1);
+      }
+
+      const held = caches.map((c) => c.bytes(F32));
+      perScale.push({
+        scaleIndex: si,
+        heldBytes: held.reduce((a, b) => a + b, 0),
+        fullBytes: fullCacheBytes(cfg.depth, rows, H, hd, cum[si], F32),
+        perLayerHeld: held,
+        perLayerTokens: caches.map((c) => c.len),
+        peakBytes: scalePeak,
+      });
+      timings.push({ scaleIndex: si, ms: performance.now() - t0 });
+    }
+  } finally {
+    for (const c of caches) c.dispose();
+  }
+
+  check();
+  progress({ stage: 'decode', message: 'Decoding image', fraction: 0.99 });
+  const images = await model.decode(summed, B, last.h, last.w);
+  const fullPeak = fullCacheBytes(cfg.depth, rows, H, hd, cum[total - 1], F32);
+  const kv: KvReport = {
+    bytesPerElement: F32,
+    referenceBytesPerElement: BF16,
+    batchRows: rows,
+    perScale,
+    peakBytes: peak,
+    fullPeakBytes: fullPeak,
+    finalHeldBytes: perScale[total - 1].heldBytes,
+    finalFullBytes: perScale[total - 1].fullBytes,
+  };
+  return { schedule, images, width: last.w * 16, height: last.h * 16, bits: bitsPerScale, timings, kv, retention };
+}
+
+/** Tensor on the CPU as Float32Array (test helper). */
+export function cpuData(t: ort.Tensor): Float32Array {
+  return t.data as Float32Array;
+}

@@ -1,0 +1,135 @@
+/**
+ * The transformer's onnxruntime sessions, built from a config and a weight source one graph at a
+ * time (weights of one block in memory at once while building), and the typed calls the generation
+ * loop makes into them.
+ */
+import * as ort from 'onnxruntime-node';
+import {
+  buildBlockGraph,
+  buildConditioningGraph,
+  buildEmbedGraph,
+  buildHeadGraph,
+  buildKvGatherGraph,
+} from '../../kernels/graphs/infinity';
+import type { InfinityConfig } from '../model/config';
+import type { WeightSource } from '../model/weights';
+import type { ExecutionProvider } from '../shared/types';
+import { sessionOptions } from './runtime';
+
+export interface ConditioningOut {
+  cond: ort.Tensor;
+  caKv: ort.Tensor;
+  caBias: ort.Tensor;
+  gss: ort.Tensor;
+  headSS: ort.Tensor;
+  x0: ort.Tensor;
+}
+
+export interface BlockOut {
+  y: ort.Tensor;
+  kAll: ort.Tensor;
+  vAll: ort.Tensor;
+  win: Float32Array | null;
+  colsum: Float32Array | null;
+}
+
+export class InfinitySessions {
+  private blocks: ort.InferenceSession[] = [];
+  private blocksColsum: (ort.InferenceSession | null)[] = [];
+  private constructor(
+    readonly cfg: InfinityConfig,
+    readonly ep: ExecutionProvider,
+    private readonly ws: WeightSource,
+    private conditioning: ort.InferenceSession,
+    private embed: ort.InferenceSession,
+    private head: ort.InferenceSession,
+    readonly gatherSession: ort.InferenceSession | null,
+  ) {}
+
+  static async create(cfg: InfinityConfig, ws: WeightSource, ep: ExecutionProvider, onBlock?: (i: number) => void, signal?: AbortSignal): Promise<InfinitySessions> {
+    const opt = (gpu: string[] = []) => sessionOptions(ep, gpu);
+    const conditioning = await ort.InferenceSession.create(buildConditioningGraph(cfg, ws), opt(['ca_kv', 'ca_bias', 'gss', 'head_ss', 'x0']));
+    const embed = await ort.InferenceSession.create(buildEmbedGraph(cfg, ws), opt(['x']));
+    const head = await ort.InferenceSession.create(buildHeadGraph(cfg, ws), opt());
+    const gather = ep === 'webgpu' ? await ort.InferenceSession.create(buildKvGatherGraph(cfg.numHeads, cfg.embedDim / cfg.numHeads), opt(['k_kept', 'v_kept'])) : null;
+    const s = new InfinitySessions(cfg, ep, ws, conditioning, embed, head, gather);
+    for (let i = 0; i < cfg.depth; i++) {
+      if (signal?.aborted) break;
+      s.blocks.push(await ort.InferenceSession.create(buildBlockGraph(cfg, ws, i, { colsum: false }), opt(['y', 'k_all', 'v_all'])));
+      s.blocksColsum.push(null);
+      onBlock?.(i);
+    }
+    return s;
+  }
+
+  /** Variant of block i that also reports attention mass per key; built on first use. */
+  private async blockWithColsum(i: number): Promise<ort.InferenceSession> {
+    let s = this.blocksColsum[i];
+    if (!s) {
+      s = await ort.InferenceSession.create(buildBlockGraph(this.cfg, this.ws, i, { colsum: true }), sessionOptions(this.ep, ['y', 'k_all', 'v_all']));
+      this.blocksColsum[i] = s;
+    }
+    return s;
+  }
+
+  async runConditioning(text: Float32Array, mask: Float32Array, rows: number, T: number): Promise<ConditioningOut> {
+    const r = await this.conditioning.run({
+      text: new ort.Tensor('float32', text, [rows, T, this.cfg.textChannels]),
+      text_mask: new ort.Tensor('float32', mask, [rows, T]),
+    });
+    return { cond: r.cond, caKv: r.ca_kv, caBias: r.ca_bias, gss: r.gss, headSS: r.head_ss, x0: r.x0 };
+  }
+
+  async runEmbed(codes: Float32Array, rows: number, L: number, level: number): Promise<ort.Tensor> {
+    const r = await this.embed.run({
+      codes: new ort.Tensor('float32', codes, [rows, L, this.cfg.codebookDim]),
+      level: new ort.Tensor('int64', BigInt64Array.of(BigInt(level)), [1]),
+    });
+    return r.x;
+  }
+
+  async runBlock(
+    i: number,
+    feeds: { x: ort.Tensor; gss: ort.Tensor; cos: Float32Array; sin: Float32Array; pastK: ort.Tensor; pastV: ort.Tensor; caKv: ort.Tensor; caBias: ort.Tensor; L: number },
+    win: { idx: Int32Array | null; mode: 'code' | 'paper' },
+    colsum: boolean,
+  ): Promise<BlockOut> {
+    const d = this.cfg.embedDim / this.cfg.numHeads;
+    const W = win.idx ? win.idx.length : 0;
+    const session = colsum ? await this.blockWithColsum(i) : this.blocks[i];
+    const fetches = ['y', 'k_all', 'v_all'];
+    const winName = win.mode === 'paper' ? 'win_paper' : 'win_code';
+    if (W) fetches.push(winName);
+    if (colsum) fetches.push('colsum');
+    const r = await session.run(
+      {
+        x: feeds.x,
+        gss: feeds.gss,
+        rope_cos: new ort.Tensor('float32', feeds.cos, [feeds.L, d / 2]),
+        rope_sin: new ort.Tensor('float32', feeds.sin, [feeds.L, d / 2]),
+        past_k: feeds.pastK,
+        past_v: feeds.pastV,
+        ca_kv: feeds.caKv,
+        ca_bias: feeds.caBias,
+        win_idx: new ort.Tensor('int64', BigInt64Array.from(win.idx ?? [], (v) => BigInt(v)), [W]),
+      },
+      fetches,
+    );
+    return {
+      y: r.y,
+      kAll: r.k_all,
+      vAll: r.v_all,
+      win: W ? (r[winName].data as Float32Array) : null,
+      colsum: colsum ? (r.colsum.data as Float32Array) : null,
+    };
+  }
+
+  async runHead(h: ort.Tensor, headSS: ort.Tensor): Promise<Float32Array> {
+    const r = await this.head.run({ h, head_ss: headSS });
+    return r.logits.data as Float32Array;
+  }
+
+  async release(): Promise<void> {
+    for (const s of [this.conditioning, this.embed, this.head, this.gatherSession, ...this.blocks, ...this.blocksColsum]) await s?.release();
+  }
+}

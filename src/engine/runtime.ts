@@ -1,0 +1,67 @@
+/**
+ * Chooses the onnxruntime execution provider: the user's setting, or for 'auto' cuda -> webgpu -> cpu.
+ * A provider counts as available only once a probe session actually runs on it, and the reason for
+ * the final choice is reported to the user (e.g. "cuda: not installed with this onnxruntime-node").
+ */
+import * as ort from 'onnxruntime-node';
+import { Graph } from '../../kernels/onnx/graph';
+import { ScaleKVError } from '../shared/errors';
+import type { ExecutionProvider, ProviderInfo, ProviderSetting } from '../shared/types';
+
+const ORDER: ExecutionProvider[] = ['cuda', 'webgpu', 'cpu'];
+
+function probeModel(): Uint8Array {
+  const g = new Graph('probe');
+  const x = g.input('x', 'float32', [2, 2]);
+  g.outputAs(g.matmul(x, g.constF([1, 2, 3, 4], [2, 2])), 'y');
+  return g.toBytes();
+}
+
+async function works(ep: ExecutionProvider): Promise<string | null> {
+  try {
+    const s = await ort.InferenceSession.create(probeModel(), { executionProviders: [ep] });
+    const r = await s.run({ x: new ort.Tensor('float32', Float32Array.from([1, 0, 0, 1]), [2, 2]) });
+    const y = r.y.data as Float32Array;
+    await s.release();
+    if (y[0] !== 1 || y[3] !== 4) return `${ep}: probe computed a wrong result`;
+    return null;
+  } catch (e) {
+    return `${ep}: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`;
+  }
+}
+
+export async function chooseProvider(setting: ProviderSetting | string): Promise<ProviderInfo> {
+  if (setting !== 'auto' && !ORDER.includes(setting as ExecutionProvider)) {
+    throw new ScaleKVError('E_PROVIDER_UNKNOWN', `Unknown execution provider '${setting}'. Use one of: auto, ${ORDER.join(', ')}.`);
+  }
+  const wanted = setting === 'auto' ? ORDER : [setting as ExecutionProvider, ...ORDER.filter((e) => e !== setting && ORDER.indexOf(e) > ORDER.indexOf(setting as ExecutionProvider))];
+  const failures: string[] = [];
+  const bundled = new Map((ort.listSupportedBackends?.() ?? []).map((b: { name: string; bundled: boolean }) => [b.name, b.bundled]));
+  for (const ep of wanted) {
+    if (ep !== 'cpu' && bundled.get(ep) === false) {
+      failures.push(`${ep}: not installed with this onnxruntime-node (its install step fetches it)`);
+      continue;
+    }
+    const why = await works(ep);
+    if (!why) {
+      const reason =
+        failures.length === 0
+          ? setting === 'auto'
+            ? `${ep}: first available provider`
+            : `${ep}: as requested`
+          : `fell back to ${ep} because ${failures.join('; ')}`;
+      return { requested: setting as ProviderSetting, used: ep, reason };
+    }
+    failures.push(why);
+  }
+  throw new ScaleKVError('E_PROVIDER_FAILED', `No execution provider could run: ${failures.join('; ')}`);
+}
+
+export function sessionOptions(ep: ExecutionProvider, gpuOutputs: string[] = []): ort.InferenceSession.SessionOptions {
+  const o: ort.InferenceSession.SessionOptions = { executionProviders: [ep], graphOptimizationLevel: 'all' };
+  if (ep === 'webgpu' && gpuOutputs.length) {
+    // keep hidden states and KV caches on the device between runs; read small results on the CPU
+    o.preferredOutputLocation = Object.fromEntries(gpuOutputs.map((n) => [n, 'gpu-buffer'])) as Record<string, ort.Tensor.DataLocation>;
+  }
+  return o;
+}
