@@ -1,0 +1,392 @@
+/**
+ * A restricted unpickler for torch.save's data.pkl: it builds plain values, dicts, lists and tuples,
+ * and recognises only the few callables torch uses to rebuild tensors. Nothing is ever executed: any
+ * other global becomes an inert placeholder, so a hostile pickle cannot run code here.
+ */
+import { ScaleKVError } from '../shared/errors';
+import type { DType } from './types';
+
+export interface PickleGlobal {
+  kind: 'global';
+  module: string;
+  name: string;
+}
+
+export interface StorageRef {
+  kind: 'storage';
+  dtype: DType;
+  key: string;
+  location: string;
+  numel: number;
+}
+
+export interface TensorRef {
+  kind: 'tensor';
+  storage: StorageRef;
+  offset: number;
+  shape: number[];
+  stride: number[];
+}
+
+/** Result of calling a global we do not know: kept for error messages only. */
+export interface Opaque {
+  kind: 'opaque';
+  global: PickleGlobal;
+  args: unknown;
+}
+
+const STORAGE_DTYPES: Record<string, DType> = {
+  FloatStorage: 'float32',
+  HalfStorage: 'float16',
+  BFloat16Storage: 'bfloat16',
+  DoubleStorage: 'float64',
+  LongStorage: 'int64',
+  IntStorage: 'int32',
+  ShortStorage: 'int16',
+  CharStorage: 'int8',
+  ByteStorage: 'uint8',
+  BoolStorage: 'bool',
+};
+
+const TORCH_DTYPES: Record<string, DType> = {
+  float32: 'float32',
+  float: 'float32',
+  float16: 'float16',
+  half: 'float16',
+  bfloat16: 'bfloat16',
+  float64: 'float64',
+  double: 'float64',
+  int64: 'int64',
+  long: 'int64',
+  int32: 'int32',
+  int: 'int32',
+  int16: 'int16',
+  int8: 'int8',
+  uint8: 'uint8',
+  bool: 'bool',
+};
+
+const MARK = Symbol('mark');
+
+export function unpickle(data: Uint8Array, origin: string): unknown {
+  const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const dec = new TextDecoder();
+  const stack: unknown[] = [];
+  const memo = new Map<number, unknown>();
+  let p = 0;
+  const bad = (m: string) => new ScaleKVError('E_CHECKPOINT_CORRUPT', `${origin}: corrupt pickle (${m} at byte ${p}).`);
+  const need = (n: number) => {
+    if (p + n > data.length) throw bad('unexpected end of data');
+  };
+  const u8 = () => {
+    need(1);
+    return data[p++];
+  };
+  const u16 = () => {
+    need(2);
+    const v = dv.getUint16(p, true);
+    p += 2;
+    return v;
+  };
+  const u32 = () => {
+    need(4);
+    const v = dv.getUint32(p, true);
+    p += 4;
+    return v;
+  };
+  const bytes = (n: number) => {
+    need(n);
+    const b = data.subarray(p, p + n);
+    p += n;
+    return b;
+  };
+  const line = () => {
+    const e = data.indexOf(0x0a, p);
+    if (e < 0) throw bad('unterminated line');
+    const s = dec.decode(data.subarray(p, e));
+    p = e + 1;
+    return s;
+  };
+  const pop = () => {
+    if (!stack.length) throw bad('stack underflow');
+    return stack.pop();
+  };
+  const popMark = (): unknown[] => {
+    const i = stack.lastIndexOf(MARK);
+    if (i < 0) throw bad('missing MARK');
+    const items = stack.splice(i + 1);
+    stack.pop();
+    return items;
+  };
+  const top = () => {
+    if (!stack.length) throw bad('stack underflow');
+    return stack[stack.length - 1];
+  };
+  const setItems = (target: unknown, kv: unknown[]) => {
+    if (!(target instanceof Map)) throw bad('SETITEM(S) on a non-dict');
+    for (let i = 0; i + 1 < kv.length; i += 2) target.set(kv[i], kv[i + 1]);
+  };
+  const global = (module: string, name: string): PickleGlobal => ({ kind: 'global', module, name });
+
+  const call = (fn: unknown, args: unknown): unknown => {
+    if (!fn || (fn as PickleGlobal).kind !== 'global') throw bad('REDUCE on a non-callable');
+    const g = fn as PickleGlobal;
+    const a = args as unknown[];
+    const full = `${g.module}.${g.name}`;
+    if (full === 'collections.OrderedDict' || full === 'builtins.dict') return new Map();
+    if (full === 'torch._utils._rebuild_tensor_v2' || full === 'torch._utils._rebuild_tensor') {
+      const [storage, offset, size, stride] = a as [StorageRef, number, number[], number[]];
+      if (!storage || storage.kind !== 'storage') throw bad('tensor without storage');
+      return { kind: 'tensor', storage, offset: Number(offset), shape: (size as number[]).map(Number), stride: (stride as number[]).map(Number) } as TensorRef;
+    }
+    if (full === 'torch._utils._rebuild_parameter' || full === 'torch._utils._rebuild_parameter_with_state') return a[0];
+    if (full === 'torch.Size') return a[0];
+    return { kind: 'opaque', global: g, args } as Opaque;
+  };
+
+  for (;;) {
+    const op = u8();
+    switch (op) {
+      case 0x80: // PROTO
+        u8();
+        break;
+      case 0x95: // FRAME
+        bytes(8);
+        break;
+      case 0x2e: // STOP
+        return pop();
+      case 0x28: // MARK
+        stack.push(MARK);
+        break;
+      case 0x7d: // EMPTY_DICT
+        stack.push(new Map());
+        break;
+      case 0x5d: // EMPTY_LIST
+        stack.push([]);
+        break;
+      case 0x29: // EMPTY_TUPLE
+        stack.push([]);
+        break;
+      case 0x8f: // EMPTY_SET
+        stack.push([]);
+        break;
+      case 0x4e: // NONE
+        stack.push(null);
+        break;
+      case 0x88:
+        stack.push(true);
+        break;
+      case 0x89:
+        stack.push(false);
+        break;
+      case 0x4b: // BININT1
+        stack.push(u8());
+        break;
+      case 0x4d: // BININT2
+        stack.push(u16());
+        break;
+      case 0x4a: // BININT
+        need(4);
+        stack.push(dv.getInt32(p, true));
+        p += 4;
+        break;
+      case 0x8a: // LONG1
+      case 0x8b: {
+        // LONG4
+        const n = op === 0x8a ? u8() : u32();
+        const b = bytes(n);
+        let v = 0n;
+        for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+        if (n && b[n - 1] & 0x80) v -= 1n << BigInt(8 * n);
+        stack.push(Number(v));
+        break;
+      }
+      case 0x49: {
+        // INT (text)
+        const s = line();
+        stack.push(s === '01' ? true : s === '00' ? false : Number(s));
+        break;
+      }
+      case 0x4c: // LONG (text)
+        stack.push(Number(line().replace(/L$/, '')));
+        break;
+      case 0x47: // BINFLOAT (big endian)
+        need(8);
+        stack.push(dv.getFloat64(p, false));
+        p += 8;
+        break;
+      case 0x8c: // SHORT_BINUNICODE
+        stack.push(dec.decode(bytes(u8())));
+        break;
+      case 0x58: // BINUNICODE
+        stack.push(dec.decode(bytes(u32())));
+        break;
+      case 0x8d: // BINUNICODE8
+        need(8);
+        stack.push(dec.decode(bytes(Number(dv.getBigUint64((p += 8) - 8, true)))));
+        break;
+      case 0x55: // SHORT_BINSTRING
+        stack.push(dec.decode(bytes(u8())));
+        break;
+      case 0x54: // BINSTRING
+        stack.push(dec.decode(bytes(u32())));
+        break;
+      case 0x43: // SHORT_BINBYTES
+        stack.push(bytes(u8()).slice());
+        break;
+      case 0x42: // BINBYTES
+        stack.push(bytes(u32()).slice());
+        break;
+      case 0x8e: // BINBYTES8
+        need(8);
+        stack.push(bytes(Number(dv.getBigUint64((p += 8) - 8, true))).slice());
+        break;
+      case 0x71: // BINPUT
+        memo.set(u8(), top());
+        break;
+      case 0x72: // LONG_BINPUT
+        memo.set(u32(), top());
+        break;
+      case 0x94: // MEMOIZE
+        memo.set(memo.size, top());
+        break;
+      case 0x68: // BINGET
+      case 0x6a: {
+        // LONG_BINGET
+        const k = op === 0x68 ? u8() : u32();
+        if (!memo.has(k)) throw bad(`memo key ${k} missing`);
+        stack.push(memo.get(k));
+        break;
+      }
+      case 0x63: {
+        // GLOBAL
+        const module = line();
+        const name = line();
+        stack.push(global(module, name));
+        break;
+      }
+      case 0x93: {
+        // STACK_GLOBAL
+        const name = pop() as string;
+        const module = pop() as string;
+        stack.push(global(module, name));
+        break;
+      }
+      case 0x74: // TUPLE
+        stack.push(popMark());
+        break;
+      case 0x85:
+        stack.push([pop()]);
+        break;
+      case 0x86: {
+        const b = pop();
+        const a = pop();
+        stack.push([a, b]);
+        break;
+      }
+      case 0x87: {
+        const c = pop();
+        const b = pop();
+        const a = pop();
+        stack.push([a, b, c]);
+        break;
+      }
+      case 0x6c: // LIST
+        stack.push(popMark());
+        break;
+      case 0x64: {
+        // DICT
+        const kv = popMark();
+        const m = new Map();
+        setItems(m, kv);
+        stack.push(m);
+        break;
+      }
+      case 0x61: {
+        // APPEND
+        const v = pop();
+        const l = top();
+        if (!Array.isArray(l)) throw bad('APPEND on a non-list');
+        l.push(v);
+        break;
+      }
+      case 0x65: {
+        // APPENDS
+        const items = popMark();
+        const l = top();
+        if (!Array.isArray(l)) throw bad('APPENDS on a non-list');
+        l.push(...items);
+        break;
+      }
+      case 0x90: {
+        // ADDITEMS
+        const items = popMark();
+        (top() as unknown[]).push(...items);
+        break;
+      }
+      case 0x73: {
+        // SETITEM
+        const v = pop();
+        const k = pop();
+        setItems(top(), [k, v]);
+        break;
+      }
+      case 0x75: {
+        // SETITEMS
+        const items = popMark();
+        setItems(top(), items);
+        break;
+      }
+      case 0x52: {
+        // REDUCE
+        const args = pop();
+        const fn = pop();
+        stack.push(call(fn, args));
+        break;
+      }
+      case 0x81: {
+        // NEWOBJ
+        const args = pop();
+        const cls = pop();
+        stack.push(call(cls, args));
+        break;
+      }
+      case 0x92: {
+        // NEWOBJ_EX
+        pop();
+        const args = pop();
+        const cls = pop();
+        stack.push(call(cls, args));
+        break;
+      }
+      case 0x62: // BUILD: state of objects we keep as plain data (OrderedDict metadata, ...) is dropped
+        pop();
+        break;
+      case 0x51: {
+        // BINPERSID: ('storage', storage_type, key, location, numel)
+        const pid = pop() as unknown[];
+        if (!Array.isArray(pid) || pid[0] !== 'storage') throw bad('unknown persistent id');
+        const st = pid[1] as PickleGlobal | Opaque;
+        let dtype: DType | undefined;
+        if (st && (st as PickleGlobal).kind === 'global') {
+          const g = st as PickleGlobal;
+          dtype = STORAGE_DTYPES[g.name] ?? (g.module === 'torch' ? TORCH_DTYPES[g.name] : undefined);
+        }
+        if (!dtype) throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${origin}: unsupported tensor storage type ${JSON.stringify(st)}.`);
+        stack.push({ kind: 'storage', dtype, key: String(pid[2]), location: String(pid[3]), numel: Number(pid[4]) } as StorageRef);
+        break;
+      }
+      case 0x30: // POP
+        pop();
+        break;
+      case 0x31: // POP_MARK
+        popMark();
+        break;
+      case 0x32: // DUP
+        stack.push(top());
+        break;
+      default:
+        throw bad(`unsupported opcode 0x${op.toString(16)}`);
+    }
+  }
+}
