@@ -78,6 +78,8 @@ export interface ProfileScale {
   refinerBudget: number;
   /** per layer */
   roles: LayerRole[];
+  /** the official table's "Limit" for this scale, kept so an imported table exports unchanged */
+  limit?: number;
   /** Attention Selectivity Index per layer (calibration only) */
   asi?: number[];
   /** ASI per layer per head (calibration only) */
