@@ -45,10 +45,14 @@ export interface GenerationOptions {
   policy: KvPolicy;
   queryMode: WindowQueryMode;
   recordRetention: boolean;
+  /** calibration needs the attention statistics only: skip the VAE */
+  skipDecode?: boolean;
   /** test hook: use these bits instead of sampling (teacher forcing), [scale] -> [B, L, d] */
   forcedBits?: Uint8Array[];
-  /** test hook: receives the guided logits of every scale */
+  /** test hook: the head's logits of every scale for all rows [rows, L, 2d] (before guidance) */
   onLogits?(scaleIndex: number, logits: Float32Array): void;
+  /** test hook: the BSQ codes fed to scale si > 0, [rows, L, d] */
+  onScaleCodes?(scaleIndex: number, codes: Float32Array): void;
   signal?: AbortSignal;
   onProgress?(p: Progress): void;
 }
@@ -177,7 +181,7 @@ export async function generateImages(model: GenerationModel, o: GenerationOption
       const logits = await sessions.runHead(x, cond.headSS);
       const V = 2 * d;
       const guidedLogits = guided ? logits : logits.subarray(0, B * L * V);
-      o.onLogits?.(si, guidedLogits);
+      o.onLogits?.(si, logits);
       const bits = o.forcedBits?.[si] ?? sampleBits(guidedLogits, B, L, d, { cfg: o.cfg, tau: o.tau, topK: o.topK, topP: o.topP }, rng);
       bitsPerScale.push(bits);
 
@@ -201,6 +205,7 @@ export async function generateImages(model: GenerationModel, o: GenerationOption
           for (let t = 0; t < Ln; t++) for (let j = 0; j < d; j++) next[(b * Ln + t) * d + j] = down[j * Ln + t];
         }
         if (guided) next.copyWithin(B * Ln * d, 0, B * Ln * d);
+        o.onScaleCodes?.(si + 1, next);
         if (x.location !== 'cpu') x.dispose();
         x = await sessions.runEmbed(next, rows, Ln, si + 1);
       }
@@ -222,7 +227,7 @@ export async function generateImages(model: GenerationModel, o: GenerationOption
 
   check();
   progress({ stage: 'decode', message: 'Decoding image', fraction: 0.99 });
-  const images = await model.decode(summed, B, last.h, last.w);
+  const images = o.skipDecode ? new Float32Array(0) : await model.decode(summed, B, last.h, last.w);
   const fullPeak = fullCacheBytes(cfg.depth, rows, H, hd, cum[total - 1], F32);
   const kv: KvReport = {
     bytesPerElement: F32,

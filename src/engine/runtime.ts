@@ -58,7 +58,9 @@ export async function chooseProvider(setting: ProviderSetting | string): Promise
 }
 
 export function sessionOptions(ep: ExecutionProvider, gpuOutputs: string[] = []): ort.InferenceSession.SessionOptions {
-  const o: ort.InferenceSession.SessionOptions = { executionProviders: [ep], graphOptimizationLevel: 'all' };
+  // Without the arena, each run returns its attention temporaries (B x H x L x N floats: 1.4 GB for the
+  // tiny model's last 1024x1024 scale) instead of every block session keeping its own peak-sized pool.
+  const o: ort.InferenceSession.SessionOptions = { executionProviders: [ep], graphOptimizationLevel: 'all', enableCpuMemArena: false };
   if (ep === 'webgpu' && gpuOutputs.length) {
     // keep hidden states and KV caches on the device between runs; read small results on the CPU
     o.preferredOutputLocation = Object.fromEntries(gpuOutputs.map((n) => [n, 'gpu-buffer'])) as Record<string, ort.Tensor.DataLocation>;

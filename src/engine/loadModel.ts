@@ -1,0 +1,117 @@
+/**
+ * Loads a model for generation: finds its files, chooses the execution provider, reads the
+ * configuration off the tensor shapes, and builds every graph's session (one transformer block's
+ * weights in memory at a time while building).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CheckpointWeights, openCheckpoint } from '../checkpoint';
+import { locateModel } from '../checkpoint/modelFolder';
+import { inferInfinityConfig, inferVaeConfig } from '../model/inferConfig';
+import { TextEncoder, readT5Config } from '../model/textEncoder';
+import { VaeDecoder } from '../model/vae';
+import { PrefixedWeights } from '../model/weights';
+import type { InfinityConfig } from '../model/config';
+import { cancelled } from '../shared/errors';
+import type { ModelSummary, ProviderInfo, ProviderSetting } from '../shared/types';
+import type { JobContext } from './api';
+import type { GenerationModel } from './generate';
+import { InfinitySessions } from './infinitySessions';
+import { chooseProvider } from './runtime';
+
+export interface LoadedModel {
+  cfg: InfinityConfig;
+  summary: ModelSummary;
+  provider: ProviderInfo;
+  generation: GenerationModel;
+  /** a ScaleKV profile shipped with the model (the embedded tiny model has one) */
+  defaultProfile?: string;
+  release(): Promise<void>;
+}
+
+/** The embedded tiny model: media/models/tiny-infinity beside the extension's package.json. */
+export function embeddedModelDir(): string {
+  let d = __dirname;
+  for (let i = 0; i < 6; i++) {
+    const p = join(d, 'package.json');
+    if (existsSync(p)) {
+      try {
+        if (JSON.parse(readFileSync(p, 'utf8')).name === 'scalekv-vscode') return join(d, 'media', 'models', 'tiny-infinity');
+      } catch {
+        /* keep looking */
+      }
+    }
+    d = resolve(d, '..');
+  }
+  return resolve(__dirname, '..', 'media', 'models', 'tiny-infinity');
+}
+
+export async function loadModel(modelPath: string | undefined, provider: ProviderSetting, ctx: JobContext): Promise<LoadedModel> {
+  const path = modelPath ?? embeddedModelDir();
+  ctx.onProgress({ stage: 'load', message: `Finding model files in ${path}`, fraction: 0 });
+  const parts = locateModel(path);
+  const info = await chooseProvider(provider);
+  ctx.log?.('info', `execution provider: ${info.used} (${info.reason})`);
+  const transformer = openCheckpoint(parts.transformer);
+  const vaeReader = openCheckpoint(parts.vae);
+  try {
+    const tws = new CheckpointWeights(transformer);
+    const vws = new PrefixedWeights(new CheckpointWeights(vaeReader), parts.vaePrefix);
+    const t5cfg = readT5Config(join(parts.textEncoderDir, 'config.json'));
+    const cfg = inferInfinityConfig(tws, inferVaeConfig(vws), t5cfg, parts.name);
+    ctx.onProgress({ stage: 'load', message: 'Loading the text encoder', fraction: 0.02 });
+    const text = await TextEncoder.load(parts.textEncoderDir, info.used);
+    ctx.onProgress({ stage: 'load', message: 'Building the VAE decoder', fraction: 0.04 });
+    const vae = await VaeDecoder.load(vws, cfg.vae, info.used);
+    const sessions = await InfinitySessions.create(
+      cfg,
+      tws,
+      info.used,
+      (i) => ctx.onProgress({ stage: 'load', message: `Building transformer block ${i + 1}/${cfg.depth}`, fraction: 0.05 + (0.05 * (i + 1)) / cfg.depth }),
+      ctx.signal,
+    );
+    if (ctx.signal.aborted) {
+      await sessions.release();
+      throw cancelled();
+    }
+    const cfgUncond = tws.get('cfg_uncond');
+    const parameters = transformer.keys().reduce((a, k) => a + transformer.info(k).shape.reduce((x, y) => x * y, 1), 0);
+    const summary: ModelSummary = {
+      name: cfg.name,
+      depth: cfg.depth,
+      embedDim: cfg.embedDim,
+      numHeads: cfg.numHeads,
+      headDim: cfg.embedDim / cfg.numHeads,
+      codebookDim: cfg.codebookDim,
+      textChannels: cfg.textChannels,
+      source: modelPath ? path : 'embedded',
+      formats: [transformer.format, vaeReader.format],
+      parameters,
+    };
+    return {
+      cfg,
+      summary,
+      provider: info,
+      defaultProfile: parts.profile,
+      generation: {
+        cfg,
+        sessions,
+        cfgUncond,
+        encodeText: (p) => text.encode(p),
+        decode: (z, B, h, w) => vae.decode(z, B, h, w),
+      },
+      async release() {
+        await sessions.release();
+        await text.release();
+        await vae.release();
+        // block variants are built on demand from the checkpoint, so it stays open until release
+        transformer.close();
+        vaeReader.close();
+      },
+    };
+  } catch (e) {
+    transformer.close();
+    vaeReader.close();
+    throw e;
+  }
+}
