@@ -1,12 +1,16 @@
 /**
- * ScaleKV profiles: our versioned JSON (classification, ASI, budgets, calibration prompts and
- * settings, the model it belongs to), validation against a loaded model, and conversion to and from
- * the official budget table format.
+ * ScaleKV profiles: our versioned JSON (roles, ASI, budgets, calibration settings, the model it was
+ * made for): creation, validation against a loaded model, (de)serialisation, and conversion to and
+ * from the official budget table.
  */
 import { ScaleKVError } from '../shared/errors';
-import type { OfficialBudgetTable, ProfileModelRef, ProfileScale, ProfileSettings, ScaleKVProfile, ScaleShape } from '../shared/types';
+import type { CalibrationInfo, LayerRole, OfficialBudgetTable, ProfileModelRef, ProfileScale, ProfileSettings, ScaleKVProfile, ScaleShape } from '../shared/types';
 import { cumulativeTokens } from '../model/schedule';
-import { OFFICIAL_BASE_CAPACITY, scaleIndexOfKey, tableKeyForScale, validateOfficialTable } from './officialBudget';
+import { allocateBudgets, cacheLengths, type BudgetPlan } from './budgets';
+import { formatOfficialTable, OFFICIAL_BASE_CAPACITY, OFFICIAL_FIRST_KEY, officialCompressedScales, scaleIndexOfKey, tableKeyForScale, validateOfficialTable } from './officialBudget';
+
+export const PROFILE_FORMAT = 'scalekv-profile';
+export const PROFILE_VERSION = 1;
 
 export const DEFAULT_SETTINGS: ProfileSettings = {
   targetRatio: 0.1,
@@ -21,60 +25,71 @@ export const DEFAULT_SETTINGS: ProfileSettings = {
   refinerDecay: 0.9,
 };
 
-function sameSchedule(a: ScaleShape[], b: ScaleShape[]): boolean {
-  return a.length === b.length && a.every((s, i) => s.h === b[i].h && s.w === b[i].w);
+const fmt = (s?: ScaleShape): string => (s ? `${s.h}x${s.w}` : '?');
+
+function scheduleDiff(a: ScaleShape[], b: ScaleShape[]): string | null {
+  if (a.length !== b.length) return `${a.length} scales ending at ${fmt(a.at(-1))} vs the model's ${b.length} scales ending at ${fmt(b.at(-1))}`;
+  const i = a.findIndex((s, k) => s.h !== b[k].h || s.w !== b[k].w);
+  return i < 0 ? null : `scale ${i} is ${fmt(a[i])} in the profile but ${fmt(b[i])} for the model`;
 }
 
-/** Throws E_PROFILE_MODEL_MISMATCH saying what differs. */
+/** Throws E_PROFILE_MODEL_MISMATCH listing every difference (depth, heads, head dim, schedule). */
 export function checkProfileMatches(p: ScaleKVProfile, model: ProfileModelRef, origin = 'profile'): void {
   const diffs: string[] = [];
   if (p.model.depth !== model.depth) diffs.push(`${p.model.depth} layers vs the model's ${model.depth}`);
-  if (p.model.numHeads !== model.numHeads) diffs.push(`${p.model.numHeads} heads vs ${model.numHeads}`);
-  if (p.model.headDim !== model.headDim) diffs.push(`head dim ${p.model.headDim} vs ${model.headDim}`);
-  if (!sameSchedule(p.model.schedule, model.schedule)) {
-    diffs.push(`a ${p.model.schedule.length}-scale schedule ending at ${fmt(p.model.schedule.at(-1))} vs the run's ${model.schedule.length} scales ending at ${fmt(model.schedule.at(-1))}`);
-  }
-  if (diffs.length) {
-    throw new ScaleKVError('E_PROFILE_MODEL_MISMATCH', `${origin} was made for ${p.model.name} and does not fit ${model.name}: ${diffs.join('; ')}.`);
-  }
+  if (p.model.numHeads !== model.numHeads) diffs.push(`${p.model.numHeads} heads vs the model's ${model.numHeads}`);
+  if (p.model.headDim !== model.headDim) diffs.push(`head dim ${p.model.headDim} vs the model's ${model.headDim}`);
+  const sd = scheduleDiff(p.model.schedule, model.schedule);
+  if (sd) diffs.push(`schedule: ${sd}`);
+  if (diffs.length) throw new ScaleKVError('E_PROFILE_MODEL_MISMATCH', `${origin} was made for ${p.model.name} and does not fit ${model.name}: ${diffs.join('; ')}.`);
 }
 
-function fmt(s?: ScaleShape): string {
-  return s ? `${s.h}x${s.w}` : '?';
-}
+const isPosInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
 
-/** Structural validation of a parsed profile; throws E_PROFILE_INVALID naming the field. */
+/** Structural validation of a parsed profile; throws E_PROFILE_INVALID naming the field at fault. */
 export function validateProfile(x: unknown, origin = 'profile'): ScaleKVProfile {
   const bad = (m: string): never => {
     throw new ScaleKVError('E_PROFILE_INVALID', `${origin}: ${m}`);
   };
-  if (!x || typeof x !== 'object') bad('not a JSON object.');
+  if (!x || typeof x !== 'object' || Array.isArray(x)) bad('not a JSON object.');
   const p = x as ScaleKVProfile;
-  if (p.format !== 'scalekv-profile') bad(`"format" is ${JSON.stringify(p.format)}, expected "scalekv-profile" (an official budget table? import it with ScaleKV: Import Budget).`);
-  if (p.version !== 1) bad(`unsupported version ${JSON.stringify(p.version)} (this extension reads version 1).`);
+  if (p.format !== PROFILE_FORMAT) bad(`"format" is ${JSON.stringify(p.format)}, expected "${PROFILE_FORMAT}" (an official budget table? import it as a budget table instead).`);
+  if (p.version !== PROFILE_VERSION) bad(`unsupported version ${JSON.stringify(p.version)} (this extension reads version ${PROFILE_VERSION}).`);
   const m = p.model;
-  if (!m || !Number.isInteger(m.depth) || m.depth <= 0 || !Number.isInteger(m.numHeads) || !Array.isArray(m.schedule)) bad('"model" must give depth, numHeads, headDim and schedule.');
-  if (!Array.isArray(p.scales) || p.scales.length !== m.schedule.length) bad(`"scales" must have one entry per scale of the schedule (${m.schedule.length}).`);
+  if (!m || typeof m !== 'object') bad('"model" is missing.');
+  if (typeof m.name !== 'string') bad('"model.name" must be a string.');
+  for (const f of ['depth', 'numHeads', 'headDim'] as const) if (!isPosInt(m[f])) bad(`"model.${f}" must be a positive integer, got ${JSON.stringify(m[f])}.`);
+  if (!Array.isArray(m.schedule) || !m.schedule.length || !m.schedule.every((s) => s && isPosInt(s.h) && isPosInt(s.w))) bad('"model.schedule" must be a non-empty list of {h, w} positive integers.');
+  const st = p.settings;
+  if (!st || typeof st !== 'object') bad('"settings" is missing.');
+  if (!isPosInt(st.windowSize)) bad(`"settings.windowSize" must be a positive integer, got ${JSON.stringify(st.windowSize)}.`);
+  if (!isPosInt(st.poolingKernel) || st.poolingKernel % 2 === 0) bad(`"settings.poolingKernel" must be a positive odd integer, got ${JSON.stringify(st.poolingKernel)}.`);
+  if (st.pooling !== 'maxpool' && st.pooling !== 'avgpool') bad(`"settings.pooling" must be "maxpool" or "avgpool", got ${JSON.stringify(st.pooling)}.`);
+  if (st.queryMode !== 'code' && st.queryMode !== 'paper') bad(`"settings.queryMode" must be "code" or "paper", got ${JSON.stringify(st.queryMode)}.`);
+  if (!(st.targetRatio > 0 && st.targetRatio <= 1)) bad(`"settings.targetRatio" must be within (0, 1], got ${JSON.stringify(st.targetRatio)}.`);
+  if (!Array.isArray(p.scales) || p.scales.length !== m.schedule.length) bad(`"scales" must have one entry per scale of the schedule (${m.schedule.length}), got ${Array.isArray(p.scales) ? p.scales.length : 'none'}.`);
   const cum = cumulativeTokens(m.schedule);
   p.scales.forEach((s, i) => {
-    if (s.scaleIndex !== i) bad(`scales[${i}].scaleIndex is ${s.scaleIndex}.`);
-    if (!Array.isArray(s.roles) || s.roles.length !== m.depth) bad(`scales[${i}].roles must list ${m.depth} layers.`);
-    if (s.roles.some((r) => r !== 'drafter' && r !== 'refiner')) bad(`scales[${i}].roles may only hold "drafter" or "refiner".`);
+    const at = `scales[${i}]`;
+    if (!s || typeof s !== 'object') bad(`${at} is not an object.`);
+    if (s.scaleIndex !== i) bad(`${at}.scaleIndex is ${s.scaleIndex}, expected ${i}.`);
+    if (!s.shape || s.shape.h !== m.schedule[i].h || s.shape.w !== m.schedule[i].w) bad(`${at}.shape is ${fmt(s.shape)}, but model.schedule[${i}] is ${fmt(m.schedule[i])}.`);
+    if (s.cumulativeTokens !== cum[i] || s.tokensBefore !== (i ? cum[i - 1] : 0)) bad(`${at}: tokensBefore/cumulativeTokens are ${s.tokensBefore}/${s.cumulativeTokens}, the schedule gives ${i ? cum[i - 1] : 0}/${cum[i]}.`);
+    if (!Array.isArray(s.roles) || s.roles.length !== m.depth) bad(`${at}.roles must list ${m.depth} layers.`);
+    if (s.roles.some((r) => r !== 'drafter' && r !== 'refiner')) bad(`${at}.roles may only hold "drafter" or "refiner".`);
+    if (typeof s.compressed !== 'boolean') bad(`${at}.compressed must be true or false.`);
     if (s.compressed) {
-      for (const f of ['drafterBudget', 'refinerBudget'] as const) {
-        if (!Number.isInteger(s[f]) || s[f] <= 0) bad(`scales[${i}].${f} must be a positive integer.`);
-      }
-      if (s.refinerBudget > s.drafterBudget) bad(`scales[${i}]: refiner budget ${s.refinerBudget} exceeds drafter budget ${s.drafterBudget}.`);
-      if (s.drafterBudget > cum[i]) bad(`scales[${i}]: drafter budget ${s.drafterBudget} exceeds the ${cum[i]} tokens cached at that scale.`);
-      if (s.refinerBudget < (p.settings?.windowSize ?? 16)) bad(`scales[${i}]: refiner budget ${s.refinerBudget} cannot hold the ${p.settings?.windowSize ?? 16}-token observation window.`);
+      for (const f of ['drafterBudget', 'refinerBudget'] as const) if (!isPosInt(s[f])) bad(`${at}.${f} must be a positive integer, got ${JSON.stringify(s[f])}.`);
+      if (s.refinerBudget > s.drafterBudget) bad(`${at}: refiner budget ${s.refinerBudget} exceeds drafter budget ${s.drafterBudget}.`);
+      if (s.drafterBudget > cum[i]) bad(`${at}: drafter budget ${s.drafterBudget} exceeds the ${cum[i]} tokens cached at that scale.`);
+      if (s.refinerBudget < st.windowSize) bad(`${at}: refiner budget ${s.refinerBudget} cannot hold the ${st.windowSize}-token observation window.`);
     }
-    if (s.asi && s.asi.length !== m.depth) bad(`scales[${i}].asi must list ${m.depth} values.`);
+    if (s.asi !== undefined && (!Array.isArray(s.asi) || s.asi.length !== m.depth)) bad(`${at}.asi must list ${m.depth} values.`);
   });
-  if (!p.settings) bad('"settings" is missing.');
   return p;
 }
 
-export function parseProfile(text: string, origin: string): ScaleKVProfile {
+export function parseProfile(text: string, origin = 'profile'): ScaleKVProfile {
   let x: unknown;
   try {
     x = JSON.parse(text);
@@ -84,81 +99,144 @@ export function parseProfile(text: string, origin: string): ScaleKVProfile {
   return validateProfile(x, origin);
 }
 
+/** Parse, validate, and check against the loaded model in one step. */
+export function loadProfileFor(text: string, model: ProfileModelRef, origin = 'profile'): ScaleKVProfile {
+  const p = parseProfile(text, origin);
+  checkProfileMatches(p, model, origin);
+  return p;
+}
+
+export function serializeProfile(p: ScaleKVProfile): string {
+  return `${JSON.stringify(p, null, 2)}\n`;
+}
+
+export interface CreateProfileArgs {
+  model: ProfileModelRef;
+  settings?: Partial<ProfileSettings>;
+  /** [scale][layer]; defaults to every layer refining */
+  roles?: LayerRole[][];
+  /** budgets; allocated from settings when omitted */
+  plan?: BudgetPlan;
+  asi?: number[][];
+  asiPerHead?: number[][][];
+  calibration?: CalibrationInfo;
+  origin: string;
+}
+
+/** A profile from roles and a budget plan (allocated from the settings' ratio when not given). */
+export function createProfile(a: CreateProfileArgs): ScaleKVProfile {
+  const settings: ProfileSettings = { ...DEFAULT_SETTINGS, ...a.settings };
+  const { model } = a;
+  const plan = a.plan ?? allocateBudgets(model.schedule, model.depth, settings);
+  const cum = cumulativeTokens(model.schedule);
+  const p: ScaleKVProfile = {
+    format: PROFILE_FORMAT,
+    version: PROFILE_VERSION,
+    createdAt: new Date().toISOString(),
+    model,
+    settings: { ...settings, baseCapacity: a.settings?.baseCapacity ?? plan.baseCapacity },
+    scales: model.schedule.map((shape, si) => {
+      const s: ProfileScale = {
+        scaleIndex: si,
+        shape,
+        tokensBefore: si ? cum[si - 1] : 0,
+        cumulativeTokens: cum[si],
+        compressed: plan.scales[si].compressed,
+        drafterBudget: plan.scales[si].drafterBudget,
+        refinerBudget: plan.scales[si].refinerBudget,
+        roles: a.roles?.[si] ?? new Array<LayerRole>(model.depth).fill('refiner'),
+      };
+      if (a.asi) s.asi = a.asi[si];
+      if (a.asiPerHead) s.asiPerHead = a.asiPerHead[si];
+      return s;
+    }),
+    origin: a.origin,
+  };
+  if (a.calibration) p.calibration = a.calibration;
+  return validateProfile(p, 'the new profile');
+}
+
 /** Cache length per layer after each scale when a profile's budgets are applied. [scale][layer] */
 export function profileCacheLengths(p: ScaleKVProfile): number[][] {
-  const depth = p.model.depth;
-  const len = new Array(depth).fill(0);
-  return p.scales.map((s) => {
-    for (let l = 0; l < depth; l++) {
-      const k = len[l] + s.shape.h * s.shape.w;
-      len[l] = s.compressed ? Math.min(k, s.roles[l] === 'drafter' ? s.drafterBudget : s.refinerBudget) : k;
-    }
-    return [...len];
+  return cacheLengths(p.model.schedule, p.model.depth, (l, si) => {
+    const s = p.scales[si];
+    return s.compressed ? (s.roles[l] === 'drafter' ? s.drafterBudget : s.refinerBudget) : null;
   });
 }
 
 /**
- * An official table as a profile for a model. Scales compress from the first one whose cache exceeds
- * the official base capacity, which reproduces the official update_kv exactly (see officialBudget.ts).
+ * An official table as a profile for a model. Scales compress exactly where update_kv would (from
+ * the first one whose cache exceeds the base capacity), with the table's roles and budgets, the last
+ * scale reusing "Scale 13"; profileCacheLengths then equals simulateCacheLengths on the table.
  */
 export function profileFromOfficial(t: OfficialBudgetTable, model: ProfileModelRef, origin = 'budget table', settings: Partial<ProfileSettings> = {}): ScaleKVProfile {
-  validateOfficialTable(t, model.depth, model.schedule, origin);
-  const cum = cumulativeTokens(model.schedule);
   const base = settings.baseCapacity ?? OFFICIAL_BASE_CAPACITY;
-  const first = cum.findIndex((c) => c > base);
-  const n = model.schedule.length;
-  let tokensBefore = 0;
+  validateOfficialTable(t, model.depth, model.schedule, origin, base);
+  const cum = cumulativeTokens(model.schedule);
+  const compressedSet = new Set(officialCompressedScales(model.schedule, base));
   const scales: ProfileScale[] = model.schedule.map((shape, si) => {
-    const key = tableKeyForScale(si, n);
+    const key = tableKeyForScale(si);
     const e = t[key];
-    const compressed = first >= 0 && si >= first;
-    if (compressed && !e) throw new ScaleKVError('E_BUDGET_INVALID', `${origin} has no "${key}" entry, which scale ${si} (${shape.h}x${shape.w}) needs.`);
+    const compressed = compressedSet.has(si);
     const s: ProfileScale = {
       scaleIndex: si,
       shape,
-      tokensBefore,
+      tokensBefore: si ? cum[si - 1] : 0,
       cumulativeTokens: cum[si],
       compressed,
       drafterBudget: compressed ? e.Max : cum[si],
       refinerBudget: compressed ? e.Min : cum[si],
       roles: Array.from({ length: model.depth }, (_, l) => (e && e[`Block ${l}`] === 1 ? 'drafter' : 'refiner')),
     };
-    if (e && 'Limit' in e && si !== n - 1) s.limit = e.Limit;
-    tokensBefore = cum[si];
+    // only the scale a key is written for carries its Limit (the last scale shares "Scale 13")
+    if (e && 'Limit' in e && scaleIndexOfKey(key) === si) s.limit = e.Limit;
     return s;
   });
-  const drafters = Object.values(t)[0] ? Object.keys(Object.values(t)[0]).filter((k) => /^Block/.test(k) && Object.values(t)[0][k] === 1).length : 0;
-  return {
-    format: 'scalekv-profile',
-    version: 1,
-    createdAt: new Date().toISOString(),
-    model,
-    settings: { ...DEFAULT_SETTINGS, draftersPerScale: drafters, ...settings, baseCapacity: base },
-    scales,
-    origin: 'official-import',
-  };
+  const firstEntry = Object.values(t)[0];
+  const drafters = Object.keys(firstEntry).filter((k) => /^Block \d+$/.test(k) && firstEntry[k] === 1).length;
+  return validateProfile(
+    {
+      format: PROFILE_FORMAT,
+      version: PROFILE_VERSION,
+      createdAt: new Date().toISOString(),
+      model,
+      settings: { ...DEFAULT_SETTINGS, draftersPerScale: drafters, ...settings, baseCapacity: base },
+      scales,
+      origin: 'official-import',
+    } satisfies ScaleKVProfile,
+    origin,
+  );
 }
 
-/** A profile as an official table: one "Scale {si+2}" entry per compressed scale but the last. */
+/**
+ * A profile as an official table: one "Scale {si+2}" entry per compressed scale except the last
+ * (which the official code serves from "Scale 13"), keys in the shipped order (Block 0.., High, Max,
+ * Min, Limit). Limit is the imported value when there is one, else what the shipped tables hold: the
+ * previous scale's drafter budget plus this scale's tokens, capped by the tokens that exist.
+ * Refuses profiles that compress scales the official code cannot budget (before "Scale 9").
+ */
 export function profileToOfficial(p: ScaleKVProfile): OfficialBudgetTable {
   const out: OfficialBudgetTable = {};
   const n = p.scales.length;
   for (const s of p.scales) {
     if (!s.compressed || s.scaleIndex === n - 1) continue;
+    if (s.scaleIndex + 2 < OFFICIAL_FIRST_KEY) {
+      throw new ScaleKVError(
+        'E_BUDGET_INVALID',
+        `This profile compresses scale ${s.scaleIndex} (${fmt(s.shape)}), but the official table format only carries "Scale ${OFFICIAL_FIRST_KEY}" and later (scale index 7+); export a profile made with a larger ratio or base capacity.`,
+      );
+    }
     const e: Record<string, number> = {};
     s.roles.forEach((r, l) => (e[`Block ${l}`] = r === 'drafter' ? 1 : 0));
     e.High = s.roles.filter((r) => r === 'drafter').length;
     e.Max = s.drafterBudget;
     e.Min = s.refinerBudget;
-    e.Limit = s.limit ?? s.cumulativeTokens;
+    const prev = p.scales[s.scaleIndex - 1];
+    const prevDrafter = prev && prev.compressed ? prev.drafterBudget : prev ? prev.cumulativeTokens : 0;
+    e.Limit = s.limit ?? Math.min(s.cumulativeTokens, prevDrafter + s.shape.h * s.shape.w);
     out[`Scale ${s.scaleIndex + 2}`] = e;
   }
   return out;
 }
 
-/** Serialise exactly like the official files (2-space JSON, no trailing newline). */
-export function formatOfficialTable(t: OfficialBudgetTable): string {
-  return JSON.stringify(t, null, 2);
-}
-
-export { scaleIndexOfKey };
+export { formatOfficialTable, scaleIndexOfKey };

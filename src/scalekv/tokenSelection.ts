@@ -1,66 +1,131 @@
 /**
- * ScaleKV's token selection for one (row, head), as StargazerX0/ScaleKV's update_kv does it: an
- * observation window of queries at the patch centres of a 4x4 grid over the current token map scores
- * every cached key; scores are summed over the window (window keys masked), pooled along the key axis,
- * and the top (capacity - window) keys are kept together with the window's own keys, in cache order.
+ * ScaleKV's per-(row, head) token selection, following StargazerX0/ScaleKV's update_kv branch by
+ * branch so that kept indices match the official code on the same scores.
  *
- * Indices here are positions in the layer's current cache (old kept entries first, then the current
- * scale's keys), exactly like the official code's "global" indices.
+ * Indices are positions in the layer's current cache (earlier kept entries first, then the current
+ * scale's keys), which is what the official code calls "global" indices.
+ *
+ * Deterministic tie-breaking: among keys with exactly equal pooled scores the lower cache index is
+ * kept first. torch.topk leaves the order of exact ties unspecified, so on such ties the official
+ * code may keep a different (equally scored) member; nothing else may differ.
  */
-
-export interface WindowPlan {
-  /** cache indices of the window's keys (ascending, unique) */
-  keys: Int32Array;
-  /** local query rows within the current scale whose scores are needed, aligned with keys */
-  queries: Int32Array;
-}
+import { ScaleKVError } from '../shared/errors';
+import type { ScaleShape } from '../shared/types';
 
 /**
- * Which queries form the observation window. `layout` 'official' follows the official code: a
- * square map with an integer-square window gets the 4x4 patch-centre grid; otherwise (non-square map
- * or a map smaller than the grid) the last min(W, keyLen) cache entries, with their query rows
- * clamped into the current scale. 'grid' places the patch centres on any h x w map.
+ * The official code does not read the map size from the schedule: it looks the current scale's
+ * token count up in this table (Infinity's 1:1 schedule) by scale index, and treats the last that
+ * many cache entries as a square map.
  */
-export function planWindow(h: number, w: number, keyLen: number, windowSize: number, layout: 'official' | 'grid' = 'official'): WindowPlan {
-  const L = h * w;
-  const start = keyLen - L;
-  const g = Math.sqrt(windowSize);
-  const square = h === w && Number.isInteger(g);
-  const fits = Number.isInteger(g) && h >= g && w >= g;
-  if ((layout === 'official' && (!square || !fits)) || (layout === 'grid' && !fits)) {
-    const n = Math.min(windowSize, keyLen);
-    const keys = Int32Array.from({ length: n }, (_, i) => keyLen - n + i);
-    const queries = keys.map((k) => Math.min(L - 1, Math.max(0, k - start)));
-    return { keys, queries };
+export const OFFICIAL_SCALE_SIZES: readonly number[] = [1, 4, 16, 36, 64, 144, 256, 400, 576, 1024, 1600, 2304, 4096];
+
+/**
+ * 'official': the official code's window, including its assumption that every map is the square of
+ *             OFFICIAL_SCALE_SIZES[scaleIndex] (identical to 'grid' on 1:1 schedules).
+ * 'grid':     patch centres of the real h x w map, so non-square schedules get a proper grid.
+ */
+export type WindowLayout = 'official' | 'grid';
+
+export interface WindowPlan {
+  /** cache indices of the window's keys: ascending and unique */
+  keys: Int32Array;
+  /**
+   * rows within the current scale's queries (0..h*w-1) that score the cache, aligned with keys.
+   * The fallbacks clamp them into the current scale, so they may repeat.
+   */
+  queries: Int32Array;
+  /** which branch produced the window (for diagnostics and tests) */
+  kind: 'grid' | 'recent';
+}
+
+export interface WindowArgs {
+  scaleIndex: number;
+  /** the current scale's real token map */
+  shape: ScaleShape;
+  /** cache length with the current scale's keys appended */
+  keyLen: number;
+  windowSize: number;
+  layout?: WindowLayout;
+}
+
+const isSquare = (n: number): boolean => n >= 0 && Number.isInteger(Math.sqrt(n));
+const clamp = (v: number, lo: number, hi: number): number => Math.max(lo, Math.min(hi, v));
+
+/** The last min(W, keyLen) cache entries; used when no grid can be placed. */
+function recentWindow(keyLen: number, windowSize: number, queryOffset: number, queryCount: number): WindowPlan {
+  const n = Math.min(windowSize, keyLen);
+  const keys = new Int32Array(n);
+  const queries = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    keys[i] = keyLen - n + i;
+    queries[i] = clamp(keys[i] - queryOffset, 0, queryCount - 1);
   }
-  const hp = Math.floor(h / g);
-  const wp = Math.floor(w / g);
+  return { keys, queries, kind: 'recent' };
+}
+
+/** g x g patch centres over an mh x mw map whose first token sits at cache index `start`. */
+function gridWindow(mh: number, mw: number, g: number, start: number, keyLen: number, windowSize: number, queryOffset: number, queryCount: number): WindowPlan {
+  const hp = Math.floor(mh / g);
+  const wp = Math.floor(mw / g);
   const set = new Set<number>();
   for (let i = 0; i < g; i++) {
     for (let j = 0; j < g; j++) {
-      const hc = Math.max(0, Math.min(h - 1, i * hp + Math.floor((hp - 1) / 2)));
-      const wc = Math.max(0, Math.min(w - 1, j * wp + Math.floor((wp - 1) / 2)));
-      set.add(Math.min(keyLen - 1, Math.max(0, hc * w + wc + start)));
+      const hc = clamp(i * hp + Math.floor((hp - 1) / 2), 0, mh - 1);
+      const wc = clamp(j * wp + Math.floor((wp - 1) / 2), 0, mw - 1);
+      set.add(clamp(hc * mw + wc + start, 0, keyLen - 1));
     }
   }
-  const keys = Int32Array.from([...set].sort((a, b) => a - b)).slice(0, windowSize);
-  return { keys, queries: keys.map((k) => k - start) };
+  const keys = Int32Array.from([...set].sort((a, b) => a - b).slice(0, windowSize));
+  const queries = keys.map((k) => clamp(k - queryOffset, 0, queryCount - 1));
+  return { keys, queries, kind: 'grid' };
 }
 
-/** F.max_pool1d / F.avg_pool1d(count_include_pad=True) with stride 1 and padding k//2, length-preserving for odd k. */
+/**
+ * The observation window for one layer at one scale (the same for every row and head). The engine
+ * needs `queries` before it runs the layer, to score the cache with those queries only.
+ */
+export function planWindow(a: WindowArgs): WindowPlan {
+  const { shape, keyLen, windowSize } = a;
+  const layout = a.layout ?? 'official';
+  if (!Number.isInteger(windowSize) || windowSize <= 0) throw new ScaleKVError('E_BUDGET_INVALID', `The observation window must be a positive integer, got ${windowSize}.`);
+  const queryCount = shape.h * shape.w;
+  // the current scale's queries are the last queryCount cache entries
+  const queryOffset = keyLen - queryCount;
+  const g = Math.sqrt(windowSize);
+  if (layout === 'grid') {
+    if (!Number.isInteger(g) || shape.h < g || shape.w < g) return recentWindow(keyLen, windowSize, queryOffset, queryCount);
+    return gridWindow(shape.h, shape.w, g, keyLen - queryCount, keyLen, windowSize, queryOffset, queryCount);
+  }
+  const si = clamp(a.scaleIndex, 0, OFFICIAL_SCALE_SIZES.length - 1);
+  const start = Math.max(0, keyLen - OFFICIAL_SCALE_SIZES[si]);
+  const mapSize = keyLen - start;
+  if (!isSquare(mapSize) || !Number.isInteger(g)) return recentWindow(keyLen, windowSize, queryOffset, queryCount);
+  const side = Math.sqrt(mapSize);
+  if (side < g) return recentWindow(keyLen, windowSize, queryOffset, queryCount);
+  return gridWindow(side, side, g, start, keyLen, windowSize, queryOffset, queryCount);
+}
+
+/** Query rows the engine must score against the cache (see planWindow). */
+export function windowQueryIndices(a: WindowArgs): Int32Array {
+  return planWindow(a).queries;
+}
+
+/**
+ * F.max_pool1d (implicit -inf padding) or F.avg_pool1d (count_include_pad=True: zero padding, always
+ * divided by the kernel) along one axis, stride 1, padding floor(k/2). Odd kernels keep the length.
+ */
 export function pool1d(x: Float64Array, kernel: number, mode: 'maxpool' | 'avgpool'): Float64Array {
   const n = x.length;
   const pad = Math.floor(kernel / 2);
-  const outLen = n + 2 * pad - kernel + 1;
-  const out = new Float64Array(outLen);
-  for (let i = 0; i < outLen; i++) {
+  const out = new Float64Array(n + 2 * pad - kernel + 1);
+  for (let i = 0; i < out.length; i++) {
     let m = -Infinity;
     let s = 0;
-    for (let k = 0; k < kernel; k++) {
-      const j = i - pad + k;
-      const v = j >= 0 && j < n ? x[j] : mode === 'maxpool' ? -Infinity : 0;
-      if (v > m) m = v;
-      s += v;
+    for (let t = 0; t < kernel; t++) {
+      const j = i - pad + t;
+      if (j < 0 || j >= n) continue;
+      if (x[j] > m) m = x[j];
+      s += x[j];
     }
     out[i] = mode === 'maxpool' ? m : s / kernel;
   }
@@ -68,13 +133,14 @@ export function pool1d(x: Float64Array, kernel: number, mode: 'maxpool' | 'avgpo
 }
 
 /**
- * Indices of the `k` largest values, ties broken towards the lower index (torch.topk's order among
- * exact ties is unspecified; this choice is deterministic and documented).
+ * Indices of the k largest values not in `exclude`, largest first; exact ties go to the lower index.
+ * NaN ranks below everything so a broken score can never push real keys out.
  */
-export function topK(values: Float64Array, k: number, exclude?: Set<number>): number[] {
+export function topK(values: Float64Array, k: number, exclude?: ReadonlySet<number>): number[] {
   const idx: number[] = [];
   for (let i = 0; i < values.length; i++) if (!exclude?.has(i)) idx.push(i);
-  idx.sort((a, b) => (values[b] - values[a]) || a - b);
+  const v = (i: number) => (Number.isNaN(values[i]) ? -Infinity : values[i]);
+  idx.sort((a, b) => (v(b) > v(a) ? 1 : v(b) < v(a) ? -1 : a - b));
   return idx.slice(0, Math.max(0, k));
 }
 
@@ -84,28 +150,36 @@ export interface SelectOptions {
   pooling: 'maxpool' | 'avgpool';
 }
 
+/** Window scores summed over the window's queries, window keys set to -inf (the official mask). */
+export function windowKeyScores(scores: ArrayLike<number>, rows: number, keyLen: number, windowKeys: Int32Array): Float64Array {
+  const summed = new Float64Array(keyLen);
+  for (let q = 0; q < rows; q++) {
+    const o = q * keyLen;
+    for (let j = 0; j < keyLen; j++) summed[j] += scores[o + j];
+  }
+  for (const k of windowKeys) summed[k] = -Infinity;
+  return summed;
+}
+
 /**
- * Keep-set for one (row, head).
- * @param scores window logits [W][keyLen] (already scaled), rows aligned with plan.keys
- * @returns ascending cache indices; null when nothing needs evicting (keyLen <= capacity)
+ * The keep-set of one (row, head).
+ * @param scores window logits, [plan.queries.length][keyLen], already scaled by 1/sqrt(d)
+ * @returns ascending cache indices, or null when the cache is within capacity (keep everything)
+ *
+ * capacity < window: the official code intends to keep only the window (its warning says so) but
+ * then fails on an unassigned variable; we keep the window, which is more than capacity, so
+ * policies refuse budgets below the window size before they get here.
  */
-export function selectKeep(scores: Float32Array, plan: WindowPlan, keyLen: number, o: SelectOptions): Int32Array | null {
+export function selectKeep(scores: ArrayLike<number>, plan: WindowPlan, keyLen: number, o: SelectOptions): Int32Array | null {
   if (keyLen <= o.capacity) return null;
+  if (o.kernel <= 0 || o.kernel % 2 === 0) throw new ScaleKVError('E_BUDGET_INVALID', `The pooling kernel must be a positive odd integer, got ${o.kernel}.`);
   const W = plan.keys.length;
   if (o.capacity <= W) return Int32Array.from(plan.keys);
-  const windowSet = new Set<number>(plan.keys);
-  const summed = new Float64Array(keyLen);
-  for (let j = 0; j < keyLen; j++) {
-    if (windowSet.has(j)) {
-      summed[j] = -Infinity;
-      continue;
-    }
-    let s = 0;
-    for (let q = 0; q < W; q++) s += scores[q * keyLen + j];
-    summed[j] = s;
-  }
+  const summed = windowKeyScores(scores, plan.queries.length, keyLen, plan.keys);
   const pooled = pool1d(summed, o.kernel, o.pooling);
-  const keep = Math.min(o.capacity - W, keyLen - W);
-  const rest = topK(pooled, keep, windowSet);
-  return Int32Array.from([...rest, ...plan.keys].sort((a, b) => a - b));
+  const windowSet = new Set<number>(plan.keys);
+  // keyLen > capacity, so this is capacity - W; the official min() only guards impossible inputs
+  const rest = topK(pooled, Math.min(o.capacity - W, keyLen - W), windowSet);
+  const out = Int32Array.from([...rest, ...plan.keys]);
+  return out.sort();
 }

@@ -1,30 +1,45 @@
 /**
- * AMS-KV (arXiv 2511.16047): keep the condensed earliest scales (global layout) and the most recent
- * local scales, with larger budgets for cache-demanding layers. AMS-KV finds those layers by the
- * similarity of KV between scales; here they are the profile's drafters when a calibrated profile is
- * given, otherwise every layer gets the same budget.
+ * AMS-KV (arXiv 2511.16047): keep the condensed scales (the coarsest few, global layout) and the most
+ * recent local scales, and give cache-demanding layers a larger budget. AMS-KV finds those layers by
+ * weak KV similarity between scales, which needs statistics the engine does not collect; here they
+ * are a calibrated profile's drafters when one is given, and without one every layer gets the same
+ * budget (a uniform split, reported by createPolicy's note).
+ * Within a budget: condensed-scale entries first (at most half of it), the most recent entries fill
+ * the rest, so the newest scales are kept whole as far as the budget allows.
  */
 import type { KvPolicy, SelectContext, Selection } from '../../kvcache/policy';
-import { stack } from './common';
+import { NOTHING_NEEDED, stack, type Budget } from './common';
 
-export function amskvPolicy(budget: (layer: number, scaleIndex: number) => number | null, condensedTokens: number): KvPolicy {
+export function amskvPolicy(budget: Budget, condensedTokens: number): KvPolicy {
   return {
     name: 'amskv',
     reset() {},
-    needs: () => ({ windowQueries: null, queryMode: 'code', colsum: false }),
+    needs: () => NOTHING_NEEDED(),
     select(ctx: SelectContext): Selection | null {
       const cap = budget(ctx.layer, ctx.scaleIndex);
       const N = ctx.cacheLen;
       if (cap === null || N <= cap) return null;
+      const half = Math.floor(cap / 2);
       const lists: Int32Array[] = [];
       for (let rh = 0; rh < ctx.rows * ctx.heads; rh++) {
-        const keep = new Set<number>();
-        // condensed context: entries holding the earliest scales' tokens, at most half the budget
-        const half = Math.floor(cap / 2);
-        for (let j = 0; j < N && keep.size < half; j++) if (ctx.positions[rh * N + j] < condensedTokens) keep.add(j);
-        // local context: the most recent entries fill the rest
-        for (let j = N - 1; j >= 0 && keep.size < cap; j--) keep.add(j);
-        lists.push(Int32Array.from([...keep].sort((a, b) => a - b)));
+        const keep = new Uint8Array(N);
+        let n = 0;
+        for (let j = 0; j < N && n < half; j++) {
+          if (ctx.positions[rh * N + j] < condensedTokens) {
+            keep[j] = 1;
+            n++;
+          }
+        }
+        for (let j = N - 1; j >= 0 && n < cap; j--) {
+          if (!keep[j]) {
+            keep[j] = 1;
+            n++;
+          }
+        }
+        const l = new Int32Array(n);
+        let i = 0;
+        for (let j = 0; j < N; j++) if (keep[j]) l[i++] = j;
+        lists.push(l);
       }
       return stack(lists);
     },

@@ -1,11 +1,12 @@
 /**
- * H2O-style heavy hitters: every cached token accumulates the attention it receives across scales;
- * under a budget, half of it keeps the most recent tokens and the rest the highest accumulated scores.
+ * H2O-style heavy hitters: every cached token accumulates the attention it receives at every scale
+ * (colsum, per row and head); under a budget, up to half of it keeps the most recent tokens and the
+ * rest the tokens with the highest accumulated attention (ties: lower index).
  */
 import type { KvPolicy, SelectContext, Selection } from '../../kvcache/policy';
-import { stack } from './common';
+import { stack, type Budget } from './common';
 
-export function h2oPolicy(budget: (layer: number, scaleIndex: number) => number | null): KvPolicy {
+export function h2oPolicy(budget: Budget): KvPolicy {
   // accumulated attention per cache entry, [rows][heads][cacheLen], per layer
   const acc = new Map<number, Float64Array>();
   return {
@@ -15,8 +16,10 @@ export function h2oPolicy(budget: (layer: number, scaleIndex: number) => number 
     select(ctx: SelectContext): Selection | null {
       const N = ctx.cacheLen;
       const RH = ctx.rows * ctx.heads;
-      const prev = acc.get(ctx.layer);
       const prevLen = N - ctx.curLen;
+      const stored = acc.get(ctx.layer);
+      // a stale or foreign accumulator (another run's shapes) counts as no history
+      const prev = stored && stored.length === RH * prevLen ? stored : null;
       const score = new Float64Array(RH * N);
       for (let rh = 0; rh < RH; rh++) {
         for (let j = 0; j < N; j++) {
@@ -33,15 +36,10 @@ export function h2oPolicy(budget: (layer: number, scaleIndex: number) => number 
       const lists: Int32Array[] = [];
       const next = new Float64Array(RH * cap);
       for (let rh = 0; rh < RH; rh++) {
-        const keep = new Set<number>();
-        for (let j = N - recent; j < N; j++) keep.add(j);
-        const order = Array.from({ length: N - recent }, (_, j) => j).sort((a, b) => score[rh * N + b] - score[rh * N + a] || a - b);
-        for (const j of order) {
-          if (keep.size >= cap) break;
-          keep.add(j);
-        }
-        const l = Int32Array.from([...keep].sort((a, b) => a - b));
-        l.forEach((j, i) => (next[rh * cap + i] = score[rh * N + j]));
+        const o = rh * N;
+        const order = Array.from({ length: N - recent }, (_, j) => j).sort((a, b) => score[o + b] - score[o + a] || a - b);
+        const l = Int32Array.from([...order.slice(0, cap - recent), ...Array.from({ length: recent }, (_, i) => N - recent + i)]).sort();
+        l.forEach((j, i) => (next[rh * cap + i] = score[o + j]));
         lists.push(l);
       }
       acc.set(ctx.layer, next);

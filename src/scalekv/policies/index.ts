@@ -1,82 +1,153 @@
 /**
- * One entry point for every KV policy, so runs choose by name: full, scalekv, snapkv, h2o, local,
- * amskv. ScaleKV takes its drafters and budgets from a profile (ours or an official table converted);
- * when a ratio other than the profile's is asked for, budgets are re-derived for that ratio from the
- * same drafter/refiner classification. The baselines get the same token budget spread uniformly.
+ * One entry point for every KV policy: full, scalekv, snapkv, h2o, local, amskv.
+ *
+ * Fairness: every policy except 'full' holds at most the same memory for a ratio r: after every
+ * compressed scale its layers together keep at most T = r x depth x (full cache after the
+ * second-to-last scale) tokens per row and head (see budgets.ts). ScaleKV splits T into drafter and
+ * refiner budgets; the baselines give every layer T / depth. ScaleKV uses its profile's budgets as
+ * they are unless a different ratio is asked for, in which case budgets are re-derived for that ratio
+ * from the same drafter/refiner roles.
+ *
+ * Engine protocol, per scale si and layer l (cacheLen = cached entries after appending the scale):
+ *   const needs = policy.needs(l, si, cacheLen, schedule);
+ *   run the layer; if needs.windowQueries, also compute, per (row, head), the logits of those query
+ *   rows of the current scale against all cacheLen keys ([rows][heads][W][cacheLen], scaled as
+ *   needs.queryMode says); if needs.colsum, the attention probabilities summed over the scale's queries;
+ *   const sel = policy.select({ layer: l, scaleIndex: si, cacheLen, curLen, positions, windowScores, colsum, ... });
+ *   sel === null keeps the cache; otherwise keep sel.keep ([rows][heads][perHead], ascending).
+ * needs() and select() must be called in this order for the same layer and scale; reset() before
+ * every generation.
  */
 import type { KvPolicy } from '../../kvcache/policy';
 import { ScaleKVError } from '../../shared/errors';
 import type { PolicySpec, ScaleKVProfile } from '../../shared/types';
-import { allocateBudgets } from '../budgets';
+import { allocateBudgets, type BudgetPlan } from '../budgets';
 import { checkProfileMatches, DEFAULT_SETTINGS } from '../profile';
+import type { WindowLayout } from '../tokenSelection';
 import { amskvPolicy } from './amskv';
-import type { PolicyModel } from './common';
+import type { Budget, PolicyModel } from './common';
 import { fullPolicy } from './full';
 import { h2oPolicy } from './h2o';
 import { localPolicy } from './local';
 import { windowedPolicy } from './windowed';
 
-export type { PolicyModel } from './common';
+export type { Budget, PolicyModel } from './common';
 
-type Budget = (layer: number, si: number) => number | null;
+export interface PolicyOptions {
+  /** where the observation window sits; default 'official', or 'grid' when queryMode is 'paper' */
+  windowLayout?: WindowLayout;
+}
+
+/** A policy plus how its budgets were set, for run records and the UI. */
+export type CreatedPolicy = KvPolicy & { readonly budget: Budget; readonly note: string };
+
+export const DEFAULT_RATIO = 0.1;
+/** AMS-KV's condensed scales: the first five 1:1 scales, the 121 tokens ScaleKV never compresses either */
+export const DEFAULT_CONDENSED_SCALES = 5;
+
+const bad = (m: string): never => {
+  throw new ScaleKVError('E_BUDGET_INVALID', m);
+};
 
 function validateSpec(spec: PolicySpec): void {
-  const bad = (m: string) => {
-    throw new ScaleKVError('E_BUDGET_INVALID', m);
-  };
   if (spec.windowSize !== undefined && (!Number.isInteger(spec.windowSize) || spec.windowSize <= 0)) bad(`Window size must be a positive integer, got ${spec.windowSize}.`);
   if (spec.poolingKernel !== undefined && (!Number.isInteger(spec.poolingKernel) || spec.poolingKernel <= 0 || spec.poolingKernel % 2 === 0)) {
     bad(`The pooling kernel must be a positive odd integer, got ${spec.poolingKernel}.`);
   }
+  if (spec.pooling !== undefined && spec.pooling !== 'maxpool' && spec.pooling !== 'avgpool') bad(`Pooling must be maxpool or avgpool, got ${spec.pooling}.`);
   if (spec.ratio !== undefined && !(spec.ratio > 0 && spec.ratio <= 1)) bad(`The ratio must be within (0, 1], got ${spec.ratio}.`);
-}
-
-/** budgets of a profile, re-derived for another ratio from the same classification when asked */
-function profileBudget(p: ScaleKVProfile, ratio: number | undefined, model: PolicyModel): Budget {
-  let drafter = p.scales.map((s) => s.drafterBudget);
-  let refiner = p.scales.map((s) => s.refinerBudget);
-  let compressed = p.scales.map((s) => s.compressed);
-  if (ratio !== undefined && Math.abs(ratio - p.settings.targetRatio) > 1e-9) {
-    const plan = allocateBudgets(model.schedule, model.depth, { ...DEFAULT_SETTINGS, ...p.settings, targetRatio: ratio });
-    drafter = plan.scales.map((s) => s.drafterBudget);
-    refiner = plan.scales.map((s) => s.refinerBudget);
-    compressed = plan.scales.map((s) => s.compressed);
+  for (const f of ['localScales', 'condensedScales'] as const) {
+    const v = spec[f];
+    if (v !== undefined && (!Number.isInteger(v) || v < 0)) bad(`${f} must be a whole number of scales, got ${v}.`);
   }
-  return (l, si) => (compressed[si] ? (p.scales[si].roles[l] === 'drafter' ? drafter[si] : refiner[si]) : null);
 }
 
-function uniformBudget(ratio: number, model: PolicyModel, windowSize: number): Budget {
-  const plan = allocateBudgets(model.schedule, model.depth, { ...DEFAULT_SETTINGS, targetRatio: ratio, windowSize });
+function uniformPlan(ratio: number, model: PolicyModel, windowSize: number): BudgetPlan {
+  return allocateBudgets(model.schedule, model.depth, { ...DEFAULT_SETTINGS, targetRatio: ratio, windowSize, draftersPerScale: 0 });
+}
+
+function uniformBudget(plan: BudgetPlan): Budget {
   return (_l, si) => (plan.scales[si].compressed ? plan.scales[si].uniformBudget : null);
 }
 
-export function createPolicy(spec: PolicySpec, model: PolicyModel): KvPolicy {
+/** A profile's budgets, or budgets re-derived for another ratio from its roles. */
+function profileBudget(p: ScaleKVProfile, ratio: number | undefined, model: PolicyModel, windowSize: number): { budget: Budget; note: string } {
+  const isDrafter = (l: number, si: number) => p.scales[si].roles[l] === 'drafter';
+  if (ratio === undefined || Math.abs(ratio - p.settings.targetRatio) < 1e-9) {
+    return {
+      budget: (l, si) => (p.scales[si].compressed ? (isDrafter(l, si) ? p.scales[si].drafterBudget : p.scales[si].refinerBudget) : null),
+      note: `budgets of the profile (${p.origin}, target ratio ${p.settings.targetRatio})`,
+    };
+  }
+  // size for the scale with the most drafters so no scale can exceed T
+  const nd = Math.max(0, ...p.scales.map((s) => s.roles.filter((r) => r === 'drafter').length));
+  const plan = allocateBudgets(model.schedule, model.depth, { ...DEFAULT_SETTINGS, ...p.settings, targetRatio: ratio, windowSize, draftersPerScale: nd });
+  return {
+    budget: (l, si) => (plan.scales[si].compressed ? (isDrafter(l, si) ? plan.scales[si].drafterBudget : plan.scales[si].refinerBudget) : null),
+    note: `budgets re-derived for ratio ${ratio} from the profile's roles (${nd} drafters per scale at most)`,
+  };
+}
+
+function checkBudgets(budget: Budget, model: PolicyModel, windowSize: number, what: string): void {
+  for (let si = 0; si < model.schedule.length; si++) {
+    for (let l = 0; l < model.depth; l++) {
+      const b = budget(l, si);
+      if (b !== null && (!Number.isInteger(b) || b < windowSize)) bad(`${what}: layer ${l} at scale ${si} has a budget of ${b} tokens, less than the ${windowSize}-token observation window.`);
+    }
+  }
+}
+
+function requireProfile(spec: PolicySpec, model: PolicyModel): ScaleKVProfile {
+  const p = spec.profile;
+  if (!p) throw new ScaleKVError('E_PROFILE_INVALID', 'ScaleKV needs a profile: run "ScaleKV: Calibrate" (or `scalekv calibrate`), or import an official budget table.');
+  checkProfileMatches(p, { name: `the loaded ${model.depth}-layer model`, ...model }, 'The ScaleKV profile');
+  return p;
+}
+
+export function createPolicy(spec: PolicySpec, model: PolicyModel, options: PolicyOptions = {}): CreatedPolicy {
   validateSpec(spec);
-  const windowSize = spec.windowSize ?? 16;
-  const opts = { windowSize, kernel: spec.poolingKernel ?? 5, pooling: spec.pooling ?? 'maxpool', queryMode: spec.queryMode ?? 'code' } as const;
-  const ratio = spec.ratio ?? 0.1;
-  const ref = { name: `the ${model.depth}-layer model`, depth: model.depth, numHeads: model.numHeads, headDim: model.headDim, schedule: model.schedule };
+  const queryMode = spec.queryMode ?? spec.profile?.settings.queryMode ?? 'code';
+  const windowSize = spec.windowSize ?? spec.profile?.settings.windowSize ?? DEFAULT_SETTINGS.windowSize;
+  const win = {
+    windowSize,
+    kernel: spec.poolingKernel ?? spec.profile?.settings.poolingKernel ?? DEFAULT_SETTINGS.poolingKernel,
+    pooling: spec.pooling ?? spec.profile?.settings.pooling ?? DEFAULT_SETTINGS.pooling,
+    queryMode,
+    layout: options.windowLayout ?? (queryMode === 'paper' ? 'grid' : 'official'),
+  } as const;
+  const ratio = spec.ratio ?? DEFAULT_RATIO;
+  const make = (p: KvPolicy, budget: Budget, note: string): CreatedPolicy => Object.assign(p, { budget, note });
   switch (spec.name) {
     case 'full':
-      return fullPolicy();
+      return make(fullPolicy(), () => null, 'full cache');
     case 'scalekv': {
-      const p = spec.profile;
-      if (!p) {
-        throw new ScaleKVError('E_PROFILE_INVALID', 'ScaleKV needs a profile: run "ScaleKV: Calibrate" (or `scalekv calibrate`), or import an official budget table.');
-      }
-      checkProfileMatches(p, ref, 'The ScaleKV profile');
-      return windowedPolicy('scalekv', profileBudget(p, spec.ratio, model), { ...opts, windowSize: spec.windowSize ?? p.settings.windowSize, kernel: spec.poolingKernel ?? p.settings.poolingKernel });
+      const p = requireProfile(spec, model);
+      const { budget, note } = profileBudget(p, spec.ratio, model, windowSize);
+      checkBudgets(budget, model, windowSize, 'ScaleKV');
+      return make(windowedPolicy('scalekv', budget, win), budget, note);
     }
-    case 'snapkv':
-      return windowedPolicy('snapkv', uniformBudget(ratio, model, windowSize), opts);
-    case 'h2o':
-      return h2oPolicy(uniformBudget(ratio, model, windowSize));
-    case 'local':
-      return localPolicy(uniformBudget(ratio, model, windowSize));
+    case 'snapkv': {
+      const budget = uniformBudget(uniformPlan(ratio, model, windowSize));
+      return make(windowedPolicy('snapkv', budget, win), budget, `uniform budget for ratio ${ratio}`);
+    }
+    case 'h2o': {
+      const budget = uniformBudget(uniformPlan(ratio, model, windowSize));
+      return make(h2oPolicy(budget), budget, `uniform budget for ratio ${ratio}`);
+    }
+    case 'local': {
+      const budget = uniformBudget(uniformPlan(ratio, model, windowSize));
+      return make(localPolicy(budget, spec.localScales ?? Infinity), budget, `uniform budget for ratio ${ratio}, most recent whole scales`);
+    }
     case 'amskv': {
-      const condensed = (spec.condensedScales ?? 5) > 0 ? model.schedule.slice(0, spec.condensedScales ?? 5).reduce((a, s) => a + s.h * s.w, 0) : 0;
-      const b = spec.profile ? profileBudget(spec.profile, spec.ratio, model) : uniformBudget(ratio, model, windowSize);
-      return amskvPolicy(b, condensed);
+      const n = spec.condensedScales ?? DEFAULT_CONDENSED_SCALES;
+      const condensed = model.schedule.slice(0, n).reduce((a, s) => a + s.h * s.w, 0);
+      if (spec.profile) {
+        const p = requireProfile(spec, model);
+        const { budget, note } = profileBudget(p, spec.ratio ?? p.settings.targetRatio, model, windowSize);
+        return make(amskvPolicy(budget, condensed), budget, `${note}; the profile's drafters stand in for AMS-KV's cache-demanding layers`);
+      }
+      const budget = uniformBudget(uniformPlan(ratio, model, windowSize));
+      return make(amskvPolicy(budget, condensed), budget, `uniform budget for ratio ${ratio}: no calibration, so no layer is treated as cache-demanding`);
     }
     default:
       throw new ScaleKVError('E_INVALID_REQUEST', `Unknown policy '${(spec as PolicySpec).name}'. Use full, scalekv, snapkv, h2o, local or amskv.`);

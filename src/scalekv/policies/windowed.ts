@@ -1,45 +1,52 @@
 /**
- * Observation-window selection with a per-layer, per-scale budget: ScaleKV (drafter and refiner
- * budgets from a profile) and SnapKV (one budget for every layer) differ only in the budget.
+ * Observation-window selection with a per-layer, per-scale budget. ScaleKV (drafter and refiner
+ * budgets) and SnapKV (one budget for every layer) differ only in the budget function.
  */
 import type { KvPolicy, PolicyNeeds, SelectContext, Selection } from '../../kvcache/policy';
+import { ScaleKVError } from '../../shared/errors';
 import type { PolicyName, ScaleShape, WindowQueryMode } from '../../shared/types';
-import { planWindow, selectKeep, type WindowPlan } from '../tokenSelection';
-import { stack } from './common';
+import { planWindow, selectKeep, type WindowLayout, type WindowPlan } from '../tokenSelection';
+import { NOTHING_NEEDED, stack, type Budget } from './common';
 
 export interface WindowedOptions {
   windowSize: number;
   kernel: number;
   pooling: 'maxpool' | 'avgpool';
   queryMode: WindowQueryMode;
+  layout: WindowLayout;
 }
 
-export function windowedPolicy(name: PolicyName, budget: (layer: number, scaleIndex: number) => number | null, o: WindowedOptions): KvPolicy {
-  const plans = new Map<number, WindowPlan>();
-  const none: PolicyNeeds = { windowQueries: null, queryMode: o.queryMode, colsum: false };
+export function windowedPolicy(name: PolicyName, budget: Budget, o: WindowedOptions): KvPolicy {
+  // the plan made in needs() must be the one select() uses: the engine scored exactly those queries
+  const plans = new Map<number, { si: number; cacheLen: number; plan: WindowPlan }>();
   return {
     name,
     reset: () => plans.clear(),
     needs(layer: number, si: number, cacheLen: number, schedule: ScaleShape[]): PolicyNeeds {
       plans.delete(layer);
       const cap = budget(layer, si);
-      if (cap === null || cacheLen <= cap) return none;
-      const s = schedule[si];
-      const plan = planWindow(s.h, s.w, cacheLen, o.windowSize, o.queryMode === 'paper' ? 'grid' : 'official');
-      plans.set(layer, plan);
+      if (cap === null || cacheLen <= cap) return NOTHING_NEEDED(o.queryMode);
+      const plan = planWindow({ scaleIndex: si, shape: schedule[si], keyLen: cacheLen, windowSize: o.windowSize, layout: o.layout });
+      plans.set(layer, { si, cacheLen, plan });
       return { windowQueries: plan.queries, queryMode: o.queryMode, colsum: false };
     },
     select(ctx: SelectContext): Selection | null {
-      const plan = plans.get(ctx.layer);
       const cap = budget(ctx.layer, ctx.scaleIndex);
-      if (!plan || cap === null || ctx.cacheLen <= cap) return null;
-      if (!ctx.windowScores) throw new Error(`${name}: the engine did not provide window scores`);
-      const W = plan.keys.length;
+      if (cap === null || ctx.cacheLen <= cap) return null;
+      const p = plans.get(ctx.layer);
+      if (!p || p.si !== ctx.scaleIndex || p.cacheLen !== ctx.cacheLen) {
+        throw new ScaleKVError('E_INTERNAL', `${name}: select() for layer ${ctx.layer} at scale ${ctx.scaleIndex} without a matching needs() call.`);
+      }
+      if (!ctx.windowScores) throw new ScaleKVError('E_INTERNAL', `${name}: the engine did not provide window scores for layer ${ctx.layer} at scale ${ctx.scaleIndex}.`);
+      const Wq = p.plan.queries.length;
       const N = ctx.cacheLen;
+      if (ctx.windowScores.length !== ctx.rows * ctx.heads * Wq * N) {
+        throw new ScaleKVError('E_INTERNAL', `${name}: window scores hold ${ctx.windowScores.length} values, expected ${ctx.rows}x${ctx.heads}x${Wq}x${N}.`);
+      }
       const lists: Int32Array[] = [];
       for (let rh = 0; rh < ctx.rows * ctx.heads; rh++) {
-        const scores = ctx.windowScores.subarray(rh * W * N, (rh + 1) * W * N);
-        lists.push(selectKeep(scores, plan, N, { capacity: cap, kernel: o.kernel, pooling: o.pooling }) ?? Int32Array.from({ length: N }, (_, i) => i));
+        const scores = ctx.windowScores.subarray(rh * Wq * N, (rh + 1) * Wq * N);
+        lists.push(selectKeep(scores, p.plan, N, { capacity: cap, kernel: o.kernel, pooling: o.pooling })!);
       }
       return stack(lists);
     },
