@@ -20,6 +20,16 @@ import torch
 import torch.nn.functional as F
 
 
+def sdpa(q, k, v, attn_mask=None, scale=None):
+    """F.scaled_dot_product_attention where PyTorch has it (2.0+, fused kernels on the GPU), else the math."""
+    if hasattr(F, "scaled_dot_product_attention"):
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, scale=scale)
+    s = (q @ k.transpose(-1, -2)) * (scale if scale is not None else 1.0 / math.sqrt(q.shape[-1]))
+    if attn_mask is not None:
+        s = s + attn_mask
+    return s.softmax(-1) @ v
+
+
 def load_safetensors(path):
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
@@ -89,7 +99,7 @@ class Ref:
         k, v = kv[:, :, 0].transpose(1, 2), kv[:, :, 1].transpose(1, 2)
         q = w["text_proj_for_sos.ca.mat_q"].view(1, Hp, 1, C // Hp).expand(B, -1, -1, -1)
         bias = (1 - mask)[:, None, None, :] * -1e9
-        o = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))
+        o = sdpa(q, k, v, attn_mask=bias.to(q.dtype))
         cond = self.lin(o.transpose(1, 2).reshape(B, C), "text_proj_for_sos.ca.proj")
         ca = self.lin(F.gelu(self.lin(x, "text_proj_for_ca.0"), approximate="tanh"), "text_proj_for_ca.2")
         gss = self.lin(F.silu(cond), "shared_ada_lin.1").view(B, 6, C)
@@ -115,7 +125,7 @@ class Ref:
             k = torch.cat([cache[i][0], k], 2)
             v = torch.cat([cache[i][1], v], 2)
         cache[i] = (k, v)
-        o = F.scaled_dot_product_attention(q, k, v, scale=1.0)
+        o = sdpa(q, k, v, scale=1.0)
         x = x + self.lin(o.transpose(1, 2).reshape(B, L, C), p + "sa.proj") * gamma1
         hn = F.layer_norm(x, (C,), w[p + "ca_norm.weight"], w[p + "ca_norm.bias"], eps=c["normEps"])
         cq = self.lin(hn, p + "ca.mat_q").view(B, L, H, d).transpose(1, 2)
@@ -123,7 +133,7 @@ class Ref:
         T = ckv.shape[1]
         ckv = ckv.view(B, T, 2, H, d)
         ck, cv = ckv[:, :, 0].transpose(1, 2), ckv[:, :, 1].transpose(1, 2)
-        co = F.scaled_dot_product_attention(cq, ck, cv, attn_mask=cond["bias"].to(cq.dtype))
+        co = sdpa(cq, ck, cv, attn_mask=cond["bias"].to(cq.dtype))
         x = x + self.lin(co.transpose(1, 2).reshape(B, L, C), p + "ca.proj")
         xf = F.layer_norm(x, (C,), eps=c["normEps"]) * (1 + scale2) + shift2
         x = x + self.lin(F.gelu(self.lin(xf, p + "ffn.fc1"), approximate="tanh"), p + "ffn.fc2") * gamma2
@@ -196,7 +206,7 @@ def main():
             o += n
             ref = lg.cpu()
             diffs.append({"scale": si, "maxAbs": float((mine - ref).abs().max()), "refMaxAbs": float(ref.abs().max())})
-        _, t16, _ = run_case(a.case, a.device, torch.bfloat16, a.repeats)
+        _, t16, _ = run_case(a.case, a.device, torch.bfloat16, a.repeats) if a.device == "cuda" else (None, None, None)
     report.update({"parity": diffs, "torchFp32Ms": t32, "torchBf16Ms": t16, "engineMs": case.get("engineMs"), "engineProvider": case.get("provider")})
     print(json.dumps(report, indent=1))
     with open(os.path.join(a.case, "torch_report.json"), "w") as f:

@@ -50,6 +50,7 @@ export async function runBench(a: ParsedArgs, ctx: { onProgress(p: Progress): vo
   );
   const repeats = num(a, 'repeats', 1);
   const rows: Row[] = [];
+  const failures: string[] = [];
   for (const p of providers) {
     const info = await chooseProvider(p);
     if (info.used !== p) {
@@ -68,6 +69,7 @@ export async function runBench(a: ParsedArgs, ctx: { onProgress(p: Progress): vo
           for (const pol0 of policies) {
             const pol = withProfile(pol0, model.cfg, schedule, (model as { defaultProfile?: string }).defaultProfile);
             let best: Row | null = null;
+            try {
             for (let r = 0; r < repeats; r++) {
               const t0 = performance.now();
               const g = await generateImages(model, { ...opts(), policy: createPolicy(pol, meta(model.cfg, schedule)), resolution: res, signal: ctx.signal });
@@ -86,6 +88,12 @@ export async function runBench(a: ParsedArgs, ctx: { onProgress(p: Progress): vo
               };
               if (!best || row.totalMs < best.totalMs) best = row;
             }
+            } catch (e) {
+              // one configuration failing (e.g. a GPU buffer limit) must not lose the others' rows
+              process.stderr.write(`${p} ${model.cfg.name} ${res} ${pol.name}: ${(e as Error).message.split('\n')[0]}\n`);
+              failures.push(`${p} / ${model.cfg.name} / ${res} / ${pol.name}${pol.ratio ? ' ' + pol.ratio : ''}: ${(e as Error).message.split('\n')[0]}`);
+              continue;
+            }
             rows.push(best!);
             process.stderr.write(`${p} ${model.cfg.name} ${res} ${pol.name}${pol.ratio ? ' ' + pol.ratio : ''}: ${best!.totalMs.toFixed(0)} ms\n`);
           }
@@ -96,9 +104,10 @@ export async function runBench(a: ParsedArgs, ctx: { onProgress(p: Progress): vo
     }
   }
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, table(rows));
-  writeFileSync(out.replace(/\.md$/, '') + '.json', JSON.stringify({ machine: machine(), rows }, null, 2));
-  process.stdout.write(table(rows));
+  const text = table(rows) + (failures.length ? `\nFailed:\n\n${failures.map((f) => `- ${f}`).join('\n')}\n` : '');
+  writeFileSync(out, text);
+  writeFileSync(out.replace(/\.md$/, '') + '.json', JSON.stringify({ machine: machine(), rows, failures }, null, 2));
+  process.stdout.write(text);
 }
 
 function opts() {

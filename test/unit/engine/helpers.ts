@@ -1,0 +1,35 @@
+/** Shared set-up for engine tests: the embedded tiny model (built by test/run.mjs) and temp folders. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { embeddedModelDir } from '../../../src/engine/loadModel';
+import type { JobContext } from '../../../src/engine/api';
+import type { GenerateRequest, Progress } from '../../../src/shared/types';
+
+export const TINY = embeddedModelDir();
+
+export function tempDir(name: string): string {
+  return mkdtempSync(join(tmpdir(), `scalekv-${name}-`));
+}
+
+export function ctx(onProgress?: (p: Progress) => void, signal?: AbortSignal): JobContext {
+  return { onProgress: onProgress ?? (() => {}), signal: signal ?? new AbortController().signal };
+}
+
+export function request(over: Partial<GenerateRequest> = {}): GenerateRequest {
+  return {
+    prompts: ['a red apple on a wooden table'],
+    seed: 3,
+    aspectRatio: 1,
+    resolution: '0.06M',
+    cfg: 3,
+    tau: 1,
+    topK: 900,
+    topP: 0.97,
+    policy: { name: 'full' },
+    provider: 'cpu',
+    outDir: tempDir('run'),
+    recordRetention: true,
+    ...over,
+  };
+}
