@@ -10,9 +10,11 @@
  * The sum over scales of what is held (a time integral of memory) is reported next to it, not bounded.
  *
  * How T is split at each compressed scale (roles come from calibration; only their count matters):
- *  - refiners: the initial refiner budget (600 in the paper) decayed geometrically per compressed
- *    scale, never above the per-layer average T/depth (so drafters always get at least as much),
- *    never above the tokens that exist, and non-increasing from scale to scale;
+ *  - refiners: the initial refiner budget (600 in the paper, at 650 tokens per layer; scaled by
+ *    T/depth / 650 for other ratios) decayed geometrically per compressed
+ *    scale, raised to what drafters leave unused when they can hold every token, never above the
+ *    per-layer average T/depth (so drafters always get at least as much), never above the tokens
+ *    that exist, and non-increasing from scale to scale;
  *  - drafters: what the refiners leave, split evenly, capped at the tokens that exist;
  *  - uniform (baselines without the split): T/depth per layer.
  * Compression starts at the first scale whose full cache exceeds both T/depth (the official base
@@ -57,6 +59,12 @@ export interface BudgetPlan {
   fullTokens: number[];
 }
 
+/**
+ * The paper's initial refiner budget (600) goes with its 10% setting, 650 tokens per layer; other
+ * ratios scale it by their own per-layer average so refiners stay below drafters at every ratio.
+ */
+const PAPER_LAYER_AVERAGE = 650;
+
 const bad = (m: string): never => {
   throw new ScaleKVError('E_BUDGET_INVALID', m);
 };
@@ -90,8 +98,10 @@ export function allocateBudgets(schedule: ScaleShape[], depth: number, s: Budget
   const scales: ScaleBudget[] = schedule.map((_, si) => {
     const compressed = cum[si] > threshold;
     if (!compressed) return { scaleIndex: si, compressed, drafterBudget: cum[si], refinerBudget: cum[si], uniformBudget: cum[si] };
-    const decayed = Math.round(s.refinerInitialBudget * Math.pow(s.refinerDecay, k++));
-    const r = Math.max(W, Math.min(decayed, avg, cum[si], prevRefiner));
+    const decayed = Math.round(s.refinerInitialBudget * (avg / PAPER_LAYER_AVERAGE) * Math.pow(s.refinerDecay, k++));
+    // once drafters can hold every token, what they cannot use goes to the refiners
+    const leftover = nr > 0 ? Math.floor((T - nd * cum[si]) / nr) : 0;
+    const r = Math.max(W, Math.min(Math.max(decayed, leftover), avg, cum[si], prevRefiner));
     prevRefiner = r;
     const d = nd > 0 ? Math.min(cum[si], Math.floor((T - nr * r) / nd)) : r;
     return { scaleIndex: si, compressed, drafterBudget: Math.max(d, r), refinerBudget: r, uniformBudget: Math.min(cum[si], avg) };

@@ -64,9 +64,9 @@ export function parseOfficialTable(text: string, origin = 'budget table'): Offic
   return t as OfficialBudgetTable;
 }
 
-/** Serialised exactly like the shipped files: 4-space indentation, no trailing newline. */
+/** Serialised exactly like the shipped files: 2-space indentation, no trailing newline. */
 export function formatOfficialTable(t: OfficialBudgetTable): string {
-  return JSON.stringify(t, null, 4);
+  return JSON.stringify(t, null, 2);
 }
 
 /** Number of "Block i" entries of the first scale (the table's model depth). */
