@@ -65,7 +65,12 @@ export async function runBench(a: ParsedArgs, ctx: { onProgress(p: Progress): vo
         for (const res of resolutions) {
           const schedule = scaleSchedule(1, res);
           // warm-up: first runs pay for kernel compilation and allocator growth
-          await generateImages(model, { ...opts(), policy: createPolicy({ name: 'full' }, meta(model.cfg, schedule)), resolution: res });
+          try {
+            await generateImages(model, { ...opts(), policy: createPolicy({ name: 'full' }, meta(model.cfg, schedule)), resolution: res });
+          } catch (e) {
+            failures.push(`${p} / ${model.cfg.name} / ${res} / warm-up: ${(e as Error).message.split('\n')[0]}`);
+            continue;
+          }
           for (const pol0 of policies) {
             const pol = withProfile(pol0, model.cfg, schedule, (model as { defaultProfile?: string }).defaultProfile);
             let best: Row | null = null;

@@ -97,9 +97,10 @@ export class InfinitySessions {
     const d = this.cfg.embedDim / this.cfg.numHeads;
     const W = win.idx ? win.idx.length : 0;
     const session = colsum ? await this.blockWithColsum(i) : this.blocks[i];
-    const fetches = ['y', 'k_all', 'v_all'];
+    // every output is fetched on every run: the WebGPU provider copies an output whose shape changed
+    // since a run that did not fetch it from a stale buffer ("Tensor size mismatch")
+    const fetches = ['y', 'k_all', 'v_all', 'win_code', 'win_paper'];
     const winName = win.mode === 'paper' ? 'win_paper' : 'win_code';
-    if (W) fetches.push(winName);
     if (colsum) fetches.push('colsum');
     const r = await session.run(
       {
@@ -111,7 +112,9 @@ export class InfinitySessions {
         past_v: feeds.pastV,
         ca_kv: feeds.caKv,
         ca_bias: feeds.caBias,
-        win_idx: new ort.Tensor('int64', BigInt64Array.from(win.idx ?? [], (v) => BigInt(v)), [W]),
+        // never an empty index: the WebGPU provider mis-copies zero-sized outputs on later runs, so a
+        // one-row window is computed and simply not fetched when the policy wants none
+        win_idx: W ? new ort.Tensor('int64', BigInt64Array.from(win.idx!, (v) => BigInt(v)), [W]) : new ort.Tensor('int64', BigInt64Array.of(0n), [1]),
       },
       fetches,
     );
