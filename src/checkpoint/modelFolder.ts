@@ -19,8 +19,8 @@ export interface ModelParts {
   textEncoderDir: string;
   /** config override from a manifest */
   config?: unknown;
-  /** a default ScaleKV profile shipped with the model */
-  profile?: string;
+  /** ScaleKV profiles shipped with the model (one per calibrated schedule) */
+  profiles: string[];
 }
 
 export interface ModelManifest {
@@ -30,6 +30,8 @@ export interface ModelManifest {
   vae: string;
   textEncoder: string;
   profile?: string;
+  /** profiles for further schedules (resolutions / aspect ratios) */
+  profiles?: string[];
   config?: unknown;
 }
 
@@ -109,7 +111,7 @@ export function locateModel(path: string): ModelParts {
   if (!existsSync(join(t5dirs[0], 'tokenizer.json'))) {
     throw new ScaleKVError('E_CHECKPOINT_MISSING', `The text encoder folder ${t5dirs[0]} has no tokenizer.json.`);
   }
-  return { name: basename(transformer!).replace(/\.(pth|pt|bin|safetensors|index\.json)$/, ''), transformer: transformer!, vae: vae!, vaePrefix, textEncoderDir: t5dirs[0] };
+  return { name: basename(transformer!).replace(/\.(pth|pt|bin|safetensors|index\.json)$/, ''), transformer: transformer!, vae: vae!, vaePrefix, textEncoderDir: t5dirs[0], profiles: [] };
 }
 
 function fromManifest(p: string): ModelParts {
@@ -128,7 +130,7 @@ function fromManifest(p: string): ModelParts {
     vaePrefix: 'vae.',
     textEncoderDir: join(dir, m.textEncoder),
     config: m.config,
-    profile: m.profile ? join(dir, m.profile) : undefined,
+    profiles: [...(m.profile ? [m.profile] : []), ...(m.profiles ?? []).filter((x) => x !== m.profile)].map((f) => join(dir, f)),
   };
   for (const [what, f] of [['transformer', parts.transformer], ['VAE', parts.vae], ['text encoder', parts.textEncoderDir]] as const) {
     if (!existsSync(f)) throw new ScaleKVError('E_CHECKPOINT_MISSING', `${p} names the ${what} ${f}, which does not exist.`);

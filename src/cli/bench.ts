@@ -15,7 +15,7 @@ import { generateImages, type GenerationModel } from '../engine/generate';
 import { syntheticModel } from '../engine/syntheticModel';
 import { loadModel } from '../engine/loadModel';
 import type { ExecutionProvider, PolicySpec, Progress } from '../shared/types';
-import { readProfileOrTable } from '../engine/policySpec';
+import { resolvePolicySpec } from '../engine/policySpec';
 import { syntheticProfile } from '../scalekv/syntheticProfile';
 import { list, num, str, type ParsedArgs } from './args';
 
@@ -72,7 +72,7 @@ export async function runBench(a: ParsedArgs, ctx: { onProgress(p: Progress): vo
             continue;
           }
           for (const pol0 of policies) {
-            const pol = withProfile(pol0, model.cfg, schedule, (model as { defaultProfile?: string }).defaultProfile);
+            const pol = withProfile(pol0, model.cfg, schedule, (model as { defaultProfiles?: string[] }).defaultProfiles ?? []);
             let best: Row | null = null;
             try {
             for (let r = 0; r < repeats; r++) {
@@ -125,19 +125,19 @@ function meta(cfg: InfinityConfig, schedule: ReturnType<typeof scaleSchedule>) {
 
 /** scalekv needs a classification: the model's calibrated profile, or for random-weight shapes a
  *  synthetic one (time and memory do not depend on which layers draft, only on the budgets) */
-function withProfile(p: PolicySpec, cfg: InfinityConfig, schedule: ReturnType<typeof scaleSchedule>, defaultProfile?: string): PolicySpec {
+function withProfile(p: PolicySpec, cfg: InfinityConfig, schedule: ReturnType<typeof scaleSchedule>, defaultProfiles: string[]): PolicySpec {
   if (p.name !== 'scalekv') return p;
   const ref = { name: cfg.name, depth: cfg.depth, numHeads: cfg.numHeads, headDim: cfg.embedDim / cfg.numHeads, schedule };
-  if (defaultProfile) {
-    const prof = readProfileOrTable(defaultProfile, ref);
-    if (prof.scales.length === schedule.length) return { ...p, profile: prof };
+  try {
+    return resolvePolicySpec(p, ref, defaultProfiles);
+  } catch {
+    return { ...p, profile: syntheticProfile(ref, p.ratio ?? 0.1) };
   }
-  return { ...p, profile: syntheticProfile(ref, p.ratio ?? 0.1) };
 }
 
 async function tinyModel(p: ExecutionProvider, ctx: { onProgress(p: Progress): void; signal: AbortSignal }) {
   const m = await loadModel(undefined, p, ctx);
-  return Object.assign(m.generation, { release: () => m.release(), defaultProfile: m.defaultProfile });
+  return Object.assign(m.generation, { release: () => m.release(), defaultProfiles: m.defaultProfiles });
 }
 
 function machine(): string {

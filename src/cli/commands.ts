@@ -40,16 +40,22 @@ export async function makeTiny(out: string, calibrate = true): Promise<void> {
   };
   writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));
   if (!calibrate) return;
+  // one calibrated profile per 1:1 resolution, so ScaleKV runs on the embedded model out of the box
   const engine = createEngine();
+  const profiles: string[] = [];
   try {
-    await engine.calibrate(
-      { modelPath: out, prompts: [], targetRatio: 0.1, aspectRatio: 1, resolution: '1M', cfg: 3, provider: 'cpu', outPath: join(out, 'profile-10pct.json') },
-      { onProgress: (p) => p.stage === 'calibrate' && /layer 1\//.test(p.message) && process.stderr.write(`  ${p.message}\n`), signal: new AbortController().signal },
-    );
+    for (const resolution of ['1M', '0.60M', '0.25M', '0.06M']) {
+      const file = `profile-${resolution}-10pct.json`;
+      await engine.calibrate(
+        { modelPath: out, prompts: [], targetRatio: 0.1, aspectRatio: 1, resolution, cfg: 3, provider: 'cpu', outPath: join(out, file) },
+        { onProgress: (p) => p.stage === 'calibrate' && p.scaleIndex === 0 && /layer 1\//.test(p.message) && process.stderr.write(`  calibrating ${resolution}: ${p.message}\n`), signal: new AbortController().signal },
+      );
+      profiles.push(file);
+    }
   } finally {
     await engine.dispose();
   }
-  writeFileSync(join(out, 'manifest.json'), JSON.stringify({ ...manifest, profile: 'profile-10pct.json' }, null, 2));
+  writeFileSync(join(out, 'manifest.json'), JSON.stringify({ ...manifest, profile: profiles[0], profiles }, null, 2));
 }
 
 export function readPrompts(path: string): string[] {

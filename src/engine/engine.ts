@@ -38,7 +38,7 @@ export function createEngine(): EngineApi & { dispose(): Promise<void> } {
     validateGenerate(req);
     const m = await model(req.modelPath, req.provider, ctx);
     const schedule = scaleSchedule(req.aspectRatio, req.resolution);
-    const spec: PolicySpec = resolvePolicySpec(req.policy, { name: m.cfg.name, depth: m.cfg.depth, numHeads: m.cfg.numHeads, headDim: m.cfg.embedDim / m.cfg.numHeads, schedule }, m.defaultProfile);
+    const spec: PolicySpec = resolvePolicySpec(req.policy, { name: m.cfg.name, depth: m.cfg.depth, numHeads: m.cfg.numHeads, headDim: m.cfg.embedDim / m.cfg.numHeads, schedule }, m.defaultProfiles);
     const policy = createPolicy(spec, { depth: m.cfg.depth, numHeads: m.cfg.numHeads, headDim: m.cfg.embedDim / m.cfg.numHeads, schedule });
     const t0 = performance.now();
     const res = await generateImages(m.generation, {

@@ -24,8 +24,8 @@ export interface LoadedModel {
   summary: ModelSummary;
   provider: ProviderInfo;
   generation: GenerationModel;
-  /** a ScaleKV profile shipped with the model (the embedded tiny model has one) */
-  defaultProfile?: string;
+  /** ScaleKV profiles shipped with the model (the embedded tiny model has one per 1:1 resolution) */
+  defaultProfiles: string[];
   release(): Promise<void>;
 }
 
@@ -92,7 +92,7 @@ export async function loadModel(modelPath: string | undefined, provider: Provide
       cfg,
       summary,
       provider: info,
-      defaultProfile: parts.profile,
+      defaultProfiles: parts.profiles,
       generation: {
         cfg,
         sessions,

@@ -28,12 +28,27 @@ export function readProfileOrTable(path: string, model: ProfileModelRef): ScaleK
   throw new ScaleKVError('E_PROFILE_INVALID', `${path} is neither a ScaleKV profile nor an official budget table.`);
 }
 
-export function resolvePolicySpec(spec: PolicySpec, model: ProfileModelRef, defaultProfile?: string): PolicySpec {
+function sameSchedule(a: ProfileModelRef['schedule'], b: ProfileModelRef['schedule']): boolean {
+  return a.length === b.length && a.every((s, i) => s.h === b[i].h && s.w === b[i].w);
+}
+
+/**
+ * A ScaleKV run without an explicit profile uses the model's shipped profile calibrated for the same
+ * schedule; when none fits, the error says which schedules have one and how to calibrate another.
+ */
+export function resolvePolicySpec(spec: PolicySpec, model: ProfileModelRef, defaultProfiles: string[] = []): PolicySpec {
   const out = { ...spec };
-  const usesProfile = spec.name === 'scalekv' || (spec.name === 'amskv' && !!spec.profilePath);
-  if (usesProfile && !out.profile) {
-    const p = spec.profilePath ?? (spec.name === 'scalekv' ? defaultProfile : undefined);
-    if (p) out.profile = readProfileOrTable(p, model);
+  if (out.profile) return out;
+  if (spec.profilePath && (spec.name === 'scalekv' || spec.name === 'amskv')) {
+    out.profile = readProfileOrTable(spec.profilePath, model);
+  } else if (spec.name === 'scalekv' && defaultProfiles.length) {
+    const shipped = defaultProfiles.map((p) => readProfileOrTable(p, model));
+    const fit = shipped.find((p) => sameSchedule(p.model.schedule, model.schedule));
+    if (!fit) {
+      const have = shipped.map((p) => `${p.model.schedule.length} scales to ${p.model.schedule.at(-1)?.h}x${p.model.schedule.at(-1)?.w}`).join(', ');
+      throw new ScaleKVError('E_PROFILE_MODEL_MISMATCH', `The model ships ScaleKV profiles for ${have}, not for this run's ${model.schedule.length} scales to ${model.schedule.at(-1)?.h}x${model.schedule.at(-1)?.w}. Calibrate one for it (ScaleKV: Calibrate, or scalekv calibrate with the same --resolution and --aspect).`);
+    }
+    out.profile = fit;
   }
   return out;
 }

@@ -135,3 +135,17 @@ test('compare: a run against itself is identical; ScaleKV reports finite fidelit
   assert.equal(skv.tokenAgreement[0].agreement, 1, 'scales before any eviction sample the same tokens');
   assert.match(readFileSync(r.tablePath, 'utf8'), /\| scalekv \| 0\.1 \|/);
 });
+
+test('ScaleKV without a profile uses the one the model ships for the run\'s schedule, and says when none fits', async () => {
+  const { run } = await engine.generate(request({ policy: { name: 'scalekv' } }), ctx());
+  assert.equal(run.profile?.model.schedule.length, 7);
+  assert.ok(run.kv.finalHeldBytes < run.kv.finalFullBytes);
+  let err: ScaleKVError | null = null;
+  try {
+    await engine.generate(request({ aspectRatio: 9 / 16, policy: { name: 'scalekv' } }), ctx());
+  } catch (e) {
+    err = e as ScaleKVError;
+  }
+  assert.equal(err?.code, 'E_PROFILE_MODEL_MISMATCH');
+  assert.match(err!.message, /Calibrate/);
+});
