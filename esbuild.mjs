@@ -29,6 +29,6 @@ for (const [entry, outfile] of web) {
 for (const [entry, outfile] of renderers) {
   // notebook renderers are loaded as ES modules by VS Code
   if (!existsSync(entry)) continue;
-  jobs.push(esbuild.build({ ...common, entryPoints: [entry], outfile, platform: 'browser', target: 'es2022', format: 'esm' }));
+  jobs.push(esbuild.build({ ...common, entryPoints: [entry], outfile, platform: 'browser', target: 'es2022', format: 'esm', loader: { '.css': 'text' } }));
 }
 await Promise.all(jobs);

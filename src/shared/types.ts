@@ -308,3 +308,17 @@ export interface Progress {
   scaleIndex?: number;
   prompt?: number;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Notebook payloads
+// ---------------------------------------------------------------------------------------------
+
+export const PROFILE_MIME = 'application/vnd.scalekv.profile+json';
+export const RUN_MIME = 'application/vnd.scalekv.run+json';
+
+/** What application/vnd.scalekv.run+json carries: the run, its images, and its retention record inline. */
+export interface RunPayload {
+  run: RunRecord;
+  images: { prompt: string; dataUri: string }[];
+  retention?: { index: RetentionIndex; dataBase64: string };
+}

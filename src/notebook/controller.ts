@@ -1,0 +1,95 @@
+/**
+ * The "ScaleKV" notebook controller: executes cells holding a run specification (see cellSpec.ts)
+ * through the same engine process as the commands, streams progress into the cell output, supports
+ * interrupt, and emits application/vnd.scalekv.profile+json / application/vnd.scalekv.run+json plus
+ * the images as image/png.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import * as vscode from 'vscode';
+import type { EngineClient } from '../engine/client';
+import type { EngineResult } from '../shared/protocol';
+import { PROFILE_MIME, RUN_MIME, type PolicyName, type ProviderSetting } from '../shared/types';
+import type { Settings } from '../extension/settings';
+import { parseCellSpec } from './cellSpec';
+import { runPayload } from './payload';
+
+export class ScaleKVNotebookController implements vscode.Disposable {
+  private readonly controllers: vscode.NotebookController[] = [];
+  private order = 0;
+
+  constructor(
+    private readonly client: EngineClient,
+    private readonly settings: () => Settings & { outDir: string; profilePath?: string },
+  ) {
+    for (const type of ['jupyter-notebook']) {
+      const c = vscode.notebooks.createNotebookController(`scalekv-${type}`, type, 'ScaleKV');
+      c.description = 'Runs ScaleKV run specifications (JSON cells)';
+      c.supportedLanguages = ['json', 'jsonc', 'plaintext', 'python'];
+      c.supportsExecutionOrder = true;
+      c.executeHandler = (cells) => this.executeAll(cells, c);
+      this.controllers.push(c);
+    }
+  }
+
+  private async executeAll(cells: vscode.NotebookCell[], c: vscode.NotebookController): Promise<void> {
+    for (const cell of cells) await this.execute(cell, c);
+  }
+
+  private async execute(cell: vscode.NotebookCell, c: vscode.NotebookController): Promise<void> {
+    const ex = c.createNotebookCellExecution(cell);
+    ex.executionOrder = ++this.order;
+    ex.start(Date.now());
+    await ex.clearOutput();
+    const s = this.settings();
+    const progress = (text: string) => void ex.replaceOutput([new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.stdout(text)])]);
+    try {
+      const spec = parseCellSpec(cell.document.getText(), { resolution: s.resolution, ratio: s.ratio, cfg: s.cfg, policy: s.policy });
+      const base = {
+        modelPath: spec.model ?? s.modelPath,
+        prompts: spec.prompts,
+        seed: spec.seed,
+        aspectRatio: spec.aspectRatio,
+        resolution: spec.resolution,
+        cfg: spec.cfg,
+        tau: 1,
+        topK: 900,
+        topP: 0.97,
+        provider: (spec.provider ?? s.provider) as ProviderSetting,
+      };
+      const policy = (name: PolicyName) => ({ name, ratio: spec.ratio, windowSize: s.windowSize, poolingKernel: s.poolingKernel, queryMode: s.queryMode, profilePath: name === 'scalekv' ? (spec.profile ?? s.profilePath) : undefined });
+      const opts = { token: ex.token, onProgress: (p: { message: string; fraction: number }) => progress(`[${Math.round(p.fraction * 100)}%] ${p.message}`) };
+      const outputs: vscode.NotebookCellOutput[] = [];
+      if (spec.action === 'generate') {
+        const r = (await this.client.request({ type: 'generate', request: { ...base, policy: policy(spec.policy), outDir: s.outDir, recordRetention: true } }, opts)) as Extract<EngineResult, { kind: 'generate' }>;
+        outputs.push(...this.runOutputs(r.runPath, r.run));
+      } else if (spec.action === 'calibrate') {
+        const out = join(s.outDir, 'profiles', `notebook-profile-${spec.resolution}-${Math.round(spec.ratio * 100)}pct.json`);
+        mkdirSync(dirname(out), { recursive: true });
+        const r = (await this.client.request({ type: 'calibrate', request: { modelPath: base.modelPath, prompts: spec.prompts, targetRatio: spec.ratio, aspectRatio: spec.aspectRatio, resolution: spec.resolution, cfg: spec.cfg, provider: base.provider, outPath: out } }, opts)) as Extract<EngineResult, { kind: 'calibrate' }>;
+        outputs.push(new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.json(r.profile, PROFILE_MIME), vscode.NotebookCellOutputItem.text(`profile written to ${r.profilePath}`)]));
+      } else {
+        const outDir = join(s.outDir, `compare-${Date.now()}`);
+        const r = (await this.client.request({ type: 'compare', request: { base, policies: spec.policies.map(policy), outDir } }, opts)) as Extract<EngineResult, { kind: 'compare' }>;
+        outputs.push(new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.text(readFileSync(r.result.tablePath, 'utf8'), 'text/markdown')]));
+        for (const cand of r.result.candidates) outputs.push(...this.runOutputs(join(outDir, cand.id, 'run.json'), cand));
+      }
+      await ex.replaceOutput(outputs);
+      ex.end(true, Date.now());
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      await ex.replaceOutput([new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.error({ name: err.code ?? 'ScaleKVError', message: err.message })])]);
+      ex.end(false, Date.now());
+    }
+  }
+
+  private runOutputs(runPath: string, run: import('../shared/types').RunRecord): vscode.NotebookCellOutput[] {
+    const payload = runPayload(runPath, run);
+    const png = payload.images.map((im) => new vscode.NotebookCellOutputItem(Buffer.from(im.dataUri.split(',')[1], 'base64'), 'image/png'));
+    return [new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.json(payload, RUN_MIME), ...png.slice(0, 1)]), ...png.slice(1).map((p) => new vscode.NotebookCellOutput([p]))];
+  }
+
+  dispose(): void {
+    for (const c of this.controllers) c.dispose();
+  }
+}

@@ -1,0 +1,18 @@
+/** Builds the notebook MIME payloads of a run (images and retention record inline). */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { RunPayload, RunRecord } from '../shared/types';
+
+/** retention records above this size are left out of notebook outputs (notebooks are saved to disk) */
+const MAX_INLINE_RETENTION = 8 * 2 ** 20;
+
+export function runPayload(runPath: string, run: RunRecord): RunPayload {
+  const dir = dirname(runPath);
+  const images = run.images.filter((im) => existsSync(join(dir, im.path))).map((im) => ({ prompt: im.prompt, dataUri: `data:image/png;base64,${readFileSync(join(dir, im.path)).toString('base64')}` }));
+  const p: RunPayload = { run, images };
+  if (run.retention) {
+    const f = join(dir, run.retention.file);
+    if (existsSync(f) && statSync(f).size <= MAX_INLINE_RETENTION) p.retention = { index: run.retention, dataBase64: readFileSync(f).toString('base64') };
+  }
+  return p;
+}

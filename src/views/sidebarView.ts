@@ -1,0 +1,40 @@
+/** The activity-bar view: model and provider (and why), loaded profile, recent runs, main commands. */
+import { randomBytes } from 'node:crypto';
+import * as vscode from 'vscode';
+import type { FromSidebar, SidebarState, ToSidebar } from '../shared/protocol';
+
+export class SidebarView implements vscode.WebviewViewProvider {
+  static readonly id = 'scalekv.sidebar';
+  private view?: vscode.WebviewView;
+  private state: SidebarState = { model: null, provider: null, profile: null, runs: [], busy: null };
+
+  constructor(private readonly extensionUri: vscode.Uri) {}
+
+  resolveWebviewView(view: vscode.WebviewView): void {
+    this.view = view;
+    view.webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'media')] };
+    const media = (f: string) => view.webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', ...f.split('/'))).toString();
+    const nonce = randomBytes(16).toString('base64');
+    view.webview.html = `<!DOCTYPE html><html lang="en"><head><meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${view.webview.cspSource}; script-src 'nonce-${nonce}'; font-src ${view.webview.cspSource};">
+<link href="${media('sidebar.css')}" rel="stylesheet"></head>
+<body><div id="root"></div><script nonce="${nonce}" src="${media('dist/sidebar.js')}"></script></body></html>`;
+    view.webview.onDidReceiveMessage((m: FromSidebar) => {
+      if (m.type === 'ready') this.push();
+      else if (m.type === 'command') void vscode.commands.executeCommand(m.command, ...(m.args ?? []));
+    });
+  }
+
+  update(patch: Partial<SidebarState>): void {
+    this.state = { ...this.state, ...patch };
+    this.push();
+  }
+
+  get current(): SidebarState {
+    return this.state;
+  }
+
+  private push(): void {
+    void this.view?.webview.postMessage({ type: 'state', state: this.state } satisfies ToSidebar);
+  }
+}
