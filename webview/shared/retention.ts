@@ -40,13 +40,18 @@ export function drawRetention(canvas: HTMLCanvasElement, v: RetentionView): Rete
   const cellFor = (s: ScaleShape) => Math.max(2, Math.min(14, Math.floor(132 / Math.max(s.h, s.w))));
   const pad = 10;
   const label = 14;
+  const stats = retentionStats(v);
+  const labels = shapes.map((s, si) => `${s.h}x${s.w} ${stats.perScale[si].kept}/${stats.perScale[si].total}`);
+  const measure = canvas.getContext('2d')!;
+  measure.font = '10px sans-serif';
+  // each scale's panel is as wide as its map or its label, whichever is wider, so labels never overlap
+  const panelW = shapes.map((s, si) => Math.max(s.w * cellFor(s), Math.ceil(measure.measureText(labels[si]).width) + 2));
   let width = pad;
   let height = 0;
-  for (const s of shapes) {
-    const c = cellFor(s);
-    width += s.w * c + pad;
-    height = Math.max(height, s.h * c);
-  }
+  shapes.forEach((s, si) => {
+    width += panelW[si] + pad;
+    height = Math.max(height, s.h * cellFor(s));
+  });
   const dpr = globalThis.devicePixelRatio || 1;
   canvas.width = Math.ceil(width * dpr);
   canvas.height = Math.ceil((height + label + pad * 2) * dpr);
@@ -58,15 +63,13 @@ export function drawRetention(canvas: HTMLCanvasElement, v: RetentionView): Rete
   const keptColour = themeColour('--skv-kept', '#3794ff');
   const evictedColour = themeColour('--skv-evicted', 'rgba(128,128,128,0.25)');
   const textColour = themeColour('--vscode-foreground', '#ccc');
-  ctx.font = '10px var(--vscode-font-family, sans-serif)';
+  ctx.font = '10px sans-serif';
   let x = pad;
   let pos = 0;
-  const stats = retentionStats(v);
   shapes.forEach((s, si) => {
     const c = cellFor(s);
     ctx.fillStyle = textColour;
-    const st = stats.perScale[si];
-    ctx.fillText(`${s.h}x${s.w} ${st.kept}/${st.total}`, x, pad + 8);
+    ctx.fillText(labels[si], x, pad + 8);
     const y0 = pad + label;
     for (let i = 0; i < s.h; i++) {
       for (let j = 0; j < s.w; j++) {
@@ -75,7 +78,7 @@ export function drawRetention(canvas: HTMLCanvasElement, v: RetentionView): Rete
         pos++;
       }
     }
-    x += s.w * c + pad;
+    x += panelW[si] + pad;
   });
   canvas.setAttribute('aria-label', `Retention map: ${stats.kept} of ${stats.total} tokens kept`);
   canvas.dataset.kept = String(stats.kept);

@@ -212,3 +212,5 @@ $('export-csv').addEventListener('click', () => {
 
 render();
 post({ type: 'ready' });
+// restored after a reload: ask again for the retention slice the selection shows
+if (run?.retention) post({ type: 'requestRetention', runId: run.id, selection });

@@ -1,0 +1,126 @@
+/**
+ * Loads the real webview bundles in Debian's Chromium (playwright-core) with a stand-in for the
+ * VS Code webview API that records posted messages and keeps state across reloads, and VS Code-like
+ * theme variables for light, dark and high-contrast themes.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { visualizerHtml } from '../../webview/visualizer/html';
+import { tempDir } from '../unit/engine/helpers';
+
+export const ROOT = resolve(__dirname, '..', '..', '..');
+export const SHOTS = join(ROOT, '.tmp', 'screenshots');
+
+export type Theme = 'light' | 'dark' | 'hc';
+
+const THEMES: Record<Theme, Record<string, string>> = {
+  dark: {
+    '--vscode-editor-background': '#1e1e1e',
+    '--vscode-foreground': '#cccccc',
+    '--vscode-descriptionForeground': '#9d9d9d',
+    '--vscode-focusBorder': '#007fd4',
+    '--vscode-charts-blue': '#3794ff',
+    '--vscode-charts-orange': '#d18616',
+    '--vscode-panel-border': '#80808059',
+    '--vscode-errorForeground': '#f48771',
+    '--vscode-button-secondaryBackground': '#3a3d41',
+    '--vscode-button-secondaryForeground': '#cccccc',
+    '--vscode-dropdown-background': '#3c3c3c',
+    '--vscode-dropdown-foreground': '#f0f0f0',
+    '--vscode-font-family': 'system-ui, sans-serif',
+  },
+  light: {
+    '--vscode-editor-background': '#ffffff',
+    '--vscode-foreground': '#3b3b3b',
+    '--vscode-descriptionForeground': '#717171',
+    '--vscode-focusBorder': '#0090f1',
+    '--vscode-charts-blue': '#1a85ff',
+    '--vscode-charts-orange': '#c27d1a',
+    '--vscode-panel-border': '#80808059',
+    '--vscode-errorForeground': '#a1260d',
+    '--vscode-button-secondaryBackground': '#e5e5e5',
+    '--vscode-button-secondaryForeground': '#3b3b3b',
+    '--vscode-dropdown-background': '#ffffff',
+    '--vscode-dropdown-foreground': '#3b3b3b',
+    '--vscode-font-family': 'system-ui, sans-serif',
+  },
+  hc: {
+    '--vscode-editor-background': '#000000',
+    '--vscode-foreground': '#ffffff',
+    '--vscode-descriptionForeground': '#ffffff',
+    '--vscode-focusBorder': '#f38518',
+    '--vscode-charts-blue': '#3794ff',
+    '--vscode-charts-orange': '#f38518',
+    '--vscode-contrastBorder': '#6fc3df',
+    '--vscode-contrastActiveBorder': '#f38518',
+    '--vscode-panel-border': '#6fc3df',
+    '--vscode-errorForeground': '#f48771',
+    '--vscode-dropdown-background': '#000000',
+    '--vscode-dropdown-foreground': '#ffffff',
+    '--vscode-font-family': 'system-ui, sans-serif',
+  },
+};
+
+export async function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--allow-file-access-from-files'],
+  });
+}
+
+/** A page with the visualizer as the extension host would load it. */
+export function visualizerPage(theme: Theme): string {
+  const dir = tempDir('web');
+  const nonce = 'testnonce';
+  const vars = Object.entries(THEMES[theme]).map(([k, v]) => `${k}: ${v};`).join(' ');
+  const cls = theme === 'hc' ? 'vscode-high-contrast' : `vscode-${theme}`;
+  writeFileSync(join(dir, 'theme.css'), `body { ${vars} }`);
+  // what VS Code injects: the webview API, and the theme class/variables on <body>
+  writeFileSync(
+    join(dir, 'fake-vscode.js'),
+    `window.__posted = [];
+     window.acquireVsCodeApi = () => ({
+       postMessage: (m) => window.__posted.push(m),
+       getState: () => { const s = sessionStorage.getItem('state'); return s ? JSON.parse(s) : undefined; },
+       setState: (s) => sessionStorage.setItem('state', JSON.stringify(s)),
+     });
+     document.addEventListener('DOMContentLoaded', () => document.body.classList.add('${cls}'));`,
+  );
+  let html = visualizerHtml({
+    scriptUri: `file://${join(ROOT, 'media', 'dist', 'visualizer.js')}`,
+    styleUri: `file://${join(ROOT, 'media', 'visualizer.css')}`,
+    nonce,
+    cspSource: 'file:',
+  });
+  html = html
+    .replace('</head>', `<link href="file://${join(dir, 'theme.css')}" rel="stylesheet"><script nonce="${nonce}" src="file://${join(dir, 'fake-vscode.js')}"></script></head>`)
+    .replace('<body>', `<body class="${cls}">`);
+  const file = join(dir, 'index.html');
+  writeFileSync(file, html);
+  return `file://${file}`;
+}
+
+export function rendererPage(theme: Theme): string {
+  const dir = tempDir('renderer');
+  const vars = Object.entries(THEMES[theme]).map(([k, v]) => `${k}: ${v};`).join(' ');
+  const file = join(dir, 'index.html');
+  writeFileSync(
+    file,
+    `<!DOCTYPE html><html><head><style>body { ${vars} background: var(--vscode-editor-background); color: var(--vscode-foreground); font-family: system-ui; }</style></head>
+     <body class="vscode-${theme}"><div id="out1"></div><div id="out2"></div><div id="out3"></div>
+     <script type="module">
+       import { activate } from 'file://${join(ROOT, 'media', 'dist', 'renderer.js')}';
+       window.__renderer = activate({});
+       window.__ready = true;
+     </script></body></html>`,
+  );
+  return `file://${file}`;
+}
+
+export async function shot(page: Page, name: string): Promise<string> {
+  mkdirSync(SHOTS, { recursive: true });
+  const p = join(SHOTS, `${name}.png`);
+  await page.screenshot({ path: p, fullPage: true });
+  return p;
+}
