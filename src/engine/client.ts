@@ -115,6 +115,8 @@ export class EngineClient {
   async request(body: WithoutId<RequestBody>, opts: { onProgress?(p: Progress): void; token?: CancelToken } = {}): Promise<EngineResult> {
     if (opts.token?.isCancellationRequested) throw new ScaleKVError('E_CANCELLED', 'The run was cancelled.');
     await this.start();
+    // the user may have cancelled while the engine process was starting
+    if (opts.token?.isCancellationRequested) throw new ScaleKVError('E_CANCELLED', 'The run was cancelled.');
     const id = this.nextId++;
     const child = this.child!;
     return new Promise<EngineResult>((resolve, reject) => {

@@ -1,0 +1,93 @@
+/**
+ * The extension host's engine client against a stand-in engine process: results and progress arrive,
+ * a crashing or aborting engine rejects pending requests with E_WORKER_CRASHED and the next request
+ * gets a fresh process, cancellation answers at once, and an engine that ignores the cancel is killed.
+ */
+import assert from 'node:assert/strict';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { EngineClient, type CancelToken } from '../../../src/engine/client';
+import type { ScaleKVError } from '../../../src/shared/errors';
+
+const worker = resolve(__dirname, '..', '..', '..', '..', 'test', 'unit', 'extension', 'fakeWorker.js');
+
+function gen(prompt: string) {
+  return { type: 'generate' as const, request: { prompts: [prompt] } as never };
+}
+
+function token(): CancelToken & { cancel(): void } {
+  const cbs: (() => void)[] = [];
+  const t = {
+    isCancellationRequested: false,
+    onCancellationRequested(cb: () => void) {
+      cbs.push(cb);
+    },
+    cancel() {
+      t.isCancellationRequested = true;
+      cbs.forEach((c) => c());
+    },
+  };
+  return t;
+}
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return (e as ScaleKVError).code;
+  }
+  return 'resolved';
+}
+
+test('results and progress come back', async () => {
+  const c = new EngineClient({ workerPath: worker });
+  const seen: number[] = [];
+  const r = await c.request(gen('hello'), { onProgress: (p) => seen.push(p.fraction) });
+  assert.equal(r.kind, 'describeModel');
+  assert.deepEqual(seen, [0.5]);
+  c.dispose();
+});
+
+test('a crash or abort of the engine rejects with E_WORKER_CRASHED and the next request restarts it', async () => {
+  const c = new EngineClient({ workerPath: worker });
+  assert.equal(await code(c.request(gen('crash'))), 'E_WORKER_CRASHED');
+  assert.equal(await code(c.request(gen('abort'))), 'E_WORKER_CRASHED');
+  const r = await c.request(gen('after'));
+  assert.equal(r.kind, 'describeModel');
+  assert.equal(c.starts, 3);
+  c.dispose();
+});
+
+test('cancelling answers at once; an engine that ignores it is killed, and the client recovers', async () => {
+  const c = new EngineClient({ workerPath: worker, cancelGraceMs: 200, env: { FAKE_IGNORE_CANCEL: '1' } });
+  const t = token();
+  const p = c.request(gen('slow'), { token: t, onProgress: () => t.cancel() });
+  assert.equal(await code(p), 'E_CANCELLED');
+  await new Promise((r) => setTimeout(r, 600));
+  const r = await c.request(gen('again'));
+  assert.equal(r.kind, 'describeModel');
+  assert.equal(c.starts, 2, 'the stuck process was replaced');
+  c.dispose();
+});
+
+test('a hung engine does not hang the caller: cancellation still settles the request', async () => {
+  const c = new EngineClient({ workerPath: worker, cancelGraceMs: 100 });
+  const t = token();
+  const p = c.request(gen('hang'), { token: t });
+  setTimeout(() => t.cancel(), 50);
+  const late = token();
+  const q = c.request(gen('hang'), { token: late });
+  late.cancel(); // before the process has even answered
+  assert.equal(await code(p), 'E_CANCELLED');
+  assert.equal(await code(q), 'E_CANCELLED');
+  c.dispose();
+});
+
+test('the real engine process reports a missing model as an error, not a crash', async () => {
+  const c = new EngineClient({ workerPath: join(resolve(__dirname, '..', '..', '..', '..'), 'dist', 'worker.js') });
+  const e = await code(c.request({ type: 'describeModel', modelPath: '/nonexistent/model', provider: 'cpu' }));
+  assert.equal(e, 'E_CHECKPOINT_MISSING');
+  const ok = await c.request({ type: 'describeModel', provider: 'cpu' });
+  assert.equal(ok.kind, 'describeModel');
+  c.dispose();
+});
