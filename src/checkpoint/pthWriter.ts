@@ -26,9 +26,9 @@ class PickleOut {
     return this.op(v & 255, (v >>> 8) & 255, (v >>> 16) & 255, (v >>> 24) & 255);
   }
   str(s: string): this {
+    // BINUNICODE only: SHORT_BINUNICODE is protocol 4, which torch's weights_only loader refuses in a protocol-2 pickle
     const b = Buffer.from(s, 'utf8');
-    if (b.length < 256) this.op(0x8c, b.length);
-    else this.op(0x58).u32(b.length);
+    this.op(0x58).u32(b.length);
     for (const x of b) this.parts.push(x);
     return this;
   }
