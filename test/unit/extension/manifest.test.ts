@@ -1,0 +1,42 @@
+/**
+ * The manifest and the code agree: every contributed command is registered by the extension and
+ * every registered command is contributed under category "ScaleKV"; every setting the code reads has
+ * a default and a description; the renderer and views point at files the build produces.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+
+const ROOT = resolve(__dirname, '..', '..', '..', '..');
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+const ext = readFileSync(join(ROOT, 'src', 'extension', 'extension.ts'), 'utf8');
+const settings = readFileSync(join(ROOT, 'src', 'extension', 'settings.ts'), 'utf8');
+
+test('commands: contributed = registered, all in category ScaleKV', () => {
+  const contributed = new Set<string>(pkg.contributes.commands.map((c: { command: string }) => c.command));
+  const registered = new Set([...ext.matchAll(/cmd\('([^']+)'/g)].map((m) => m[1]));
+  assert.deepEqual([...registered].sort(), [...contributed].sort());
+  for (const c of pkg.contributes.commands) assert.equal(c.category, 'ScaleKV', c.command);
+  for (const want of ['scalekv.calibrate', 'scalekv.generate', 'scalekv.openVisualizer', 'scalekv.selectModel', 'scalekv.importBudget', 'scalekv.exportProfile', 'scalekv.comparePolicies', 'scalekv.cancel']) assert.ok(contributed.has(want), want);
+});
+
+test('settings read by the code are contributed with defaults and descriptions', () => {
+  const props = pkg.contributes.configuration.properties;
+  const read = [...settings.matchAll(/c\.get<[^>]+>\('([^']+)'/g)].map((m) => `scalekv.${m[1]}`);
+  assert.ok(read.length >= 8);
+  for (const k of read) {
+    assert.ok(props[k], `${k} is contributed`);
+    assert.ok('default' in props[k], `${k} has a default`);
+    assert.ok(props[k].description || props[k].markdownDescription, `${k} has a description`);
+  }
+});
+
+test('the renderer, views and bundles point at files the build writes', () => {
+  const r = pkg.contributes.notebookRenderer[0];
+  assert.deepEqual(r.mimeTypes.sort(), ['application/vnd.scalekv.profile+json', 'application/vnd.scalekv.run+json']);
+  for (const f of [r.entrypoint, pkg.main, './dist/worker.js', './media/dist/visualizer.js', './media/dist/sidebar.js', './media/visualizer.css', './media/sidebar.css', './media/scalekv.svg']) {
+    assert.ok(existsSync(join(ROOT, f)), f);
+  }
+  assert.equal(pkg.contributes.views.scalekv[0].type, 'webview');
+});
