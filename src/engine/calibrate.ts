@@ -6,10 +6,10 @@
  */
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { KvPolicy } from '../kvcache/policy';
-import { scaleSchedule, cumulativeTokens } from '../model/schedule';
+import { scaleSchedule } from '../model/schedule';
 import { AsiAccumulator, ASI_DEFINITION, type AsiState } from '../scalekv/asi';
 import { allocateBudgets } from '../scalekv/budgets';
-import { DEFAULT_SETTINGS } from '../scalekv/profile';
+import { createProfile, DEFAULT_SETTINGS } from '../scalekv/profile';
 import { ScaleKVError } from '../shared/errors';
 import type { CalibrateRequest, ProfileSettings, ScaleKVProfile } from '../shared/types';
 import type { JobContext } from './api';
@@ -114,28 +114,17 @@ export async function calibrateProfile(m: LoadedModel, req: CalibrateRequest, ct
 
   const roles = acc.classify(settings.draftersPerScale);
   const { perLayer, perHead } = acc.means();
-  const cum = cumulativeTokens(schedule);
-  const profile: ScaleKVProfile = {
-    format: 'scalekv-profile',
-    version: 1,
-    createdAt: new Date().toISOString(),
+  const round = (v: number) => Number(v.toFixed(6));
+  const profile = createProfile({
     model: { name: cfg.name, depth: cfg.depth, numHeads: cfg.numHeads, headDim: cfg.embedDim / cfg.numHeads, schedule },
     settings,
+    plan,
+    roles,
+    asi: perLayer.map((l) => l.map(round)),
+    asiPerHead: perHead.map((l) => l.map((h) => h.map(round))),
     calibration: { prompts, seeds: prompts.map((_, i) => seeds[i] ?? i), cfg: req.cfg, resolution: req.resolution, aspectRatio: req.aspectRatio, completedPrompts: acc.state.prompts, asiDefinition: ASI_DEFINITION },
-    scales: schedule.map((shape, si) => ({
-      scaleIndex: si,
-      shape,
-      tokensBefore: si ? cum[si - 1] : 0,
-      cumulativeTokens: cum[si],
-      compressed: plan.scales[si].compressed,
-      drafterBudget: plan.scales[si].drafterBudget,
-      refinerBudget: plan.scales[si].refinerBudget,
-      roles: roles[si],
-      asi: perLayer[si].map((v) => Number(v.toFixed(6))),
-      asiPerHead: perHead[si].map((h) => h.map((v) => Number(v.toFixed(6)))),
-    })),
     origin: 'calibration',
-  };
+  });
   atomicWrite(req.outPath, JSON.stringify(profile, null, 2));
   rmSync(statePath, { force: true });
   return { profile, profilePath: req.outPath };
