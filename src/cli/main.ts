@@ -10,6 +10,7 @@
  *   scalekv export-budget --in profile.json --out official.json
  *   scalekv describe  [--model DIR] [--provider auto]
  */
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createEngine } from '../engine/engine';
 import { parseAspect } from '../model/schedule';
@@ -138,7 +139,7 @@ async function main(argv: string[]): Promise<number> {
       try {
         const names = list(a, 'policy');
         const r = await engine.compare({ base: baseRequest(a), policies: (names.length ? names : ['scalekv', 'snapkv', 'h2o', 'local', 'amskv']).map((n) => policyFrom(a, n)), outDir: out }, ctx);
-        console.log(require('node:fs').readFileSync(r.tablePath, 'utf8'));
+        console.log(readFileSync(r.tablePath, 'utf8'));
         console.log(r.jsonPath);
       } finally {
         await engine.dispose();

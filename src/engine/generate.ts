@@ -3,7 +3,6 @@
  * compress after every scale. Records per-scale timings, the KV bytes each layer holds, the sampled
  * bits, and (optionally) the token positions every layer keeps.
  */
-import * as ort from 'onnxruntime-node';
 import { LayerCache, cpuGatherer, deviceGatherer, fullCacheBytes, type Gatherer } from '../kvcache/kvCache';
 import type { KvPolicy } from '../kvcache/policy';
 import { RetentionRecorder } from '../kvcache/retention';
@@ -240,9 +239,4 @@ export async function generateImages(model: GenerationModel, o: GenerationOption
     finalFullBytes: perScale[total - 1].fullBytes,
   };
   return { schedule, images, width: last.w * 16, height: last.h * 16, bits: bitsPerScale, timings, kv, retention };
-}
-
-/** Tensor on the CPU as Float32Array (test helper). */
-export function cpuData(t: ort.Tensor): Float32Array {
-  return t.data as Float32Array;
 }
