@@ -11,9 +11,7 @@ const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: 'inherit'
 run('node', ['test/setup.mjs']);
 run('npx', ['tsc', '-p', 'tsconfig.json']);
 run('node', ['esbuild.mjs']);
-if (!existsSync('media/models/tiny-infinity/manifest.json') && existsSync('dist/cli.js')) {
-  run('node', ['dist/cli.js', 'make-tiny', '--out', 'media/models/tiny-infinity']);
-}
+run('node', ['dist/cli.js', 'make-tiny', '--if-missing', '--out', 'media/models/tiny-infinity']);
 
 function find(dir, out = []) {
   if (!existsSync(dir)) return out;

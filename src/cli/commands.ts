@@ -85,3 +85,13 @@ export function exportBudget(input: string, out: string): string {
   writeFileSync(out, formatOfficialTable(profileToOfficial(p)));
   return out;
 }
+
+/** a complete embedded model: manifest with its calibrated profiles, every file present */
+export function tinyIsBuilt(dir: string): boolean {
+  try {
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    return [m.transformer, m.vae, m.textEncoder, ...(m.profiles ?? [])].every((f: string) => existsSync(join(dir, f))) && (m.profiles ?? []).length === 4;
+  } catch {
+    return false;
+  }
+}

@@ -18,7 +18,7 @@ import { toErrorInfo } from '../shared/errors';
 import type { GenerateRequest, PolicyName, PolicySpec, Progress, ProviderSetting } from '../shared/types';
 import { list, num, parseArgs, str, type ParsedArgs } from './args';
 import { runBench } from './bench';
-import { exportBudget, importBudget, makeTiny, readPrompts } from './commands';
+import { exportBudget, importBudget, makeTiny, readPrompts, tinyIsBuilt } from './commands';
 import { exportCase } from './exportCase';
 
 const HELP = `scalekv <command> [flags]
@@ -153,6 +153,11 @@ async function main(argv: string[]): Promise<number> {
       console.log(await exportCase(a));
       return 0;
     case 'make-tiny':
+      // the build runs this every time; the model is deterministic, so an existing one is kept
+      if (str(a, 'if-missing') && tinyIsBuilt(out)) {
+        console.log(`${out} (already built)`);
+        return 0;
+      }
       await makeTiny(out);
       console.log(out);
       return 0;
