@@ -1,34 +1,132 @@
-/** Checks the data a view is given before drawing it, and turns a profile into CSV. */
-import type { RunRecord, ScaleKVProfile } from '../../src/shared/types';
+/**
+ * Checks the data a view is given before drawing it, so a malformed file ends in a sentence naming
+ * what is wrong instead of an exception deep inside d3 and a blank view.
+ */
+import type { RetentionSlice } from '../../src/shared/protocol';
+import type { RetentionIndex, RunPayload, RunRecord, ScaleKVProfile } from '../../src/shared/types';
+
+const isInt = (v: unknown, min = 0): v is number => Number.isInteger(v) && (v as number) >= min;
+const isNum = (v: unknown): v is number => typeof v === 'number' && !Number.isNaN(v);
+
+function fail(msg: string): never {
+  throw new Error(msg);
+}
 
 export function validateProfileShape(p: unknown): ScaleKVProfile {
   const x = p as ScaleKVProfile;
-  if (!x || typeof x !== 'object') throw new Error('the profile is not an object');
-  if (x.format !== 'scalekv-profile') throw new Error(`not a ScaleKV profile (format is ${JSON.stringify(x.format)})`);
-  if (!x.model || !Number.isInteger(x.model.depth) || x.model.depth <= 0) throw new Error('the profile has no model depth');
-  if (!Array.isArray(x.scales) || !x.scales.length) throw new Error('the profile has no scales');
+  if (!x || typeof x !== 'object') fail('the profile is not an object');
+  if (x.format !== 'scalekv-profile') fail(`not a ScaleKV profile (format is ${JSON.stringify(x.format)})`);
+  if (!x.model || !isInt(x.model.depth, 1)) fail('the profile has no model depth');
+  if (!Array.isArray(x.scales) || !x.scales.length) fail('the profile has no scales');
+  const depth = x.model.depth;
   x.scales.forEach((s, i) => {
-    if (!s || !Array.isArray(s.roles) || s.roles.length !== x.model.depth) throw new Error(`scale ${i} does not list a role for each of the ${x.model.depth} layers`);
-    if (!s.shape || !Number.isInteger(s.shape.h)) throw new Error(`scale ${i} has no token-map shape`);
+    if (!s || typeof s !== 'object') fail(`scale ${i} is not an object`);
+    if (!Array.isArray(s.roles) || s.roles.length !== depth) fail(`scale ${i} does not list a role for each of the ${depth} layers`);
+    const badRole = s.roles.findIndex((r) => r !== 'drafter' && r !== 'refiner');
+    if (badRole >= 0) fail(`scale ${i}, layer ${badRole}: role ${JSON.stringify(s.roles[badRole])} is neither drafter nor refiner`);
+    if (!s.shape || !isInt(s.shape.h, 1) || !isInt(s.shape.w, 1)) fail(`scale ${i} has no token-map shape`);
+    if (!isInt(s.cumulativeTokens, 1)) fail(`scale ${i} has no cumulative token count`);
+    if (!isNum(s.drafterBudget) || !isNum(s.refinerBudget)) fail(`scale ${i} has no drafter/refiner budget`);
+    if (s.asi !== undefined && (!Array.isArray(s.asi) || s.asi.length !== depth || !s.asi.every(isNum))) fail(`scale ${i} has an ASI list that is not ${depth} numbers`);
   });
   return x;
 }
 
 export function validateRunShape(r: unknown): RunRecord {
   const x = r as RunRecord;
-  if (!x || typeof x !== 'object' || x.format !== 'scalekv-run') throw new Error('not a ScaleKV run record');
-  if (!Array.isArray(x.schedule) || !x.kv || !Array.isArray(x.kv.perScale)) throw new Error('the run record has no schedule or KV report');
+  if (!x || typeof x !== 'object' || x.format !== 'scalekv-run') fail('not a ScaleKV run record');
+  if (typeof x.id !== 'string') fail('the run record has no id');
+  if (!x.model || !isInt(x.model.depth, 1)) fail('the run record has no model depth');
+  if (!Array.isArray(x.schedule) || !x.schedule.length || !x.schedule.every((s) => s && isInt(s.h, 1) && isInt(s.w, 1))) fail('the run record has no scale schedule');
+  if (!x.kv || !Array.isArray(x.kv.perScale)) fail('the run record has no KV report');
+  x.kv.perScale.forEach((s, i) => {
+    if (!s || !isNum(s.heldBytes) || !isNum(s.fullBytes) || !Array.isArray(s.perLayerHeld) || !Array.isArray(s.perLayerTokens)) fail(`KV report entry ${i} lacks held/full bytes or per-layer numbers`);
+  });
+  if (x.retention) validateRetentionIndex(x.retention);
   if (x.profile) validateProfileShape(x.profile);
+  if (x.fidelity && (!Array.isArray(x.fidelity.images) || !Array.isArray(x.fidelity.tokenAgreement))) fail('the fidelity report lacks images or token agreement');
   return x;
 }
 
-export function gridCsv(p: ScaleKVProfile): string {
-  const lines = ['layer,scale,h,w,compressed,role,budget,cumulative_tokens,asi'];
+export function validateRetentionIndex(r: RetentionIndex): RetentionIndex {
+  if (!r || !isInt(r.batchRows, 1) || !isInt(r.heads, 1) || !Array.isArray(r.entries)) fail('the retention index lacks rows, heads or entries');
+  r.entries.forEach((e, i) => {
+    if (!e || !isInt(e.layer) || !isInt(e.scaleIndex) || !isInt(e.count) || !Number.isInteger(e.offset) || e.offset < -1) fail(`retention entry ${i} is malformed`);
+  });
+  return r;
+}
+
+export function validateSlice(s: RetentionSlice, cacheTotal: number): RetentionSlice {
+  if (!s || !Array.isArray(s.kept) || !s.selection) fail('the retention slice has no kept positions');
+  const bad = s.kept.find((t) => !isInt(t) || t >= cacheTotal);
+  if (bad !== undefined) fail(`the retention slice keeps token ${bad}, outside the ${cacheTotal} tokens cached so far`);
+  return s;
+}
+
+/** The run payload of a notebook output; the retention bytes must cover every entry of the index. */
+export function validateRunPayload(p: unknown): { payload: RunPayload; kept: Int32Array | null } {
+  const x = p as RunPayload;
+  if (!x || typeof x !== 'object') fail('the payload is not an object');
+  validateRunShape(x.run);
+  if (x.images !== undefined && !Array.isArray(x.images)) fail('images is not a list');
+  let kept: Int32Array | null = null;
+  if (x.retention) {
+    const idx = validateRetentionIndex(x.retention.index);
+    if (typeof x.retention.dataBase64 !== 'string') fail('the retention data is not base64 text');
+    let bin: string;
+    try {
+      bin = atob(x.retention.dataBase64);
+    } catch {
+      fail('the retention data is not valid base64');
+    }
+    if (bin.length % 4) fail(`the retention data is ${bin.length} bytes, not a whole number of int32 values`);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    kept = new Int32Array(bytes.buffer); // little-endian on every platform a webview runs on
+    for (const e of idx.entries) {
+      if (e.offset >= 0 && e.offset + idx.batchRows * idx.heads * e.count > kept.length) {
+        fail(`retention entry (layer ${e.layer}, scale ${e.scaleIndex}) reaches past the ${kept.length} values of the data`);
+      }
+    }
+  }
+  return { payload: x, kept };
+}
+
+/** One (row, head) slice of an inline retention record, as the host's reader would return it. */
+export function sliceFromData(idx: RetentionIndex, data: Int32Array | null, layer: number, scaleIndex: number, row: number, head: number): { kept: number[]; cacheLen: number } | null {
+  const e = idx.entries.find((x) => x.layer === layer && x.scaleIndex === scaleIndex);
+  if (!e || row >= idx.batchRows || head >= idx.heads) return null;
+  if (e.offset < 0) return { kept: Array.from({ length: e.count }, (_, i) => i), cacheLen: e.cacheLen };
+  if (!data) return null;
+  const at = e.offset + (row * idx.heads + head) * e.count;
+  return { kept: Array.from(data.subarray(at, at + e.count)), cacheLen: e.cacheLen };
+}
+
+const csvCell = (v: unknown) => {
+  const s = v === undefined || v === null ? '' : String(v);
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+};
+
+export function toCsv(header: string[], rows: unknown[][]): string {
+  return [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\n') + '\n';
+}
+
+/** Tokens a layer holds after a scale: the run's measured count when there is one, else the budget. */
+export function cachedTokens(p: ScaleKVProfile, layer: number, si: number, run?: RunRecord | null): number {
+  const measured = run?.kv.perScale[si]?.perLayerTokens[layer];
+  if (isNum(measured)) return measured;
+  const s = p.scales[si];
+  if (!s.compressed) return s.cumulativeTokens;
+  return Math.min(s.cumulativeTokens, s.roles[layer] === 'drafter' ? s.drafterBudget : s.refinerBudget);
+}
+
+export function gridCsv(p: ScaleKVProfile, run?: RunRecord | null): string {
+  const rows: unknown[][] = [];
   p.scales.forEach((s) =>
     s.roles.forEach((role, l) => {
       const budget = s.compressed ? (role === 'drafter' ? s.drafterBudget : s.refinerBudget) : s.cumulativeTokens;
-      lines.push([l, s.scaleIndex, s.shape.h, s.shape.w, s.compressed, s.compressed ? role : 'full', budget, s.cumulativeTokens, s.asi ? s.asi[l] : ''].join(','));
+      rows.push([l, s.scaleIndex, s.shape.h, s.shape.w, s.compressed, s.compressed ? role : 'full', budget, cachedTokens(p, l, s.scaleIndex, run), s.cumulativeTokens, s.asi ? s.asi[l] : '']);
     }),
   );
-  return lines.join('\n') + '\n';
+  return toCsv(['layer', 'scale', 'h', 'w', 'compressed', 'role', 'budget', 'cached_tokens', 'cumulative_tokens', 'asi'], rows);
 }

@@ -1,10 +1,16 @@
 /**
- * The layer x scale grid of a ScaleKV profile: one cell per (layer, scale), drafters outlined and
- * marked, cells coloured by the Attention Selectivity Index when the profile has it (else by the
- * budget), uncompressed scales hatched. Keyboard: arrows move, Enter/Space selects.
+ * The layer x scale grid of a ScaleKV profile, shared by the visualizer panel and the notebook
+ * renderer. Cells are coloured by the Attention Selectivity Index when the profile has it (else by
+ * budget / cached tokens); drafters are outlined and carry a "D" so the split reads without colour;
+ * scales that are never compressed are drawn faded. The legend lives inside the SVG so an exported
+ * figure explains itself.
+ *
+ * Selection changes only toggle classes: the 40 x 13 grid of Infinity-8B is drawn once per profile,
+ * not once per click or key press.
  */
 import * as d3 from 'd3';
-import type { ScaleKVProfile } from '../../src/shared/types';
+import type { RunRecord, ScaleKVProfile } from '../../src/shared/types';
+import { cachedTokens } from './data';
 
 export interface GridSelection {
   layer: number;
@@ -13,58 +19,84 @@ export interface GridSelection {
 
 export interface GridOptions {
   selected?: GridSelection | null;
+  /** measured tokens per layer come from here when given */
+  run?: RunRecord | null;
   onSelect?(s: GridSelection): void;
   onHover?(text: string | null): void;
 }
 
-const CELL = 18;
-const GAP = 2;
-
-export function cellInfo(p: ScaleKVProfile, layer: number, si: number): string {
-  const s = p.scales[si];
-  const role = s.roles[layer];
-  const budget = !s.compressed ? 'not compressed' : `${role === 'drafter' ? s.drafterBudget : s.refinerBudget} tokens of ${s.cumulativeTokens}`;
-  const asi = s.asi ? `, ASI ${s.asi[layer].toFixed(3)}` : '';
-  return `layer ${layer}, scale ${si} (${s.shape.h}x${s.shape.w}): ${s.compressed ? role : 'full cache'}, budget ${budget}${asi}`;
+export interface GridView {
+  svg: SVGSVGElement;
+  setSelected(s: GridSelection | null): void;
 }
 
-export function drawGrid(host: HTMLElement, p: ScaleKVProfile, o: GridOptions = {}): SVGSVGElement {
+const CELL = 18;
+const GAP = 2;
+const STEP = CELL + GAP;
+let instances = 0;
+
+export function cellInfo(p: ScaleKVProfile, layer: number, si: number, run?: RunRecord | null): string {
+  const s = p.scales[si];
+  const role = s.compressed ? s.roles[layer] : 'full cache (scale not compressed)';
+  const budget = !s.compressed ? 'none' : `${s.roles[layer] === 'drafter' ? s.drafterBudget : s.refinerBudget} tokens`;
+  const asi = s.asi ? `, ASI ${s.asi[layer].toFixed(3)}` : '';
+  return `Layer ${layer}, scale ${si} (${s.shape.h}×${s.shape.w}): ${role}${asi}, budget ${budget}, cached ${cachedTokens(p, layer, si, run)} of ${s.cumulativeTokens} tokens`;
+}
+
+function columnLabel(h: number, w: number): string {
+  return h === w ? String(h) : `${h}×${w}`;
+}
+
+export function drawGrid(host: HTMLElement, p: ScaleKVProfile, o: GridOptions = {}): GridView {
   host.replaceChildren();
+  host.classList.add('grid-host');
+  const uid = `skvgrid${++instances}`;
   const depth = p.model.depth;
   const n = p.scales.length;
-  const left = 56;
-  const top = 34;
-  const width = left + n * (CELL + GAP) + 10;
-  const height = top + depth * (CELL + GAP) + 10;
+  const square = p.scales.every((s) => s.shape.h === s.shape.w);
+  const left = 44;
+  const top = square ? 34 : 52;
+  const gridW = n * STEP;
+  const legendX = left + gridW + 18;
+  const legendW = 190;
+  const width = legendX + legendW;
+  const height = Math.max(top + depth * STEP + 8, top + 200);
+
+  const asiValues = p.scales.flatMap((s) => s.asi ?? []);
+  const hasAsi = asiValues.length > 0;
+  const [lo, hi] = hasAsi ? (d3.extent(asiValues) as [number, number]) : [0, 1];
+  const colour = d3.scaleSequential(d3.interpolateViridis).domain([lo, hi === lo ? lo + 1e-9 : hi]);
+  const valueOf = (l: number, si: number): number | null => {
+    const s = p.scales[si];
+    if (s.asi) return s.asi[l];
+    if (hasAsi || !s.compressed) return null;
+    return cachedTokens(p, l, si, o.run) / s.cumulativeTokens;
+  };
+
   const svg = d3
     .select(host)
     .append('svg')
     .attr('class', 'grid')
+    .attr('xmlns', 'http://www.w3.org/2000/svg')
     .attr('width', width)
     .attr('height', height)
     .attr('viewBox', `0 0 ${width} ${height}`)
     .attr('role', 'grid')
-    .attr('aria-label', `Drafter and refiner layers of ${p.model.name}: ${depth} layers by ${n} scales`)
+    .attr('aria-label', `Drafter and refiner layers of ${p.model.name}: ${depth} layers by ${n} scales. Arrow keys move, Enter selects.`)
     .attr('tabindex', 0);
-  const asiValues = p.scales.flatMap((s) => s.asi ?? []);
-  const hasAsi = asiValues.length > 0;
-  const [lo, hi] = hasAsi ? (d3.extent(asiValues) as [number, number]) : [0, 1];
-  const colour = d3.scaleSequential(d3.interpolateViridis).domain([lo, hi === lo ? lo + 1 : hi]);
-  const budgetColour = d3.scaleSequential(d3.interpolateViridis).domain([0, 1]);
 
-  svg
+  svg.append('text').attr('class', 'axis-title').attr('x', left).attr('y', 11).text('scale (token-map side) →');
+  svg.append('text').attr('class', 'axis-title').attr('x', 2).attr('y', top - 8).text('layer');
+  const colLabels = svg
     .append('g')
     .attr('class', 'axis-label')
     .selectAll('text')
     .data(p.scales)
     .join('text')
-    .attr('x', (_, i) => left + i * (CELL + GAP) + CELL / 2)
-    .attr('y', top - 8)
-    .attr('text-anchor', 'middle')
-    .text((s) => `${s.shape.h}`)
-    .append('title')
-    .text((s) => `scale ${s.scaleIndex}: ${s.shape.h}x${s.shape.w}`);
-  svg.append('text').attr('class', 'axis-title').attr('x', left).attr('y', 11).text('scale (token-map side) →');
+    .attr('text-anchor', square ? 'middle' : 'start')
+    .attr('transform', (_, i) => (square ? `translate(${left + i * STEP + CELL / 2},${top - 8})` : `translate(${left + i * STEP + CELL / 2 - 3},${top - 6}) rotate(-55)`))
+    .text((s) => columnLabel(s.shape.h, s.shape.w));
+  colLabels.append('title').text((s) => `scale ${s.scaleIndex}: ${s.shape.h}×${s.shape.w} tokens${s.compressed ? '' : ', not compressed'}`);
   svg
     .append('g')
     .attr('class', 'axis-label')
@@ -72,88 +104,151 @@ export function drawGrid(host: HTMLElement, p: ScaleKVProfile, o: GridOptions = 
     .data(d3.range(depth))
     .join('text')
     .attr('x', left - 6)
-    .attr('y', (l) => top + l * (CELL + GAP) + CELL * 0.7)
+    .attr('y', (l) => top + l * STEP + CELL * 0.7)
     .attr('text-anchor', 'end')
     .text((l) => `L${l}`);
 
   const cells: { layer: number; si: number }[] = [];
   for (let l = 0; l < depth; l++) for (let si = 0; si < n; si++) cells.push({ layer: l, si });
-  const g = svg.append('g');
-  g.selectAll('rect.cell')
+  const cellId = (l: number, si: number) => `${uid}-L${l}-S${si}`;
+  const g = svg.append('g').attr('class', 'cells');
+  const rects = g
+    .selectAll<SVGRectElement, { layer: number; si: number }>('rect.cell')
     .data(cells)
     .join('rect')
+    .attr('id', (c) => cellId(c.layer, c.si))
     .attr('class', (c) => {
       const s = p.scales[c.si];
-      const role = s.compressed ? s.roles[c.layer] : 'full';
-      const sel = o.selected && o.selected.layer === c.layer && o.selected.scaleIndex === c.si ? ' selected' : '';
-      return `cell ${role}${sel}`;
+      return `cell ${s.compressed ? s.roles[c.layer] : 'full'}`;
     })
     .attr('data-layer', (c) => c.layer)
     .attr('data-scale', (c) => c.si)
-    .attr('x', (c) => left + c.si * (CELL + GAP))
-    .attr('y', (c) => top + c.layer * (CELL + GAP))
+    .attr('data-role', (c) => p.scales[c.si].roles[c.layer])
+    .attr('x', (c) => left + c.si * STEP)
+    .attr('y', (c) => top + c.layer * STEP)
     .attr('width', CELL)
     .attr('height', CELL)
     .attr('rx', 2)
     .attr('fill', (c) => {
-      const s = p.scales[c.si];
-      if (!s.compressed) return 'var(--skv-full)';
-      if (s.asi) return colour(s.asi[c.layer]);
-      const b = s.roles[c.layer] === 'drafter' ? s.drafterBudget : s.refinerBudget;
-      return budgetColour(b / s.cumulativeTokens);
+      const v = valueOf(c.layer, c.si);
+      if (v === null) return null;
+      return hasAsi ? colour(v) : d3.interpolateViridis(v);
     })
+    // theme variables only work through CSS, not through presentation attributes
+    .style('fill', (c) => (valueOf(c.layer, c.si) === null ? 'var(--skv-full)' : null))
     .attr('role', 'gridcell')
-    .attr('aria-label', (c) => cellInfo(p, c.layer, c.si))
-    .on('mouseenter', (_, c) => o.onHover?.(cellInfo(p, c.layer, c.si)))
-    .on('mouseleave', () => o.onHover?.(null))
-    .on('click', (_, c) => o.onSelect?.({ layer: c.layer, scaleIndex: c.si }))
-    .append('title')
-    .text((c) => cellInfo(p, c.layer, c.si));
-  // drafters get a glyph so the split reads without colour
+    .attr('aria-label', (c) => cellInfo(p, c.layer, c.si, o.run));
+  // drafters get a glyph as well as an outline so the split survives greyscale prints and colour blindness
   g.selectAll('text.drafter-mark')
     .data(cells.filter((c) => p.scales[c.si].compressed && p.scales[c.si].roles[c.layer] === 'drafter'))
     .join('text')
     .attr('class', 'drafter-mark')
-    .attr('x', (c) => left + c.si * (CELL + GAP) + CELL / 2)
-    .attr('y', (c) => top + c.layer * (CELL + GAP) + CELL * 0.72)
+    .attr('x', (c) => left + c.si * STEP + CELL / 2)
+    .attr('y', (c) => top + c.layer * STEP + CELL * 0.72)
     .attr('text-anchor', 'middle')
     .attr('pointer-events', 'none')
     .text('D');
 
+  drawLegend(svg, uid, legendX, top, hasAsi, lo, hi);
+
+  const tooltip = document.createElement('div');
+  tooltip.className = 'tooltip';
+  tooltip.hidden = true;
+  host.append(tooltip);
+
   const el = svg.node()!;
+  let selected: GridSelection | null = o.selected ?? null;
+  let cursor: GridSelection = selected ?? { layer: 0, scaleIndex: Math.max(0, p.scales.findIndex((s) => s.compressed)) };
+  const cellAt = (s: GridSelection) => el.querySelector<SVGRectElement>(`#${cellId(s.layer, s.scaleIndex)}`);
+  const mark = (s: GridSelection | null, cls: string) => {
+    el.querySelectorAll(`rect.cell.${cls}`).forEach((r) => r.classList.remove(cls));
+    if (s) cellAt(s)?.classList.add(cls);
+  };
+  const setCursor = (s: GridSelection) => {
+    cursor = s;
+    mark(cursor, 'cursor');
+    el.setAttribute('aria-activedescendant', cellId(s.layer, s.scaleIndex));
+    o.onHover?.(cellInfo(p, s.layer, s.scaleIndex, o.run));
+  };
+  mark(selected, 'selected');
+
+  rects
+    .on('mousemove', (ev: MouseEvent, c) => {
+      tooltip.textContent = cellInfo(p, c.layer, c.si, o.run);
+      tooltip.hidden = false;
+      const box = host.getBoundingClientRect();
+      tooltip.style.left = `${Math.min(ev.clientX - box.left + 14, box.width - 260)}px`;
+      tooltip.style.top = `${ev.clientY - box.top + 14}px`;
+      o.onHover?.(tooltip.textContent);
+    })
+    .on('mouseleave', () => {
+      tooltip.hidden = true;
+      o.onHover?.(null);
+    })
+    .on('click', (_, c) => {
+      const s = { layer: c.layer, scaleIndex: c.si };
+      setCursor(s);
+      o.onSelect?.(s);
+    });
+
+  el.addEventListener('focus', () => setCursor(cursor));
+  el.addEventListener('blur', () => mark(null, 'cursor'));
   el.addEventListener('keydown', (e) => {
-    const cur = o.selected ?? { layer: 0, scaleIndex: 0 };
-    const next = { ...cur };
-    if (e.key === 'ArrowRight') next.scaleIndex = Math.min(n - 1, cur.scaleIndex + 1);
-    else if (e.key === 'ArrowLeft') next.scaleIndex = Math.max(0, cur.scaleIndex - 1);
-    else if (e.key === 'ArrowDown') next.layer = Math.min(depth - 1, cur.layer + 1);
-    else if (e.key === 'ArrowUp') next.layer = Math.max(0, cur.layer - 1);
-    else if (e.key !== 'Enter' && e.key !== ' ') return;
+    const next = { ...cursor };
+    switch (e.key) {
+      case 'ArrowRight': next.scaleIndex = Math.min(n - 1, cursor.scaleIndex + 1); break;
+      case 'ArrowLeft': next.scaleIndex = Math.max(0, cursor.scaleIndex - 1); break;
+      case 'ArrowDown': next.layer = Math.min(depth - 1, cursor.layer + 1); break;
+      case 'ArrowUp': next.layer = Math.max(0, cursor.layer - 1); break;
+      case 'PageDown': next.layer = Math.min(depth - 1, cursor.layer + 8); break;
+      case 'PageUp': next.layer = Math.max(0, cursor.layer - 8); break;
+      case 'Home': next.scaleIndex = 0; break;
+      case 'End': next.scaleIndex = n - 1; break;
+      case 'Enter':
+      case ' ':
+        e.preventDefault();
+        o.onSelect?.({ ...cursor });
+        return;
+      default:
+        return;
+    }
     e.preventDefault();
-    o.onSelect?.(next);
+    setCursor(next);
+    cellAt(next)?.scrollIntoView?.({ block: 'nearest', inline: 'nearest' });
   });
-  return el;
+
+  return {
+    svg: el,
+    setSelected(s) {
+      selected = s;
+      mark(selected, 'selected');
+      if (s) cursor = s;
+      if (document.activeElement === el && s) mark(cursor, 'cursor');
+    },
+  };
 }
 
-/** Legend for the grid's colours. */
-export function drawGridLegend(host: HTMLElement, p: ScaleKVProfile): void {
-  host.replaceChildren();
-  const hasAsi = p.scales.some((s) => s.asi);
-  const items = [
-    ['swatch full', 'not compressed (early scales)'],
-    ['swatch drafter', 'D = drafter (large budget)'],
-    ['swatch refiner', 'refiner (small budget)'],
+function drawLegend(svg: d3.Selection<SVGSVGElement, unknown, null, undefined>, uid: string, x: number, y: number, hasAsi: boolean, lo: number, hi: number): void {
+  const lg = svg.append('g').attr('class', 'legend').attr('transform', `translate(${x},${y})`);
+  const keys: [string, string, boolean][] = [
+    ['full', 'early scale, not compressed', false],
+    ['drafter', 'drafter (large budget)', true],
+    ['refiner', 'refiner (small budget)', false],
   ];
-  for (const [cls, label] of items) {
-    const span = document.createElement('span');
-    span.className = 'legend-item';
-    const sw = document.createElement('span');
-    sw.className = cls;
-    span.append(sw, document.createTextNode(label));
-    host.append(span);
-  }
-  const note = document.createElement('span');
-  note.className = 'legend-item';
-  note.textContent = hasAsi ? 'colour: Attention Selectivity Index (dark = dispersed attention)' : 'colour: budget / cached tokens';
-  host.append(note);
+  keys.forEach(([cls, label, d], i) => {
+    const row = lg.append('g').attr('transform', `translate(0,${i * 22})`);
+    row.append('rect').attr('class', `cell key ${cls}`).attr('width', CELL).attr('height', CELL).attr('rx', 2).attr('fill', d3.interpolateViridis(0.55));
+    if (cls === 'full') row.select('rect').style('fill', 'var(--skv-full)');
+    if (d) row.append('text').attr('class', 'drafter-mark').attr('x', CELL / 2).attr('y', CELL * 0.72).attr('text-anchor', 'middle').text('D');
+    row.append('text').attr('x', CELL + 6).attr('y', CELL * 0.7).text(label);
+  });
+  const rampTop = 3 * 22 + 14;
+  const rampH = 90;
+  lg.append('text').attr('class', 'axis-title').attr('x', 0).attr('y', rampTop - 4).text(hasAsi ? 'fill: Attention Selectivity Index' : 'fill: cached / all tokens');
+  const grad = svg.append('defs').append('linearGradient').attr('id', `${uid}-ramp`).attr('x1', 0).attr('x2', 0).attr('y1', 1).attr('y2', 0);
+  d3.range(0, 1.0001, 0.1).forEach((t) => grad.append('stop').attr('offset', t).attr('stop-color', d3.interpolateViridis(t)));
+  lg.append('rect').attr('class', 'ramp').attr('x', 0).attr('y', rampTop + 2).attr('width', 12).attr('height', rampH).attr('fill', `url(#${uid}-ramp)`);
+  const fmt = (v: number) => (hasAsi ? v.toFixed(3) : `${Math.round(v * 100)}%`);
+  lg.append('text').attr('x', 18).attr('y', rampTop + 11).text(`${fmt(hi)}${hasAsi ? ' concentrated' : ''}`);
+  lg.append('text').attr('x', 18).attr('y', rampTop + rampH + 1).text(`${fmt(lo)}${hasAsi ? ' dispersed' : ''}`);
 }

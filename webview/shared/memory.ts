@@ -1,24 +1,50 @@
-/** Memory view: full vs compressed KV bytes per scale, and per layer at the selected scale; fidelity numbers. */
+/**
+ * Memory and fidelity figures: KV bytes per scale (full cache outlined, held filled), bytes held per
+ * layer at the selected scale against what a full cache would hold there, token agreement with the
+ * full-cache reference per scale, and the image metrics. Each figure is one SVG with its own key.
+ */
 import * as d3 from 'd3';
 import type { FidelityReport, KvReport } from '../../src/shared/types';
+import { toCsv } from './data';
 
 const MiB = 2 ** 20;
+const W = 440;
+type Svg = d3.Selection<SVGSVGElement, unknown, null, undefined>;
 
-export function drawMemory(host: HTMLElement, kv: KvReport, selectedScale: number | null): SVGSVGElement {
+function frame(host: HTMLElement, cls: string, h: number, label: string): Svg {
   host.replaceChildren();
-  const W = 420;
-  const H = 170;
-  const m = { l: 48, r: 10, t: 18, b: 28 };
-  const svg = d3.select(host).append('svg').attr('class', 'memory').attr('width', W).attr('height', H).attr('viewBox', `0 0 ${W} ${H}`);
+  return d3.select(host).append('svg').attr('class', `chart ${cls}`).attr('xmlns', 'http://www.w3.org/2000/svg').attr('width', W).attr('height', h).attr('viewBox', `0 0 ${W} ${h}`).attr('role', 'img').attr('aria-label', label);
+}
+
+function key(svg: Svg, x: number, y: number, items: [string, string][]): void {
+  const g = svg.append('g').attr('class', 'key').attr('transform', `translate(${x},${y})`);
+  let at = 0;
+  for (const [cls, label] of items) {
+    g.append('rect').attr('class', cls).attr('x', at).attr('y', -8).attr('width', 10).attr('height', 10);
+    g.append('text').attr('x', at + 14).attr('y', 1).text(label);
+    at += 14 + label.length * 5.6 + 12; // no layout pass for an estimate that only spaces the key
+  }
+}
+
+const mib = (b: number) => (b / MiB < 10 ? (b / MiB).toFixed(2) : (b / MiB).toFixed(1));
+
+export function drawMemory(host: HTMLElement, kv: KvReport, selectedScale: number | null, onSelectScale?: (si: number) => void): SVGSVGElement {
+  const H = 190;
+  const m = { l: 48, r: 10, t: 34, b: 30 };
+  const held = d3.sum(kv.perScale, (d) => d.heldBytes);
+  const full = d3.sum(kv.perScale, (d) => d.fullBytes);
+  const svg = frame(host, 'memory', H, `KV cache per scale; overall ${full ? ((100 * held) / full).toFixed(1) : '0'}% of the full cache held`);
   const data = kv.perScale;
   const x = d3.scaleBand<number>().domain(data.map((d) => d.scaleIndex)).range([m.l, W - m.r]).padding(0.2);
-  const y = d3.scaleLinear().domain([0, d3.max(data, (d) => d.fullBytes / MiB) ?? 1]).nice().range([H - m.b, m.t]);
+  const y = d3.scaleLinear().domain([0, d3.max(data, (d) => Math.max(d.fullBytes, d.peakBytes) / MiB) || 1]).nice().range([H - m.b, m.t]);
   svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${H - m.b})`).call(d3.axisBottom(x).tickSizeOuter(0));
   svg.append('g').attr('class', 'axis').attr('transform', `translate(${m.l},0)`).call(d3.axisLeft(y).ticks(4));
-  svg.append('text').attr('class', 'axis-title').attr('x', m.l).attr('y', 11).text('KV cache MiB per scale: full (outline) vs held (filled)');
+  svg.append('text').attr('class', 'axis-title').attr('x', 0).attr('y', 11).text(`KV cache per scale, MiB (${kv.bytesPerElement * 8}-bit as run, ${kv.batchRows} rows)`);
+  svg.append('text').attr('class', 'axis-title').attr('x', W - m.r).attr('y', H - 2).attr('text-anchor', 'end').text('scale');
+  key(svg, m.l, 27, [['bar-full', 'full cache'], ['bar-held', 'held'], ['bar-held selected', 'selected scale']]);
   svg
     .append('g')
-    .selectAll('rect.full')
+    .selectAll('rect')
     .data(data)
     .join('rect')
     .attr('class', 'bar-full')
@@ -28,33 +54,40 @@ export function drawMemory(host: HTMLElement, kv: KvReport, selectedScale: numbe
     .attr('height', (d) => y(0) - y(d.fullBytes / MiB));
   svg
     .append('g')
-    .selectAll('rect.held')
+    .selectAll('rect')
     .data(data)
     .join('rect')
     .attr('class', (d) => `bar-held${d.scaleIndex === selectedScale ? ' selected' : ''}`)
+    .attr('data-scale', (d) => d.scaleIndex)
     .attr('x', (d) => x(d.scaleIndex)!)
     .attr('width', x.bandwidth())
     .attr('y', (d) => y(d.heldBytes / MiB))
-    .attr('height', (d) => y(0) - y(d.heldBytes / MiB))
+    .attr('height', (d) => Math.max(1, y(0) - y(d.heldBytes / MiB)))
+    .on('click', (_, d) => onSelectScale?.(d.scaleIndex))
     .append('title')
-    .text((d) => `scale ${d.scaleIndex}: held ${(d.heldBytes / MiB).toFixed(2)} MiB of ${(d.fullBytes / MiB).toFixed(2)} MiB (${((100 * d.heldBytes) / d.fullBytes).toFixed(1)}%), peak ${(d.peakBytes / MiB).toFixed(2)} MiB`);
+    .text((d) => `scale ${d.scaleIndex}: held ${mib(d.heldBytes)} MiB of ${mib(d.fullBytes)} MiB (${d.fullBytes ? ((100 * d.heldBytes) / d.fullBytes).toFixed(1) : 0}%), peak while running ${mib(d.peakBytes)} MiB`);
   return svg.node()!;
 }
 
 export function drawLayerMemory(host: HTMLElement, kv: KvReport, si: number): SVGSVGElement | null {
-  host.replaceChildren();
   const s = kv.perScale[si];
-  if (!s) return null;
-  const W = 420;
-  const H = 120;
-  const m = { l: 48, r: 10, t: 18, b: 24 };
-  const svg = d3.select(host).append('svg').attr('class', 'memory').attr('width', W).attr('height', H);
-  const x = d3.scaleBand<number>().domain(s.perLayerTokens.map((_, i) => i)).range([m.l, W - m.r]).padding(0.15);
-  const full = s.fullBytes / s.perLayerHeld.length;
-  const y = d3.scaleLinear().domain([0, full / MiB]).nice().range([H - m.b, m.t]);
-  svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${H - m.b})`).call(d3.axisBottom(x).tickValues(x.domain().filter((i) => s.perLayerHeld.length <= 16 || i % 4 === 0)));
-  svg.append('g').attr('class', 'axis').attr('transform', `translate(${m.l},0)`).call(d3.axisLeft(y).ticks(3));
-  svg.append('text').attr('class', 'axis-title').attr('x', m.l).attr('y', 11).text(`scale ${si}: MiB held per layer (full = ${(full / MiB).toFixed(2)})`);
+  if (!s) {
+    host.replaceChildren();
+    return null;
+  }
+  const H = 190;
+  const m = { l: 48, r: 10, t: 34, b: 30 };
+  const layers = s.perLayerHeld.length;
+  const fullPerLayer = layers ? s.fullBytes / layers : 0;
+  const svg = frame(host, 'layer-memory', H, `KV bytes held per layer after scale ${si}`);
+  const x = d3.scaleBand<number>().domain(d3.range(layers)).range([m.l, W - m.r]).padding(0.15);
+  const y = d3.scaleLinear().domain([0, Math.max(fullPerLayer, d3.max(s.perLayerHeld) ?? 0) / MiB || 1]).nice().range([H - m.b, m.t]);
+  const every = Math.ceil(layers / 16);
+  svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${H - m.b})`).call(d3.axisBottom(x).tickValues(x.domain().filter((i) => i % every === 0)).tickSizeOuter(0));
+  svg.append('g').attr('class', 'axis').attr('transform', `translate(${m.l},0)`).call(d3.axisLeft(y).ticks(4));
+  svg.append('text').attr('class', 'axis-title').attr('x', 0).attr('y', 11).text(`After scale ${si}: MiB held per layer`);
+  svg.append('text').attr('class', 'axis-title').attr('x', W - m.r).attr('y', H - 2).attr('text-anchor', 'end').text('layer');
+  key(svg, m.l, 27, [['bar-held', 'held'], ['line-full', `full cache (${mib(fullPerLayer)})`]]);
   svg
     .append('g')
     .selectAll('rect')
@@ -64,9 +97,45 @@ export function drawLayerMemory(host: HTMLElement, kv: KvReport, si: number): SV
     .attr('x', (_, i) => x(i)!)
     .attr('width', x.bandwidth())
     .attr('y', (b) => y(b / MiB))
-    .attr('height', (b) => y(0) - y(b / MiB))
+    .attr('height', (b) => Math.max(1, y(0) - y(b / MiB)))
     .append('title')
-    .text((b, i) => `layer ${i}: ${s.perLayerTokens[i]} tokens, ${(b / MiB).toFixed(3)} MiB`);
+    .text((b, i) => `layer ${i}: ${s.perLayerTokens[i]} tokens, ${mib(b)} MiB`);
+  svg.append('line').attr('class', 'line-full').attr('x1', m.l).attr('x2', W - m.r).attr('y1', y(fullPerLayer / MiB)).attr('y2', y(fullPerLayer / MiB));
+  return svg.node();
+}
+
+export function drawAgreement(host: HTMLElement, f: FidelityReport | undefined, selectedScale: number | null): SVGSVGElement | null {
+  if (!f || !f.tokenAgreement.length) {
+    host.replaceChildren();
+    return null;
+  }
+  const H = 170;
+  const m = { l: 48, r: 10, t: 24, b: 30 };
+  const svg = frame(host, 'agreement', H, 'Token agreement with the full-cache run per scale');
+  const data = f.tokenAgreement;
+  const x = d3.scaleBand<number>().domain(data.map((d) => d.scaleIndex)).range([m.l, W - m.r]).padding(0.2);
+  const lo = Math.min(0.9, d3.min(data, (d) => d.agreement) ?? 0.9);
+  const y = d3.scaleLinear().domain([Math.floor(lo * 10) / 10, 1]).range([H - m.b, m.t]);
+  svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${H - m.b})`).call(d3.axisBottom(x).tickSizeOuter(0));
+  svg.append('g').attr('class', 'axis').attr('transform', `translate(${m.l},0)`).call(d3.axisLeft(y).ticks(4, '.0%'));
+  svg.append('text').attr('class', 'axis-title').attr('x', 0).attr('y', 11).text('Sampled bits equal to the full-cache run, per scale');
+  svg.append('text').attr('class', 'axis-title').attr('x', W - m.r).attr('y', H - 2).attr('text-anchor', 'end').text('scale');
+  const line = d3
+    .line<{ scaleIndex: number; agreement: number }>()
+    .x((d) => x(d.scaleIndex)! + x.bandwidth() / 2)
+    .y((d) => y(d.agreement));
+  svg.append('path').attr('class', 'line-agreement').attr('d', line(data));
+  svg
+    .append('g')
+    .selectAll('circle')
+    .data(data)
+    .join('circle')
+    .attr('class', (d) => `dot${d.scaleIndex === selectedScale ? ' selected' : ''}`)
+    .attr('cx', (d) => x(d.scaleIndex)! + x.bandwidth() / 2)
+    .attr('cy', (d) => y(d.agreement))
+    .attr('r', 3.5)
+    .append('title')
+    .text((d) => `scale ${d.scaleIndex}: ${(100 * d.agreement).toFixed(2)}% of bits equal`);
   return svg.node();
 }
 
@@ -74,15 +143,36 @@ export function fidelityTable(f: FidelityReport | undefined): HTMLElement {
   const div = document.createElement('div');
   div.className = 'fidelity';
   if (!f) {
-    div.textContent = 'No fidelity report for this run (run ScaleKV: Compare Policies to measure one against the full cache).';
+    div.classList.add('note');
+    div.textContent = 'No fidelity report for this run. Run "ScaleKV: Compare Policies" to measure it against the full cache.';
     return div;
   }
-  const fmt = (v: number, d = 2) => (v === Infinity ? '∞' : Number.isFinite(v) ? v.toFixed(d) : 'n/a');
-  const rows = f.images.map((im) => `<tr><td>${escapeHtml(im.prompt)}</td><td>${fmt(im.psnr)} dB</td><td>${fmt(im.ssim, 4)}</td><td>${im.lpips === null ? 'n/a' : fmt(im.lpips, 4)}</td></tr>`).join('');
-  const agree = f.tokenAgreement.map((t) => `${t.scaleIndex}: ${(100 * t.agreement).toFixed(1)}%`).join(', ');
-  div.innerHTML = `<table><thead><tr><th>prompt</th><th>PSNR</th><th>SSIM</th><th>LPIPS</th></tr></thead><tbody>${rows}</tbody></table>
-  <p>KV held ${(100 * f.kvHeldRatio).toFixed(1)}% of full, peak ${(100 * f.kvPeakRatio).toFixed(1)}%. Bits equal to the full cache per scale: ${agree}.</p>`;
+  const fmt = (v: number | null, d = 2) => (v === null ? 'n/a' : v === Infinity ? '∞' : Number.isFinite(v) ? v.toFixed(d) : 'n/a');
+  const table = document.createElement('table');
+  const head = table.createTHead().insertRow();
+  for (const h of ['prompt', 'seed', 'PSNR (dB)', 'SSIM', 'LPIPS']) head.append(Object.assign(document.createElement('th'), { textContent: h }));
+  const body = table.createTBody();
+  for (const im of f.images) {
+    const r = body.insertRow();
+    for (const v of [im.prompt, String(im.seed), fmt(im.psnr), fmt(im.ssim, 4), fmt(im.lpips, 4)]) r.insertCell().textContent = v;
+  }
+  const p = document.createElement('p');
+  p.textContent = `Against ${f.referenceRun}: KV held ${(100 * f.kvHeldRatio).toFixed(1)}% of the full cache, peak ${(100 * f.kvPeakRatio).toFixed(1)}%.${f.lpipsNote ? ` ${f.lpipsNote}` : ''}`;
+  div.append(table, p);
   return div;
+}
+
+export function memoryCsv(kv: KvReport): string {
+  const rows: unknown[][] = [];
+  for (const s of kv.perScale) s.perLayerHeld.forEach((b, l) => rows.push([s.scaleIndex, l, s.perLayerTokens[l], b, s.fullBytes / s.perLayerHeld.length, s.heldBytes, s.fullBytes, s.peakBytes]));
+  return toCsv(['scale', 'layer', 'tokens', 'held_bytes', 'full_bytes_layer', 'held_bytes_all_layers', 'full_bytes_all_layers', 'peak_bytes'], rows);
+}
+
+export function fidelityCsv(f: FidelityReport): string {
+  const rows: unknown[][] = [];
+  for (const im of f.images) rows.push(['image', im.prompt, im.seed, im.psnr, im.ssim, im.lpips ?? '', '', '']);
+  for (const t of f.tokenAgreement) rows.push(['scale', '', '', '', '', '', t.scaleIndex, t.agreement]);
+  return toCsv(['kind', 'prompt', 'seed', 'psnr', 'ssim', 'lpips', 'scale', 'token_agreement'], rows);
 }
 
 export function escapeHtml(s: string): string {
