@@ -1,129 +1,211 @@
 /**
- * Notebook renderer for ScaleKV's MIME types, reusing the visualizer's drawing code:
+ * Notebook renderer for ScaleKV's MIME types, drawing with the visualizer's own code (webview/shared):
  *  application/vnd.scalekv.profile+json -> the drafter/refiner grid;
- *  application/vnd.scalekv.run+json     -> image, retention map (pick layer/scale/head), memory, fidelity.
- * Works for any notebook output carrying these types (the ScaleKV controller's, or a Python kernel's
- * display(..., raw=True)). A malformed payload renders a readable error, never an empty cell.
+ *  application/vnd.scalekv.run+json     -> image, retention map for a picked layer/scale/head/row
+ *                                          (from the retention record carried inline), the run's
+ *                                          profile grid, memory and fidelity.
+ * Works for any notebook output with these types (the ScaleKV controller's, or a Python kernel's
+ * display(..., raw=True)). A malformed payload renders a readable error box, never an empty cell.
+ * No vscode import: VS Code loads this as an ES module inside the notebook webview.
  */
-import { drawGrid, drawGridLegend } from '../shared/grid';
-import { drawMemory, escapeHtml, fidelityTable } from '../shared/memory';
+import { drawGrid } from '../shared/grid';
+import { drawAgreement, drawLayerMemory, drawMemory, fidelityTable } from '../shared/memory';
 import { drawRetention } from '../shared/retention';
-import { validateProfileShape, validateRunShape } from '../shared/data';
-import { RUN_MIME, PROFILE_MIME, type RunPayload } from '../../src/shared/types';
+import { sliceFromData, validateProfileShape, validateRunPayload } from '../shared/data';
+import { RUN_MIME, PROFILE_MIME } from '../../src/shared/types';
+import { scopeCss } from './scopeCss';
 import css from '../../media/visualizer.css';
 
+/** The parts of the notebook renderer API's OutputItem used here. */
 interface OutputItem {
+  id?: string;
   mime: string;
   json(): unknown;
 }
 
-function style(element: HTMLElement): void {
-  if (!element.querySelector('style[data-scalekv]')) {
-    const s = document.createElement('style');
-    s.dataset.scalekv = '';
-    // the visualizer's rules, scoped so they do not leak into the notebook
-    s.textContent = (css as string).replace(/(^|})\s*body\s*\{/g, '$1 .scalekv-output {');
-    element.append(s);
-  }
+const ROOT = '.scalekv-output';
+let scoped: string | null = null;
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
 }
 
-function errorBox(element: HTMLElement, msg: string): void {
-  const d = document.createElement('div');
-  d.className = 'error';
+function withStyle(element: HTMLElement): HTMLElement {
+  const s = el('style');
+  s.dataset.scalekv = '';
+  s.textContent = scoped ??= scopeCss(css as string, ROOT);
+  const root = el('div', 'scalekv-output');
+  element.append(s, root);
+  return root;
+}
+
+function errorBox(root: HTMLElement, msg: string): void {
+  const d = el('div', 'error');
   d.setAttribute('role', 'alert');
-  d.textContent = `ScaleKV cannot render this output: ${msg}`;
-  element.append(d);
+  const body = el('div');
+  body.append(el('strong', undefined, 'ScaleKV cannot render this output'), el('div', undefined, msg));
+  d.append(body);
+  root.append(d);
 }
 
-function decodeRetention(p: RunPayload): Int32Array | null {
-  if (!p.retention) return null;
-  const bin = atob(p.retention.dataBase64);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return new Int32Array(bytes.buffer);
+function picker(label: string, cls: string, options: [string, string][]): { wrap: HTMLElement; select: HTMLSelectElement } {
+  const wrap = el('label', 'picker');
+  const select = el('select', cls);
+  select.append(...options.map(([v, t]) => new Option(t, v)));
+  wrap.append(el('span', undefined, `${label} `), select);
+  return { wrap, select };
 }
 
-export function renderProfile(element: HTMLElement, data: unknown): void {
+export function renderProfile(root: HTMLElement, data: unknown): () => void {
   const p = validateProfileShape(data);
-  const root = document.createElement('div');
-  root.className = 'scalekv-output';
-  root.innerHTML = `<h2>${escapeHtml(p.model.name)}: drafters and refiners (${p.model.depth} layers x ${p.scales.length} scales, ${(100 * p.settings.targetRatio).toFixed(0)}% budget)</h2><div class="legend"></div><div class="grid-host"></div><div class="hover note"></div>`;
-  element.append(root);
-  const hover = root.querySelector('.hover') as HTMLElement;
-  const gridHost = root.querySelector('.grid-host') as HTMLElement;
-  let selected = { layer: 0, scaleIndex: p.scales.findIndex((s) => s.compressed) };
-  const redraw = () =>
-    drawGrid(gridHost, p, {
-      selected,
-      onSelect: (s) => {
-        selected = s;
-        redraw();
-      },
-      onHover: (t) => (hover.textContent = t ?? ''),
+  root.append(el('h2', undefined, `${p.model.name}: drafters and refiners (${p.model.depth} layers × ${p.scales.length} scales, ${Math.round(100 * p.settings.targetRatio)}% budget, ${p.origin})`));
+  const gridHost = el('div');
+  const hover = el('div', 'hover note');
+  hover.setAttribute('aria-live', 'polite');
+  root.append(gridHost, hover);
+  const grid = drawGrid(gridHost, p, {
+    selected: null,
+    onSelect: (s) => grid.setSelected(s),
+    onHover: (t) => (hover.textContent = t ?? ''),
+  });
+  return () => {};
+}
+
+export function renderRun(root: HTMLElement, data: unknown): () => void {
+  const { payload, kept } = validateRunPayload(data);
+  const run = payload.run;
+  const idx = payload.retention?.index ?? null;
+  const img = payload.images?.find((i) => i && typeof i.dataUri === 'string' && i.dataUri.startsWith('data:image/'));
+  const size = run.images[0] ? `${run.images[0].width}×${run.images[0].height}` : `${run.schedule.length} scales`;
+  root.append(el('h2', undefined, `${run.model.name} · ${run.request.policy.name} · ${size} · ${run.provider.used} · ${(run.totalMs / 1000).toFixed(1)} s`));
+
+  const heads = idx?.heads ?? run.model.numHeads;
+  const rows = idx?.batchRows ?? 1;
+  const lastCompressed = run.profile ? run.profile.scales.map((s) => s.compressed).lastIndexOf(true) : -1;
+  const layer = picker('Layer', 'layer', Array.from({ length: run.model.depth }, (_, i) => [String(i), String(i)]));
+  const scale = picker('Scale', 'scale', run.schedule.map((s, i) => [String(i), `${i} (${s.h}×${s.w})`]));
+  const head = picker('Head', 'head', Array.from({ length: heads }, (_, i) => [String(i), String(i)]));
+  const row = picker('Row', 'row', Array.from({ length: rows }, (_, i) => [String(i), i === 0 ? 'conditional' : 'unconditional']));
+  scale.select.value = String(lastCompressed >= 0 ? Math.min(lastCompressed, run.schedule.length - 1) : run.schedule.length - 1);
+  const controls = el('div', 'controls');
+  controls.append(layer.wrap, scale.wrap, head.wrap, row.wrap);
+  const kk = el('span', 'key');
+  kk.append(el('span', 'swatch kept'), 'kept');
+  const ke = el('span', 'key');
+  ke.append(el('span', 'swatch evicted'), 'evicted');
+  controls.append(kk, ke);
+
+  const retentionRow = el('div', 'retention-row');
+  const canvasWrap = el('div', 'retention-wrap');
+  const canvas = el('canvas', 'retention');
+  canvas.setAttribute('role', 'img');
+  canvasWrap.append(canvas);
+  retentionRow.append(canvasWrap);
+  if (img) {
+    const fig = el('figure');
+    const im = el('img');
+    im.alt = `generated image: ${img.prompt}`;
+    im.src = img.dataUri;
+    fig.append(im, el('figcaption', undefined, img.prompt));
+    retentionRow.append(fig);
+  }
+  const note = el('div', 'note');
+  note.setAttribute('aria-live', 'polite');
+  const gridHost = el('div');
+  const hover = el('div', 'hover note');
+  const charts = el('div', 'memory-row');
+  const memHost = el('div', 'figure-box');
+  const layerHost = el('div', 'figure-box');
+  const agreeHost = el('div', 'figure-box');
+  charts.append(memHost, layerHost, agreeHost);
+  root.append(controls, retentionRow, note);
+  if (run.profile) root.append(el('h2', undefined, 'Drafters and refiners (click a cell to show its tokens)'), gridHost, hover);
+  root.append(el('h2', undefined, 'Memory and fidelity'), charts, fidelityTable(run.fidelity));
+
+  const sel = () => ({ layer: Number(layer.select.value), scaleIndex: Number(scale.select.value), head: Number(head.select.value), row: Number(row.select.value) });
+  const grid = run.profile
+    ? drawGrid(gridHost, run.profile, {
+        selected: sel(),
+        run,
+        onSelect: (s) => {
+          layer.select.value = String(s.layer);
+          if (s.scaleIndex < run.schedule.length) scale.select.value = String(s.scaleIndex);
+          draw();
+        },
+        onHover: (t) => (hover.textContent = t ?? ''),
+      })
+    : null;
+
+  function drawRetentionOnly(): void {
+    const s = sel();
+    if (!idx) {
+      canvas.hidden = true;
+      note.textContent = 'This output carries no retention record (the run did not record kept tokens, or it was too large to embed).';
+      return;
+    }
+    const sl = sliceFromData(idx, kept, s.layer, s.scaleIndex, s.row, s.head);
+    if (!sl) {
+      canvas.hidden = true;
+      note.textContent = `No retention record for layer ${s.layer} at scale ${s.scaleIndex}.`;
+      return;
+    }
+    canvas.hidden = false;
+    const st = drawRetention(canvas, { schedule: run.schedule, upTo: s.scaleIndex, kept: sl.kept }, Math.max(320, retentionRow.clientWidth - (img ? 220 : 0)));
+    note.textContent = `Layer ${s.layer}, head ${s.head}, ${s.row ? 'unconditional' : 'conditional'} row: holds ${st.kept} of the ${st.total} tokens generated up to scale ${s.scaleIndex} (cache held ${sl.cacheLen} before this scale's eviction).`;
+  }
+
+  function draw(): void {
+    const s = sel();
+    grid?.setSelected(s);
+    drawRetentionOnly();
+    drawMemory(memHost, run.kv, s.scaleIndex, (si) => {
+      scale.select.value = String(si);
+      draw();
     });
-  drawGridLegend(root.querySelector('.legend') as HTMLElement, p);
-  redraw();
-}
-
-export function renderRun(element: HTMLElement, data: unknown): void {
-  const payload = data as RunPayload;
-  if (!payload || typeof payload !== 'object') throw new Error('the payload is not an object');
-  const run = validateRunShape(payload.run);
-  const kept = decodeRetention(payload);
-  const root = document.createElement('div');
-  root.className = 'scalekv-output';
-  const img = payload.images?.[0];
-  root.innerHTML = `<h2>${escapeHtml(run.model.name)} · ${escapeHtml(run.request.policy.name)} · ${run.images[0]?.width}x${run.images[0]?.height} · ${run.provider.used}</h2>
-  <div class="controls"><label>Layer <select class="layer"></select></label><label>Scale <select class="scale"></select></label><label>Head <select class="head"></select></label></div>
-  <div class="retention-row"><canvas class="retention"></canvas>${img ? `<figure><img alt="generated image" src="${img.dataUri}"><figcaption>${escapeHtml(img.prompt)}</figcaption></figure>` : ''}</div>
-  <div class="note"></div><div class="memory-host"></div><div class="grid-host"></div>`;
-  element.append(root);
-  const q = <T extends HTMLElement>(s: string) => root.querySelector(s) as T;
-  const heads = run.retention?.heads ?? run.model.numHeads;
-  q<HTMLSelectElement>('.layer').append(...Array.from({ length: run.model.depth }, (_, i) => new Option(String(i), String(i))));
-  q<HTMLSelectElement>('.scale').append(...run.schedule.map((s, i) => new Option(`${i} (${s.h}x${s.w})`, String(i))));
-  q<HTMLSelectElement>('.head').append(...Array.from({ length: heads }, (_, i) => new Option(String(i), String(i))));
-  q<HTMLSelectElement>('.scale').value = String(run.schedule.length - 2);
-  const draw = () => {
-    const layer = Number(q<HTMLSelectElement>('.layer').value);
-    const si = Number(q<HTMLSelectElement>('.scale').value);
-    const head = Number(q<HTMLSelectElement>('.head').value);
-    const entry = run.retention?.entries.find((e) => e.layer === layer && e.scaleIndex === si);
-    const note = q<HTMLElement>('.note');
-    if (!entry || !run.retention) {
-      note.textContent = 'This run has no retention record for that layer and scale.';
-      return;
-    }
-    let positions: number[];
-    if (entry.offset < 0) positions = Array.from({ length: entry.count }, (_, i) => i);
-    else if (kept) {
-      const at = entry.offset + head * entry.count; // conditional row
-      positions = Array.from(kept.subarray(at, at + entry.count));
-    } else {
-      note.textContent = 'The payload carries no retention data.';
-      return;
-    }
-    const st = drawRetention(q<HTMLCanvasElement>('.retention'), { schedule: run.schedule, upTo: si, kept: positions });
-    note.textContent = `Layer ${layer}, head ${head}: ${st.kept} of ${st.total} tokens kept after scale ${si}.`;
-    drawMemory(q<HTMLElement>('.memory-host'), run.kv, si);
-  };
-  for (const s of ['.layer', '.scale', '.head']) q<HTMLSelectElement>(s).addEventListener('change', draw);
+    drawLayerMemory(layerHost, run.kv, s.scaleIndex);
+    agreeHost.hidden = !drawAgreement(agreeHost, run.fidelity, s.scaleIndex);
+  }
+  for (const p of [layer, scale, head, row]) p.select.addEventListener('change', draw);
   draw();
-  root.append(fidelityTable(run.fidelity));
-  if (run.profile) drawGrid(q<HTMLElement>('.grid-host'), run.profile);
+  let t = 0;
+  const ro = new ResizeObserver(() => {
+    clearTimeout(t);
+    t = window.setTimeout(drawRetentionOnly, 100);
+  });
+  ro.observe(retentionRow);
+  return () => ro.disconnect();
 }
 
-export const activate = () => ({
-  renderOutputItem(item: OutputItem, element: HTMLElement) {
-    element.replaceChildren();
-    style(element);
-    try {
-      const data = item.json();
-      if (item.mime === PROFILE_MIME) renderProfile(element, data);
-      else if (item.mime === RUN_MIME) renderRun(element, data);
-      else errorBox(element, `unknown MIME type ${item.mime}`);
-    } catch (e) {
-      errorBox(element, (e as Error).message);
-    }
-  },
-});
+export function activate(_ctx?: unknown) {
+  const disposers = new Map<string, () => void>();
+  return {
+    renderOutputItem(item: OutputItem, element: HTMLElement) {
+      if (item.id) disposers.get(item.id)?.();
+      element.replaceChildren();
+      const root = withStyle(element);
+      try {
+        const data = item.json();
+        let dispose: () => void;
+        if (item.mime === PROFILE_MIME) dispose = renderProfile(root, data);
+        else if (item.mime === RUN_MIME) dispose = renderRun(root, data);
+        else throw new Error(`unknown MIME type ${item.mime}`);
+        if (item.id) disposers.set(item.id, dispose);
+      } catch (e) {
+        root.replaceChildren();
+        errorBox(root, (e as Error).message);
+      }
+    },
+    disposeOutputItem(id?: string) {
+      if (id === undefined) {
+        disposers.forEach((d) => d());
+        disposers.clear();
+        return;
+      }
+      disposers.get(id)?.();
+      disposers.delete(id);
+    },
+  };
+}

@@ -1,61 +1,88 @@
 /**
  * The visualizer page, shared by the extension host (WebviewPanel) and the browser tests so both
- * render the same document. Element ids here are the contract with main.ts.
+ * render the same document. Pure: no vscode import. The element ids are the contract with main.ts
+ * (listed there). Nothing inline runs or styles: the CSP allows only the nonce'd script and the
+ * linked stylesheets.
  */
 export interface VisualizerHtmlOptions {
   scriptUri: string;
   styleUri: string;
   nonce: string;
   cspSource: string;
+  /** codicon.css of @vscode/codicons, when the host ships it; buttons then get icons as well as words */
+  codiconsUri?: string;
+}
+
+const attr = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+
+/** Export buttons of one figure: data-figure names it, data-export the format. */
+function exportButtons(figure: string, kinds: string[], what: string): string {
+  const icon = { svg: 'file-media', png: 'device-camera', csv: 'table', json: 'json' } as Record<string, string>;
+  return `<span class="figure-actions" role="group" aria-label="Export ${what}">${kinds
+    .map((k) => `<button type="button" id="export-${figure}-${k}" class="icon-button" data-figure="${figure}" data-export="${k}" title="Export ${what} as ${k.toUpperCase()}"><span class="codicon codicon-${icon[k]}" aria-hidden="true"></span>${k.toUpperCase()}</button>`)
+    .join('')}</span>`;
 }
 
 export function visualizerHtml(o: VisualizerHtmlOptions): string {
+  const csp = `default-src 'none'; img-src ${o.cspSource} data:; style-src ${o.cspSource}; script-src 'nonce-${o.nonce}'; font-src ${o.cspSource};`;
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src ${o.cspSource} data:; style-src ${o.cspSource}; script-src 'nonce-${o.nonce}'; font-src ${o.cspSource};">
+<meta http-equiv="Content-Security-Policy" content="${attr(csp)}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link href="${o.styleUri}" rel="stylesheet">
+${o.codiconsUri ? `<link href="${attr(o.codiconsUri)}" rel="stylesheet">\n` : ''}<link href="${attr(o.styleUri)}" rel="stylesheet">
 <title>ScaleKV Visualizer</title>
 </head>
 <body>
 <header class="toolbar">
   <h1 id="title">ScaleKV</h1>
+  <span id="subtitle" class="subtitle"></span>
   <span class="spacer"></span>
-  <button id="export-svg" title="Export the grid as SVG">SVG</button>
-  <button id="export-png" title="Export the grid as PNG">PNG</button>
-  <button id="export-json" title="Export the profile and run as JSON">JSON</button>
-  <button id="export-csv" title="Export the grid as CSV">CSV</button>
+  <button type="button" id="export-json" class="icon-button" data-export="json" title="Export the profile, run, selection and retention slice as JSON"><span class="codicon codicon-json" aria-hidden="true"></span>JSON</button>
 </header>
-<div id="error" class="error" role="alert" hidden></div>
-<main>
+<div id="error" class="error" role="alert" hidden>
+  <span class="codicon codicon-error" aria-hidden="true"></span>
+  <div><strong id="error-title">Cannot show this data</strong><div id="error-detail"></div></div>
+  <button type="button" id="error-dismiss" class="icon-button" title="Dismiss"><span class="codicon codicon-close" aria-hidden="true"></span>Dismiss</button>
+</div>
+<main id="content">
   <section id="grid-section" aria-labelledby="grid-heading">
-    <h2 id="grid-heading">Drafters and refiners by layer and scale</h2>
-    <div id="legend" class="legend"></div>
+    <div class="section-head"><h2 id="grid-heading">Drafters and refiners by layer and scale</h2>${exportButtons('grid', ['svg', 'png', 'csv'], 'the grid')}</div>
+    <div id="grid-empty" class="empty" hidden>
+      <p>No profile loaded. Calibrate the model, import an official budget table, or open a ScaleKV run.</p>
+      <button type="button" class="icon-button" data-command="scalekv.calibrate"><span class="codicon codicon-beaker" aria-hidden="true"></span>Calibrate</button>
+      <button type="button" class="icon-button" data-command="scalekv.importBudget"><span class="codicon codicon-cloud-download" aria-hidden="true"></span>Import Budget</button>
+      <button type="button" class="icon-button" data-command="scalekv.generate"><span class="codicon codicon-sparkle" aria-hidden="true"></span>Generate</button>
+    </div>
     <div id="grid"></div>
     <div id="hover" class="hover" aria-live="polite"></div>
   </section>
   <section id="retention-section" aria-labelledby="retention-heading">
-    <h2 id="retention-heading">Token retention <span id="selection-label"></span></h2>
+    <div class="section-head"><h2 id="retention-heading">Token retention <span id="selection-label" class="subtitle"></span></h2>${exportButtons('retention', ['svg', 'png', 'csv'], 'the retention map')}</div>
     <div class="controls">
-      <label>Head <select id="head"></select></label>
-      <label>Row <select id="row"><option value="0">conditional</option><option value="1">unconditional</option></select></label>
-      <button id="export-retention-png" title="Export the retention map as PNG">PNG</button>
+      <label for="head">Head</label><select id="head"></select>
+      <label for="row">Row</label><select id="row"><option value="0">conditional</option><option value="1">unconditional</option></select>
+      <span class="key"><span class="swatch kept"></span>kept</span><span class="key"><span class="swatch evicted"></span>evicted</span>
     </div>
     <div class="retention-row">
-      <canvas id="retention" role="img"></canvas>
-      <figure id="image-figure"><img id="image" alt="generated image"><figcaption id="image-caption"></figcaption></figure>
+      <div id="retention-wrap"><canvas id="retention" role="img" aria-label="Retention map"></canvas></div>
+      <figure id="image-figure" hidden><img id="image" alt="generated image"><figcaption id="image-caption"></figcaption></figure>
     </div>
-    <div id="retention-note" class="note"></div>
+    <div id="retention-note" class="note" aria-live="polite"></div>
   </section>
   <section id="memory-section" aria-labelledby="memory-heading">
-    <h2 id="memory-heading">Memory and fidelity</h2>
-    <div class="memory-row"><div id="memory"></div><div id="layer-memory"></div></div>
+    <div class="section-head"><h2 id="memory-heading">Memory and fidelity</h2></div>
+    <div id="memory-note" class="note"></div>
+    <div class="memory-row">
+      <div class="figure-box"><div class="figure-bar">${exportButtons('memory', ['svg', 'png', 'csv'], 'KV memory per scale')}</div><div id="memory"></div></div>
+      <div class="figure-box"><div class="figure-bar">${exportButtons('layer-memory', ['svg', 'png'], 'KV memory per layer')}</div><div id="layer-memory"></div></div>
+      <div class="figure-box" id="agreement-box" hidden><div class="figure-bar">${exportButtons('agreement', ['svg', 'png', 'csv'], 'token agreement')}</div><div id="agreement"></div></div>
+    </div>
     <div id="fidelity"></div>
   </section>
 </main>
-<script nonce="${o.nonce}" src="${o.scriptUri}"></script>
+<script nonce="${attr(o.nonce)}" src="${attr(o.scriptUri)}"></script>
 </body>
 </html>`;
 }

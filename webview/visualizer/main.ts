@@ -1,216 +1,331 @@
 /**
  * The visualizer webview: the layer x scale drafter/refiner grid, the token retention map of the
- * selected layer/scale/head beside the generated image, and memory/fidelity. Talks to the host only
- * through the typed messages of src/shared/protocol.ts; keeps its state across reloads.
+ * selected layer/scale/head beside the generated image, and memory/fidelity figures.
+ *
+ * PAGE CONTRACT (built by visualizerHtml in ./html.ts; the host must serve exactly that page):
+ *   #title #subtitle               header text
+ *   #export-json                   whole-view JSON export
+ *   #error #error-title #error-detail #error-dismiss   the error panel (role=alert)
+ *   #grid-empty #grid #hover       the grid (svg.grid inside #grid), its empty state, hover numbers
+ *   #head #row                     retention pickers; #retention (canvas) #retention-note
+ *   #image-figure #image #image-caption
+ *   #memory #layer-memory #agreement-box #agreement #memory-note #fidelity
+ *   button[data-figure][data-export]   per-figure exports (ids export-<figure>-<kind>)
+ *   button[data-command]           empty-state buttons that ask the host to run a command
+ *
+ * MESSAGES (src/shared/protocol.ts):
+ *   webview -> host: 'ready' once loaded (the host then sends 'profile' and/or 'run');
+ *     'select' and, when the run recorded retention, 'requestRetention' on every selection;
+ *     'export' {kind, suggestedName, data: text, or base64 for png}; 'command'; 'error'.
+ *   host -> webview: 'profile' | 'run' (with images as data: URIs) | 'retention' (answers the last
+ *     requestRetention; a slice for another selection is ignored) | 'error'.
+ * State (selection + last data) is kept with setState so a reload redraws before the host answers.
  */
-import type { FromWebview, RetentionSlice, Selection, ToWebview, VisualizerState } from '../../src/shared/protocol';
+import type { ExportKind, FromWebview, RetentionSlice, Selection, ToWebview, VisualizerState } from '../../src/shared/protocol';
 import type { RunRecord, ScaleKVProfile } from '../../src/shared/types';
-import { drawGrid, drawGridLegend } from '../shared/grid';
-import { drawLayerMemory, drawMemory, fidelityTable } from '../shared/memory';
-import { drawRetention } from '../shared/retention';
-import { inlineStyles } from '../shared/theme';
-import { gridCsv, validateProfileShape, validateRunShape } from '../shared/data';
+import { drawGrid, type GridView } from '../shared/grid';
+import { drawAgreement, drawLayerMemory, drawMemory, fidelityCsv, fidelityTable, memoryCsv } from '../shared/memory';
+import { drawRetention, retentionCsv, retentionSvg } from '../shared/retention';
+import { gridCsv, validateProfileShape, validateRunShape, validateSlice } from '../shared/data';
+import { exportFigure, liveSvg, type FigureSource } from './exports';
 
+type Images = { prompt: string; dataUri: string }[];
+interface Saved extends VisualizerState {
+  cache?: { profile: ScaleKVProfile | null; run: RunRecord | null; images: Images };
+}
 interface VsCodeApi {
   postMessage(m: FromWebview): void;
-  getState(): (VisualizerState & { cache?: { profile: ScaleKVProfile | null; run: RunRecord | null; images: { prompt: string; dataUri: string }[] } }) | undefined;
-  setState(s: unknown): void;
+  getState(): Saved | undefined;
+  setState(s: Saved): void;
 }
 declare function acquireVsCodeApi(): VsCodeApi;
+
+/** images above this many characters are not kept in the webview state (the host resends them) */
+const MAX_CACHED_IMAGES = 4_000_000;
 
 const vscode = acquireVsCodeApi();
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 let profile: ScaleKVProfile | null = null;
 let run: RunRecord | null = null;
-let images: { prompt: string; dataUri: string }[] = [];
+let images: Images = [];
 let selection: Selection = { layer: 0, scaleIndex: 0, head: 0, row: 0 };
 let slice: RetentionSlice | null = null;
+let grid: GridView | null = null;
 
-const saved = vscode.getState();
-if (saved?.selection) selection = saved.selection;
-if (saved?.cache) {
-  profile = saved.cache.profile;
-  run = saved.cache.run;
-  images = saved.cache.images ?? [];
+function restore(): void {
+  try {
+    const saved = vscode.getState();
+    if (saved?.selection) selection = { ...selection, ...saved.selection };
+    if (saved?.cache) {
+      profile = saved.cache.profile ? validateProfileShape(saved.cache.profile) : null;
+      run = saved.cache.run ? validateRunShape(saved.cache.run) : null;
+      images = saved.cache.images ?? [];
+    }
+  } catch {
+    // a state written by an older build is dropped; the host sends the data again on 'ready'
+    profile = run = null;
+  }
 }
 
 function persist(): void {
-  vscode.setState({ selection, cache: { profile, run, images } });
+  const keepImages = images.reduce((a, i) => a + i.dataUri.length, 0) <= MAX_CACHED_IMAGES;
+  vscode.setState({ selection, cache: { profile, run, images: keepImages ? images : [] } });
 }
 
-function post(m: FromWebview): void {
-  vscode.postMessage(m);
+const post = (m: FromWebview) => vscode.postMessage(m);
+
+function showError(title: string | null, detail = ''): void {
+  $('error').hidden = !title;
+  $('error-title').textContent = title ?? '';
+  $('error-detail').textContent = detail;
 }
 
-function showError(msg: string | null): void {
-  const e = $('error');
-  e.hidden = !msg;
-  e.textContent = msg ?? '';
-}
+/** The profile a run used explains that run's retention; a loaded profile is shown when there is no run. */
+const activeProfile = (): ScaleKVProfile | null => run?.profile ?? profile;
 
-function activeProfile(): ScaleKVProfile | null {
-  return profile ?? run?.profile ?? null;
-}
-
-function render(): void {
+function clampSelection(): void {
   const p = activeProfile();
-  $('title').textContent = run ? `ScaleKV — ${run.model.name}, ${run.request.policy.name} run ${run.id}` : p ? `ScaleKV — ${p.model.name} profile` : 'ScaleKV';
-  if (p) {
-    drawGridLegend($('legend'), p);
-    drawGrid($('grid'), p, {
-      selected: selection,
-      onSelect: (s) => select({ ...selection, layer: s.layer, scaleIndex: s.scaleIndex }),
-      onHover: (t) => ($('hover').textContent = t ?? ''),
-    });
-  } else {
-    $('grid').textContent = 'No profile loaded. Run "ScaleKV: Calibrate", import a budget table, or open a ScaleKV run.';
-    $('legend').replaceChildren();
-  }
-  const heads = run?.retention?.heads ?? p?.model.numHeads ?? 1;
-  const headSel = $<HTMLSelectElement>('head');
-  if (headSel.options.length !== heads) {
-    headSel.replaceChildren(...Array.from({ length: heads }, (_, h) => new Option(`head ${h}`, String(h))));
-  }
-  headSel.value = String(selection.head);
-  $<HTMLSelectElement>('row').value = String(selection.row);
-  $('selection-label').textContent = `— layer ${selection.layer}, scale ${selection.scaleIndex}, head ${selection.head}`;
+  const depth = run?.model.depth ?? p?.model.depth ?? 1;
+  const scales = run?.schedule.length ?? p?.scales.length ?? 1;
+  const heads = run?.retention?.heads ?? run?.model.numHeads ?? p?.model.numHeads ?? 1;
+  const rows = run?.retention?.batchRows ?? 2;
+  const c = (v: number, n: number) => Math.max(0, Math.min(n - 1, Number.isInteger(v) ? v : 0));
+  selection = { layer: c(selection.layer, depth), scaleIndex: c(selection.scaleIndex, scales), head: c(selection.head, heads), row: c(selection.row, rows) };
+}
+
+function renderAll(): void {
+  clampSelection();
+  const p = activeProfile();
+  $('title').textContent = run ? `ScaleKV · ${run.model.name}` : p ? `ScaleKV · ${p.model.name}` : 'ScaleKV';
+  $('subtitle').textContent = run
+    ? `${run.request.policy.name} run ${run.id}, ${run.schedule.length} scales, ${run.provider.used}`
+    : p
+      ? `${p.origin} profile, ${p.model.depth} layers × ${p.scales.length} scales, ${Math.round(100 * p.settings.targetRatio)}% budget`
+      : '';
+  renderGrid();
+  renderPickers();
   renderRetention();
   renderMemory();
   persist();
 }
 
+function renderGrid(): void {
+  const p = activeProfile();
+  $('grid-empty').hidden = !!p;
+  if (!p) {
+    $('grid').replaceChildren();
+    grid = null;
+    return;
+  }
+  grid = drawGrid($('grid'), p, {
+    selected: selection,
+    run,
+    onSelect: (s) => select({ ...selection, layer: s.layer, scaleIndex: s.scaleIndex }),
+    onHover: (t) => ($('hover').textContent = t ?? ''),
+  });
+}
+
+function renderPickers(): void {
+  const heads = run?.retention?.heads ?? run?.model.numHeads ?? activeProfile()?.model.numHeads ?? 1;
+  const headSel = $<HTMLSelectElement>('head');
+  if (headSel.options.length !== heads) headSel.replaceChildren(...Array.from({ length: heads }, (_, h) => new Option(`head ${h}`, String(h))));
+  headSel.value = String(selection.head);
+  const rowSel = $<HTMLSelectElement>('row');
+  const rows = run?.retention?.batchRows ?? 2;
+  rowSel.options[1].disabled = rows < 2;
+  rowSel.value = String(selection.row);
+  const s = activeProfile()?.scales[selection.scaleIndex];
+  $('selection-label').textContent = `layer ${selection.layer}, scale ${selection.scaleIndex}${s ? ` (${s.shape.h}×${s.shape.w})` : ''}, head ${selection.head}, ${selection.row ? 'unconditional' : 'conditional'} row`;
+}
+
+function renderImage(): void {
+  const fig = $('image-figure');
+  const im = images[0];
+  fig.hidden = !im;
+  if (!im) return;
+  const img = $<HTMLImageElement>('image');
+  if (img.src !== im.dataUri) img.src = im.dataUri;
+  $('image-caption').textContent = im.prompt;
+}
+
+function retentionWidth(): number {
+  const row = document.querySelector('.retention-row') as HTMLElement;
+  const imageW = images[0] ? 220 : 0;
+  return Math.max(320, (row?.clientWidth || 900) - imageW - 16);
+}
+
 function renderRetention(): void {
+  renderImage();
   const canvas = $<HTMLCanvasElement>('retention');
   const note = $('retention-note');
-  const img = $<HTMLImageElement>('image');
-  if (images[0]) {
-    img.src = images[0].dataUri;
-    img.hidden = false;
-    $('image-caption').textContent = images[0].prompt;
-  } else img.hidden = true;
-  if (!run) {
-    note.textContent = 'Token retention needs a run: generate with ScaleKV to see which tokens each layer keeps.';
-    canvas.hidden = true;
-    return;
-  }
-  if (!run.retention) {
-    note.textContent = 'This run did not record kept tokens.';
-    canvas.hidden = true;
-    return;
-  }
-  canvas.hidden = false;
-  const sel = slice?.selection;
-  if (!slice || !sel || sel.layer !== selection.layer || sel.scaleIndex !== selection.scaleIndex || sel.head !== selection.head || sel.row !== selection.row) {
-    note.textContent = 'Loading…';
-    return;
-  }
-  const stats = drawRetention(canvas, { schedule: run.schedule, upTo: selection.scaleIndex, kept: slice.kept });
-  note.textContent = `Layer ${selection.layer} keeps ${stats.kept} of ${stats.total} tokens after scale ${selection.scaleIndex} (cache held ${slice.cacheLen} before eviction).`;
+  const show = (text: string, drawn: boolean) => {
+    note.textContent = text;
+    canvas.hidden = !drawn;
+    document.querySelectorAll<HTMLButtonElement>('[data-figure="retention"]').forEach((b) => (b.disabled = !drawn));
+  };
+  if (!run) return show('Token retention needs a run: generate with ScaleKV to see which tokens each layer keeps.', false);
+  if (!run.retention) return show('This run did not record kept tokens (generate with retention recording on).', false);
+  if (!currentSlice()) return show('Loading the kept tokens…', false);
+  const st = drawRetention(canvas, { schedule: run.schedule, upTo: selection.scaleIndex, kept: slice!.kept }, retentionWidth());
+  const evicted = st.total - st.kept;
+  show(
+    `Layer ${selection.layer} holds ${st.kept} of the ${st.total} tokens generated up to scale ${selection.scaleIndex} (${((100 * st.kept) / st.total).toFixed(1)}%); ${evicted} evicted so far. Its cache held ${slice!.cacheLen} before this scale's eviction.`,
+    true,
+  );
+}
+
+function currentSlice(): RetentionSlice | null {
+  const s = slice?.selection;
+  if (!slice || !run || slice.runId !== run.id || !s) return null;
+  return s.layer === selection.layer && s.scaleIndex === selection.scaleIndex && s.head === selection.head && s.row === selection.row ? slice : null;
 }
 
 function renderMemory(): void {
+  const note = $('memory-note');
+  $('agreement-box').hidden = !run?.fidelity?.tokenAgreement.length;
+  document.querySelectorAll<HTMLElement>('#memory-section .figure-box').forEach((b) => b.classList.toggle('disabled', !run));
   if (!run) {
-    $('memory').textContent = '';
-    $('layer-memory').textContent = '';
+    note.textContent = 'Memory and fidelity need a run.';
+    $('memory').replaceChildren();
+    $('layer-memory').replaceChildren();
+    $('agreement').replaceChildren();
     $('fidelity').replaceChildren();
     return;
   }
-  drawMemory($('memory'), run.kv, selection.scaleIndex);
-  drawLayerMemory($('layer-memory'), run.kv, selection.scaleIndex);
+  const kv = run.kv;
+  note.textContent = kv.finalFullBytes
+    ? `After the last scale the cache holds ${((100 * kv.finalHeldBytes) / kv.finalFullBytes).toFixed(1)}% of a full cache; peak ${((100 * kv.peakBytes) / kv.fullPeakBytes).toFixed(1)}% of the full-cache peak. Click a bar to pick its scale.`
+    : '';
+  drawMemory($('memory'), kv, selection.scaleIndex, (si) => select({ ...selection, scaleIndex: si }));
+  drawLayerMemory($('layer-memory'), kv, selection.scaleIndex);
+  drawAgreement($('agreement'), run.fidelity, selection.scaleIndex);
   $('fidelity').replaceChildren(fidelityTable(run.fidelity));
+}
+
+function requestRetention(): void {
+  if (run?.retention && selection.scaleIndex < run.schedule.length) post({ type: 'requestRetention', runId: run.id, selection });
 }
 
 function select(s: Selection): void {
   selection = s;
+  clampSelection();
   post({ type: 'select', selection });
-  if (run?.retention) post({ type: 'requestRetention', runId: run.id, selection });
-  render();
-  (document.querySelector('svg.grid') as SVGSVGElement | null)?.focus();
+  requestRetention();
+  grid?.setSelected(selection);
+  renderPickers();
+  renderRetention();
+  renderMemory();
+  persist();
+}
+
+function onMessage(m: ToWebview): void {
+  switch (m.type) {
+    case 'profile':
+      try {
+        profile = m.profile ? validateProfileShape(m.profile) : null;
+        showError(null);
+      } catch (e) {
+        profile = null;
+        showError('Cannot show this profile', (e as Error).message);
+      }
+      renderAll();
+      break;
+    case 'run':
+      try {
+        run = m.run ? validateRunShape(m.run) : null;
+        images = Array.isArray(m.images) ? m.images.filter((i) => i && typeof i.dataUri === 'string' && i.dataUri.startsWith('data:image/')) : [];
+        showError(null);
+      } catch (e) {
+        run = null;
+        images = [];
+        showError('Cannot show this run', (e as Error).message);
+      }
+      slice = null;
+      renderAll();
+      requestRetention();
+      break;
+    case 'retention':
+      if (m.error) showError('Cannot read the kept tokens', m.error);
+      try {
+        slice = m.slice && run ? validateSlice(m.slice, run.schedule.slice(0, m.slice.selection.scaleIndex + 1).reduce((a, s) => a + s.h * s.w, 0)) : null;
+      } catch (e) {
+        slice = null;
+        showError('Cannot show the kept tokens', (e as Error).message);
+      }
+      renderRetention();
+      break;
+    case 'error':
+      showError('ScaleKV', m.message);
+      break;
+    default:
+      showError('Unexpected message', JSON.stringify(m).slice(0, 200));
+  }
 }
 
 window.addEventListener('message', (ev: MessageEvent<ToWebview>) => {
-  const m = ev.data;
   try {
-    if (m.type === 'profile') {
-      profile = m.profile ? validateProfileShape(m.profile) : null;
-      showError(null);
-      render();
-    } else if (m.type === 'run') {
-      run = m.run ? validateRunShape(m.run) : null;
-      images = m.images ?? [];
-      showError(null);
-      if (run) {
-        selection = { ...selection, scaleIndex: Math.min(selection.scaleIndex, run.schedule.length - 1), layer: Math.min(selection.layer, run.model.depth - 1) };
-        if (run.retention) post({ type: 'requestRetention', runId: run.id, selection });
-      }
-      render();
-    } else if (m.type === 'retention') {
-      if (m.error) showError(m.error);
-      slice = m.slice;
-      renderRetention();
-    } else if (m.type === 'error') {
-      showError(m.message);
-    }
+    onMessage(ev.data);
   } catch (e) {
-    // a malformed payload leaves a readable message, never a blank view
-    showError(`Cannot show this data: ${(e as Error).message}`);
+    // whatever slipped past validation still ends in a readable panel, never a blank view
+    showError('Cannot show this data', (e as Error).message);
     post({ type: 'error', message: (e as Error).message });
   }
 });
 
 $<HTMLSelectElement>('head').addEventListener('change', (e) => select({ ...selection, head: Number((e.target as HTMLSelectElement).value) }));
 $<HTMLSelectElement>('row').addEventListener('change', (e) => select({ ...selection, row: Number((e.target as HTMLSelectElement).value) }));
-
-function exportGridSvg(): string | null {
-  const svg = document.querySelector('#grid svg') as SVGSVGElement | null;
-  return svg ? inlineStyles(svg) : null;
-}
-
-async function svgToPngBase64(svgText: string, w: number, h: number): Promise<string> {
-  const img = new Image();
-  const url = `data:image/svg+xml;base64,${btoa(unescape(encodeURIComponent(svgText)))}`;
-  await new Promise<void>((resolve, reject) => {
-    img.onload = () => resolve();
-    img.onerror = () => reject(new Error('could not rasterise the SVG'));
-    img.src = url;
-  });
-  const c = document.createElement('canvas');
-  c.width = w * 2;
-  c.height = h * 2;
-  const ctx = c.getContext('2d')!;
-  ctx.scale(2, 2);
-  ctx.drawImage(img, 0, 0);
-  return c.toDataURL('image/png').split(',')[1];
-}
+$('error-dismiss').addEventListener('click', () => showError(null));
+document.querySelectorAll<HTMLButtonElement>('button[data-command]').forEach((b) => b.addEventListener('click', () => post({ type: 'command', command: b.dataset.command! })));
 
 const baseName = () => (run ? `scalekv-${run.id}` : `scalekv-${activeProfile()?.model.name ?? 'profile'}`);
+const retentionView = () => (run && currentSlice() ? { schedule: run.schedule, upTo: selection.scaleIndex, kept: slice!.kept } : null);
+const tag = () => `L${selection.layer}-S${selection.scaleIndex}-H${selection.head}-R${selection.row}`;
 
-$('export-svg').addEventListener('click', () => {
-  const s = exportGridSvg();
-  if (s) post({ type: 'export', kind: 'svg', suggestedName: `${baseName()}-grid.svg`, data: s });
-});
-$('export-png').addEventListener('click', async () => {
-  const svg = document.querySelector('#grid svg') as SVGSVGElement | null;
-  const s = exportGridSvg();
-  if (!svg || !s) return;
-  try {
-    post({ type: 'export', kind: 'png', suggestedName: `${baseName()}-grid.png`, data: await svgToPngBase64(s, svg.width.baseVal.value, svg.height.baseVal.value) });
-  } catch (e) {
-    showError((e as Error).message);
-  }
-});
-$('export-retention-png').addEventListener('click', () => {
-  const c = $<HTMLCanvasElement>('retention');
-  if (!c.hidden && c.width) post({ type: 'export', kind: 'png', suggestedName: `${baseName()}-L${selection.layer}-S${selection.scaleIndex}-H${selection.head}.png`, data: c.toDataURL('image/png').split(',')[1] });
-});
-$('export-json').addEventListener('click', () => post({ type: 'export', kind: 'json', suggestedName: `${baseName()}.json`, data: JSON.stringify({ profile: activeProfile(), run, selection, retention: slice }, null, 2) }));
-$('export-csv').addEventListener('click', () => {
-  const p = activeProfile();
-  if (p) post({ type: 'export', kind: 'csv', suggestedName: `${baseName()}-grid.csv`, data: gridCsv(p) });
-});
+const figures: Record<string, FigureSource & { name: () => string }> = {
+  grid: { name: () => `${baseName()}-grid`, svg: liveSvg($('grid')), csv: () => (activeProfile() ? gridCsv(activeProfile()!, run) : null) },
+  retention: {
+    name: () => `${baseName()}-retention-${tag()}`,
+    svg: () => {
+      const v = retentionView();
+      return v ? retentionSvg(v, $('retention'), `${run!.model.name}: ${$('selection-label').textContent}`, retentionWidth()) : null;
+    },
+    csv: () => {
+      const v = retentionView();
+      return v ? retentionCsv(v) : null;
+    },
+  },
+  memory: { name: () => `${baseName()}-memory`, svg: liveSvg($('memory')), csv: () => (run ? memoryCsv(run.kv) : null) },
+  'layer-memory': { name: () => `${baseName()}-memory-S${selection.scaleIndex}`, svg: liveSvg($('layer-memory')) },
+  agreement: { name: () => `${baseName()}-agreement`, svg: liveSvg($('agreement')), csv: () => (run?.fidelity ? fidelityCsv(run.fidelity) : null) },
+};
 
-render();
+document.querySelectorAll<HTMLButtonElement>('button[data-figure][data-export]').forEach((b) =>
+  b.addEventListener('click', async () => {
+    const f = figures[b.dataset.figure!];
+    const kind = b.dataset.export as ExportKind;
+    try {
+      const data = await exportFigure(f, kind);
+      if (data === null) return showError('Nothing to export', `The ${b.dataset.figure} figure has no data yet.`);
+      post({ type: 'export', kind, suggestedName: `${f.name()}.${kind}`, data });
+    } catch (e) {
+      showError('Export failed', (e as Error).message);
+    }
+  }),
+);
+$('export-json').addEventListener('click', () =>
+  post({ type: 'export', kind: 'json', suggestedName: `${baseName()}.json`, data: JSON.stringify({ profile: activeProfile(), run, selection, retention: currentSlice() }, null, 2) }),
+);
+
+// the retention map wraps its panels to the width it has
+let resizeTimer = 0;
+new ResizeObserver(() => {
+  clearTimeout(resizeTimer);
+  resizeTimer = window.setTimeout(renderRetention, 100);
+}).observe(document.querySelector('.retention-row')!);
+
+restore();
+renderAll();
 post({ type: 'ready' });
-// restored after a reload: ask again for the retention slice the selection shows
-if (run?.retention) post({ type: 'requestRetention', runId: run.id, selection });
+// after a reload the restored selection still needs its kept tokens
+requestRetention();
