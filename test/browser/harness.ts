@@ -6,13 +6,16 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { int32ToBase64, smallRun, type SmallRun } from '../fixtures/webview/makeFixtures';
 import { visualizerHtml } from '../../webview/visualizer/html';
 import { tempDir } from '../unit/engine/helpers';
 
 export const ROOT = resolve(__dirname, '..', '..', '..');
 export const SHOTS = join(ROOT, '.tmp', 'screenshots');
 
-export type Theme = 'light' | 'dark' | 'hc';
+export type Theme = 'light' | 'dark' | 'hc' | 'hc-light';
+
+export const THEME_CLASS: Record<Theme, string> = { light: 'vscode-light', dark: 'vscode-dark', hc: 'vscode-high-contrast', 'hc-light': 'vscode-high-contrast-light' };
 
 const THEMES: Record<Theme, Record<string, string>> = {
   dark: {
@@ -60,6 +63,22 @@ const THEMES: Record<Theme, Record<string, string>> = {
     '--vscode-dropdown-foreground': '#ffffff',
     '--vscode-font-family': 'system-ui, sans-serif',
   },
+  'hc-light': {
+    '--vscode-editor-background': '#ffffff',
+    '--vscode-foreground': '#292929',
+    '--vscode-descriptionForeground': '#292929',
+    '--vscode-focusBorder': '#006bbd',
+    '--vscode-charts-blue': '#0f4a85',
+    '--vscode-charts-orange': '#b5200d',
+    '--vscode-charts-green': '#374e06',
+    '--vscode-contrastBorder': '#0f4a85',
+    '--vscode-contrastActiveBorder': '#b5200d',
+    '--vscode-panel-border': '#0f4a85',
+    '--vscode-errorForeground': '#b5200d',
+    '--vscode-dropdown-background': '#ffffff',
+    '--vscode-dropdown-foreground': '#292929',
+    '--vscode-font-family': 'system-ui, sans-serif',
+  },
 };
 
 export async function launch(): Promise<Browser> {
@@ -74,7 +93,7 @@ export function visualizerPage(theme: Theme): string {
   const dir = tempDir('web');
   const nonce = 'testnonce';
   const vars = Object.entries(THEMES[theme]).map(([k, v]) => `${k}: ${v};`).join(' ');
-  const cls = theme === 'hc' ? 'vscode-high-contrast' : `vscode-${theme}`;
+  const cls = THEME_CLASS[theme];
   writeFileSync(join(dir, 'theme.css'), `body { ${vars} }`);
   // what VS Code injects: the webview API, and the theme class/variables on <body>
   writeFileSync(
@@ -108,7 +127,7 @@ export function rendererPage(theme: Theme): string {
   writeFileSync(
     file,
     `<!DOCTYPE html><html><head><style>body { ${vars} background: var(--vscode-editor-background); color: var(--vscode-foreground); font-family: system-ui; }</style></head>
-     <body class="vscode-${theme}"><div id="out1"></div><div id="out2"></div><div id="out3"></div>
+     <body class="${THEME_CLASS[theme]}">${[1, 2, 3, 4, 5, 6].map((i) => `<div id="out${i}"></div>`).join('')}
      <script type="module">
        import { activate } from 'file://${join(ROOT, 'media', 'dist', 'renderer.js')}';
        window.__renderer = activate({});
@@ -123,4 +142,24 @@ export async function shot(page: Page, name: string): Promise<string> {
   const p = join(SHOTS, `${name}.png`);
   await page.screenshot({ path: p, fullPage: true });
   return p;
+}
+
+/** Page errors and console errors (CSP refusals arrive there) collected for a final assertion. */
+export function watch(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
+  });
+  return errors;
+}
+
+/** The small fixture run written as the engine would (run.json, retention.bin, image) for the host's reader. */
+export function writeSmallRun(): { dir: string; fixture: SmallRun } {
+  const dir = tempDir('fixture-run');
+  const fixture = smallRun();
+  writeFileSync(join(dir, 'run.json'), JSON.stringify(fixture.run));
+  writeFileSync(join(dir, fixture.run.retention!.file), Buffer.from(int32ToBase64(fixture.retention), 'base64'));
+  writeFileSync(join(dir, fixture.run.images[0].path), fixture.png);
+  return { dir, fixture };
 }

@@ -46,7 +46,7 @@ function errorBox(root: HTMLElement, msg: string): void {
   const d = el('div', 'error');
   d.setAttribute('role', 'alert');
   const body = el('div');
-  body.append(el('strong', undefined, 'ScaleKV cannot render this output'), el('div', undefined, msg));
+  body.append(el('strong', undefined, 'ScaleKV cannot render this output: '), el('div', undefined, msg));
   d.append(body);
   root.append(d);
 }

@@ -50,10 +50,11 @@ export function inlineStyles(svg: SVGSVGElement): string {
 
 /** Rasterises an SVG document at twice its size; base64 PNG without the data: prefix. */
 export async function svgToPngBase64(svgText: string): Promise<string> {
-  const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');
-  const root = doc.documentElement;
-  const w = Number(root.getAttribute('width')) || 800;
-  const h = Number(root.getAttribute('height')) || 600;
+  // read the size from the text: a DOMParser document inherits the page's CSP and would report every
+  // style attribute of the export as a violation
+  const open = /<svg\b[^>]*>/.exec(svgText)?.[0] ?? '';
+  const w = Number(/\swidth="([\d.]+)"/.exec(open)?.[1]) || 800;
+  const h = Number(/\sheight="([\d.]+)"/.exec(open)?.[1]) || 600;
   const img = new Image();
   const url = `data:image/svg+xml;base64,${btoa(unescape(encodeURIComponent(svgText)))}`;
   await new Promise<void>((resolve, reject) => {
