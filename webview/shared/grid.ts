@@ -68,8 +68,10 @@ export function drawGrid(host: HTMLElement, p: ScaleKVProfile, o: GridOptions = 
   const colour = d3.scaleSequential(d3.interpolateViridis).domain([lo, hi === lo ? lo + 1e-9 : hi]);
   const valueOf = (l: number, si: number): number | null => {
     const s = p.scales[si];
+    // uncompressed scales stay neutral whatever their ASI, so the compressed region reads at a glance
+    if (!s.compressed) return null;
     if (s.asi) return s.asi[l];
-    if (hasAsi || !s.compressed) return null;
+    if (hasAsi) return null;
     return cachedTokens(p, l, si, o.run) / s.cumulativeTokens;
   };
 
@@ -160,9 +162,17 @@ export function drawGrid(host: HTMLElement, p: ScaleKVProfile, o: GridOptions = 
   let selected: GridSelection | null = o.selected ?? null;
   let cursor: GridSelection = selected ?? { layer: 0, scaleIndex: Math.max(0, p.scales.findIndex((s) => s.compressed)) };
   const cellAt = (s: GridSelection) => el.querySelector<SVGRectElement>(`#${cellId(s.layer, s.scaleIndex)}`);
-  const mark = (s: GridSelection | null, cls: string) => {
+  // rings drawn in the gaps around a cell stay visible on any fill colour, unlike a stroke on the cell
+  const ring = (cls: string) => svg.append('rect').attr('class', `ring ${cls}`).attr('width', CELL + 4).attr('height', CELL + 4).attr('rx', 3).attr('pointer-events', 'none').attr('visibility', 'hidden').node()!;
+  const rings: Record<string, SVGRectElement> = { selected: ring('selected-ring'), cursor: ring('cursor-ring') };
+  const mark = (s: GridSelection | null, cls: 'selected' | 'cursor') => {
     el.querySelectorAll(`rect.cell.${cls}`).forEach((r) => r.classList.remove(cls));
-    if (s) cellAt(s)?.classList.add(cls);
+    const r = rings[cls];
+    r.setAttribute('visibility', s ? 'visible' : 'hidden');
+    if (!s) return;
+    cellAt(s)?.classList.add(cls);
+    r.setAttribute('x', String(left + s.scaleIndex * STEP - 2));
+    r.setAttribute('y', String(top + s.layer * STEP - 2));
   };
   const setCursor = (s: GridSelection) => {
     cursor = s;
@@ -186,6 +196,7 @@ export function drawGrid(host: HTMLElement, p: ScaleKVProfile, o: GridOptions = 
       o.onHover?.(null);
     })
     .on('click', (_, c) => {
+      tooltip.hidden = true; // the hover line below keeps the numbers; the box would hide the neighbours
       const s = { layer: c.layer, scaleIndex: c.si };
       setCursor(s);
       o.onSelect?.(s);

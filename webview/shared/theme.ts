@@ -11,7 +11,29 @@ export function resolveColour(cssValue: string, fallback: string, within: Elemen
   (within.isConnected ? within : document.body).append(probe);
   const v = getComputedStyle(probe).color;
   probe.remove();
-  return v || fallback;
+  return plainColour(v || fallback);
+}
+
+let pixel: CanvasRenderingContext2D | null = null;
+const plain = new Map<string, string>();
+
+/**
+ * Any CSS colour as rgb()/rgba(). Browsers report color-mix() results as color(srgb ...), which many
+ * SVG editors and converters cannot read; painting one pixel gives the plain channels.
+ */
+export function plainColour(v: string): string {
+  if (!v || v === 'none' || v.startsWith('url(') || v.startsWith('rgb')) return v;
+  const hit = plain.get(v);
+  if (hit) return hit;
+  pixel ??= document.createElement('canvas').getContext('2d', { willReadFrequently: true });
+  if (!pixel) return v;
+  pixel.clearRect(0, 0, 1, 1);
+  pixel.fillStyle = v;
+  pixel.fillRect(0, 0, 1, 1);
+  const [r, g, b, a] = pixel.getImageData(0, 0, 1, 1).data;
+  const out = a === 255 ? `rgb(${r}, ${g}, ${b})` : `rgba(${r}, ${g}, ${b}, ${(a / 255).toFixed(3)})`;
+  plain.set(v, out);
+  return out;
 }
 
 export function themeColour(name: string, fallback: string, within: Element = document.body): string {
@@ -32,7 +54,8 @@ export function inlineStyles(svg: SVGSVGElement): string {
     const cs = getComputedStyle(el);
     const d = dst[i] as SVGElement;
     for (const prop of INLINED) {
-      const v = cs.getPropertyValue(prop);
+      const raw = cs.getPropertyValue(prop);
+      const v = prop === 'fill' || prop === 'stroke' ? plainColour(raw) : raw;
       // inline style, not attributes: it must also override the var(--skv-*) fills set through CSSOM
       if (v) d.style.setProperty(prop, v);
     }
@@ -40,6 +63,7 @@ export function inlineStyles(svg: SVGSVGElement): string {
   clone.setAttribute('xmlns', 'http://www.w3.org/2000/svg');
   clone.removeAttribute('tabindex');
   clone.querySelector('.cursor')?.classList.remove('cursor');
+  clone.querySelector('.cursor-ring')?.setAttribute('visibility', 'hidden'); // keyboard focus is not part of a figure
   const bg = document.createElementNS('http://www.w3.org/2000/svg', 'rect');
   bg.setAttribute('width', '100%');
   bg.setAttribute('height', '100%');
