@@ -43,6 +43,11 @@ export class EngineClient {
   /** how many engine processes were started (tests use it to see restarts) */
   starts = 0;
 
+  /** the engine process's id while one runs */
+  get pid(): number | undefined {
+    return this.child?.exitCode === null ? this.child.pid : undefined;
+  }
+
   constructor(private readonly o: EngineClientOptions) {}
 
   private start(): Promise<void> {

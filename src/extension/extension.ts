@@ -64,17 +64,19 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     }
   }
 
+  /** describes a model; only the configured one's result (or error) is shown as the current model */
   const describe = async (modelPath?: string): Promise<ModelSummary | null> => {
     const s = readSettings();
+    const configured = !modelPath || modelPath === s.modelPath;
     try {
       const r = (await client!.request({ type: 'describeModel', modelPath: modelPath ?? s.modelPath, provider: s.provider })) as Extract<EngineResult, { kind: 'describeModel' }>;
-      if (!modelPath || modelPath === s.modelPath) {
+      if (configured) {
         model = r.model;
         sidebar.update({ model: r.model, provider: r.provider, modelError: undefined });
       }
       return r.model;
     } catch (e) {
-      sidebar.update({ model: null, modelError: (e as Error).message });
+      if (configured) sidebar.update({ model: null, modelError: (e as Error).message });
       throw e;
     }
   };
@@ -177,7 +179,9 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     }
     const dir = join(outputRoot(ctx, s), 'profiles');
     mkdirSync(dir, { recursive: true });
-    const req: CalibrateRequest = { modelPath: s.modelPath, prompts, targetRatio: ratio, aspectRatio: 1, resolution: s.resolution, cfg: s.cfg, provider: s.provider, outPath: join(dir, `profile-${s.resolution}-${Math.round(ratio * 100)}pct.json`), windowSize: s.windowSize, poolingKernel: s.poolingKernel, ...opts };
+    const resolution = opts?.resolution ?? s.resolution;
+    const pct = Math.round((opts?.targetRatio ?? ratio) * 100);
+    const req: CalibrateRequest = { modelPath: s.modelPath, prompts, targetRatio: ratio, aspectRatio: 1, resolution, cfg: s.cfg, provider: s.provider, outPath: join(dir, `profile-${resolution}-${pct}pct.json`), windowSize: s.windowSize, poolingKernel: s.poolingKernel, ...opts };
     const r = await jobs.run<Extract<EngineResult, { kind: 'calibrate' }>>('Calibrating', { type: 'calibrate', request: req });
     if (!r) return;
     setProfile(r.profilePath, r.profile);
@@ -251,37 +255,57 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     }
   });
 
-  cmd('scalekv.exportProfile', async () => {
+  /** with arguments (scripts, tests) it asks nothing: { kind: 'profile' | 'official', target: path } */
+  cmd('scalekv.exportProfile', async (opts?: { kind: 'profile' | 'official'; target: string }) => {
     if (!profilePath) return void vscode.window.showWarningMessage('ScaleKV: no profile loaded. Calibrate or import one first.');
-    const kind = await vscode.window.showQuickPick(['ScaleKV profile (full)', 'Official budget table'], { title: 'ScaleKV: Export Profile' });
-    if (!kind) return;
-    const prof = loadProfile(profilePath);
-    const official = kind.startsWith('Official');
-    const target = await vscode.window.showSaveDialog({ filters: { JSON: ['json'] }, defaultUri: vscode.Uri.file(profilePath.replace(/\.json$/, official ? '-official.json' : '-export.json')) });
+    let official = opts?.kind === 'official';
+    let target = opts?.target ? vscode.Uri.file(opts.target) : undefined;
+    if (!opts) {
+      const kind = await vscode.window.showQuickPick(['ScaleKV profile (full)', 'Official budget table'], { title: 'ScaleKV: Export Profile' });
+      if (!kind) return;
+      official = kind.startsWith('Official');
+      target = await vscode.window.showSaveDialog({ filters: { JSON: ['json'] }, defaultUri: vscode.Uri.file(profilePath.replace(/\.json$/, official ? '-official.json' : '-export.json')) });
+    }
     if (!target) return;
-    await vscode.workspace.fs.writeFile(target, Buffer.from(official ? formatOfficialTable(profileToOfficial(prof)) : JSON.stringify(prof, null, 2)));
-    void vscode.window.showInformationMessage(`ScaleKV: saved ${target.fsPath}`);
+    try {
+      const prof = loadProfile(profilePath);
+      await vscode.workspace.fs.writeFile(target, Buffer.from(official ? formatOfficialTable(profileToOfficial(prof)) : JSON.stringify(prof, null, 2)));
+    } catch (e) {
+      return void vscode.window.showErrorMessage(`ScaleKV: cannot export ${basename(profilePath)}: ${(e as Error).message}`);
+    }
+    if (!opts) void vscode.window.showInformationMessage(`ScaleKV: saved ${target.fsPath}`);
+    return target.fsPath;
   });
 
-  cmd('scalekv.comparePolicies', async () => {
+  /** with arguments it asks nothing: { prompt, policies, ratio?, resolution? } */
+  cmd('scalekv.comparePolicies', async (opts?: { prompt: string; policies: PolicyName[]; ratio?: number; resolution?: string }) => {
     const s = readSettings();
-    const prompt = await vscode.window.showInputBox({ title: 'ScaleKV: Compare Policies', prompt: 'Prompt', value: 'a lighthouse on a cliff at dusk', validateInput: (x) => (x.trim() ? null : 'Enter a prompt.') });
-    if (!prompt) return;
-    const picks = await vscode.window.showQuickPick(
-      POLICY_NAMES.filter((p) => p !== 'full').map((p) => ({ label: p, picked: p === 'scalekv' || p === 'snapkv' })),
-      { canPickMany: true, title: 'Policies to compare against the full cache' },
-    );
-    if (!picks?.length) return;
-    const ratio = await askRatio(s.ratio);
-    if (ratio === undefined) return;
+    let prompt = opts?.prompt;
+    let policies = opts?.policies;
+    let ratio = opts?.ratio ?? s.ratio;
+    if (!opts) {
+      prompt = await vscode.window.showInputBox({ title: 'ScaleKV: Compare Policies', prompt: 'Prompt', value: 'a lighthouse on a cliff at dusk', validateInput: (x) => (x.trim() ? null : 'Enter a prompt.') });
+      if (!prompt) return;
+      const picks = await vscode.window.showQuickPick(
+        POLICY_NAMES.filter((p) => p !== 'full').map((p) => ({ label: p, picked: p === 'scalekv' || p === 'snapkv' })),
+        { canPickMany: true, title: 'Policies to compare against the full cache' },
+      );
+      if (!picks?.length) return;
+      policies = picks.map((p) => p.label as PolicyName);
+      const r = await askRatio(s.ratio);
+      if (r === undefined) return;
+      ratio = r;
+    }
+    if (!prompt || !policies?.length) return;
     const outDir = join(outputRoot(ctx, s), `compare-${Date.now()}`);
     const r = await jobs.run<Extract<EngineResult, { kind: 'compare' }>>('Comparing policies', {
       type: 'compare',
-      request: { base: { modelPath: s.modelPath, prompts: [prompt], seed: 0, aspectRatio: 1, resolution: s.resolution, cfg: s.cfg, tau: 1, topK: 900, topP: 0.97, provider: s.provider }, policies: picks.map((p) => policySpec(p.label as PolicyName, ratio)), outDir },
+      request: { base: { modelPath: s.modelPath, prompts: [prompt], seed: 0, aspectRatio: 1, resolution: opts?.resolution ?? s.resolution, cfg: s.cfg, tau: 1, topK: 900, topP: 0.97, provider: s.provider }, policies: policies.map((p) => policySpec(p, ratio)), outDir },
     });
     if (!r) return;
     for (const c of r.result.candidates) addRun(join(outDir, c.id, 'run.json'), c);
     await vscode.window.showTextDocument(vscode.Uri.file(r.result.tablePath));
+    return r.result.tablePath;
   });
 
   cmd('scalekv.cancel', () => {
