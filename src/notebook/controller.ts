@@ -11,11 +11,15 @@ import type { EngineClient } from '../engine/client';
 import type { EngineResult } from '../shared/protocol';
 import { PROFILE_MIME, RUN_MIME, type PolicyName, type ProviderSetting } from '../shared/types';
 import type { Settings } from '../extension/settings';
+import { scaleSchedule } from '../model/schedule';
+import type { ScaleShape } from '../shared/types';
 import { parseCellSpec } from './cellSpec';
 import { runPayload } from './payload';
 
 export class ScaleKVNotebookController implements vscode.Disposable {
   private readonly controllers: vscode.NotebookController[] = [];
+  /** the profile each notebook's last calibrate cell wrote, by notebook URI */
+  private readonly calibrated = new Map<string, string>();
   private order = 0;
 
   constructor(
@@ -57,7 +61,11 @@ export class ScaleKVNotebookController implements vscode.Disposable {
         topP: 0.97,
         provider: (spec.provider ?? s.provider) as ProviderSetting,
       };
-      const policy = (name: PolicyName) => ({ name, ratio: spec.ratio, windowSize: s.windowSize, poolingKernel: s.poolingKernel, queryMode: s.queryMode, profilePath: name === 'scalekv' ? (spec.profile ?? s.profilePath) : undefined });
+      const schedule = scaleSchedule(spec.aspectRatio, spec.resolution);
+      // a cell's own "profile" first, then the one this notebook calibrated for the same schedule, then
+      // the extension's loaded profile if it fits; otherwise the engine picks the model's shipped one
+      const profile = spec.profile ?? [this.calibrated.get(cell.notebook.uri.toString()), s.profilePath].find((p) => p && profileFits(p, schedule));
+      const policy = (name: PolicyName) => ({ name, ratio: spec.ratio, windowSize: s.windowSize, poolingKernel: s.poolingKernel, queryMode: s.queryMode, profilePath: name === 'scalekv' || name === 'amskv' ? profile : undefined });
       const opts = { token: ex.token, onProgress: (p: { message: string; fraction: number }) => progress(`[${Math.round(p.fraction * 100)}%] ${p.message}`) };
       const outputs: vscode.NotebookCellOutput[] = [];
       if (spec.action === 'generate') {
@@ -67,6 +75,7 @@ export class ScaleKVNotebookController implements vscode.Disposable {
         const out = join(s.outDir, 'profiles', `notebook-profile-${spec.resolution}-${Math.round(spec.ratio * 100)}pct.json`);
         mkdirSync(dirname(out), { recursive: true });
         const r = (await this.client.request({ type: 'calibrate', request: { modelPath: base.modelPath, prompts: spec.prompts, targetRatio: spec.ratio, aspectRatio: spec.aspectRatio, resolution: spec.resolution, cfg: spec.cfg, provider: base.provider, outPath: out } }, opts)) as Extract<EngineResult, { kind: 'calibrate' }>;
+        this.calibrated.set(cell.notebook.uri.toString(), r.profilePath);
         outputs.push(new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.json(r.profile, PROFILE_MIME), vscode.NotebookCellOutputItem.text(`profile written to ${r.profilePath}`)]));
       } else {
         const outDir = join(s.outDir, `compare-${Date.now()}`);
@@ -91,5 +100,16 @@ export class ScaleKVNotebookController implements vscode.Disposable {
 
   dispose(): void {
     for (const c of this.controllers) c.dispose();
+  }
+}
+
+/** whether the profile at path was made for this schedule (an unreadable one does not fit) */
+function profileFits(path: string, schedule: ScaleShape[]): boolean {
+  try {
+    const p = JSON.parse(readFileSync(path, 'utf8')) as { model?: { schedule?: ScaleShape[] } };
+    const s = p.model?.schedule;
+    return !!s && s.length === schedule.length && s.every((x, i) => x.h === schedule[i].h && x.w === schedule[i].w);
+  } catch {
+    return false;
   }
 }
