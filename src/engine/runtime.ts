@@ -26,8 +26,20 @@ async function works(ep: ExecutionProvider): Promise<string | null> {
     if (y[0] !== 1 || y[3] !== 4) return `${ep}: probe computed a wrong result`;
     return null;
   } catch (e) {
-    return `${ep}: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`;
+    return `${ep}: ${plainError(e instanceof Error ? e.message : String(e))}`;
   }
+}
+
+/**
+ * onnxruntime's errors start with its source location, function and the failed check; the sentence
+ * after "was false." is the one a user can act on (e.g. "Failed to get a WebGPU adapter: No supported
+ * adapters"), and the sidebar shows the reason in a narrow column.
+ */
+export function plainError(message: string): string {
+  const first = message.split('\n')[0];
+  const after = /was false\.\s*(.+)$/.exec(first);
+  const s = (after ? after[1] : first.replace(/^\S*onnxruntime\S*:\d+\s+/, '')).trim();
+  return s.length > 200 ? `${s.slice(0, 199)}…` : s;
 }
 
 export async function chooseProvider(setting: ProviderSetting | string): Promise<ProviderInfo> {

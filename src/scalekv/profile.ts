@@ -41,7 +41,10 @@ export function checkProfileMatches(p: ScaleKVProfile, model: ProfileModelRef, o
   if (p.model.headDim !== model.headDim) diffs.push(`head dim ${p.model.headDim} vs the model's ${model.headDim}`);
   const sd = scheduleDiff(p.model.schedule, model.schedule);
   if (sd) diffs.push(`schedule: ${sd}`);
-  if (diffs.length) throw new ScaleKVError('E_PROFILE_MODEL_MISMATCH', `${origin} was made for ${p.model.name} and does not fit ${model.name}: ${diffs.join('; ')}.`);
+  if (!diffs.length) return;
+  // same model, other resolution: say so, rather than "made for X and does not fit X"
+  const target = p.model.name === model.name && diffs.length === 1 && sd ? `${model.name} at the current resolution` : model.name;
+  throw new ScaleKVError('E_PROFILE_MODEL_MISMATCH', `${origin} was made for ${p.model.name} and does not fit ${target}: ${diffs.join('; ')}.`);
 }
 
 const isPosInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;

@@ -8,7 +8,7 @@ import { copyFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createEngine } from '../../../src/engine/engine';
-import { chooseProvider } from '../../../src/engine/runtime';
+import { chooseProvider, plainError } from '../../../src/engine/runtime';
 import { writePth, type PthTree } from '../../../src/checkpoint/pthWriter';
 import { openCheckpoint } from '../../../src/checkpoint';
 import { INFINITY_TINY } from '../../../src/model/config';
@@ -97,6 +97,16 @@ test('cuda falls back with a reason when it is not installed', async () => {
   const info = await chooseProvider('cuda');
   // this machine has no CUDA provider: whatever ran, the reason says why cuda did not
   if (info.used !== 'cuda') assert.match(info.reason, /fell back to (webgpu|cpu) because cuda/);
+});
+
+test('a provider failure is reported by its actionable sentence, not onnxruntime’s source location', async () => {
+  const ort = '/onnxruntime_src/onnxruntime/core/providers/webgpu/webgpu_context.cc:136 onnxruntime::webgpu::WebGpuContext::Initialize(const onnxruntime::webgpu::WebGpuContextConfig&)::<lambda()> adapter_result.status == wgpu::RequestAdapterStatus::Success was false. Failed to get a WebGPU adapter: No supported adapters\nstack';
+  assert.equal(plainError(ort), 'Failed to get a WebGPU adapter: No supported adapters');
+  assert.equal(plainError('/onnxruntime_src/onnxruntime/core/session/inference_session.cc:2210 Could not find an implementation for X'), 'Could not find an implementation for X');
+  assert.equal(plainError('plain message\nsecond line'), 'plain message');
+  assert.equal(plainError('x'.repeat(500)).length, 200);
+  const info = await chooseProvider('auto');
+  assert.ok(!/onnxruntime_src|::/.test(info.reason), `the reason is plain: ${info.reason}`);
 });
 
 test('an impossible resolution or aspect ratio is refused before any work', async () => {
