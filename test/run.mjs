@@ -9,6 +9,7 @@ process.chdir(root);
 const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: 'inherit', ...opts });
 
 run('node', ['test/setup.mjs']);
+run('node', ['test/integration/installVsCode.mjs']);
 run('npx', ['tsc', '-p', 'tsconfig.json']);
 run('node', ['esbuild.mjs']);
 run('node', ['dist/cli.js', 'make-tiny', '--if-missing', '--out', 'media/models/tiny-infinity']);

