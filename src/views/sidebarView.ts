@@ -23,6 +23,10 @@ export class SidebarView implements vscode.WebviewViewProvider {
       if (m.type === 'ready') this.push();
       else if (m.type === 'command') void vscode.commands.executeCommand(m.command, ...(m.args ?? []));
     });
+    // the webview queues what is posted before its page loads; pushing now and when the view shows
+    // again means the state never waits on one 'ready' message getting through
+    view.onDidChangeVisibility(() => view.visible && this.push());
+    this.push();
   }
 
   update(patch: Partial<SidebarState>): void {

@@ -45,4 +45,5 @@ window.addEventListener('message', (ev: MessageEvent<ToSidebar>) => {
 
 const saved = vscode.getState();
 if (saved) render(saved);
+else root.innerHTML = '<div class="muted">Starting the ScaleKV engine…</div>';
 vscode.postMessage({ type: 'ready' });
