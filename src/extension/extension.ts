@@ -103,9 +103,9 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     return { name, ratio, windowSize: s.windowSize, poolingKernel: s.poolingKernel, queryMode: s.queryMode, profilePath: name === 'scalekv' || name === 'amskv' ? profilePath : undefined };
   };
 
-  const askRatio = async (def: number) => {
+  const askRatio = async (def: number, title = 'KV budget') => {
     const v = await vscode.window.showInputBox({
-      title: 'KV budget',
+      title,
       prompt: 'Fraction of the full KV cache to keep (e.g. 0.1 for 10%)',
       value: String(def),
       validateInput: (x) => (Number(x) > 0 && Number(x) <= 1 ? null : 'Enter a number in (0, 1].'),
@@ -157,12 +157,22 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     let prompts: string[] = [];
     let ratio = s.ratio;
     if (!opts) {
+      const current = model ?? (await describe().catch(() => null));
+      const which = await vscode.window.showQuickPick(
+        [
+          { label: current ? current.name : 'the configured model', description: current ? `${current.depth} layers, ${current.numHeads} heads (current)` : 'not loaded yet', other: false },
+          { label: 'Another model…', description: 'choose a folder or checkpoint first (ScaleKV: Select Model)', other: true },
+        ],
+        { title: 'ScaleKV: Calibrate (1/3)', placeHolder: 'Model to calibrate' },
+      );
+      if (!which) return;
+      if (which.other && !(await vscode.commands.executeCommand<boolean>('scalekv.selectModel'))) return;
       const src = await vscode.window.showQuickPick(
         [
           { label: 'Built-in prompts', description: '10 varied prompts, as the paper calibrates' },
           { label: 'Prompts file…', description: s.promptsFile || 'one prompt per line' },
         ],
-        { title: 'ScaleKV: Calibrate (1/2)', placeHolder: 'Calibration prompts' },
+        { title: 'ScaleKV: Calibrate (2/3)', placeHolder: 'Calibration prompts' },
       );
       if (!src) return;
       if (src.label.startsWith('Prompts file')) {
@@ -173,7 +183,7 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
       } else if (s.promptsFile && existsSync(s.promptsFile)) {
         prompts = [];
       }
-      const r = await askRatio(s.ratio);
+      const r = await askRatio(s.ratio, 'ScaleKV: Calibrate (3/3): target KV budget');
       if (r === undefined) return;
       ratio = r;
     }
@@ -181,7 +191,8 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     mkdirSync(dir, { recursive: true });
     const resolution = opts?.resolution ?? s.resolution;
     const pct = Math.round((opts?.targetRatio ?? ratio) * 100);
-    const req: CalibrateRequest = { modelPath: s.modelPath, prompts, targetRatio: ratio, aspectRatio: 1, resolution, cfg: s.cfg, provider: s.provider, outPath: join(dir, `profile-${resolution}-${pct}pct.json`), windowSize: s.windowSize, poolingKernel: s.poolingKernel, ...opts };
+    // read again: the first step may have selected another model
+    const req: CalibrateRequest = { modelPath: readSettings().modelPath, prompts, targetRatio: ratio, aspectRatio: 1, resolution, cfg: s.cfg, provider: s.provider, outPath: join(dir, `profile-${resolution}-${pct}pct.json`), windowSize: s.windowSize, poolingKernel: s.poolingKernel, ...opts };
     const r = await jobs.run<Extract<EngineResult, { kind: 'calibrate' }>>('Calibrating', { type: 'calibrate', request: req });
     if (!r) return;
     setProfile(r.profilePath, r.profile);
