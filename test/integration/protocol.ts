@@ -1,3 +1,5 @@
+import { renameSync, writeFileSync } from 'node:fs';
+
 /**
  * What the integration test's driver (a node:test file outside VS Code) and its suite (running inside
  * VS Code's extension host) tell each other, through files in the test workspace.
@@ -42,6 +44,29 @@ export interface SuiteReport {
   waitingForUi: boolean;
 }
 
+/**
+ * After the report, the driver can ask the suite to run a command in the extension host (to open a
+ * file the way a user would, say): it writes action-<id>.json, the suite answers action-<id>.reply.json.
+ */
+export interface DriverAction {
+  id: number;
+  command: string;
+  args: unknown[];
+  /** indices of args that are file paths to pass as vscode.Uri */
+  fileArgs?: number[];
+}
+
+export interface ActionReply {
+  ok: boolean;
+  error?: string;
+}
+
 export const SCENARIO_FILE = 'scenario.json';
 export const REPORT_FILE = 'results.json';
 export const UI_DONE_FILE = 'ui-checked.json';
+
+/** the other side polls for these files: it must never see one half written */
+export function writeJsonAtomic(path: string, value: unknown): void {
+  writeFileSync(`${path}.partial`, JSON.stringify(value, null, 2));
+  renameSync(`${path}.partial`, path);
+}

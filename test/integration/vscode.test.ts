@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Frame, Page } from 'playwright-core';
 import { tempDir } from '../unit/engine/helpers';
-import { REPORT_FILE, SCENARIO_FILE, UI_DONE_FILE, type Scenario, type SuiteReport } from './protocol';
+import { REPORT_FILE, SCENARIO_FILE, UI_DONE_FILE, writeJsonAtomic, type ActionReply, type DriverAction, type Scenario, type SuiteReport } from './protocol';
 import { codeServerInstalled, openWorkbench, ROOT } from './workbench';
 
 const SHOTS = join(ROOT, '.tmp', 'screenshots');
@@ -35,7 +35,99 @@ function frameWith(page: Page, selector: string, timeoutMs = 30_000): Promise<Fr
       if ((await f.locator(selector).count().catch(() => 0)) > 0) return f;
     }
     return undefined;
-  }, timeoutMs, 300);
+  }, timeoutMs, 300).catch(async (e) => {
+    // say what the frames held instead
+    const seen = await Promise.all(page.frames().filter((f) => f !== page.mainFrame()).map(async (f) => `${f.url().slice(0, 120)}: ${((await f.locator('body').innerHTML({ timeout: 1000 }).catch(() => '?')) ?? '').replace(/\s+/g, ' ').slice(0, 160)}`));
+    throw new Error(`${(e as Error).message}\nframes:\n${seen.join('\n')}`);
+  });
+}
+
+let actionId = 0;
+/** runs a command in the extension host through the suite (see DriverAction) */
+async function inVsCode(ws: string, command: string, args: unknown[] = [], fileArgs: number[] = []): Promise<void> {
+  const a: DriverAction = { id: ++actionId, command, args, fileArgs };
+  writeJsonAtomic(join(ws, `action-${a.id}.json`), a);
+  const reply = await waitFor<ActionReply>(`the extension host to run ${command}`, () => {
+    const f = join(ws, `action-${a.id}.reply.json`);
+    return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as ActionReply) : undefined;
+  }, 30_000, 200);
+  if (!reply.ok) throw new Error(`${command} failed in the extension host: ${reply.error}`);
+}
+
+/** a notebook as a Python Jupyter kernel saves it: display_data outputs carrying ScaleKV's MIME types */
+function pythonNotebook(profile: unknown): string {
+  const display = (data: Record<string, unknown>) => ({ output_type: 'display_data', data, metadata: {} });
+  return JSON.stringify({
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }, language_info: { name: 'python' } },
+    cells: [
+      {
+        cell_type: 'code',
+        id: 'show-profile',
+        execution_count: 1,
+        metadata: {},
+        source: ['import json\n', 'from IPython.display import display\n', "display({'application/vnd.scalekv.profile+json': json.load(open('profile.json'))}, raw=True)"],
+        outputs: [display({ 'application/vnd.scalekv.profile+json': profile })],
+      },
+      {
+        cell_type: 'code',
+        id: 'show-bad-run',
+        execution_count: 2,
+        metadata: {},
+        source: ["display({'application/vnd.scalekv.run+json': {'run': {'format': 'scalekv-run'}, 'images': 'none'}}, raw=True)"],
+        outputs: [display({ 'application/vnd.scalekv.run+json': { run: { format: 'scalekv-run' }, images: 'none' } })],
+      },
+    ],
+  }, null, 1);
+}
+
+/**
+ * The notification whose message holds text, as a toast or, where VS Code shows no toasts (while the
+ * notification list is open, or in a window without focus), in the notification list; expanded so
+ * that its buttons show.
+ */
+async function notification(page: Page, ws: string, text: string, timeoutMs: number) {
+  const item = (where: string) => page.locator(`${where} .notification-list-item`, { has: page.locator('.notification-list-item-message', { hasText: text }) }).first();
+  let listOpen = false;
+  const found = await waitFor(`a notification saying "${text}"`, async () => {
+    if (await item('.notifications-toasts').isVisible()) return item('.notifications-toasts');
+    if (!listOpen) {
+      await inVsCode(ws, 'notifications.showList');
+      listOpen = true;
+    }
+    return (await item('.notifications-center').isVisible()) ? item('.notifications-center') : undefined;
+  }, timeoutMs, 500);
+  const expand = found.locator('.codicon-notifications-expand, .codicon-notifications-expand-down');
+  if (await expand.count()) await expand.first().click();
+  return found;
+}
+
+/** runs a command from the command palette by its title */
+async function palette(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  await input.waitFor({ state: 'visible', timeout: 10_000 });
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 10_000 });
+  await input.press('Enter');
+}
+
+/** answers the quick input titled `title` (an input box, or a pick list filtered by the text) */
+async function answer(page: Page, title: string, text: string, o: { expectMessage?: string } = {}): Promise<void> {
+  const widget = page.locator('.quick-input-widget');
+  await widget.locator('.quick-input-title', { hasText: title }).waitFor({ state: 'visible', timeout: 20_000 });
+  const input = widget.locator('.quick-input-box input');
+  await input.fill(text);
+  if (o.expectMessage) {
+    await widget.locator('.quick-input-message', { hasText: o.expectMessage }).waitFor({ state: 'visible', timeout: 10_000 });
+    await input.press('Enter');
+    // still the same step: the invalid answer was not taken
+    await widget.locator('.quick-input-title', { hasText: title }).waitFor({ state: 'visible', timeout: 5_000 });
+    return;
+  }
+  if (await widget.locator('.monaco-list-row:visible').count()) await widget.locator('.monaco-list-row', { hasText: text }).first().waitFor({ timeout: 10_000 });
+  await input.press('Enter');
 }
 
 test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook controller, bad input', { timeout: 1_200_000 }, async (t) => {
@@ -52,6 +144,8 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
   copyFileSync(join(ROOT, 'test', 'fixtures', 'scalekv', 'official-budgets', 'infinity-2b-10pct.json'), scenario.officialTable2b);
   copyFileSync(join(ROOT, 'examples', 'scalekv-demo.ipynb'), scenario.notebook);
   writeFileSync(join(ws, SCENARIO_FILE), JSON.stringify(scenario, null, 2));
+  const shippedProfile = JSON.parse(readFileSync(join(ROOT, 'media', 'models', 'tiny-infinity', 'profile-0.06M-10pct.json'), 'utf8'));
+  writeFileSync(join(ws, 'python-outputs.ipynb'), pythonNotebook(shippedProfile));
   const notebookBefore = readFileSync(join(ROOT, 'examples', 'scalekv-demo.ipynb'));
 
   const wb = await openWorkbench({ workspace: ws, state, suite: join(ROOT, 'out', 'test', 'integration', 'suite', 'index.js') });
@@ -74,8 +168,18 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
       });
     }
     const ui = report.ui;
+    /** an on-screen check: on failure, a screenshot of the workbench goes beside the others */
+    const onScreen = (name: string, fn: () => Promise<void>) =>
+      t.test(name, async () => {
+        try {
+          await fn();
+        } catch (e) {
+          await page.screenshot({ path: join(SHOTS, `vscode-failed-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}.png`) }).catch(() => undefined);
+          throw e;
+        }
+      });
 
-    await t.test('on screen: the visualizer draws the grid and answers a click with the retention map', async () => {
+    await onScreen('on screen: the visualizer draws the grid and answers a click with the retention map', async () => {
       assert.ok(ui.visualizerCells > 0 && ui.retention, 'the suite opened the visualizer on a run');
       const f = await frameWith(page, '#grid svg.grid .cells rect.cell');
       assert.equal(await f.locator('#grid svg.grid .cells rect.cell').count(), ui.visualizerCells);
@@ -92,7 +196,7 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
       await page.screenshot({ path: join(SHOTS, 'vscode-visualizer-click.png') });
     });
 
-    await t.test('on screen: the sidebar shows the model, the profile and the runs', async () => {
+    await onScreen('on screen: the sidebar shows the model, the profile and the runs', async () => {
       const f = await frameWith(page, '#root .kv');
       let text = '';
       await waitFor('the sidebar state', async () => {
@@ -103,22 +207,87 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
       assert.ok(await f.locator('button[data-cmd="scalekv.generate"]').count(), 'a Generate button');
     });
 
-    await t.test('on screen: the notebook renderer draws the calibrated profile', async () => {
+    await onScreen('on screen: the notebook renderer draws the calibrated profile', async () => {
       assert.ok(ui.notebookProfileCells > 0, 'the suite ran the notebook');
       const f = await frameWith(page, '.scalekv-output svg.grid .cells rect.cell', 60_000);
       assert.equal(await f.locator('.scalekv-output svg.grid').first().locator('.cells rect.cell').count(), ui.notebookProfileCells);
       assert.equal(await f.locator('.scalekv-output .error').count(), 0, 'no renderer error boxes');
     });
 
-    await t.test('on screen: bad input raised clear error notifications', async () => {
+    await onScreen('on screen: bad input raised clear error notifications', async () => {
       const messages = await page.locator('.notifications-center .notification-list-item-message').allTextContents();
       writeFileSync(join(SHOTS, 'vscode-notifications.txt'), messages.join('\n'));
       for (const e of ui.errors) assert.ok(messages.some((m) => m.includes(e)), `a notification says "${e}"; shown:\n${messages.join('\n')}`);
     });
 
+    await onScreen('the command palette: Calibrate asks for the model, the prompts and the budget, then reports the profile', async () => {
+      await page.keyboard.press('Escape');
+      await palette(page, 'ScaleKV: Calibrate');
+      await answer(page, 'ScaleKV: Calibrate (1/3)', 'infinity-tiny');
+      await answer(page, 'ScaleKV: Calibrate (2/3)', 'Built-in prompts');
+      await answer(page, 'ScaleKV: Calibrate (3/3)', '2', { expectMessage: 'Enter a number in (0, 1].' });
+      await answer(page, 'ScaleKV: Calibrate (3/3)', '0.2');
+      await notification(page, ws, 'ScaleKV: calibrated infinity-tiny on 10 prompts', 240_000);
+      await inVsCode(ws, 'notifications.hideList');
+      const written = join(ws, 'scalekv-runs', 'profiles', 'profile-0.06M-20pct.json');
+      assert.ok(existsSync(written), `${written} was written`);
+      assert.equal(JSON.parse(readFileSync(written, 'utf8')).settings.targetRatio, 0.2);
+    });
+
+    await onScreen('the command palette: Generate Image asks, validates, runs, and its result opens the visualizer', async () => {
+      await palette(page, 'ScaleKV: Generate Image');
+      await answer(page, 'ScaleKV: Generate (1/4)', 'a red apple on a wooden table');
+      // the seed box refuses what is not a non-negative integer, on screen, and keeps asking
+      await answer(page, 'ScaleKV: Generate (2/4)', 'seven', { expectMessage: 'Enter a non-negative integer.' });
+      await answer(page, 'ScaleKV: Generate (2/4)', '7');
+      await answer(page, 'ScaleKV: Generate (3/4)', '0.06M');
+      await answer(page, 'ScaleKV: Generate (4/4)', 'scalekv');
+      await answer(page, 'KV budget', '0.1');
+      const done = await notification(page, ws, 'ScaleKV: 1 image(s) with scalekv', 120_000);
+      await page.screenshot({ path: join(SHOTS, 'vscode-palette-generate.png') });
+      await done.getByRole('button', { name: 'Open Visualizer' }).click();
+      await inVsCode(ws, 'notifications.hideList');
+      const f = await frameWith(page, '#grid svg.grid .cells rect.cell');
+      await waitFor('the visualizer to show the new run', async () => (/a red apple on a wooden table/.test((await f.locator('#image-caption').textContent()) ?? '') ? true : undefined), 20_000);
+      assert.equal(await f.locator('#grid svg.grid .cells rect.cell').count(), 8 * 7, 'the 256x256 run: 8 layers x 7 scales');
+    });
+
+    await onScreen('the progress notification’s Cancel button stops a run', async () => {
+      await palette(page, 'ScaleKV: Generate Image');
+      await answer(page, 'ScaleKV: Generate (1/4)', 'a slow lighthouse');
+      await answer(page, 'ScaleKV: Generate (2/4)', '0');
+      await answer(page, 'ScaleKV: Generate (3/4)', '1M');
+      await answer(page, 'ScaleKV: Generate (4/4)', 'full');
+      const progress = await notification(page, ws, 'ScaleKV: Generating', 30_000);
+      await page.waitForTimeout(1500);
+      await progress.getByRole('button', { name: 'Cancel' }).click();
+      await notification(page, ws, 'ScaleKV: Generating cancelled.', 30_000);
+      await inVsCode(ws, 'notifications.hideList');
+    });
+
     await t.test('the example notebook in the repository was not modified', () => {
       assert.deepEqual(readFileSync(join(ROOT, 'examples', 'scalekv-demo.ipynb')), notebookBefore);
     });
+    await onScreen('a Python kernel’s saved outputs render: the profile as a grid, a malformed run as an error box', async () => {
+      // beside, so the visualizer stays visible for the reload check
+      await inVsCode(ws, 'vscode.openWith', [join(ws, 'python-outputs.ipynb'), 'jupyter-notebook', -2], [0]);
+      const f = await frameWith(page, '.scalekv-output .error', 60_000);
+      assert.match((await f.locator('.scalekv-output .error').first().textContent()) ?? '', /ScaleKV cannot render this output/);
+      const cells = shippedProfile.model.depth * shippedProfile.model.schedule.length;
+      await waitFor('the profile grid', async () => ((await f.locator('.scalekv-output svg.grid .cells rect.cell').count()) === cells ? true : undefined), 20_000).catch(async () =>
+        assert.fail(`the grid has ${await f.locator('.scalekv-output svg.grid .cells rect.cell').count()} cells, expected ${cells}`),
+      );
+      await page.screenshot({ path: join(SHOTS, 'vscode-python-outputs.png') });
+    });
+
+    await onScreen('after a reload the visualizer panel comes back with its run (WebviewPanelSerializer)', async () => {
+      await wb.reload();
+      const f = await frameWith(page, '#grid svg.grid .cells rect.cell', 90_000);
+      await waitFor('the restored panel to show its run', async () => (/a red apple on a wooden table/.test((await f.locator('#image-caption').textContent()) ?? '') ? true : undefined), 30_000);
+      assert.equal(await f.locator('#grid svg.grid .cells rect.cell').count(), 8 * 7);
+      await page.screenshot({ path: join(SHOTS, 'vscode-after-reload.png') });
+    });
+
     const csp = wb.pageErrors.filter((m) => /Refused to/.test(m) && /scalekv|media\/dist/i.test(m));
     await t.test('no Content-Security-Policy refusals for the extension’s webviews', () => assert.deepEqual(csp, []));
   } finally {

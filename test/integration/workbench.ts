@@ -54,6 +54,8 @@ export interface Workbench {
   serverLog: string[];
   /** console errors of the workbench page */
   pageErrors: string[];
+  /** loads the workbench again, as a window reload does, with the extension but without the suite */
+  reload(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -102,10 +104,10 @@ export async function openWorkbench(opts: { workspace: string; state: string; su
 
   const authority = `127.0.0.1:${port}`;
   const remote = (p: string) => `vscode-remote://${authority}${p}`;
-  const payload = JSON.stringify([
-    ['extensionDevelopmentPath', remote(ROOT)],
-    ['extensionTestsPath', remote(opts.suite)],
-  ]);
+  const url = (withSuite: boolean) => {
+    const payload = JSON.stringify([['extensionDevelopmentPath', remote(ROOT)], ...(withSuite ? [['extensionTestsPath', remote(opts.suite)]] : [])]);
+    return `http://${authority}/?folder=${encodeURIComponent(opts.workspace)}&payload=${encodeURIComponent(payload)}`;
+  };
   let browser: Browser | null = null;
   try {
     browser = await chromium.launch({
@@ -117,13 +119,16 @@ export async function openWorkbench(opts: { workspace: string; state: string; su
     page.on('console', (m) => {
       if (m.type() === 'error') pageErrors.push(m.text().slice(0, 500));
     });
-    await page.goto(`http://${authority}/?folder=${encodeURIComponent(opts.workspace)}&payload=${encodeURIComponent(payload)}`);
+    await page.goto(url(true));
     const b = browser;
     return {
       page,
       server,
       serverLog,
       pageErrors,
+      async reload() {
+        await page.goto(url(false));
+      },
       async close() {
         await b.close().catch(() => undefined);
         server.kill('SIGTERM');
