@@ -7,9 +7,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPolicy } from '../scalekv/policies';
 import { encodePng } from '../model/png';
+import { downscaleChw } from '../model/thumbnail';
 import { scaleSchedule } from '../model/schedule';
 import { ScaleKVError } from '../shared/errors';
-import type { CompareRequest, CompareResult, FidelityReport, GenerateRequest, PolicySpec, RunRecord } from '../shared/types';
+import type { CompareRequest, CompareResult, FidelityReport, GenerateRequest, ImageRecord, PolicySpec, RunRecord } from '../shared/types';
 import type { EngineApi, JobContext } from './api';
 import { calibrateProfile } from './calibrate';
 import { generateImages } from './generate';
@@ -61,10 +62,15 @@ export function createEngine(): EngineApi & { dispose(): Promise<void> } {
     const id = newRunId(spec.name, req.seed);
     const dir = runDir(req.outDir, id);
     const plane = 3 * res.width * res.height;
-    const images = req.prompts.map((prompt, b) => {
+    const images = req.prompts.map((prompt, b): ImageRecord => {
       const file = `image-${b}.png`;
-      writeFileSync(join(dir, file), encodePng(toUint8(res.images.subarray(b * plane, (b + 1) * plane)), res.width, res.height));
-      return { path: file, prompt, seed: req.seed, width: res.width, height: res.height };
+      const pixels = toUint8(res.images.subarray(b * plane, (b + 1) * plane));
+      writeFileSync(join(dir, file), encodePng(pixels, res.width, res.height));
+      const thumb = downscaleChw(pixels, res.width, res.height);
+      if (thumb.width === res.width) return { path: file, prompt, seed: req.seed, width: res.width, height: res.height };
+      const thumbnail = `image-${b}.thumb.png`;
+      writeFileSync(join(dir, thumbnail), encodePng(thumb.data, thumb.width, thumb.height));
+      return { path: file, thumbnail, prompt, seed: req.seed, width: res.width, height: res.height };
     });
     const run: RunRecord = {
       format: 'scalekv-run',

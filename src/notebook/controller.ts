@@ -4,7 +4,7 @@
  * interrupt, and emits application/vnd.scalekv.profile+json / application/vnd.scalekv.run+json plus
  * the images as image/png.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineClient } from '../engine/client';
@@ -94,7 +94,8 @@ export class ScaleKVNotebookController implements vscode.Disposable {
 
   private runOutputs(runPath: string, run: import('../shared/types').RunRecord): vscode.NotebookCellOutput[] {
     const payload = runPayload(runPath, run);
-    const png = payload.images.map((im) => new vscode.NotebookCellOutputItem(Buffer.from(im.dataUri.split(',')[1], 'base64'), 'image/png'));
+    // the payload shows thumbnails; image/png carries the images at full size
+    const png = run.images.map((im) => join(dirname(runPath), im.path)).filter((f) => existsSync(f)).map((f) => new vscode.NotebookCellOutputItem(readFileSync(f), 'image/png'));
     return [new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.json(payload, RUN_MIME), ...png.slice(0, 1)]), ...png.slice(1).map((p) => new vscode.NotebookCellOutput([p]))];
   }
 

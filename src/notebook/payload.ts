@@ -1,4 +1,8 @@
-/** Builds the notebook MIME payloads of a run (images and retention record inline). */
+/**
+ * Builds the notebook MIME payloads of a run (images and retention record inline). The payload carries
+ * each image's thumbnail (the full image goes beside it as image/png), so that a notebook of a few runs
+ * stays well under the size VS Code opens without asking.
+ */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { RunPayload, RunRecord } from '../shared/types';
@@ -8,7 +12,8 @@ const MAX_INLINE_RETENTION = 8 * 2 ** 20;
 
 export function runPayload(runPath: string, run: RunRecord): RunPayload {
   const dir = dirname(runPath);
-  const images = run.images.filter((im) => existsSync(join(dir, im.path))).map((im) => ({ prompt: im.prompt, dataUri: `data:image/png;base64,${readFileSync(join(dir, im.path)).toString('base64')}` }));
+  const shown = (im: RunRecord['images'][number]) => (im.thumbnail && existsSync(join(dir, im.thumbnail)) ? im.thumbnail : im.path);
+  const images = run.images.filter((im) => existsSync(join(dir, im.path))).map((im) => ({ prompt: im.prompt, dataUri: `data:image/png;base64,${readFileSync(join(dir, shown(im))).toString('base64')}` }));
   const p: RunPayload = { run, images };
   if (run.retention) {
     const f = join(dir, run.retention.file);

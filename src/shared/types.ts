@@ -214,6 +214,8 @@ export interface RetentionIndex {
 
 export interface ImageRecord {
   path: string;
+  /** a copy at most 256 px on its long side, for outputs stored inline (notebooks); absent when path is that small */
+  thumbnail?: string;
   prompt: string;
   seed: number;
   width: number;

@@ -61,7 +61,9 @@ test('notebook: running every cell emits the profile, run and image outputs', as
     const png = item(cell, 'image/png');
     assert.ok(png, `the ${policy} cell also emits image/png`);
     assert.deepEqual([...png.data.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
-    assert.equal(new DataView(png.data.buffer, png.data.byteOffset).getUint32(16), 512, '512x512 image');
+    assert.equal(new DataView(png.data.buffer, png.data.byteOffset).getUint32(16), 512, 'image/png carries the 512x512 image');
+    const thumb = Buffer.from(run.images[0].dataUri.split(',')[1], 'base64');
+    assert.equal(thumb.readUInt32BE(16), 256, 'the run payload carries a 256x256 thumbnail');
     if (policy === 'scalekv') {
       assert.equal(run.run.profile?.createdAt, prof.createdAt, 'the ScaleKV cell used the profile this notebook calibrated');
       assert.ok(run.retention && run.retention.index.entries.length > 0, 'the ScaleKV run carries its retention record inline');

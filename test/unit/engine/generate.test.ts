@@ -11,6 +11,7 @@ import { inflateSync } from 'node:zlib';
 import { test } from 'node:test';
 import { createEngine } from '../../../src/engine/engine';
 import { cumulativeTokens, scaleSchedule } from '../../../src/model/schedule';
+import { downscaleChw } from '../../../src/model/thumbnail';
 import type { ScaleKVError } from '../../../src/shared/errors';
 import type { RunRecord, ScaleKVProfile } from '../../../src/shared/types';
 import { ctx, request, tempDir } from './helpers';
@@ -63,7 +64,19 @@ test('generate writes PNGs and a run record whose KV numbers add up (full cache)
   assert.equal(run.kv.peakBytes, run.kv.fullPeakBytes);
   assert.ok(existsSync(join(dir, 'tokens.bin')));
   assert.equal(readFileSync(join(dir, 'tokens.bin')).length, 2 * cum.at(-1)! * 16);
+  assert.ok(run.images.every((im) => im.thumbnail === undefined), 'a 256x256 image is its own thumbnail');
 });
+
+/** PNG rows written with filter 0 -> planar [3, H, W] */
+function toChw(png: { width: number; height: number; pixels: Buffer }): Uint8Array {
+  const { width: w, height: h } = png;
+  const out = new Uint8Array(3 * w * h);
+  for (let y = 0; y < h; y++) {
+    assert.equal(png.pixels[y * (1 + 3 * w)], 0, 'filter 0');
+    for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) out[c * w * h + y * w + x] = png.pixels[y * (1 + 3 * w) + 1 + 3 * x + c];
+  }
+  return out;
+}
 
 test('the same seed gives the same image; another seed a different one', async () => {
   const a = await engine.generate(request({ seed: 11 }), ctx());
@@ -105,7 +118,7 @@ test('calibration is resumable: an interrupted run continues from the saved prom
 });
 
 test('a 10% ScaleKV run keeps at most 10% of the cache the last scale attends to', async () => {
-  const { run } = await engine.generate(request({ resolution: '0.25M', policy: { name: 'scalekv', ratio: 0.1, profilePath: join(calDir, 'profile.json') } }), ctx());
+  const { run, runPath } = await engine.generate(request({ resolution: '0.25M', policy: { name: 'scalekv', ratio: 0.1, profilePath: join(calDir, 'profile.json') } }), ctx());
   const n = run.kv.perScale.length;
   const beforeLast = run.kv.perScale[n - 2];
   assert.ok(beforeLast.heldBytes <= 0.1 * beforeLast.fullBytes + 1e-9, `held ${beforeLast.heldBytes} vs full ${beforeLast.fullBytes}`);
@@ -116,6 +129,14 @@ test('a 10% ScaleKV run keeps at most 10% of the cache the last scale attends to
   run.kv.perScale[n - 2].perLayerTokens.forEach((t, l) => assert.ok(t <= (last.roles[l] === 'drafter' ? last.drafterBudget : last.refinerBudget)));
   // the retention record has an entry for every layer and scale
   assert.equal(run.retention?.entries.length, 8 * n);
+  // a 512x512 image gets a 256x256 thumbnail: the 2x2 means of its pixels
+  const dir = join(runPath, '..');
+  const im = run.images[0];
+  assert.equal(im.thumbnail, 'image-0.thumb.png');
+  const full = readPng(join(dir, im.path));
+  const thumb = readPng(join(dir, im.thumbnail!));
+  assert.deepEqual([thumb.width, thumb.height], [256, 256]);
+  assert.deepEqual(toChw(thumb), downscaleChw(toChw(full), 512, 512).data);
 });
 
 test('compare: a run against itself is identical; ScaleKV reports finite fidelity and a smaller cache', async () => {
