@@ -63,6 +63,8 @@ export type ToWebview =
   | { type: 'profile'; profile: ScaleKVProfile | null }
   | { type: 'run'; run: RunRecord | null; images: { prompt: string; dataUri: string }[] }
   | { type: 'retention'; slice: RetentionSlice | null; error?: string }
+  /** the files shown, kept in the webview's state so that the panel's serializer finds them after a reload */
+  | { type: 'source'; state: Pick<VisualizerState, 'runPath' | 'profilePath'> }
   | { type: 'error'; message: string };
 
 export type ExportKind = 'svg' | 'png' | 'json' | 'csv';

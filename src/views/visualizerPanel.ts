@@ -72,6 +72,7 @@ export class VisualizerPanel {
   }
 
   private sendAll(): void {
+    this.post({ type: 'source', state: { runPath: this.state.runPath, profilePath: this.state.profilePath } });
     if (this.state.profilePath) {
       try {
         this.post({ type: 'profile', profile: this.loadProfile(this.state.profilePath) });
@@ -97,7 +98,9 @@ export class VisualizerPanel {
         this.state.selection = m.selection;
         break;
       case 'requestRetention':
-        if (!this.run || !this.state.runPath || this.run.id !== m.runId) return this.post({ type: 'retention', slice: null, error: 'The run is no longer loaded.' });
+        if (!this.run || !this.state.runPath) return this.post({ type: 'retention', slice: null, error: 'The run is no longer loaded.' });
+        // a webview restored from its own state may still show another run: send the current one
+        if (this.run.id !== m.runId) return this.sendAll();
         try {
           this.post({ type: 'retention', slice: readRetentionSlice(dirname(this.state.runPath), this.run, m.selection) });
         } catch (e) {
@@ -131,8 +134,10 @@ export function registerVisualizerSerializer(ctx: vscode.ExtensionContext, loadP
   ctx.subscriptions.push(
     vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
-        // the webview's own state holds the selection and cached data; the host reloads files from paths kept in memento
-        const saved = ctx.workspaceState.get<VisualizerState>('scalekv.visualizer') ?? (state as VisualizerState | undefined);
+        // the webview's state is saved with the editor and names the files it showed; the memento is
+        // the fallback (an extension's memento writes can be lost when a window closes abruptly)
+        const own = state as VisualizerState | undefined;
+        const saved = own?.runPath || own?.profilePath ? { runPath: own.runPath, profilePath: own.profilePath, selection: own.selection } : ctx.workspaceState.get<VisualizerState>('scalekv.visualizer');
         VisualizerPanel.revive(panel, ctx.extensionUri, loadProfile, saved);
       },
     }),

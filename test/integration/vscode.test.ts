@@ -13,19 +13,10 @@ import { test } from 'node:test';
 import type { Frame, Page } from 'playwright-core';
 import { tempDir } from '../unit/engine/helpers';
 import { REPORT_FILE, SCENARIO_FILE, UI_DONE_FILE, writeJsonAtomic, type ActionReply, type DriverAction, type Scenario, type SuiteReport } from './protocol';
+import { waitFor } from './suite/harness';
 import { codeServerInstalled, openWorkbench, ROOT } from './workbench';
 
 const SHOTS = join(ROOT, '.tmp', 'screenshots');
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs: number, everyMs = 250): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 /** the webview frame (VS Code nests each webview's page in an inner iframe) holding selector */
 function frameWith(page: Page, selector: string, timeoutMs = 30_000): Promise<Frame> {
@@ -285,6 +276,10 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
       const f = await frameWith(page, '#grid svg.grid .cells rect.cell', 90_000);
       await waitFor('the restored panel to show its run', async () => (/a red apple on a wooden table/.test((await f.locator('#image-caption').textContent()) ?? '') ? true : undefined), 30_000);
       assert.equal(await f.locator('#grid svg.grid .cells rect.cell').count(), 8 * 7);
+      // the revived host has the same run: a click is answered with its retention map, and no error shows
+      await f.locator('#grid rect.cell[data-layer="2"][data-scale="6"]').click();
+      await waitFor('the retention map after the reload', async () => ((await f.locator('#retention-note').textContent())?.includes('Layer 2') ? true : undefined), 20_000);
+      assert.equal(await f.locator('#error').isVisible(), false, `error panel: ${await f.locator('#error').textContent()}`);
       await page.screenshot({ path: join(SHOTS, 'vscode-after-reload.png') });
     });
 

@@ -18,7 +18,8 @@
  *     'select' and, when the run recorded retention, 'requestRetention' on every selection;
  *     'export' {kind, suggestedName, data: text, or base64 for png}; 'command'; 'error'.
  *   host -> webview: 'profile' | 'run' (with images as data: URIs) | 'retention' (answers the last
- *     requestRetention; a slice for another selection is ignored) | 'error'.
+ *     requestRetention; a slice for another selection is ignored) | 'source' (the paths shown, kept in
+ *     the state for the host's serializer) | 'error'.
  * State (selection + last data) is kept with setState so a reload redraws before the host answers.
  */
 import type { ExportKind, FromWebview, RetentionSlice, Selection, ToWebview, VisualizerState } from '../../src/shared/protocol';
@@ -52,11 +53,14 @@ let images: Images = [];
 let selection: Selection = { layer: 0, scaleIndex: 0, head: 0, row: 0 };
 let slice: RetentionSlice | null = null;
 let grid: GridView | null = null;
+/** the host's files for what is shown; only kept for the host (see the 'source' message) */
+let source: Pick<VisualizerState, 'runPath' | 'profilePath'> = {};
 
 function restore(): void {
   try {
     const saved = vscode.getState();
     if (saved?.selection) selection = { ...selection, ...saved.selection };
+    source = { runPath: saved?.runPath, profilePath: saved?.profilePath };
     if (saved?.cache) {
       profile = saved.cache.profile ? validateProfileShape(saved.cache.profile) : null;
       run = saved.cache.run ? validateRunShape(saved.cache.run) : null;
@@ -70,7 +74,7 @@ function restore(): void {
 
 function persist(): void {
   const keepImages = images.reduce((a, i) => a + i.dataUri.length, 0) <= MAX_CACHED_IMAGES;
-  vscode.setState({ selection, cache: { profile, run, images: keepImages ? images : [] } });
+  vscode.setState({ ...source, selection, cache: { profile, run, images: keepImages ? images : [] } });
 }
 
 const post = (m: FromWebview) => vscode.postMessage(m);
@@ -254,6 +258,10 @@ function onMessage(m: ToWebview): void {
         showError('Cannot show the kept tokens', (e as Error).message);
       }
       renderRetention();
+      break;
+    case 'source':
+      source = { runPath: m.state.runPath, profilePath: m.state.profilePath };
+      persist();
       break;
     case 'error':
       showError('ScaleKV', m.message);
