@@ -34,6 +34,8 @@ export interface UiExpectations {
   errors: string[];
   /** cells of the layer x scale grid the notebook renderer must draw for the calibrate cell's profile */
   notebookProfileCells: number;
+  /** measurements the cases made, printed by the driver */
+  notes: string[];
 }
 
 /** written by the suite into the workspace as results.json */

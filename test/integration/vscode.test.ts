@@ -159,6 +159,7 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
       });
     }
     const ui = report.ui;
+    for (const n of ui.notes) t.diagnostic(n);
     /** an on-screen check: on failure, a screenshot of the workbench goes beside the others */
     const onScreen = (name: string, fn: () => Promise<void>) =>
       t.test(name, async () => {

@@ -25,7 +25,7 @@ export function runsDir(): string {
 /** the ScaleKV run the commands made; the final view shows it */
 export const made = { scalekvRun: '' };
 
-export const ui: UiExpectations = { visualizerCells: 0, retention: null, sidebarText: [], errors: [], notebookProfileCells: 0 };
+export const ui: UiExpectations = { visualizerCells: 0, retention: null, sidebarText: [], errors: [], notebookProfileCells: 0, notes: [] };
 
 let api: ScaleKVApi | undefined;
 export async function extensionApi(): Promise<ScaleKVApi> {

@@ -76,6 +76,10 @@ test('notebook: running every cell emits the profile, run and image outputs', as
   assert.equal(compareRuns.length, 5, 'one run output per compared policy');
   assert.ok(compareRuns.every((r) => r.run.fidelity && r.run.fidelity.images.length === 1), 'each compared run carries its fidelity against the full cache');
   ui.notebookProfileCells = prof.model.depth * prof.model.schedule.length;
+  // saved as .ipynb, binary outputs become base64: stay under the 10 MB VS Code opens in remote windows
+  const ipynbBytes = code.flatMap((c) => notebook.cellAt(c.index).outputs.flatMap((o) => o.items)).reduce((a, i) => a + (i.mime.startsWith('image/') ? Math.ceil(i.data.byteLength / 3) * 4 : i.data.byteLength), 0);
+  ui.notes.push(`example notebook outputs: about ${(ipynbBytes / 2 ** 20).toFixed(1)} MiB as .ipynb (7 runs at 512x512, 1 profile)`);
+  assert.ok(ipynbBytes < 10 * 2 ** 20, `${ipynbBytes} bytes of outputs`);
 });
 
 test('notebook: a malformed cell fails with a clear error output', async () => {
