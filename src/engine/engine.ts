@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createPolicy } from '../scalekv/policies';
+import { appliedProfile, createPolicy } from '../scalekv/policies';
 import { encodePng } from '../model/png';
 import { downscaleChw } from '../model/thumbnail';
 import { scaleSchedule } from '../model/schedule';
@@ -87,7 +87,7 @@ export function createEngine(): EngineApi & { dispose(): Promise<void> } {
       kv: res.kv,
       tokensFile: writeTokens(dir, res.bits),
       retention: res.retention ? res.retention.write(join(dir, 'retention.bin'), 'retention.bin') : undefined,
-      profile: spec.profile,
+      profile: spec.profile && appliedProfile(spec.profile, policy.budget, spec.ratio),
     };
     const runPath = writeRunRecord(dir, run);
     return { run, runPath, images: res.images, bits: res.bits };

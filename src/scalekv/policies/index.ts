@@ -88,6 +88,28 @@ function profileBudget(p: ScaleKVProfile, ratio: number | undefined, model: Poli
   };
 }
 
+/**
+ * The profile as a run applied it, for the run record and the views: where the run's ratio differs
+ * from the profile's, each scale's budgets are the ones the policy's budget function gave its layers.
+ */
+export function appliedProfile(p: ScaleKVProfile, budget: Budget, ratio: number | undefined): ScaleKVProfile {
+  if (ratio === undefined || Math.abs(ratio - p.settings.targetRatio) < 1e-9) return p;
+  return {
+    ...p,
+    settings: { ...p.settings, targetRatio: ratio },
+    origin: `${p.origin}, budgets re-derived for ratio ${ratio}`,
+    scales: p.scales.map((s, si) => {
+      const of = (role: string) => {
+        const l = s.roles.indexOf(role as (typeof s.roles)[number]);
+        return l < 0 ? null : budget(l, si);
+      };
+      const d = of('drafter');
+      const r = of('refiner');
+      return { ...s, compressed: (d ?? r) !== null, drafterBudget: d ?? s.drafterBudget, refinerBudget: r ?? s.refinerBudget };
+    }),
+  };
+}
+
 function checkBudgets(budget: Budget, model: PolicyModel, windowSize: number, what: string): void {
   for (let si = 0; si < model.schedule.length; si++) {
     for (let l = 0; l < model.depth; l++) {

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import type { KvPolicy } from '../../../src/kvcache/policy';
 import { ScaleKVError } from '../../../src/shared/errors';
 import type { PolicySpec, ScaleShape } from '../../../src/shared/types';
-import { createPolicy, type CreatedPolicy } from '../../../src/scalekv/policies';
+import { appliedProfile, createPolicy, type CreatedPolicy } from '../../../src/scalekv/policies';
 import { syntheticProfile } from '../../../src/scalekv/syntheticProfile';
 import { rng } from './helpers';
 
@@ -130,4 +130,28 @@ test('the engine protocol is enforced and bad specs are refused', () => {
   assert.throws(() => createPolicy({ name: 'scalekv', profile }, { ...MODEL, depth: 5 }), (e: unknown) => e instanceof ScaleKVError && e.code === 'E_PROFILE_MODEL_MISMATCH' && /4 layers vs the model's 5/.test(e.message));
   assert.throws(() => createPolicy({ name: 'snapkv', poolingKernel: 4 }, MODEL), (e: unknown) => e instanceof ScaleKVError && e.code === 'E_BUDGET_INVALID');
   assert.throws(() => createPolicy({ name: 'h2o', ratio: 0.001 }, MODEL), (e: unknown) => e instanceof ScaleKVError && e.code === 'E_BUDGET_INVALID');
+});
+
+test('a run at another ratio than its profile records the budgets it applied, which its caches obey', () => {
+  const prof = syntheticProfile({ name: 'tiny', ...MODEL }, 0.2, 1);
+  const same = createPolicy({ name: 'scalekv', ratio: 0.2, profile: prof }, MODEL);
+  assert.equal(appliedProfile(prof, same.budget, 0.2), prof, 'same ratio: the profile as it is');
+  assert.equal(appliedProfile(prof, same.budget, undefined), prof);
+  const policy = createPolicy({ name: 'scalekv', ratio: 0.05, profile: prof }, MODEL);
+  const applied = appliedProfile(prof, policy.budget, 0.05);
+  assert.equal(applied.settings.targetRatio, 0.05);
+  assert.deepEqual(applied.scales.map((s) => s.roles), prof.scales.map((s) => s.roles), 'roles are the profile’s');
+  const { lengths } = drive(policy, 11);
+  let smaller = 0;
+  applied.scales.forEach((s, si) => {
+    s.roles.forEach((role, l) => {
+      const b = policy.budget(l, si);
+      assert.equal(s.compressed, b !== null);
+      if (b === null) return;
+      assert.equal(role === 'drafter' ? s.drafterBudget : s.refinerBudget, b, `layer ${l} scale ${si}`);
+      assert.ok(lengths[si][l] <= b, 'the cache held no more than the recorded budget');
+      if (b < (role === 'drafter' ? prof.scales[si].drafterBudget : prof.scales[si].refinerBudget)) smaller++;
+    });
+  });
+  assert.ok(smaller > 0, 'a quarter of the ratio gives smaller budgets somewhere');
 });
