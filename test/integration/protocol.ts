@@ -63,6 +63,9 @@ export interface ActionReply {
   error?: string;
 }
 
+/** the action that updates a user setting: args [key, value] */
+export const SET_SETTING = 'scalekv-it.setSetting';
+
 export const SCENARIO_FILE = 'scenario.json';
 export const REPORT_FILE = 'results.json';
 export const UI_DONE_FILE = 'ui-checked.json';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Frame, Page } from 'playwright-core';
 import { tempDir } from '../unit/engine/helpers';
-import { REPORT_FILE, SCENARIO_FILE, UI_DONE_FILE, writeJsonAtomic, type ActionReply, type DriverAction, type Scenario, type SuiteReport } from './protocol';
+import { REPORT_FILE, SCENARIO_FILE, SET_SETTING, UI_DONE_FILE, writeJsonAtomic, type ActionReply, type DriverAction, type Scenario, type SuiteReport } from './protocol';
 import { waitFor } from './suite/harness';
 import { codeServerInstalled, openWorkbench, ROOT } from './workbench';
 
@@ -270,6 +270,25 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
         assert.fail(`the grid has ${await f.locator('.scalekv-output svg.grid .cells rect.cell').count()} cells, expected ${cells}`),
       );
       await page.screenshot({ path: join(SHOTS, 'vscode-python-outputs.png') });
+    });
+
+    await onScreen('the visualizer and the sidebar follow the colour theme (light, high contrast, back to dark)', async () => {
+      const vis = await frameWith(page, '#grid svg.grid .cells rect.cell');
+      const side = await frameWith(page, '#root .kv');
+      const bodyClass = (f: Frame) => f.locator('body').getAttribute('class').then((c) => c ?? '');
+      const cellFill = () => vis.locator('#grid svg.grid .cells rect.cell').last().evaluate((e) => getComputedStyle(e).stroke + ' ' + getComputedStyle(document.body).backgroundColor);
+      const dark = await cellFill();
+      for (const [theme, cls, shot] of [
+        ['Default Light Modern', 'vscode-light', 'light'],
+        ['Default High Contrast', 'vscode-high-contrast', 'hc'],
+        ['Default Dark Modern', 'vscode-dark', 'dark'],
+      ] as const) {
+        await inVsCode(ws, SET_SETTING, ['workbench.colorTheme', theme]);
+        await waitFor(`the webviews to take the ${theme} theme`, async () => ((await bodyClass(vis)).split(' ').includes(cls) && (await bodyClass(side)).split(' ').includes(cls) ? true : undefined), 20_000);
+        await page.waitForTimeout(300);
+        await page.screenshot({ path: join(SHOTS, `vscode-theme-${shot}.png`) });
+        if (cls === 'vscode-light') assert.notEqual(await cellFill(), dark, 'the grid is drawn with the light theme’s colours');
+      }
     });
 
     await onScreen('after a reload the visualizer panel comes back with its run (WebviewPanelSerializer)', async () => {

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { REPORT_FILE, UI_DONE_FILE, writeJsonAtomic, type ActionReply, type DriverAction, type SuiteReport } from '../protocol';
+import { REPORT_FILE, SET_SETTING, UI_DONE_FILE, writeJsonAtomic, type ActionReply, type DriverAction, type SuiteReport } from '../protocol';
 import { ui, workspaceDir } from './context';
 import { runCases, waitFor } from './harness';
 import './commands.cases';
@@ -30,7 +30,9 @@ async function answerActions(dir: string): Promise<void> {
     const args = a.args.map((v, i) => (a.fileArgs?.includes(i) ? vscode.Uri.file(String(v)) : v));
     let reply: ActionReply;
     try {
-      await vscode.commands.executeCommand(a.command, ...args);
+      // one pseudo-command: change a user setting (the theme, say) as the Settings editor would
+      if (a.command === SET_SETTING) await vscode.workspace.getConfiguration().update(String(args[0]), args[1], vscode.ConfigurationTarget.Global);
+      else await vscode.commands.executeCommand(a.command, ...args);
       reply = { ok: true };
     } catch (e) {
       reply = { ok: false, error: String((e as Error)?.stack ?? e) };
