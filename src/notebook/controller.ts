@@ -18,6 +18,7 @@ import { runPayload } from './payload';
 
 export class ScaleKVNotebookController implements vscode.Disposable {
   private readonly controllers: vscode.NotebookController[] = [];
+  private readonly disposables: vscode.Disposable[] = [];
   /** the profile each notebook's last calibrate cell wrote, by notebook URI */
   private readonly calibrated = new Map<string, string>();
   private order = 0;
@@ -29,10 +30,17 @@ export class ScaleKVNotebookController implements vscode.Disposable {
     for (const type of ['jupyter-notebook']) {
       const c = vscode.notebooks.createNotebookController(`scalekv-${type}`, type, 'ScaleKV');
       c.description = 'Runs ScaleKV run specifications (JSON cells)';
-      c.supportedLanguages = ['json', 'jsonc', 'plaintext', 'python'];
+      // JSON run specifications only: a Python notebook is not offered this controller for its cells
+      c.supportedLanguages = ['json', 'jsonc', 'plaintext'];
       c.supportsExecutionOrder = true;
       c.executeHandler = (cells) => this.executeAll(cells, c);
       this.controllers.push(c);
+      // notebooks saved with the "scalekv" kernelspec (the example notebook) get this controller preselected
+      const prefer = (nb: vscode.NotebookDocument) => {
+        if (nb.notebookType === type && isScaleKVNotebook(nb)) c.updateNotebookAffinity(nb, vscode.NotebookControllerAffinity.Preferred);
+      };
+      vscode.workspace.notebookDocuments.forEach(prefer);
+      this.disposables.push(vscode.workspace.onDidOpenNotebookDocument(prefer));
     }
   }
 
@@ -101,6 +109,7 @@ export class ScaleKVNotebookController implements vscode.Disposable {
 
   dispose(): void {
     for (const c of this.controllers) c.dispose();
+    for (const d of this.disposables) d.dispose();
   }
 }
 
@@ -113,4 +122,10 @@ function profileFits(path: string, schedule: ScaleShape[]): boolean {
   } catch {
     return false;
   }
+}
+
+/** whether an .ipynb was saved with the ScaleKV kernelspec (VS Code keeps the file's metadata under metadata.metadata) */
+function isScaleKVNotebook(nb: vscode.NotebookDocument): boolean {
+  const m = nb.metadata as { metadata?: { kernelspec?: { name?: string } }; kernelspec?: { name?: string } };
+  return (m.metadata?.kernelspec?.name ?? m.kernelspec?.name) === 'scalekv';
 }

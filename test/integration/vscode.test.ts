@@ -80,15 +80,22 @@ function pythonNotebook(profile: unknown): string {
  */
 async function notification(page: Page, ws: string, text: string, timeoutMs: number) {
   const item = (where: string) => page.locator(`${where} .notification-list-item`, { has: page.locator('.notification-list-item-message', { hasText: text }) }).first();
-  let listOpen = false;
+  const t0 = Date.now();
+  let opened = 0;
   const found = await waitFor(`a notification saying "${text}"`, async () => {
     if (await item('.notifications-toasts').isVisible()) return item('.notifications-toasts');
-    if (!listOpen) {
+    if (Date.now() - t0 < 8000) return undefined; // toasts first
+    // then the list, opened afresh now and then: an item that arrives while it opens can be missing
+    if (Date.now() - opened > 5000) {
+      await inVsCode(ws, 'notifications.hideList');
       await inVsCode(ws, 'notifications.showList');
-      listOpen = true;
+      opened = Date.now();
     }
     return (await item('.notifications-center').isVisible()) ? item('.notifications-center') : undefined;
-  }, timeoutMs, 500);
+  }, timeoutMs, 500).catch(async (e) => {
+    const shown = await page.locator('.notification-list-item-message').allTextContents();
+    throw new Error(`${(e as Error).message}; notifications in the page:\n${shown.join('\n')}`);
+  });
   const expand = found.locator('.codicon-notifications-expand, .codicon-notifications-expand-down');
   if (await expand.count()) await expand.first().click();
   return found;

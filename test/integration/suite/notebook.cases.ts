@@ -37,6 +37,9 @@ test('notebook: the example notebook opens with the ScaleKV controller selected'
   notebook = await vscode.workspace.openNotebookDocument(vscode.Uri.file(scenario().notebook));
   assert.equal(notebook.notebookType, 'jupyter-notebook');
   await vscode.window.showNotebookDocument(notebook, { viewColumn: vscode.ViewColumn.Beside });
+  // the example's "scalekv" kernelspec makes the controller preferred; selecting it is what a user confirms
+  const meta = notebook.metadata as { metadata?: { kernelspec?: { name?: string } } };
+  assert.equal(meta.metadata?.kernelspec?.name, 'scalekv', 'VS Code keeps the kernelspec where the controller looks for it');
   await vscode.commands.executeCommand('notebook.selectKernel', { id: CONTROLLER_ID, extension: EXTENSION_ID });
   const code = notebook.getCells().filter((c) => c.kind === vscode.NotebookCellKind.Code);
   assert.equal(code.length, 4, 'calibrate, generate full, generate ScaleKV, compare');
