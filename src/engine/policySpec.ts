@@ -3,6 +3,7 @@
  * budget table converted for this model), or falls back to the model's shipped default profile.
  */
 import { readFileSync } from 'node:fs';
+import { sameSchedule } from '../model/schedule';
 import { parseOfficialTable } from '../scalekv/officialBudget';
 import { parseProfile, profileFromOfficial } from '../scalekv/profile';
 import { ScaleKVError } from '../shared/errors';
@@ -26,10 +27,6 @@ export function readProfileOrTable(path: string, model: ProfileModelRef): ScaleK
     return profileFromOfficial(parseOfficialTable(text, path), model, path);
   }
   throw new ScaleKVError('E_PROFILE_INVALID', `${path} is neither a ScaleKV profile nor an official budget table.`);
-}
-
-function sameSchedule(a: ProfileModelRef['schedule'], b: ProfileModelRef['schedule']): boolean {
-  return a.length === b.length && a.every((s, i) => s.h === b[i].h && s.w === b[i].w);
 }
 
 /**

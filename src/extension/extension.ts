@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import { EngineClient } from '../engine/client';
 import { readProfileOrTable } from '../engine/policySpec';
 import { scaleSchedule } from '../model/schedule';
-import { formatOfficialTable, parseProfile, profileToOfficial } from '../scalekv/profile';
+import { checkProfileMatches, formatOfficialTable, parseProfile, profileToOfficial } from '../scalekv/profile';
 import type { EngineResult } from '../shared/protocol';
 import type { CalibrateRequest, GenerateRequest, ModelSummary, PolicyName, PolicySpec, ProfileModelRef, RunRecord, ScaleKVProfile } from '../shared/types';
 import { POLICY_NAMES } from '../shared/types';
@@ -250,9 +250,9 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     const f = file ?? (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { JSON: ['json'] }, title: 'Official ScaleKV budget table or ScaleKV profile' }))?.[0]?.fsPath;
     if (!f) return;
     try {
-      const prof = readProfileOrTable(f, await modelRef());
-      const { checkProfileMatches } = await import('../scalekv/profile');
-      checkProfileMatches(prof, await modelRef(), basename(f));
+      const ref = await modelRef();
+      const prof = readProfileOrTable(f, ref);
+      checkProfileMatches(prof, ref, basename(f));
       const dir = join(outputRoot(ctx, readSettings()), 'profiles');
       mkdirSync(dir, { recursive: true });
       const out = join(dir, `imported-${basename(f).replace(/\.json$/, '')}.json`);

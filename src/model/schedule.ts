@@ -59,6 +59,11 @@ export function scaleSchedule(hDivW: number, resolution: string): ScaleShape[] {
   return nearestTemplate(hDivW).hws.slice(0, n).map(([h, w]) => ({ h, w }));
 }
 
+/** whether two schedules have the same token-map sizes, scale by scale */
+export function sameSchedule(a: ScaleShape[], b: ScaleShape[]): boolean {
+  return a.length === b.length && a.every((s, i) => s.h === b[i].h && s.w === b[i].w);
+}
+
 export function totalTokens(schedule: ScaleShape[]): number {
   return schedule.reduce((a, s) => a + s.h * s.w, 0);
 }

@@ -9,10 +9,9 @@ import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineClient } from '../engine/client';
 import type { EngineResult } from '../shared/protocol';
-import { PROFILE_MIME, RUN_MIME, type PolicyName, type ProviderSetting } from '../shared/types';
+import { PROFILE_MIME, RUN_MIME, type PolicyName, type ProviderSetting, type RunRecord, type ScaleShape } from '../shared/types';
 import type { Settings } from '../extension/settings';
-import { scaleSchedule } from '../model/schedule';
-import type { ScaleShape } from '../shared/types';
+import { sameSchedule, scaleSchedule } from '../model/schedule';
 import { parseCellSpec } from './cellSpec';
 import { runPayload } from './payload';
 
@@ -100,7 +99,7 @@ export class ScaleKVNotebookController implements vscode.Disposable {
     }
   }
 
-  private runOutputs(runPath: string, run: import('../shared/types').RunRecord): vscode.NotebookCellOutput[] {
+  private runOutputs(runPath: string, run: RunRecord): vscode.NotebookCellOutput[] {
     const payload = runPayload(runPath, run);
     // the payload shows thumbnails; image/png carries the images at full size
     const png = run.images.map((im) => join(dirname(runPath), im.path)).filter((f) => existsSync(f)).map((f) => new vscode.NotebookCellOutputItem(readFileSync(f), 'image/png'));
@@ -117,8 +116,7 @@ export class ScaleKVNotebookController implements vscode.Disposable {
 function profileFits(path: string, schedule: ScaleShape[]): boolean {
   try {
     const p = JSON.parse(readFileSync(path, 'utf8')) as { model?: { schedule?: ScaleShape[] } };
-    const s = p.model?.schedule;
-    return !!s && s.length === schedule.length && s.every((x, i) => x.h === schedule[i].h && x.w === schedule[i].w);
+    return !!p.model?.schedule && sameSchedule(p.model.schedule, schedule);
   } catch {
     return false;
   }

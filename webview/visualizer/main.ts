@@ -24,6 +24,7 @@
  */
 import type { ExportKind, FromWebview, RetentionSlice, Selection, ToWebview, VisualizerState } from '../../src/shared/protocol';
 import type { RunRecord, ScaleKVProfile } from '../../src/shared/types';
+import { totalTokens } from '../../src/model/schedule';
 import { drawGrid, type GridView } from '../shared/grid';
 import { drawAgreement, drawLayerMemory, drawMemory, fidelityCsv, fidelityTable, memoryCsv } from '../shared/memory';
 import { drawRetention, retentionCsv, retentionSvg } from '../shared/retention';
@@ -252,7 +253,7 @@ function onMessage(m: ToWebview): void {
     case 'retention':
       if (m.error) showError('Cannot read the kept tokens', m.error);
       try {
-        slice = m.slice && run ? validateSlice(m.slice, run.schedule.slice(0, m.slice.selection.scaleIndex + 1).reduce((a, s) => a + s.h * s.w, 0)) : null;
+        slice = m.slice && run ? validateSlice(m.slice, totalTokens(run.schedule.slice(0, m.slice.selection.scaleIndex + 1))) : null;
       } catch (e) {
         slice = null;
         showError('Cannot show the kept tokens', (e as Error).message);

@@ -70,10 +70,16 @@ function uniformBudget(plan: BudgetPlan): Budget {
   return (_l, si) => (plan.scales[si].compressed ? plan.scales[si].uniformBudget : null);
 }
 
+/** the run's ratio where it differs from the profile's, whose budgets then get re-derived; else null */
+function otherRatio(p: ScaleKVProfile, ratio: number | undefined): number | null {
+  return ratio === undefined || Math.abs(ratio - p.settings.targetRatio) < 1e-9 ? null : ratio;
+}
+
 /** A profile's budgets, or budgets re-derived for another ratio from its roles. */
 function profileBudget(p: ScaleKVProfile, ratio: number | undefined, model: PolicyModel, windowSize: number): { budget: Budget; note: string } {
   const isDrafter = (l: number, si: number) => p.scales[si].roles[l] === 'drafter';
-  if (ratio === undefined || Math.abs(ratio - p.settings.targetRatio) < 1e-9) {
+  const other = otherRatio(p, ratio);
+  if (other === null) {
     return {
       budget: (l, si) => (p.scales[si].compressed ? (isDrafter(l, si) ? p.scales[si].drafterBudget : p.scales[si].refinerBudget) : null),
       note: `budgets of the profile (${p.origin}, target ratio ${p.settings.targetRatio})`,
@@ -81,10 +87,10 @@ function profileBudget(p: ScaleKVProfile, ratio: number | undefined, model: Poli
   }
   // size for the scale with the most drafters so no scale can exceed T
   const nd = Math.max(0, ...p.scales.map((s) => s.roles.filter((r) => r === 'drafter').length));
-  const plan = allocateBudgets(model.schedule, model.depth, { ...DEFAULT_SETTINGS, ...p.settings, targetRatio: ratio, windowSize, draftersPerScale: nd });
+  const plan = allocateBudgets(model.schedule, model.depth, { ...DEFAULT_SETTINGS, ...p.settings, targetRatio: other, windowSize, draftersPerScale: nd });
   return {
     budget: (l, si) => (plan.scales[si].compressed ? (isDrafter(l, si) ? plan.scales[si].drafterBudget : plan.scales[si].refinerBudget) : null),
-    note: `budgets re-derived for ratio ${ratio} from the profile's roles (${nd} drafters per scale at most)`,
+    note: `budgets re-derived for ratio ${other} from the profile's roles (${nd} drafters per scale at most)`,
   };
 }
 
@@ -93,11 +99,12 @@ function profileBudget(p: ScaleKVProfile, ratio: number | undefined, model: Poli
  * from the profile's, each scale's budgets are the ones the policy's budget function gave its layers.
  */
 export function appliedProfile(p: ScaleKVProfile, budget: Budget, ratio: number | undefined): ScaleKVProfile {
-  if (ratio === undefined || Math.abs(ratio - p.settings.targetRatio) < 1e-9) return p;
+  const other = otherRatio(p, ratio);
+  if (other === null) return p;
   return {
     ...p,
-    settings: { ...p.settings, targetRatio: ratio },
-    origin: `${p.origin}, budgets re-derived for ratio ${ratio}`,
+    settings: { ...p.settings, targetRatio: other },
+    origin: `${p.origin}, budgets re-derived for ratio ${other}`,
     scales: p.scales.map((s, si) => {
       const of = (role: string) => {
         const l = s.roles.indexOf(role as (typeof s.roles)[number]);
