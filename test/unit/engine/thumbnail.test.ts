@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { downscaleChw } from '../../../src/model/thumbnail';
+import { rng } from '../scalekv/helpers';
 
 function reference(chw: Uint8Array, w: number, h: number, f: number): number[] {
   const W = Math.ceil(w / f);
@@ -18,8 +19,8 @@ function reference(chw: Uint8Array, w: number, h: number, f: number): number[] {
 }
 
 test('downscale: block means by the smallest integer factor, edge blocks included', () => {
-  let seed = 7;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) >> 8) & 255;
+  const r = rng(7);
+  const rnd = () => Math.floor(r() * 256);
   for (const [w, h, max, f] of [
     [7, 5, 3, 3],
     [512, 512, 256, 2],
