@@ -206,7 +206,12 @@ def main():
             o += n
             ref = lg.cpu()
             diffs.append({"scale": si, "maxAbs": float((mine - ref).abs().max()), "refMaxAbs": float(ref.abs().max())})
-        _, t16, _ = run_case(a.case, a.device, torch.bfloat16, a.repeats) if a.device == "cuda" else (None, None, None)
+        outs16, t16, _ = run_case(a.case, a.device, torch.bfloat16, a.repeats) if a.device == "cuda" else (None, None, None)
+        # how far PyTorch's own bf16 run (the official inference dtype) is from fp32: the yardstick for
+        # the engine's float16 path
+        if outs16 is not None:
+            for d, l32, l16 in zip(diffs, outs32, outs16):
+                d["torchBf16MaxAbs"] = float((l16.float().cpu() - l32.cpu()).abs().max())
     report.update({"parity": diffs, "torchFp32Ms": t32, "torchBf16Ms": t16, "engineMs": case.get("engineMs"), "engineProvider": case.get("provider")})
     print(json.dumps(report, indent=1))
     with open(os.path.join(a.case, "torch_report.json"), "w") as f:

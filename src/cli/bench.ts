@@ -14,10 +14,11 @@ import { chooseProvider } from '../engine/runtime';
 import { generateImages, type GenerationModel } from '../engine/generate';
 import { syntheticModel } from '../engine/syntheticModel';
 import { loadModel } from '../engine/loadModel';
-import type { ExecutionProvider, PolicySpec, Progress } from '../shared/types';
+import type { ExecutionProvider, PolicySpec, Precision, Progress } from '../shared/types';
 import { resolvePolicySpec } from '../engine/policySpec';
 import { syntheticProfile } from '../scalekv/syntheticProfile';
 import { list, num, str, type ParsedArgs } from './args';
+import { startGpuMemorySampler } from './gpuMemory';
 
 interface Row {
   provider: string;
@@ -31,6 +32,14 @@ interface Row {
   fullBytes: number;
   peakBytes: number;
   fullPeakBytes: number;
+  precision: string;
+  runner: string;
+  /** the first run, which builds the scale graphs (later runs reuse them) */
+  firstMs: number;
+  /** device memory high-water mark while the row ran (nvidia-smi), or null without an NVIDIA GPU */
+  peakGpuBytes: number | null;
+  date: string;
+  gpu: string | null;
 }
 
 function configFor(name: string): InfinityConfig {
@@ -48,7 +57,10 @@ export async function runBench(a: ParsedArgs, ctx: { onProgress(p: Progress): vo
   const policies: PolicySpec[] = (list(a, 'policy').length ? list(a, 'policy') : ['full', 'scalekv']).flatMap((p): PolicySpec[] =>
     p === 'full' ? [{ name: 'full' }] : (list(a, 'ratio').length ? list(a, 'ratio').map(Number) : [0.1]).map((ratio) => ({ name: p as PolicySpec['name'], ratio })),
   );
-  const repeats = num(a, 'repeats', 1);
+  const repeats = num(a, 'repeats', 2);
+  const precisions = (list(a, 'precision').length ? list(a, 'precision') : ['auto']) as Precision[];
+  const runnerArg = (str(a, 'runner', 'auto') ?? 'auto') as 'auto' | 'fused' | 'layerwise';
+  const sampler = startGpuMemorySampler();
   const rows: Row[] = [];
   const failures: string[] = [];
   for (const p of providers) {
@@ -64,43 +76,57 @@ export async function runBench(a: ParsedArgs, ctx: { onProgress(p: Progress): vo
       try {
         for (const res of resolutions) {
           const schedule = scaleSchedule(1, res);
-          // warm-up: first runs pay for kernel compilation and allocator growth
-          try {
-            await generateImages(model, { ...opts(), policy: createPolicy({ name: 'full' }, meta(model.cfg, schedule)), resolution: res });
-          } catch (e) {
-            failures.push(`${p} / ${model.cfg.name} / ${res} / warm-up: ${(e as Error).message.split('\n')[0]}`);
-            continue;
-          }
-          for (const pol0 of policies) {
+          for (const precision of precisions) for (const pol0 of policies) {
             const pol = withProfile(pol0, model.cfg, schedule, (model as { defaultProfiles?: string[] }).defaultProfiles ?? []);
             let best: Row | null = null;
+            let firstMs = 0;
+            sampler?.reset();
             try {
-            for (let r = 0; r < repeats; r++) {
-              const t0 = performance.now();
-              const g = await generateImages(model, { ...opts(), policy: createPolicy(pol, meta(model.cfg, schedule)), resolution: res, signal: ctx.signal });
-              const row: Row = {
-                provider: p,
-                config: model.cfg.name,
-                resolution: `${res} (${g.width}x${g.height})`,
-                policy: pol.name,
-                ratio: pol.ratio ?? null,
-                scaleMs: g.timings.map((t) => t.ms),
-                totalMs: performance.now() - t0,
-                heldBytes: g.kv.finalHeldBytes,
-                fullBytes: g.kv.finalFullBytes,
-                peakBytes: g.kv.peakBytes,
-                fullPeakBytes: g.kv.fullPeakBytes,
-              };
-              if (!best || row.totalMs < best.totalMs) best = row;
-            }
+              // the first run builds the scale's graphs and grows the allocator: reported apart
+              for (let r = 0; r < repeats; r++) {
+                const t0 = performance.now();
+                const g = await generateImages(model, { ...opts(), policy: createPolicy(pol, meta(model.cfg, schedule)), resolution: res, signal: ctx.signal, precision, runner: runnerArg });
+                const ms = performance.now() - t0;
+                if (r === 0) firstMs = ms;
+                const row: Row = {
+                  provider: p,
+                  config: model.cfg.name,
+                  resolution: `${res} (${g.width}x${g.height})`,
+                  policy: pol.name,
+                  ratio: pol.ratio ?? null,
+                  scaleMs: g.timings.map((t) => t.ms),
+                  totalMs: ms,
+                  heldBytes: g.kv.finalHeldBytes,
+                  fullBytes: g.kv.finalFullBytes,
+                  peakBytes: g.kv.peakBytes,
+                  fullPeakBytes: g.kv.fullPeakBytes,
+                  precision: g.precision,
+                  runner: g.runner,
+                  firstMs,
+                  peakGpuBytes: null,
+                  date: new Date().toISOString().slice(0, 10),
+                  gpu: sampler?.gpu ?? null,
+                };
+                if (!best || row.totalMs < best.totalMs) best = row;
+              }
+              if (sampler) {
+                await new Promise((r) => setTimeout(r, 150)); // the sampler's last reading
+                best!.peakGpuBytes = sampler.peak();
+              }
             } catch (e) {
-              // one configuration failing (e.g. a GPU buffer limit) must not lose the others' rows
+              // one configuration failing (e.g. out of GPU memory) must not lose the others' rows
               process.stderr.write(`${p} ${model.cfg.name} ${res} ${pol.name}: ${(e as Error).message.split('\n')[0]}\n`);
               failures.push(`${p} / ${model.cfg.name} / ${res} / ${pol.name}${pol.ratio ? ' ' + pol.ratio : ''}: ${(e as Error).message.split('\n')[0]}`);
               continue;
             }
             rows.push(best!);
-            process.stderr.write(`${p} ${model.cfg.name} ${res} ${pol.name}${pol.ratio ? ' ' + pol.ratio : ''}: ${best!.totalMs.toFixed(0)} ms\n`);
+            // partial results survive a crash of a later configuration
+            mkdirSync(dirname(out), { recursive: true });
+            writeFileSync(out.replace(/\.md$/, '') + '.partial.json', JSON.stringify(rows, null, 1));
+            process.stderr.write(
+              `${p} ${model.cfg.name} ${res} ${pol.name}${pol.ratio ? ' ' + pol.ratio : ''} ${best!.precision} ${best!.runner}: ${best!.totalMs.toFixed(0)} ms (first ${firstMs.toFixed(0)} ms)` +
+                `${best!.peakGpuBytes ? `, GPU peak ${(best!.peakGpuBytes / 2 ** 30).toFixed(2)} GiB` : ''}\n`,
+            );
           }
         }
       } finally {
@@ -108,6 +134,7 @@ export async function runBench(a: ParsedArgs, ctx: { onProgress(p: Progress): vo
       }
     }
   }
+  sampler?.stop();
   mkdirSync(dirname(out), { recursive: true });
   const text = table(rows) + (failures.length ? `\nFailed:\n\n${failures.map((f) => `- ${f}`).join('\n')}\n` : '');
   writeFileSync(out, text);
@@ -129,10 +156,12 @@ function withProfile(p: PolicySpec, cfg: InfinityConfig, schedule: ReturnType<ty
   if (p.name !== 'scalekv') return p;
   const ref = { name: cfg.name, depth: cfg.depth, numHeads: cfg.numHeads, headDim: cfg.embedDim / cfg.numHeads, schedule };
   try {
-    return resolvePolicySpec(p, ref, defaultProfiles);
+    const r = resolvePolicySpec(p, ref, defaultProfiles);
+    if (r.profile) return r;
   } catch {
-    return { ...p, profile: syntheticProfile(ref, p.ratio ?? 0.1) };
+    /* no calibrated profile for these shapes */
   }
+  return { ...p, profile: syntheticProfile(ref, p.ratio ?? 0.1) };
 }
 
 async function tinyModel(p: ExecutionProvider, ctx: { onProgress(p: Progress): void; signal: AbortSignal }) {
@@ -149,16 +178,17 @@ function table(rows: Row[]): string {
   const lines = [
     `# ScaleKV engine benchmark`,
     '',
-    `Machine: ${machine()}. Date: ${new Date().toISOString().slice(0, 10)}. Batch 1 with CFG (2 rows). KV bytes are float32 as the engine stores them; the official implementation caches bf16 (half these bytes).`,
-    'Ratios compare rows of the same provider, config and resolution measured in this one run.',
+    `Machine: ${machine()}${rows[0]?.gpu ? `, ${rows[0].gpu}` : ''}. Date: ${new Date().toISOString().slice(0, 10)}. Batch 1 with CFG (2 rows). KV bytes in the precision the cache is held in.`,
+    'Ratios compare rows of the same provider, config, resolution and precision measured in this one run. Time: the best of the runs after the first, which builds the graphs (shown apart).',
     '',
-    '| provider | config | resolution | policy | ratio | total ms | time / full | KV held MiB | held / full | KV peak MiB | peak / full | per-scale ms |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| provider | config | resolution | precision | runner | policy | ratio | total ms | first run ms | time / full | KV held MiB | held / full | KV peak MiB | GPU peak GiB | per-scale ms |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
-    const full = rows.find((x) => x.provider === r.provider && x.config === r.config && x.resolution === r.resolution && x.policy === 'full');
+    const full = rows.find((x) => x.provider === r.provider && x.config === r.config && x.resolution === r.resolution && x.precision === r.precision && x.policy === 'full');
+    const gib = r.peakGpuBytes === null ? '-' : (r.peakGpuBytes / 2 ** 30).toFixed(2);
     lines.push(
-      `| ${r.provider} | ${r.config} | ${r.resolution} | ${r.policy} | ${r.ratio ?? '-'} | ${r.totalMs.toFixed(0)} | ${full ? (r.totalMs / full.totalMs).toFixed(2) : '-'} | ${mib(r.heldBytes)} | ${(r.heldBytes / r.fullBytes).toFixed(3)} | ${mib(r.peakBytes)} | ${(r.peakBytes / r.fullPeakBytes).toFixed(3)} | ${r.scaleMs.map((m) => m.toFixed(1)).join(' / ')} |`,
+      `| ${r.provider} | ${r.config} | ${r.resolution} | ${r.precision} | ${r.runner} | ${r.policy} | ${r.ratio ?? '-'} | ${r.totalMs.toFixed(0)} | ${r.firstMs.toFixed(0)} | ${full ? (r.totalMs / full.totalMs).toFixed(2) : '-'} | ${mib(r.heldBytes)} | ${(r.heldBytes / r.fullBytes).toFixed(3)} | ${mib(r.peakBytes)} | ${gib} | ${r.scaleMs.map((m) => m.toFixed(1)).join(' / ')} |`,
     );
   }
   return lines.join('\n') + '\n';

@@ -11,12 +11,14 @@ import { writeSafetensors } from '../checkpoint/safetensors';
 import { INFINITY_2B, INFINITY_TINY, type InfinityConfig } from '../model/config';
 import { cumulativeTokens, scaleSchedule } from '../model/schedule';
 import { makeTinyInfinityWeights } from '../model/tiny/infinityTiny';
-import { gaussian } from '../model/weights';
+import { gaussian, uniformNoise } from '../model/weights';
 import { generateImages } from '../engine/generate';
 import { InfinitySessions } from '../engine/infinitySessions';
 import { chooseProvider } from '../engine/runtime';
 import { createPolicy } from '../scalekv/policies';
-import type { ProviderSetting } from '../shared/types';
+import type { StepPrecision } from '../../kernels/graphs/stepWeights';
+import { fusedWeightCache } from '../engine/fusedRunner';
+import type { Precision, ProviderSetting } from '../shared/types';
 import { num, str, type ParsedArgs } from './args';
 
 export async function exportCase(a: ParsedArgs): Promise<string> {
@@ -28,7 +30,7 @@ export async function exportCase(a: ParsedArgs): Promise<string> {
   const provider = await chooseProvider((str(a, 'provider', 'auto') as ProviderSetting) ?? 'auto');
   const resolution = str(a, 'resolution', '0.25M')!;
   const schedule = scaleSchedule(1, resolution);
-  const ws = makeTinyInfinityWeights(cfg, 99, cfg.depth % 2 === 0 ? 2 : 1);
+  const ws = makeTinyInfinityWeights(cfg, 99, cfg.depth % 2 === 0 ? 2 : 1, cfg.embedDim >= 1024 ? uniformNoise : gaussian);
   writeSafetensors(
     join(out, 'weights.safetensors'),
     ws.names().map((n) => ({ name: n, dtype: 'float32', shape: ws.shape(n), data: ws.get(n) })),
@@ -43,15 +45,19 @@ export async function exportCase(a: ParsedArgs): Promise<string> {
   });
   const logits: Float32Array[] = [];
   const codes: Float32Array[] = [];
+  const fused = fusedWeightCache(cfg, ws, provider.used);
   const model = {
     cfg,
     sessions,
+    fused: (p: StepPrecision, signal?: AbortSignal) => fused.get(p, signal),
     cfgUncond: ws.get('cfg_uncond'),
     encodeText: async () => ({ features: text, lens: [T], maxLen: T }),
     decode: async (z: Float32Array) => z,
   };
   const runs = Math.max(1, num(a, 'repeats', 3));
   let best: number[] | null = null;
+  let lastPrecision = '';
+  let lastRunner = '';
   for (let r = 0; r < runs; r++) {
     logits.length = 0;
     const res = await generateImages(model, {
@@ -67,12 +73,17 @@ export async function exportCase(a: ParsedArgs): Promise<string> {
       queryMode: 'code',
       recordRetention: false,
       forcedBits: forced,
+      precision: (str(a, 'precision', 'auto') as Precision) ?? 'auto',
+      runner: (str(a, 'runner', 'auto') as 'auto' | 'fused' | 'layerwise') ?? 'auto',
       onLogits: (si, l) => (logits[si] = l.slice()),
       onScaleCodes: (si, c) => (codes[si] = c.slice()),
     });
+    lastPrecision = res.precision;
+    lastRunner = res.runner;
     const ms = res.timings.map((t) => t.ms);
     if (!best || ms.reduce((p, q) => p + q) < best.reduce((p, q) => p + q)) best = ms;
   }
+  await fused.release();
   await sessions.release();
   const rows = 2;
   const feats = new Float32Array(rows * T * cfg.textChannels);
@@ -99,6 +110,8 @@ export async function exportCase(a: ParsedArgs): Promise<string> {
         finalGrid: [scaleSchedule(1, '1M').at(-1)!.h, scaleSchedule(1, '1M').at(-1)!.w],
         tokens: cumulativeTokens(schedule).at(-1),
         provider: provider.used,
+        precision: lastPrecision,
+        runner: lastRunner,
         engineMs: best,
       },
       null,

@@ -54,6 +54,7 @@ export function createEngine(): EngineApi & { dispose(): Promise<void> } {
       policy,
       queryMode: spec.queryMode ?? 'code',
       recordRetention: req.recordRetention ?? true,
+      precision: req.precision,
       signal: ctx.signal,
       onProgress: ctx.onProgress,
     });

@@ -3,15 +3,18 @@
  * compress after every scale. Records per-scale timings, the KV bytes each layer holds, the sampled
  * bits, and (optionally) the token positions every layer keeps.
  */
-import { LayerCache, cpuGatherer, deviceGatherer, fullCacheBytes, type Gatherer } from '../kvcache/kvCache';
+import type { StepPrecision } from '../../kernels/graphs/stepWeights';
+import { fullCacheBytes } from '../kvcache/kvCache';
 import type { KvPolicy } from '../kvcache/policy';
 import { RetentionRecorder } from '../kvcache/retention';
 import type { InfinityConfig } from '../model/config';
 import { cumulativeTokens, scaleSchedule } from '../model/schedule';
 import { interpolateBilinear } from '../model/vae';
 import { cancelled, ScaleKVError } from '../shared/errors';
-import type { KvReport, KvScaleStat, Progress, ScaleShape, ScaleTiming, WindowQueryMode } from '../shared/types';
+import type { ExecutionProvider, KvReport, KvScaleStat, Precision, Progress, ScaleShape, ScaleTiming, WindowQueryMode } from '../shared/types';
+import { planScales, fusedRunner, type FusedModel } from './fusedRunner';
 import type { InfinitySessions } from './infinitySessions';
+import { layerwiseRunner, type ConditioningTensors, type ScaleRunner } from './scaleRunner';
 import { ropeForScale } from './rope';
 import { Rng, sampleBits } from './sampling';
 
@@ -30,6 +33,8 @@ export interface GenerationModel {
   encodeText(prompts: string[]): Promise<TextFeatures>;
   /** z [B, d, h, w] -> image [B, 3, 16h, 16w] */
   decode(z: Float32Array, B: number, h: number, w: number): Promise<Float32Array>;
+  /** the per-scale fused graphs' weights on the device, uploaded on first use per precision */
+  fused?(precision: StepPrecision, signal?: AbortSignal): Promise<FusedModel>;
 }
 
 export interface GenerationOptions {
@@ -44,6 +49,12 @@ export interface GenerationOptions {
   policy: KvPolicy;
   queryMode: WindowQueryMode;
   recordRetention: boolean;
+  /** 'auto' (default): float16 on GPU providers, float32 on the CPU */
+  precision?: Precision;
+  /** 'auto' (default): fused per-scale graphs where the policy allows, else layer by layer */
+  runner?: 'auto' | 'fused' | 'layerwise';
+  /** queries per attention chunk in the fused graphs */
+  queryChunk?: number;
   /** calibration needs the attention statistics only: skip the VAE */
   skipDecode?: boolean;
   /** test hook: use these bits instead of sampling (teacher forcing), [scale] -> [B, L, d] */
@@ -66,10 +77,11 @@ export interface GenerationResult {
   timings: ScaleTiming[];
   kv: KvReport;
   retention: RetentionRecorder | null;
+  runner: 'fused' | 'layerwise';
+  precision: 'fp16' | 'fp32';
 }
 
 const BF16 = 2;
-const F32 = 4;
 
 export async function generateImages(model: GenerationModel, o: GenerationOptions): Promise<GenerationResult> {
   const { cfg, sessions } = model;
@@ -108,11 +120,10 @@ export async function generateImages(model: GenerationModel, o: GenerationOption
   check();
   const cond = await sessions.runConditioning(feats, mask, rows, T);
 
-  const caches = Array.from({ length: cfg.depth }, () => new LayerCache(rows, H, hd));
-  const gatherer: Gatherer = sessions.gatherSession ? deviceGatherer(sessions.gatherSession) : cpuGatherer;
   const retention = o.recordRetention ? new RetentionRecorder(rows, H, cfg.depth) : null;
   const rng = new Rng(o.seed);
   o.policy.reset();
+  const runner = await chooseRunner(model, cond, o, rows, retention, schedule, finalGrid);
 
   const last = schedule[total - 1];
   const summed = new Float32Array(B * d * last.h * last.w);
@@ -120,64 +131,28 @@ export async function generateImages(model: GenerationModel, o: GenerationOption
   const timings: ScaleTiming[] = [];
   const perScale: KvScaleStat[] = [];
   const bitsPerScale: Uint8Array[] = [];
-  let x = cond.x0;
+  let codes: Float32Array | null = null;
   let peak = 0;
+  const bpe = runner.bytesPerElement;
 
   try {
     for (let si = 0; si < total; si++) {
       const t0 = performance.now();
       const shape = schedule[si];
       const L = shape.h * shape.w;
-      const firstPos = si === 0 ? 0 : cum[si - 1];
-      const rope = ropeForScale(shape, finalGrid, hd, cfg.ropeBase);
-      let scalePeak = 0;
-      let live = caches.reduce((a, c) => a + c.bytes(F32), 0);
-      for (let l = 0; l < cfg.depth; l++) {
-        check();
-        const cache = caches[l];
-        const cacheLen = cache.len + L;
-        const needs = o.policy.needs(l, si, cacheLen, schedule);
-        const out = await sessions.runBlock(
-          l,
-          { x, gss: cond.gss, cos: rope.cos, sin: rope.sin, pastK: cache.k, pastV: cache.v, caKv: cond.caKv, caBias: cond.caBias, L },
-          { idx: needs.windowQueries, mode: needs.queryMode ?? o.queryMode },
-          needs.colsum,
-        );
-        if (x !== cond.x0 && x.location !== 'cpu') x.dispose();
-        x = out.y;
-        live -= cache.bytes(F32);
-        cache.extend(out.kAll, out.vAll, L, firstPos);
-        live += cache.bytes(F32);
-        // this layer's extended cache next to every other layer's current one: the most held at once
-        scalePeak = Math.max(scalePeak, live);
-        const sel = o.policy.select({
-          layer: l,
-          scaleIndex: si,
-          schedule,
-          rows,
-          heads: H,
-          cacheLen,
-          curLen: L,
-          positions: cache.positions,
-          isLastScale: si === total - 1,
-          windowScores: out.win,
-          colsum: out.colsum,
-        });
-        if (sel) {
-          if (sel.keep.length !== rows * H * sel.perHead) {
-            throw new ScaleKVError('E_INTERNAL', `Policy ${o.policy.name} returned ${sel.keep.length} indices for ${rows}x${H}x${sel.perHead}.`);
-          }
-          live -= cache.bytes(F32);
-          await cache.evict(sel, gatherer);
-          live += cache.bytes(F32);
-        }
-        retention?.record(si, l, cache, cacheLen);
-        progress({ stage: 'scale', scaleIndex: si, message: `Scale ${si + 1}/${total} (${shape.h}x${shape.w}), layer ${l + 1}/${cfg.depth}`, fraction: (si + (l + 1) / cfg.depth) / total });
-      }
-      peak = Math.max(peak, scalePeak);
+      const where = `Scale ${si + 1}/${total} (${shape.h}x${shape.w})`;
+      const { logits, peakBytes } = await runner.run({
+        si,
+        schedule,
+        firstPos: si === 0 ? 0 : cum[si - 1],
+        rope: ropeForScale(shape, finalGrid, hd, cfg.ropeBase),
+        codes,
+        check,
+        onLayer: (l) => progress({ stage: 'scale', scaleIndex: si, message: `${where}, layer ${l + 1}/${cfg.depth}`, fraction: (si + (l + 1) / cfg.depth) / total }),
+      });
+      peak = Math.max(peak, peakBytes);
 
-      // ---- logits, guidance, bits
-      const logits = await sessions.runHead(x, cond.headSS);
+      // ---- guidance, bits
       const V = 2 * d;
       const guidedLogits = guided ? logits : logits.subarray(0, B * L * V);
       o.onLogits?.(si, logits);
@@ -186,13 +161,13 @@ export async function generateImages(model: GenerationModel, o: GenerationOption
 
       // ---- BSQ codes: bits -> +-1/sqrt(d), accumulated at the final size; next input resampled from the sum
       const inv = 1 / Math.sqrt(d);
-      const codes = new Float32Array(B * d * L); // [B, d, h, w]
-      for (let b = 0; b < B; b++) for (let t = 0; t < L; t++) for (let j = 0; j < d; j++) codes[(b * d + j) * L + t] = bits[(b * L + t) * d + j] ? inv : -inv;
+      const scaleCodes = new Float32Array(B * d * L); // [B, d, h, w]
+      for (let b = 0; b < B; b++) for (let t = 0; t < L; t++) for (let j = 0; j < d; j++) scaleCodes[(b * d + j) * L + t] = bits[(b * L + t) * d + j] ? inv : -inv;
       if (si === total - 1) {
-        for (let i = 0; i < summed.length; i++) summed[i] += codes[i];
+        for (let i = 0; i < summed.length; i++) summed[i] += scaleCodes[i];
       } else {
         for (let b = 0; b < B; b++) {
-          const up = interpolateBilinear(codes.subarray(b * d * L, (b + 1) * d * L), d, shape.h, shape.w, last.h, last.w);
+          const up = interpolateBilinear(scaleCodes.subarray(b * d * L, (b + 1) * d * L), d, shape.h, shape.w, last.h, last.w);
           const o2 = b * d * last.h * last.w;
           for (let i = 0; i < up.length; i++) summed[o2 + i] += up[i];
         }
@@ -205,31 +180,30 @@ export async function generateImages(model: GenerationModel, o: GenerationOption
         }
         if (guided) next.copyWithin(B * Ln * d, 0, B * Ln * d);
         o.onScaleCodes?.(si + 1, next);
-        if (x.location !== 'cpu') x.dispose();
-        x = await sessions.runEmbed(next, rows, Ln, si + 1);
+        codes = next;
       }
 
-      const held = caches.map((c) => c.bytes(F32));
+      const held = runner.caches.map((c) => c.bytes(bpe));
       perScale.push({
         scaleIndex: si,
         heldBytes: held.reduce((a, b) => a + b, 0),
-        fullBytes: fullCacheBytes(cfg.depth, rows, H, hd, cum[si], F32),
+        fullBytes: fullCacheBytes(cfg.depth, rows, H, hd, cum[si], bpe),
         perLayerHeld: held,
-        perLayerTokens: caches.map((c) => c.len),
-        peakBytes: scalePeak,
+        perLayerTokens: runner.caches.map((c) => c.len),
+        peakBytes,
       });
       timings.push({ scaleIndex: si, ms: performance.now() - t0 });
     }
   } finally {
-    for (const c of caches) c.dispose();
+    runner.dispose();
   }
 
   check();
   progress({ stage: 'decode', message: 'Decoding image', fraction: 0.99 });
   const images = o.skipDecode ? new Float32Array(0) : await model.decode(summed, B, last.h, last.w);
-  const fullPeak = fullCacheBytes(cfg.depth, rows, H, hd, cum[total - 1], F32);
+  const fullPeak = fullCacheBytes(cfg.depth, rows, H, hd, cum[total - 1], bpe);
   const kv: KvReport = {
-    bytesPerElement: F32,
+    bytesPerElement: bpe,
     referenceBytesPerElement: BF16,
     batchRows: rows,
     perScale,
@@ -238,5 +212,38 @@ export async function generateImages(model: GenerationModel, o: GenerationOption
     finalHeldBytes: perScale[total - 1].heldBytes,
     finalFullBytes: perScale[total - 1].fullBytes,
   };
-  return { schedule, images, width: last.w * 16, height: last.h * 16, bits: bitsPerScale, timings, kv, retention };
+  return { schedule, images, width: last.w * 16, height: last.h * 16, bits: bitsPerScale, timings, kv, retention, runner: runner.kind, precision: bpe === 2 ? 'fp16' : 'fp32' };
+}
+
+/** float16 wherever a GPU provider runs the model, float32 on the CPU (its kernels are float32). */
+export function resolvePrecision(p: Precision | undefined, ep: ExecutionProvider): StepPrecision {
+  const want = p ?? 'auto';
+  if (want === 'fp32') return 'float32';
+  if (want === 'fp16') {
+    if (ep === 'cpu') throw new ScaleKVError('E_INVALID_REQUEST', 'float16 runs on a GPU provider (webgpu or cuda); the CPU provider runs float32. Use precision auto or fp32.');
+    return 'float16';
+  }
+  return ep === 'cpu' ? 'float32' : 'float16';
+}
+
+async function chooseRunner(
+  model: GenerationModel,
+  cond: ConditioningTensors,
+  o: GenerationOptions,
+  rows: number,
+  retention: RetentionRecorder | null,
+  schedule: ScaleShape[],
+  finalGrid: ScaleShape,
+): Promise<ScaleRunner> {
+  const precision = resolvePrecision(o.precision, model.sessions.ep);
+  const plans = o.runner === 'layerwise' || !model.fused ? null : planScales(o.policy, model.cfg.depth, schedule);
+  if (plans) {
+    return fusedRunner(await model.fused!(precision, o.signal), cond, { rows, plans, retention, queryChunk: o.queryChunk, finalGrid });
+  }
+  if (o.runner === 'fused') throw new ScaleKVError('E_INVALID_REQUEST', `The ${o.policy.name} policy decides on the host after every layer, so it runs layer by layer.`);
+  if (precision === 'float16') {
+    // the layer-by-layer graphs are float32; say so rather than report a precision that did not run
+    o.onProgress?.({ stage: 'encode', fraction: 0, message: `${o.policy.name} runs layer by layer in float32` });
+  }
+  return layerwiseRunner(model.sessions, cond, { rows, policy: o.policy, queryMode: o.queryMode, retention });
 }

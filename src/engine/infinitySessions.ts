@@ -34,40 +34,39 @@ export interface BlockOut {
 }
 
 export class InfinitySessions {
-  private blocks: ort.InferenceSession[] = [];
+  // built on first use: runs through the fused per-scale graphs never need them, and each holds a
+  // float32 copy of its block's weights
+  private blocks: (ort.InferenceSession | null)[] = [];
   private blocksColsum: (ort.InferenceSession | null)[] = [];
   private constructor(
     readonly cfg: InfinityConfig,
     readonly ep: ExecutionProvider,
-    private readonly ws: WeightSource,
+    readonly ws: WeightSource,
     private conditioning: ort.InferenceSession,
     private embed: ort.InferenceSession,
     private head: ort.InferenceSession,
     readonly gatherSession: ort.InferenceSession | null,
   ) {}
 
-  static async create(cfg: InfinityConfig, ws: WeightSource, ep: ExecutionProvider, onBlock?: (i: number) => void, signal?: AbortSignal): Promise<InfinitySessions> {
+  static async create(cfg: InfinityConfig, ws: WeightSource, ep: ExecutionProvider): Promise<InfinitySessions> {
     const opt = (gpu: string[] = []) => sessionOptions(ep, gpu);
     const conditioning = await ort.InferenceSession.create(buildConditioningGraph(cfg, ws), opt(['ca_kv', 'ca_bias', 'gss', 'head_ss', 'x0']));
     const embed = await ort.InferenceSession.create(buildEmbedGraph(cfg, ws), opt(['x']));
     const head = await ort.InferenceSession.create(buildHeadGraph(cfg, ws), opt());
     const gather = ep === 'webgpu' ? await ort.InferenceSession.create(buildKvGatherGraph(cfg.numHeads, cfg.embedDim / cfg.numHeads), opt(['k_kept', 'v_kept'])) : null;
     const s = new InfinitySessions(cfg, ep, ws, conditioning, embed, head, gather);
-    for (let i = 0; i < cfg.depth; i++) {
-      if (signal?.aborted) break;
-      s.blocks.push(await ort.InferenceSession.create(buildBlockGraph(cfg, ws, i, { colsum: false }), opt(['y', 'k_all', 'v_all'])));
-      s.blocksColsum.push(null);
-      onBlock?.(i);
-    }
+    s.blocks = new Array(cfg.depth).fill(null);
+    s.blocksColsum = new Array(cfg.depth).fill(null);
     return s;
   }
 
-  /** Variant of block i that also reports attention mass per key; built on first use. */
-  private async blockWithColsum(i: number): Promise<ort.InferenceSession> {
-    let s = this.blocksColsum[i];
+  /** Block i's session, in the variant that also reports attention mass per key when asked. */
+  private async block(i: number, colsum: boolean): Promise<ort.InferenceSession> {
+    const list = colsum ? this.blocksColsum : this.blocks;
+    let s = list[i];
     if (!s) {
-      s = await ort.InferenceSession.create(buildBlockGraph(this.cfg, this.ws, i, { colsum: true }), sessionOptions(this.ep, ['y', 'k_all', 'v_all']));
-      this.blocksColsum[i] = s;
+      s = await ort.InferenceSession.create(buildBlockGraph(this.cfg, this.ws, i, { colsum }), sessionOptions(this.ep, ['y', 'k_all', 'v_all']));
+      list[i] = s;
     }
     return s;
   }
@@ -96,7 +95,7 @@ export class InfinitySessions {
   ): Promise<BlockOut> {
     const d = this.cfg.embedDim / this.cfg.numHeads;
     const W = win.idx ? win.idx.length : 0;
-    const session = colsum ? await this.blockWithColsum(i) : this.blocks[i];
+    const session = await this.block(i, colsum);
     // every output is fetched on every run: the WebGPU provider copies an output whose shape changed
     // since a run that did not fetch it from a stale buffer ("Tensor size mismatch")
     const fetches = ['y', 'k_all', 'v_all', 'win_code', 'win_paper'];

@@ -16,6 +16,7 @@ import { cancelled } from '../shared/errors';
 import type { ModelSummary, ProviderInfo, ProviderSetting } from '../shared/types';
 import type { JobContext } from './api';
 import type { GenerationModel } from './generate';
+import { fusedWeightCache } from './fusedRunner';
 import { InfinitySessions } from './infinitySessions';
 import { chooseProvider } from './runtime';
 
@@ -63,18 +64,14 @@ export async function loadModel(modelPath: string | undefined, provider: Provide
     const text = await TextEncoder.load(parts.textEncoderDir, info.used);
     ctx.onProgress({ stage: 'load', message: 'Building the VAE decoder', fraction: 0.04 });
     const vae = await VaeDecoder.load(vws, cfg.vae, info.used);
-    const sessions = await InfinitySessions.create(
-      cfg,
-      tws,
-      info.used,
-      (i) => ctx.onProgress({ stage: 'load', message: `Building transformer block ${i + 1}/${cfg.depth}`, fraction: 0.05 + (0.05 * (i + 1)) / cfg.depth }),
-      ctx.signal,
-    );
+    ctx.onProgress({ stage: 'load', message: 'Building the transformer', fraction: 0.06 });
+    const sessions = await InfinitySessions.create(cfg, tws, info.used);
     if (ctx.signal.aborted) {
       await sessions.release();
       throw cancelled();
     }
     const cfgUncond = tws.get('cfg_uncond');
+    const fused = fusedWeightCache(cfg, tws, info.used);
     const parameters = transformer.keys().reduce((a, k) => a + transformer.info(k).shape.reduce((x, y) => x * y, 1), 0);
     const summary: ModelSummary = {
       name: cfg.name,
@@ -99,8 +96,10 @@ export async function loadModel(modelPath: string | undefined, provider: Provide
         cfgUncond,
         encodeText: (p) => text.encode(p),
         decode: (z, B, h, w) => vae.decode(z, B, h, w),
+        fused: (precision, signal) => fused.get(precision, signal),
       },
       async release() {
+        await fused.release();
         await sessions.release();
         await text.release();
         await vae.release();

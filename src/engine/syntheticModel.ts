@@ -5,15 +5,17 @@
  */
 import type { InfinityConfig } from '../model/config';
 import { makeTinyInfinityWeights } from '../model/tiny/infinityTiny';
-import { gaussian } from '../model/weights';
+import { gaussian, uniformNoise } from '../model/weights';
 import type { ExecutionProvider } from '../shared/types';
 import type { GenerationModel } from './generate';
+import { fusedWeightCache } from './fusedRunner';
 import { InfinitySessions } from './infinitySessions';
 
 export async function syntheticModel(cfg: InfinityConfig, ep: ExecutionProvider, textLen = 24): Promise<GenerationModel & { release(): Promise<void> }> {
-  const ws = makeTinyInfinityWeights(cfg, 99, cfg.depth % 2 === 0 ? 2 : 1);
+  const ws = makeTinyInfinityWeights(cfg, 99, cfg.depth % 2 === 0 ? 2 : 1, cfg.embedDim >= 1024 ? uniformNoise : gaussian);
   const sessions = await InfinitySessions.create(cfg, ws, ep);
   const cfgUncond = ws.get('cfg_uncond');
+  const fused = fusedWeightCache(cfg, ws, ep);
   return {
     cfg,
     sessions,
@@ -32,6 +34,10 @@ export async function syntheticModel(cfg: InfinityConfig, ep: ExecutionProvider,
             for (let x = 0; x < w * 16; x++) out[((b * 3 + c) * h * 16 + y) * w * 16 + x] = Math.tanh(4 * z[((b * d + c) * h + (y >> 4)) * w + (x >> 4)]);
       return out;
     },
-    release: () => sessions.release(),
+    fused: (precision, signal) => fused.get(precision, signal),
+    async release() {
+      await fused.release();
+      await sessions.release();
+    },
   };
 }

@@ -81,6 +81,27 @@ export class LayerCache {
     this.len = newLen;
   }
 
+  /**
+   * Adopt a cache that a fused graph already extended by `added` tokens and, when `keep` is given,
+   * evicted to keep's entries ([rows][heads][perHead] indices into the extended cache). k and v are
+   * null after the last scale, when no later scale reads them: only positions and length remain.
+   */
+  adopt(k: ort.Tensor | null, v: ort.Tensor | null, added: number, firstPos: number, keep: Selection | null): void {
+    const RH = this.rows * this.heads;
+    const ext = this.len + added;
+    const pos = new Int32Array(RH * (keep ? keep.perHead : ext));
+    for (let rh = 0; rh < RH; rh++) {
+      const old = (j: number) => (j < this.len ? this.positions[rh * this.len + j] : firstPos + j - this.len);
+      if (keep) for (let j = 0; j < keep.perHead; j++) pos[rh * keep.perHead + j] = old(keep.keep[rh * keep.perHead + j]);
+      else for (let j = 0; j < ext; j++) pos[rh * ext + j] = old(j);
+    }
+    this.disposeTensors();
+    this.k = k ?? new ort.Tensor('float32', new Float32Array(0), [this.rows, this.heads, 0, this.headDim]);
+    this.v = v ?? new ort.Tensor('float32', new Float32Array(0), [this.rows, this.heads, 0, this.headDim]);
+    this.positions = pos;
+    this.len = keep ? keep.perHead : ext;
+  }
+
   async evict(sel: Selection, gatherer: Gatherer): Promise<void> {
     const RH = this.rows * this.heads;
     const K = sel.perHead;

@@ -47,8 +47,31 @@ export interface Selection {
   keep: Int32Array;
 }
 
+/**
+ * A selection decided by shapes alone (the budget, the window and how to score it), which the engine
+ * can compile into the scale's graph so eviction never leaves the device (kernels/graphs/kvSelect.ts).
+ */
+export interface StaticSelection {
+  /** cache length after selection */
+  capacity: number;
+  /** ascending cache indices of the window's keys */
+  windowKeys: Int32Array;
+  /** rows of the current scale's queries that score the cache (aligned with windowKeys) */
+  windowQueries: Int32Array;
+  kernel: number;
+  pooling: 'maxpool' | 'avgpool';
+  queryMode: WindowQueryMode;
+}
+
 export interface KvPolicy {
   readonly name: PolicyName;
+  /**
+   * Policies whose decisions depend only on shapes and on scores the graph can compute describe them
+   * here (null: keep everything at this layer and scale); the engine then runs them inside its fused
+   * per-scale graphs. 'layerwise' (or no method) runs the generation layer by layer through
+   * needs()/select().
+   */
+  staticSelection?(layer: number, scaleIndex: number, cacheLen: number, schedule: ScaleShape[]): StaticSelection | null | 'layerwise';
   /** called once before every generation */
   reset(): void;
   /** asked before a layer's step at a scale; cacheLen is the length after appending the scale */

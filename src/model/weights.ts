@@ -93,6 +93,23 @@ export class PrefixedWeights implements WeightSource {
 }
 
 /** Deterministic pseudo-random weights (for tests and the tiny checkpoint). */
+/**
+ * Uniform noise with the given standard deviation: an order of magnitude faster than gaussian(), for
+ * random-weight benchmarks of billion-parameter shapes, where only the shapes and scales matter.
+ */
+export function uniformNoise(n: number, std: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  const a = std * Math.sqrt(3);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 4294967296 - 0.5) * 2 * a;
+  }
+  return out;
+}
+
 export function gaussian(n: number, std: number, seed: number): Float32Array {
   let s = seed >>> 0 || 1;
   const next = () => {

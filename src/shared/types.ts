@@ -24,6 +24,9 @@ export const POLICY_NAMES: readonly PolicyName[] = ['full', 'scalekv', 'local', 
  */
 export type WindowQueryMode = 'code' | 'paper';
 
+/** Compute precision: 'auto' is float16 on GPU providers and float32 on the CPU. */
+export type Precision = 'auto' | 'fp16' | 'fp32';
+
 export interface PolicySpec {
   name: PolicyName;
   /** Target KV memory as a fraction of the full cache (0 < ratio <= 1), for policies that derive budgets. */
@@ -157,6 +160,8 @@ export interface GenerateRequest {
   outDir: string;
   /** record the kept token positions of every layer/scale/head (for the visualizer) */
   recordRetention?: boolean;
+  /** compute precision (default 'auto': float16 on GPU providers, float32 on the CPU) */
+  precision?: Precision;
 }
 
 export interface ScaleTiming {

@@ -6,7 +6,10 @@
 import type { InfinityConfig } from '../config';
 import { gaussian, MapWeights } from '../weights';
 
-export function makeTinyInfinityWeights(cfg: InfinityConfig, seed = 1234, blockChunks = 2): MapWeights {
+/** Noise source for the weights: gaussian for the tiny model; benchmarks of big shapes may pass a faster one. */
+export type Noise = (n: number, std: number, seed: number) => Float32Array;
+
+export function makeTinyInfinityWeights(cfg: InfinityConfig, seed = 1234, blockChunks = 2, noise: Noise = gaussian): MapWeights {
   const w = new MapWeights(new Map(), 'tiny-infinity');
   const C = cfg.embedDim;
   const D = C;
@@ -16,7 +19,7 @@ export function makeTinyInfinityWeights(cfg: InfinityConfig, seed = 1234, blockC
   const F = cfg.mlpHidden;
   const d = cfg.codebookDim;
   let s = seed;
-  const rnd = (shape: number[], std: number) => gaussian(shape.reduce((a, b) => a * b, 1), std, s++);
+  const rnd = (shape: number[], std: number) => noise(shape.reduce((a, b) => a * b, 1), std, s++);
   const put = (name: string, shape: number[], data: Float32Array) => w.set(name, shape, data);
   const lin = (name: string, out: number, inp: number, bias = true, gain = 1) => {
     put(`${name}.weight`, [out, inp], rnd([out, inp], gain / Math.sqrt(inp)));

@@ -8,5 +8,6 @@ export function fullPolicy(): KvPolicy {
     reset() {},
     needs: () => NOTHING_NEEDED(),
     select: () => null,
+    staticSelection: () => null,
   };
 }

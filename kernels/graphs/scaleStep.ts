@@ -1,0 +1,194 @@
+/**
+ * One scale of Infinity in one graph: the next scale's embedding, every block with its KV cache and
+ * the in-graph token selection, and the bitwise head. Built per scale with that scale's static shapes
+ * (token count, cache lengths, budgets, window, RoPE table), so attention can run in query chunks
+ * whose score blocks stay small and no [L x N] score matrix ever exists. Weights are graph inputs
+ * (kernels/graphs/stepWeights.ts), uploaded once and shared by every scale's graph.
+ *
+ * Precision: matrices, attention and the KV cache in the compute precision (float16 on GPUs); the
+ * residual stream, norms, q/k normalisation and RoPE, the modulation, the window scores and the
+ * logits in float32.
+ *
+ * Inputs: x0 [B,1,C] (first scale) or codes [B,L,dc] (later scales), gss [B,6,C], head_ss [B,2,C],
+ * ca_kv [B,T,D], ca_bias [B,1,1,T], past_k{l}/past_v{l} [B,H,P_l,d] where P_l > 0, and the weights.
+ * Outputs: logits [B,L,2dc]; unless last, k{l}/v{l} [B,H,P'_l,d]; keep{l} int64 [B,H,cap] where a
+ * layer selects; with debugScores, win{l} [B,H,W,N] float32.
+ */
+import type { InfinityConfig } from '../../src/model/config';
+import { floatAttr, Graph, rawBytes } from '../onnx/graph';
+import { toHalf } from '../onnx/half';
+import { gatherKept, selectIndices, type InGraphSelection } from './kvSelect';
+import { stepWeights, weightDtype, type StepPrecision } from './stepWeights';
+
+export interface StepLayerPlan {
+  /** cached entries before this scale */
+  pastLen: number;
+  select: InGraphSelection | null;
+}
+
+export interface ScaleStepPlan {
+  rows: number;
+  scaleIndex: number;
+  h: number;
+  w: number;
+  first: boolean;
+  /** the last scale: no cache is needed afterwards */
+  last: boolean;
+  /** [L, d/2] rotary tables for this scale (src/engine/rope.ts) */
+  ropeCos: Float32Array;
+  ropeSin: Float32Array;
+  layers: StepLayerPlan[];
+  precision: StepPrecision;
+  /** queries per attention chunk; 0 sizes chunks per layer by chunkFor */
+  queryChunk: number;
+  /** queries per chunk for a layer attending to `keys` keys */
+  chunkFor?: (keys: number) => number;
+  /** also output the window scores (tests) */
+  debugScores?: boolean;
+}
+
+const F32 = 1;
+const F16 = 10;
+
+export function buildScaleStepGraph(cfg: InfinityConfig, plan: ScaleStepPlan): Uint8Array {
+  const g = new Graph(`infinity_scale_${plan.scaleIndex}`);
+  const B = plan.rows;
+  const C = cfg.embedDim;
+  const H = cfg.numHeads;
+  const d = C / H;
+  const dc = cfg.codebookDim;
+  const L = plan.h * plan.w;
+  const half = plan.precision === 'float16';
+  const cdt = plan.precision;
+  const toC = (x: string) => (half ? g.op('Cast', [x], { to: F16 }) : x);
+  const toF = (x: string) => (half ? g.op('Cast', [x], { to: F32 }) : x);
+  const constC = (v: number) => (half ? g.initializer(g.fresh('hc'), 'float16', [], rawBytes(toHalf([v]))) : g.scalarF(v));
+
+  const W: Record<string, string> = {};
+  for (const w of stepWeights(cfg, null)) {
+    W[w.name] = g.input(`w.${w.name}`, weightDtype(w, plan.precision), w.dims);
+  }
+  const linear = (x: string, name: string) => g.add(g.matmul(toC(x), W[`${name}.t`]), W[`${name}.bias`]);
+
+  const gssIn = g.input('gss', 'float32', [B, 6, C]);
+  const headSS = g.input('head_ss', 'float32', [B, 2, C]);
+  const caKv = g.input('ca_kv', 'float32', [B, 'T', C]);
+  const caBias = g.input('ca_bias', 'float32', [B, 1, 1, 'T']);
+
+  // ---- this scale's input (float32 residual stream)
+  let x: string;
+  if (plan.first) {
+    x = g.input('x0', 'float32', [B, 1, C]);
+  } else {
+    const codes = g.input('codes', 'float32', [B, L, dc]);
+    const lvl = g.op('Gather', [W['lvl_embed'], g.constI64([plan.scaleIndex])], { axis: 0 }); // [1, C]
+    x = g.add(toF(linear(codes, 'word_embed')), lvl);
+  }
+
+  const cos = g.constF(plan.ropeCos, [L, d / 2], 'cos');
+  const sin = g.constF(plan.ropeSin, [L, d / 2], 'sin');
+  const rope = (z: string) => {
+    const pairs = g.reshape(z, [B, H, L, d / 2, 2]);
+    const a = g.op('Gather', [pairs, g.constI64([0], [])], { axis: 4 });
+    const b = g.op('Gather', [pairs, g.constI64([1], [])], { axis: 4 });
+    const ra = g.sub(g.mul(cos, a), g.mul(sin, b));
+    const rb = g.add(g.mul(sin, a), g.mul(cos, b));
+    const st = g.concat([g.op('Unsqueeze', [ra, g.constI64([4])]), g.op('Unsqueeze', [rb, g.constI64([4])])], 4);
+    return g.reshape(st, [B, H, L, d]);
+  };
+  const ones = g.constF(new Float32Array(C).fill(1), [C]);
+  const zeros = g.constF(new Float32Array(C), [C]);
+  const ln = (v: string, wgt = ones, bias = zeros) => g.op('LayerNormalization', [v, wgt, bias], { axis: -1, epsilon: floatAttr(cfg.normEps) });
+  const heads = (z: string, n: number) => g.transpose(g.reshape(z, [B, n, H, d]), [0, 2, 1, 3]); // [B,n,C] -> [B,H,n,d]
+  const merge = (z: string, n: number) => g.reshape(g.transpose(z, [0, 2, 1, 3]), [B, n, C]);
+  const one = g.scalarF(1);
+  const caKvC = toC(caKv);
+  const caBiasC = toC(caBias);
+  const deferred: (() => void)[] = [];
+
+  plan.layers.forEach((lp, l) => {
+    const b = `b${l}.`;
+    const gss = g.add(gssIn, W[b + 'ada_gss']);
+    const part = (i: number) => g.reshape(g.op('Gather', [gss, g.constI64([i], [])], { axis: 1 }), [B, 1, C]);
+    const [gamma1, gamma2, scale1, scale2, shift1, shift2] = [0, 1, 2, 3, 4, 5].map(part);
+
+    // ---- self-attention over [past cache, this scale]
+    const xsa = toC(g.add(g.mul(ln(x), g.add(scale1, one)), shift1));
+    const qkv = g.reshape(g.add(g.matmul(xsa, W[b + 'qkv.t']), W[b + 'qkv.bias']), [B, L, 3, H, d]);
+    const pick = (i: number) => g.transpose(g.op('Gather', [qkv, g.constI64([i], [])], { axis: 2 }), [0, 2, 1, 3]); // [B,H,L,d]
+    const q32 = rope(g.mul(g.l2normalize(toF(pick(0))), W[b + 'head_scale']));
+    const kNew = toC(rope(g.l2normalize(toF(pick(1)))));
+    const vNew = pick(2);
+    const N = lp.pastLen + L;
+    const kAll = lp.pastLen ? g.concat([g.input(`past_k${l}`, cdt, [B, H, lp.pastLen, d]), kNew], 2) : kNew;
+    const vAll = lp.pastLen ? g.concat([g.input(`past_v${l}`, cdt, [B, H, lp.pastLen, d]), vNew], 2) : vNew;
+    const kT = g.transpose(kAll, [0, 1, 3, 2]); // [B,H,d,N], shared by every query chunk
+    const q = toC(q32);
+    const chunk = plan.queryChunk || plan.chunkFor?.(N) || L;
+    const chunks: string[] = [];
+    for (let c0 = 0; c0 < L; c0 += chunk) {
+      const c1 = Math.min(L, c0 + chunk);
+      const qc = L <= chunk ? q : g.op('Slice', [q, g.constI64([c0]), g.constI64([c1]), g.constI64([2])]);
+      chunks.push(g.matmul(g.softmax(g.matmul(qc, kT), -1), vAll));
+    }
+    const att = chunks.length === 1 ? chunks[0] : g.concat(chunks, 2);
+    x = g.add(x, g.mul(toF(linear(merge(att, L), b + 'proj')), gamma1));
+
+    // ---- cross-attention to the text
+    const hn = ln(x, W[b + 'ca_norm.weight'], W[b + 'ca_norm.bias']);
+    const cq = heads(linear(hn, b + 'ca_q'), L);
+    const ckv = g.reshape(linear(caKvC, b + 'ca_kv'), [B, -1, 2, H, d]);
+    const ck = g.transpose(g.op('Gather', [ckv, g.constI64([0], [])], { axis: 2 }), [0, 2, 3, 1]); // [B,H,d,T]
+    const cv = g.transpose(g.op('Gather', [ckv, g.constI64([1], [])], { axis: 2 }), [0, 2, 1, 3]); // [B,H,T,d]
+    const cs = g.add(g.mul(g.matmul(cq, ck), constC(1 / Math.sqrt(d))), caBiasC);
+    x = g.add(x, toF(linear(merge(g.matmul(g.softmax(cs, -1), cv), L), b + 'ca_proj')));
+
+    // ---- FFN
+    const xf = g.add(g.mul(ln(x), g.add(scale2, one)), shift2);
+    const f = linear(g.geluTanh(linear(xf, b + 'fc1'), half ? constC : undefined), b + 'fc2');
+    x = g.add(x, g.mul(toF(f), gamma2));
+
+    // ---- token selection and the cache the next scale reads. The window scores are computed here, so
+    // the block's activations can be freed; ranking and gathering are emitted after the head, so the
+    // few nodes a GPU provider leaves to the CPU run once every block's work is queued
+    let scores: string | null = null;
+    if (lp.select) {
+      const s = lp.select;
+      const winIdx = g.constI64(Array.from(s.windowQueries));
+      const kT32 = toF(kT);
+      if (s.queryMode === 'code') {
+        // the official window query: the raw q projection of the block's attention input, no bias
+        const xw = g.op('Gather', [xsa, winIdx], { axis: 1 }); // [B,W,C]
+        const qRaw = g.op('Slice', [g.matmul(xw, W[b + 'qkv.t']), g.constI64([0]), g.constI64([C]), g.constI64([2])]);
+        scores = g.mul(g.matmul(toF(heads(qRaw, s.windowQueries.length)), kT32), g.scalarF(1 / Math.sqrt(d)));
+      } else {
+        scores = g.matmul(g.op('Gather', [q32, winIdx], { axis: 2 }), kT32);
+      }
+      if (plan.debugScores) g.outputAs(scores, `win${l}`, 'float32', [B, H, s.windowQueries.length, N]);
+    }
+    deferred.push(() => {
+      let kOut = kAll;
+      let vOut = vAll;
+      if (lp.select && scores) {
+        const keep = selectIndices(g, { scores, B, H, N }, lp.select);
+        g.outputAs(keep.local, `keep${l}`, 'int64', [B, H, lp.select.capacity]);
+        if (!plan.last) {
+          kOut = gatherKept(g, kAll, keep.flat, B, H, lp.select.capacity, d);
+          vOut = gatherKept(g, vAll, keep.flat, B, H, lp.select.capacity, d);
+        }
+      }
+      if (!plan.last) {
+        const P = lp.select ? lp.select.capacity : N;
+        g.outputAs(kOut, `k${l}`, cdt, [B, H, P, d]);
+        g.outputAs(vOut, `v${l}`, cdt, [B, H, P, d]);
+      }
+    });
+  });
+
+  // ---- bitwise head (float32)
+  const hp = (i: number) => g.reshape(g.op('Gather', [headSS, g.constI64([i], [])], { axis: 1 }), [B, 1, C]);
+  const xh = g.add(g.mul(ln(x), g.add(hp(0), one)), hp(1));
+  g.outputAs(g.add(g.matmul(xh, W['head.t']), W['head.bias']), 'logits', 'float32', [B, L, 2 * dc]);
+  for (const emit of deferred) emit();
+  return g.toBytes();
+}

@@ -1,0 +1,44 @@
+/**
+ * Device memory as NVIDIA's driver reports it, sampled by `nvidia-smi` in a side process (the
+ * benchmark's own process cannot see what the WebGPU or CUDA provider allocates). A row's peak is
+ * the highest `memory.used` seen while it ran; the whole card is counted, so benchmarks run alone.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+
+export interface GpuMemorySampler {
+  readonly gpu: string;
+  /** start a new window; returns the previous window's peak in bytes */
+  reset(): number;
+  peak(): number;
+  stop(): void;
+}
+
+export function startGpuMemorySampler(intervalMs = 50): GpuMemorySampler | null {
+  const probe = spawnSync('nvidia-smi', ['--query-gpu=name,memory.total', '--format=csv,noheader'], { encoding: 'utf8' });
+  if (probe.status !== 0 || !probe.stdout) return null;
+  const gpu = probe.stdout.trim().split('\n')[0];
+  let peak = 0;
+  let buf = '';
+  const child: ChildProcess = spawn('nvidia-smi', ['--query-gpu=memory.used', '--format=csv,noheader,nounits', `-lms`, String(intervalMs)], { stdio: ['ignore', 'pipe', 'ignore'] });
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (s: string) => {
+    buf += s;
+    const lines = buf.split('\n');
+    buf = lines.pop() ?? '';
+    for (const l of lines) {
+      const mib = Number(l.trim().split(/\s+/)[0]);
+      if (Number.isFinite(mib)) peak = Math.max(peak, mib * 2 ** 20);
+    }
+  });
+  child.unref();
+  return {
+    gpu,
+    reset() {
+      const p = peak;
+      peak = 0;
+      return p;
+    },
+    peak: () => peak,
+    stop: () => child.kill(),
+  };
+}

@@ -1,0 +1,217 @@
+/**
+ * The fused runner: one session run per scale (kernels/graphs/scaleStep.ts). The weights are uploaded
+ * once per precision as device tensors and fed to every scale's graph; graphs are built per static
+ * plan (scale shape, cache lengths, budgets, window) and kept for the next generation. Between scales
+ * only the logits (and the kept indices, for the retention record) come back to the host.
+ */
+import * as ort from 'onnxruntime-node';
+import { Graph } from '../../kernels/onnx/graph';
+import { toHalf } from '../../kernels/onnx/half';
+import { buildScaleStepGraph, type ScaleStepPlan, type StepLayerPlan } from '../../kernels/graphs/scaleStep';
+import { stepWeights, weightDtype, type StepPrecision } from '../../kernels/graphs/stepWeights';
+import { LayerCache } from '../kvcache/kvCache';
+import type { KvPolicy, Selection, StaticSelection } from '../kvcache/policy';
+import type { RetentionRecorder } from '../kvcache/retention';
+import type { InfinityConfig } from '../model/config';
+import type { WeightSource } from '../model/weights';
+import type { ExecutionProvider, ScaleShape } from '../shared/types';
+import { sessionOptions } from './runtime';
+import type { ConditioningTensors, ScaleRunner } from './scaleRunner';
+
+/**
+ * Query chunks whose score block ([rows x heads x chunk x keys]) stays near the GPU's L2 ran 2-3x
+ * faster than whole maps on an H100 through WebGPU (128 x 10521 and 256 x 4746 were the sweet spots:
+ * ../bench/gpu.md), so the chunk is sized per layer from its key count.
+ */
+export function queryChunkFor(keys: number): number {
+  const target = 1.4e6 / Math.max(1, keys);
+  return Math.max(64, 2 ** Math.floor(Math.log2(Math.max(1, target))));
+}
+const MAX_CACHED_SESSIONS = 48;
+
+/** The static plan of every scale, or null when the policy needs the layer-by-layer path. */
+export function planScales(policy: KvPolicy, depth: number, schedule: ScaleShape[]): (StaticSelection | null)[][] | null {
+  if (!policy.staticSelection) return null;
+  const len = new Array<number>(depth).fill(0);
+  const plans: (StaticSelection | null)[][] = [];
+  for (let si = 0; si < schedule.length; si++) {
+    const L = schedule[si].h * schedule[si].w;
+    const row: (StaticSelection | null)[] = [];
+    for (let l = 0; l < depth; l++) {
+      const s = policy.staticSelection(l, si, len[l] + L, schedule);
+      if (s === 'layerwise') return null;
+      row.push(s);
+      len[l] = s ? s.capacity : len[l] + L;
+    }
+    plans.push(row);
+  }
+  return plans;
+}
+
+/** Device copies of the step weights and the per-scale sessions that read them. */
+export class FusedModel {
+  private sessions = new Map<string, ort.InferenceSession>();
+  private constructor(
+    readonly cfg: InfinityConfig,
+    readonly ep: ExecutionProvider,
+    readonly precision: StepPrecision,
+    readonly weights: Record<string, ort.Tensor>,
+    readonly weightBytes: number,
+    // the sessions that made the device weights: their outputs must not outlive them
+    private readonly uploaders: ort.InferenceSession[],
+  ) {}
+
+  static async create(cfg: InfinityConfig, ws: WeightSource, ep: ExecutionProvider, precision: StepPrecision, signal?: AbortSignal): Promise<FusedModel> {
+    const list = stepWeights(cfg, ws);
+    const weights: Record<string, ort.Tensor> = {};
+    let bytes = 0;
+    const uploaders = new Map<string, ort.InferenceSession>();
+    try {
+      for (const w of list) {
+        if (signal?.aborted) throw new Error('aborted');
+        const dt = weightDtype(w, precision);
+        const data = w.read();
+        const host = dt === 'float16' ? new ort.Tensor('float16', toHalf(data), w.dims) : new ort.Tensor('float32', data, w.dims);
+        bytes += data.length * (dt === 'float16' ? 2 : 4);
+        if (ep === 'cpu') {
+          weights[`w.${w.name}`] = host;
+          continue;
+        }
+        // a device tensor comes out of a session run: push each weight through an identity graph once
+        let up = uploaders.get(dt);
+        if (!up) {
+          const g = new Graph('upload');
+          g.outputAs(g.input('x', dt, null), 'y', dt, null);
+          up = await ort.InferenceSession.create(g.toBytes(), sessionOptions(ep, ['y']));
+          uploaders.set(dt, up);
+        }
+        weights[`w.${w.name}`] = (await up.run({ x: host })).y;
+      }
+    } catch (e) {
+      for (const t of Object.values(weights)) if (t.location !== 'cpu') t.dispose();
+      for (const u of uploaders.values()) await u.release();
+      throw e;
+    }
+    return new FusedModel(cfg, ep, precision, weights, bytes, [...uploaders.values()]);
+  }
+
+  async session(plan: ScaleStepPlan): Promise<ort.InferenceSession> {
+    const key = JSON.stringify({ ...plan, ropeCos: undefined, ropeSin: undefined, chunkFor: undefined, layers: plan.layers.map((l) => [l.pastLen, l.select && { ...l.select, windowKeys: [...l.select.windowKeys], windowQueries: [...l.select.windowQueries] }]) });
+    const hit = this.sessions.get(key);
+    if (hit) {
+      this.sessions.delete(key); // most recently used last
+      this.sessions.set(key, hit);
+      return hit;
+    }
+    const caches = plan.last ? [] : plan.layers.flatMap((_, l) => [`k${l}`, `v${l}`]);
+    const s = await ort.InferenceSession.create(buildScaleStepGraph(this.cfg, plan), sessionOptions(this.ep, caches));
+    this.sessions.set(key, s);
+    if (this.sessions.size > MAX_CACHED_SESSIONS) {
+      const [oldest, old] = this.sessions.entries().next().value as [string, ort.InferenceSession];
+      this.sessions.delete(oldest);
+      await old.release();
+    }
+    return s;
+  }
+
+  async release(): Promise<void> {
+    for (const s of this.sessions.values()) await s.release();
+    this.sessions.clear();
+    for (const t of Object.values(this.weights)) if (t.location !== 'cpu') t.dispose();
+    for (const u of this.uploaders) await u.release();
+  }
+}
+
+/** The fused graphs' device weights: one precision at a time, uploaded when first asked for. */
+export function fusedWeightCache(cfg: InfinityConfig, ws: WeightSource, ep: ExecutionProvider) {
+  let held: { precision: StepPrecision; model: Promise<FusedModel> } | null = null;
+  return {
+    async get(precision: StepPrecision, signal?: AbortSignal): Promise<FusedModel> {
+      if (held?.precision !== precision) {
+        if (held) await (await held.model).release();
+        held = { precision, model: FusedModel.create(cfg, ws, ep, precision, signal) };
+        // a failed or cancelled upload must not be handed to the next request
+        held.model.catch(() => (held = null));
+      }
+      return held.model;
+    },
+    async release(): Promise<void> {
+      const h = held;
+      held = null;
+      if (h) await (await h.model.catch(() => null))?.release();
+    },
+  };
+}
+
+export function fusedRunner(
+  model: FusedModel,
+  cond: ConditioningTensors,
+  o: { rows: number; plans: (StaticSelection | null)[][]; retention: RetentionRecorder | null; queryChunk?: number; finalGrid: ScaleShape },
+): ScaleRunner {
+  const { cfg } = model;
+  const H = cfg.numHeads;
+  const hd = cfg.embedDim / H;
+  const bpe = model.precision === 'float16' ? 2 : 4;
+  const caches = Array.from({ length: cfg.depth }, () => new LayerCache(o.rows, H, hd));
+  const layerBytes = (n: number) => 2 * o.rows * H * n * hd * bpe;
+  return {
+    caches,
+    bytesPerElement: bpe,
+    kind: 'fused',
+    async run(step) {
+      const { si, schedule } = step;
+      const shape = schedule[si];
+      const L = shape.h * shape.w;
+      const last = si === schedule.length - 1;
+      const layers: StepLayerPlan[] = caches.map((c, l) => ({ pastLen: c.len, select: o.plans[si][l] }));
+      const plan: ScaleStepPlan = {
+        rows: o.rows,
+        scaleIndex: si,
+        h: shape.h,
+        w: shape.w,
+        first: si === 0,
+        last,
+        ropeCos: step.rope.cos,
+        ropeSin: step.rope.sin,
+        layers,
+        precision: model.precision,
+        queryChunk: o.queryChunk ?? 0,
+        chunkFor: queryChunkFor,
+      };
+      step.check();
+      const session = await model.session(plan);
+      step.check();
+      const feeds: Record<string, ort.Tensor> = { ...model.weights, gss: cond.gss, head_ss: cond.headSS, ca_kv: cond.caKv, ca_bias: cond.caBias };
+      if (si === 0) feeds.x0 = cond.x0;
+      else feeds.codes = new ort.Tensor('float32', step.codes!, [o.rows, L, cfg.codebookDim]);
+      caches.forEach((c, l) => {
+        if (c.len) {
+          feeds[`past_k${l}`] = c.k;
+          feeds[`past_v${l}`] = c.v;
+        }
+      });
+      const r = await session.run(feeds);
+      // the most held at once: every layer's old cache (inputs) beside every new one (outputs)
+      const before = caches.reduce((a, c) => a + layerBytes(c.len), 0);
+      let after = 0;
+      let widest = 0;
+      caches.forEach((c, l) => {
+        const sel = o.plans[si][l];
+        const keepT = sel ? r[`keep${l}`] : null;
+        const keep: Selection | null = keepT ? { perHead: sel!.capacity, keep: Int32Array.from(keepT.data as BigInt64Array, Number) } : null;
+        widest = Math.max(widest, layerBytes(c.len + L));
+        const cacheLen = c.len + L;
+        c.adopt(last ? null : r[`k${l}`], last ? null : r[`v${l}`], L, step.firstPos, keep);
+        after += layerBytes(c.len);
+        o.retention?.record(si, l, c, cacheLen);
+        step.onLayer(l);
+      });
+      // after the last scale no layer's full cache is kept, but the record still counts what each held
+      const peakBytes = Math.max(last ? before + widest : before + after, after);
+      return { logits: r.logits.data as Float32Array, peakBytes };
+    },
+    dispose() {
+      for (const c of caches) c.dispose();
+    },
+  };
+}
