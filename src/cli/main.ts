@@ -9,6 +9,9 @@
  *   scalekv import-budget --in official.json --out profile.json [--model DIR]
  *   scalekv export-budget --in profile.json --out official.json
  *   scalekv describe  [--model DIR] [--provider auto]
+ *   scalekv dataset   --out DIR --count N [--size 512] [--seed S] [--split train|heldout] [--workers K]
+ *   scalekv heldout   [--out test/fixtures/dataset/heldout.json]
+ *   scalekv check-prompts --prompts-file F --out DIR [--model DIR] [--limit N] [--policy P --ratio X] [--resolution 0.25M]
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -19,6 +22,7 @@ import type { GenerateRequest, PolicyName, PolicySpec, Progress, ProviderSetting
 import { list, num, parseArgs, str, type ParsedArgs } from './args';
 import { runBench } from './bench';
 import { exportBudget, importBudget, makeTiny, readPrompts, tinyIsBuilt } from './commands';
+import { datasetCommand, heldOutCommand } from './dataset';
 import { exportCase } from './exportCase';
 
 const HELP = `scalekv <command> [flags]
@@ -33,6 +37,9 @@ Commands:
   export-budget  write a profile as an official budget table
   describe       load a model and print its configuration and execution provider
   export-case    write a teacher-forced case (weights, inputs, logits, times) for bench/torch_infinity.py
+  dataset        write a procedural captioned dataset: images.u8 (N x S x S x 3), meta.jsonl, dataset.json
+  heldout        write the 50 held-out evaluation prompts with their ground truth (JSON)
+  check-prompts  generate one image per prompt of a prompts file and score colour, position and shape
 
 Common flags:
   --model DIR|FILE      official-format weights (default: the embedded tiny model)
@@ -151,6 +158,12 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'export-case':
       console.log(await exportCase(a));
+      return 0;
+    case 'dataset':
+      console.log(await datasetCommand(a));
+      return 0;
+    case 'heldout':
+      console.log(heldOutCommand(a));
       return 0;
     case 'make-tiny':
       // the build runs this every time; the model is deterministic, so an existing one is kept
