@@ -17,11 +17,12 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createEngine } from '../engine/engine';
 import { parseAspect } from '../model/schedule';
-import { toErrorInfo } from '../shared/errors';
+import { ScaleKVError, toErrorInfo } from '../shared/errors';
 import type { GenerateRequest, PolicyName, PolicySpec, Progress, ProviderSetting } from '../shared/types';
 import { list, num, parseArgs, str, type ParsedArgs } from './args';
 import { runBench } from './bench';
 import { exportBudget, importBudget, makeTiny, readPrompts, tinyIsBuilt } from './commands';
+import { checkPrompts, readPromptList } from './checkPrompts';
 import { datasetCommand, heldOutCommand } from './dataset';
 import { exportCase } from './exportCase';
 
@@ -106,6 +107,7 @@ async function main(argv: string[]): Promise<number> {
       const engine = createEngine();
       try {
         const { run, runPath } = await engine.generate({ ...baseRequest(a), policy: policyFrom(a, str(a, 'policy', 'full')!), outDir: out, recordRetention: true }, ctx);
+        for (const n of run.notices ?? []) process.stderr.write(`notice: ${n.message}\n`);
         const ratio = run.kv.finalHeldBytes / run.kv.finalFullBytes;
         console.log(`${run.images.length} image(s) ${run.images[0].width}x${run.images[0].height} on ${run.provider.used} (${run.provider.reason})`);
         console.log(`KV held after the last scale: ${(run.kv.finalHeldBytes / 2 ** 20).toFixed(2)} MiB = ${(ratio * 100).toFixed(1)}% of the full cache; ${run.totalMs.toFixed(0)} ms`);
@@ -162,6 +164,31 @@ async function main(argv: string[]): Promise<number> {
     case 'dataset':
       console.log(await datasetCommand(a));
       return 0;
+    case 'check-prompts': {
+      const file = str(a, 'prompts-file');
+      if (!file) throw new ScaleKVError('E_INVALID_REQUEST', 'check-prompts needs --prompts-file (e.g. test/fixtures/dataset/heldout.json).');
+      const all = readPromptList(resolve(file));
+      const limit = str(a, 'limit') ? num(a, 'limit', all.length) : all.length;
+      const b = baseRequest(a);
+      const { report, mdPath, jsonPath } = await checkPrompts(
+        {
+          prompts: all.slice(0, limit),
+          out,
+          modelPath: b.modelPath,
+          policy: policyFrom(a, str(a, 'policy', 'full')!),
+          resolution: str(a, 'resolution', '0.25M')!,
+          seed: b.seed,
+          provider: b.provider,
+          batch: num(a, 'batch', 4),
+        },
+        ctx,
+      );
+      const s = report.shares;
+      console.log(`${report.count} prompts: colour ${(100 * s.colour).toFixed(0)}%, colour+position ${(100 * s.colourPosition).toFixed(0)}%, all three ${(100 * s.colourPositionShape).toFixed(0)}%`);
+      console.log(mdPath);
+      console.log(jsonPath);
+      return 0;
+    }
     case 'heldout':
       console.log(heldOutCommand(a));
       return 0;
