@@ -13,13 +13,11 @@ export function unknownWords(tokenizer: UnigramTokenizer, prompt: string, vocabu
   const known = vocabulary ? new Set(vocabulary) : null;
   const out = new Set<string>();
   for (const chunk of tokenizer.normalize(prompt).split(' ').filter(Boolean)) {
-    if (tokenizer.hitsUnknown(chunk)) {
-      out.add(chunk);
-      continue;
-    }
     for (const w of chunk.match(WORD) ?? []) {
       if (known ? !known.has(w) : !tokenizer.hasPiece(tokenizer.space + w)) out.add(w);
     }
+    // symbols between words are named only when the tokenizer has nothing for them (<unk>)
+    for (const c of chunk.replace(WORD, ' ')) if (c !== ' ' && tokenizer.hitsUnknown(c)) out.add(c);
   }
   return [...out];
 }
