@@ -37,6 +37,8 @@ export interface ModelManifest {
   config?: unknown;
   /** the words of the captions the model was trained on (a dataset.json's vocabulary); prompts are checked against it */
   vocabulary?: string[];
+  /** share of the CI held-out prompts (src/eval/floor.ts) the model must draw in the right colour and position */
+  promptCheckFloor?: number;
 }
 
 type Kind = 'transformer' | 'vae' | null;
