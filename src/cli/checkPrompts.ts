@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { createEngine } from '../engine/engine';
 import type { JobContext } from '../engine/api';
 import { checkImage } from '../eval/checker';
+import { parsePrompt } from '../eval/prompt';
 import { formatReport, summarise, type CheckItem, type CheckReport } from '../eval/report';
 import { decodePng } from '../model/png';
 import { ScaleKVError } from '../shared/errors';
@@ -44,6 +45,8 @@ export interface CheckPromptsOptions {
 
 export async function checkPrompts(o: CheckPromptsOptions, ctx: JobContext): Promise<{ report: CheckReport; jsonPath: string; mdPath: string }> {
   if (!o.prompts.length) throw new ScaleKVError('E_INVALID_REQUEST', 'check-prompts needs at least one prompt.');
+  // every prompt must be checkable before minutes go into generating images for them
+  const expected = o.prompts.map((p) => parsePrompt(p));
   const out = resolve(o.out);
   const runs = join(out, 'runs');
   mkdirSync(runs, { recursive: true });
@@ -75,7 +78,7 @@ export async function checkPrompts(o: CheckPromptsOptions, ctx: JobContext): Pro
       run.images.forEach((im, b) => {
         const file = join(runs, run.id, im.path);
         const img = decodePng(readFileSync(file), file);
-        items.push({ ...checkImage(img, prompts[b]), image: join('runs', run.id, im.path) });
+        items.push({ ...checkImage(img, prompts[b], expected[s + b]), image: join('runs', run.id, im.path) });
       });
     }
   } finally {

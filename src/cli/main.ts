@@ -169,6 +169,7 @@ async function main(argv: string[]): Promise<number> {
       if (!file) throw new ScaleKVError('E_INVALID_REQUEST', 'check-prompts needs --prompts-file (e.g. test/fixtures/dataset/heldout.json).');
       const all = readPromptList(resolve(file));
       const limit = str(a, 'limit') ? num(a, 'limit', all.length) : all.length;
+      if (!Number.isInteger(limit) || limit < 1) throw new ScaleKVError('E_INVALID_REQUEST', `--limit must be a positive integer, got ${limit}.`);
       const b = baseRequest(a);
       const { report, mdPath, jsonPath } = await checkPrompts(
         {
