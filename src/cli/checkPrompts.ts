@@ -43,7 +43,10 @@ export interface CheckPromptsOptions {
   batch?: number;
 }
 
-export async function checkPrompts(o: CheckPromptsOptions, ctx: JobContext): Promise<{ report: CheckReport; jsonPath: string; mdPath: string }> {
+export async function checkPrompts(
+  o: CheckPromptsOptions,
+  ctx: JobContext,
+): Promise<{ report: CheckReport; jsonPath: string; mdPath: string }> {
   if (!o.prompts.length) throw new ScaleKVError('E_INVALID_REQUEST', 'check-prompts needs at least one prompt.');
   // every prompt must be checkable before minutes go into generating images for them
   const expected = o.prompts.map((p) => parsePrompt(p));

@@ -26,7 +26,8 @@ export async function datasetCommand(a: ParsedArgs): Promise<string> {
     },
   });
   const rate = info.count / (ms / 1000);
-  return `${info.count} ${info.split} images ${info.size}x${info.size} in ${(ms / 1000).toFixed(1)} s (${rate.toFixed(1)} images/s) -> ${dir}`;
+  const what = `${info.count} ${info.split} images ${info.size}x${info.size}`;
+  return `${what} in ${(ms / 1000).toFixed(1)} s (${rate.toFixed(1)} images/s) -> ${dir}`;
 }
 
 /** the held-out prompts with their ground-truth scenes, as test/fixtures/dataset/heldout.json holds them */

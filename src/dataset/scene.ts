@@ -3,7 +3,22 @@
  * side: (x, y) is the centre of an object's bounding box, r half its side, so a scene renders the same
  * at any resolution. The caption grammar is deliberately small and regular (README.md in this folder).
  */
-import { COLOUR_RGB, COLOURS, POSITIONS, positionAt, positionCell, RELATIONS, SHAPE_PLURALS, SHAPES, SIZES, type Colour, type Position, type Relation, type Shape, type Size } from './vocabulary';
+import {
+  COLOUR_RGB,
+  COLOURS,
+  POSITIONS,
+  positionAt,
+  positionCell,
+  RELATIONS,
+  SHAPE_PLURALS,
+  SHAPES,
+  SIZES,
+  type Colour,
+  type Position,
+  type Relation,
+  type Shape,
+  type Size,
+} from './vocabulary';
 import type { DatasetRng } from './rng';
 
 export interface SceneObject {
@@ -66,7 +81,12 @@ export function sampleBackground(rng: DatasetRng, mustContrast: Colour[] = []): 
   for (;;) {
     const u = rng.next();
     const [a, b] = rng.shuffle([...COLOURS]);
-    const bg: Background = u < 0.5 ? { kind: 'flat', colour: a } : u < 0.75 ? { kind: 'horizon', top: a, bottom: b, at: rng.uniform(0.35, 0.65) } : { kind: 'gradient', top: a, bottom: b };
+    const bg: Background =
+      u < 0.5
+        ? { kind: 'flat', colour: a }
+        : u < 0.75
+          ? { kind: 'horizon', top: a, bottom: b, at: rng.uniform(0.35, 0.65) }
+          : { kind: 'gradient', top: a, bottom: b };
     if (mustContrast.every((c) => contrasts(c, bg)) && COLOURS.some((c) => contrasts(c, bg))) return bg;
   }
 }
@@ -123,7 +143,8 @@ function relationScene(rng: DatasetRng, bg: Background): Scene {
     const gap = ra + rb + rng.uniform(0.05, 0.12);
     const side = rng.uniform(-0.08, 0.08);
     // offsets of b from a along the relation's axis (a above b: b is lower)
-    const [dx, dy] = relation === 'above' ? [side, gap] : relation === 'below' ? [side, -gap] : relation === 'to the left of' ? [gap, side] : [-gap, side];
+    const [dx, dy] =
+      relation === 'above' ? [side, gap] : relation === 'below' ? [side, -gap] : relation === 'to the left of' ? [gap, side] : [-gap, side];
     const loX = Math.max(ra + MARGIN, rb + MARGIN - dx);
     const hiX = Math.min(1 - ra - MARGIN, 1 - rb - MARGIN - dx);
     const loY = Math.max(ra + MARGIN, rb + MARGIN - dy);
@@ -149,7 +170,8 @@ export function sampleScene(rng: DatasetRng, allowed: TripleFilter): Scene {
     const colour = contrastingColour(rng, bg);
     const shape = rng.pick(SHAPES);
     const position = rng.pick(POSITIONS);
-    if (allowed(colour, shape, position)) return { kind: 'single', objects: [placeInCell(rng, shape, colour, rng.pick(SIZES), position)], background: bg };
+    if (allowed(colour, shape, position))
+      return { kind: 'single', objects: [placeInCell(rng, shape, colour, rng.pick(SIZES), position)], background: bg };
   }
 }
 
@@ -160,7 +182,12 @@ export function article(word: string): string {
 
 export function backgroundPhrase(bg: Background): string {
   const first = bg.kind === 'flat' ? bg.colour : bg.top;
-  const rest = bg.kind === 'flat' ? `${bg.colour} background` : bg.kind === 'horizon' ? `${bg.top} and ${bg.bottom} horizon` : `${bg.top} to ${bg.bottom} gradient`;
+  const rest =
+    bg.kind === 'flat'
+      ? `${bg.colour} background`
+      : bg.kind === 'horizon'
+        ? `${bg.top} and ${bg.bottom} horizon`
+        : `${bg.top} to ${bg.bottom} gradient`;
   return `${article(first)} ${rest}`;
 }
 

@@ -43,7 +43,8 @@ function validate(o: DatasetOptions): void {
   if (!Number.isInteger(o.size) || o.size < 8 || o.size > MAX_SIZE) bad(`--size must be an integer in [8, ${MAX_SIZE}], got ${o.size}.`);
   if (!Number.isInteger(o.seed) || o.seed < 0 || o.seed > 0xffffffff) bad(`--seed must be an integer in [0, 2^32), got ${o.seed}.`);
   if (!SPLITS.includes(o.split)) bad(`--split must be one of ${SPLITS.join(', ')}, got '${o.split}'.`);
-  if (o.workers !== undefined && (!Number.isInteger(o.workers) || o.workers < 1)) bad(`--workers must be a positive integer, got ${o.workers}.`);
+  if (o.workers !== undefined && (!Number.isInteger(o.workers) || o.workers < 1))
+    bad(`--workers must be a positive integer, got ${o.workers}.`);
 }
 
 /** a folder we may replace: absent, empty, or an earlier dataset */
@@ -51,7 +52,10 @@ function checkTarget(dir: string): void {
   if (!existsSync(dir)) return;
   const names = readdirSync(dir);
   if (names.length && !names.includes('dataset.json')) {
-    throw new ScaleKVError('E_INVALID_REQUEST', `${dir} exists and is not a dataset folder (no dataset.json); choose an empty or new folder.`);
+    throw new ScaleKVError(
+      'E_INVALID_REQUEST',
+      `${dir} exists and is not a dataset folder (no dataset.json); choose an empty or new folder.`,
+    );
   }
 }
 
@@ -64,7 +68,10 @@ function checkDisk(parent: string, bytes: number): void {
     return; // no statfs here: the write itself will say
   }
   if (bytes > free) {
-    throw new ScaleKVError('E_INVALID_REQUEST', `The dataset needs ${(bytes / 2 ** 30).toFixed(2)} GiB but ${parent} has ${(free / 2 ** 30).toFixed(2)} GiB free.`);
+    throw new ScaleKVError(
+      'E_INVALID_REQUEST',
+      `The dataset needs ${(bytes / 2 ** 30).toFixed(2)} GiB but ${parent} has ${(free / 2 ** 30).toFixed(2)} GiB free.`,
+    );
   }
 }
 
@@ -107,14 +114,22 @@ export async function writeDataset(o: DatasetOptions): Promise<{ dir: string; in
     const k = Math.max(1, Math.min(o.workers ?? availableParallelism(), o.count));
     const per = Math.ceil(o.count / k);
     const jobs: RangeJob[] = [];
-    for (let s = 0; s < o.count; s += per) jobs.push({ imagesPath, seed: o.seed, split: o.split, size: o.size, start: s, end: Math.min(o.count, s + per) });
+    for (let s = 0; s < o.count; s += per)
+      jobs.push({ imagesPath, seed: o.seed, split: o.split, size: o.size, start: s, end: Math.min(o.count, s + per) });
     const done = new Array(jobs.length).fill(0);
     const report = (j: number, d: number) => {
       done[j] = d;
-      o.onProgress?.(done.reduce((a, b) => a + b, 0), o.count);
+      o.onProgress?.(
+        done.reduce((a, b) => a + b, 0),
+        o.count,
+      );
     };
-    const parts = k === 1 ? [renderRange(jobs[0], (d) => d % 16 === 0 && report(0, d))] : await Promise.all(jobs.map((j, i) => runWorker(j, (d) => report(i, d))));
-    if (statSync(imagesPath).size !== bytes) throw new ScaleKVError('E_INTERNAL', `${imagesPath} has ${statSync(imagesPath).size} bytes, expected ${bytes}.`);
+    const parts =
+      k === 1
+        ? [renderRange(jobs[0], (d) => d % 16 === 0 && report(0, d))]
+        : await Promise.all(jobs.map((j, i) => runWorker(j, (d) => report(i, d))));
+    if (statSync(imagesPath).size !== bytes)
+      throw new ScaleKVError('E_INTERNAL', `${imagesPath} has ${statSync(imagesPath).size} bytes, expected ${bytes}.`);
     writeFileSync(join(tmp, 'meta.jsonl'), parts.flat().join('\n') + '\n');
     const info: DatasetInfo = { version: 1, count: o.count, size: o.size, seed: o.seed, split: o.split, vocabulary: [...VOCABULARY] };
     // dataset.json last: its presence marks a complete folder

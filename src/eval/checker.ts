@@ -74,7 +74,7 @@ export function nearestColour(rgb: readonly number[]): Colour {
   for (const name of COLOURS) {
     const c = COLOUR_RGB[name];
     const d = (c[0] - rgb[0]) ** 2 + (c[1] - rgb[1]) ** 2 + (c[2] - rgb[2]) ** 2;
-    if (d < bd) (bd = d), (best = name);
+    if (d < bd) ((bd = d), (best = name));
   }
   return best;
 }
@@ -91,7 +91,15 @@ export function findObjects(img: RgbImage, limit = 8): FoundObject[] {
     if (coherence(img, c, rgb) < MIN_COHERENCE) continue;
     const cx = (c.x0 + c.x1 + 1) / 2 / W;
     const cy = (c.y0 + c.y1 + 1) / 2 / H;
-    found.push({ colour: nearestColour(rgb), rgb, position: cellOf(cx, cy), shape: classifyShape(shapeFeatures(c, W)).shape, area: c.area / total, cx, cy });
+    found.push({
+      colour: nearestColour(rgb),
+      rgb,
+      position: cellOf(cx, cy),
+      shape: classifyShape(shapeFeatures(c, W)).shape,
+      area: c.area / total,
+      cx,
+      cy,
+    });
   }
   return found;
 }
@@ -112,16 +120,32 @@ export function checkImage(img: RgbImage, prompt: string, expected: Expected = p
   if (expected.objects.length >= 2 && expected.relation) {
     const [wa, wb] = expected.objects;
     const a = found.find((o) => o.colour === wa.colour && o.shape === wa.shape) ?? found.find((o) => o.colour === wa.colour);
-    const b = found.find((o) => o !== a && o.colour === wb.colour && o.shape === wb.shape) ?? found.find((o) => o !== a && o.colour === wb.colour);
+    const b =
+      found.find((o) => o !== a && o.colour === wb.colour && o.shape === wb.shape) ?? found.find((o) => o !== a && o.colour === wb.colour);
     const colour = !!a && !!b;
-    return { ...base, colour, position: colour && relationHolds(expected.relation, a!, b!), shape: colour && a!.shape === wa.shape && b!.shape === wb.shape };
+    return {
+      ...base,
+      colour,
+      position: colour && relationHolds(expected.relation, a!, b!),
+      shape: colour && a!.shape === wa.shape && b!.shape === wb.shape,
+    };
   }
   if (want.count > 1) {
     const same = found.filter((o) => o.colour === want.colour);
     const big = same.filter((o) => o.area >= 0.25 * (same[0]?.area ?? 0));
-    return { ...base, colour: same.length > 0, position: big.length === want.count, shape: big.length > 0 && big.every((o) => o.shape === want.shape) };
+    return {
+      ...base,
+      colour: same.length > 0,
+      position: big.length === want.count,
+      shape: big.length > 0 && big.every((o) => o.shape === want.shape),
+    };
   }
   const o = found[0];
   if (!o) return { ...base, colour: false, position: false, shape: false };
-  return { ...base, colour: o.colour === want.colour, position: !expected.position || o.position === expected.position, shape: o.shape === want.shape };
+  return {
+    ...base,
+    colour: o.colour === want.colour,
+    position: !expected.position || o.position === expected.position,
+    shape: o.shape === want.shape,
+  };
 }

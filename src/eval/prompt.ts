@@ -3,7 +3,19 @@
  * optional size and count), the named position of a single object, or the relation between two.
  * Words outside the vocabulary are ignored; a prompt with no colour followed by a shape is refused.
  */
-import { COLOURS, POSITIONS, RELATIONS, SHAPE_PLURALS, SHAPES, SIZES, type Colour, type Position, type Relation, type Shape, type Size } from '../dataset/vocabulary';
+import {
+  COLOURS,
+  POSITIONS,
+  RELATIONS,
+  SHAPE_PLURALS,
+  SHAPES,
+  SIZES,
+  type Colour,
+  type Position,
+  type Relation,
+  type Shape,
+  type Size,
+} from '../dataset/vocabulary';
 import { ScaleKVError } from '../shared/errors';
 
 export interface ExpectedObject {
@@ -38,7 +50,10 @@ export function parsePrompt(prompt: string): Expected {
     objects.push({ colour: words[i] as Colour, shape, size, count, start, end: i + 2 });
   }
   if (!objects.length) {
-    throw new ScaleKVError('E_INVALID_REQUEST', `The prompt '${prompt}' names no object the checker knows (a colour followed by a shape, e.g. "a red circle").`);
+    throw new ScaleKVError(
+      'E_INVALID_REQUEST',
+      `The prompt '${prompt}' names no object the checker knows (a colour followed by a shape, e.g. "a red circle").`,
+    );
   }
   const joined = ` ${words.join(' ')} `;
   // longest position names first, so "top left" wins over "top"

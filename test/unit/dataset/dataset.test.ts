@@ -32,7 +32,10 @@ test('the folder holds images.u8 (N x S x S x 3 HWC, no header), meta.jsonl and 
   assert.equal(statSync(join(dir, 'images.u8')).size, 6 * 32 * 32 * 3);
   const info = JSON.parse(readFileSync(join(dir, 'dataset.json'), 'utf8'));
   assert.deepEqual(info, { version: 1, count: 6, size: 32, seed: 3, split: 'heldout', vocabulary: [...VOCABULARY] });
-  const meta = readFileSync(join(dir, 'meta.jsonl'), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+  const meta = readFileSync(join(dir, 'meta.jsonl'), 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(meta.length, 6);
   const images = readFileSync(join(dir, 'images.u8'));
   meta.forEach((m, i) => {
@@ -120,11 +123,17 @@ test('bad input: a clear E_INVALID_REQUEST before anything is written', async ()
     [{ split: 'test' }, /--split/],
     [{ workers: 0 }, /--workers/],
   ] as const) {
-    await assert.rejects(writeDataset({ ...base, ...over } as never), (e: ScaleKVError) => e.code === 'E_INVALID_REQUEST' && re.test(e.message));
+    await assert.rejects(
+      writeDataset({ ...base, ...over } as never),
+      (e: ScaleKVError) => e.code === 'E_INVALID_REQUEST' && re.test(e.message),
+    );
   }
   mkdirSync(join(root, 'busy'));
   writeFileSync(join(root, 'busy', 'notes.txt'), 'mine');
-  await assert.rejects(writeDataset({ ...base, out: join(root, 'busy') }), (e: ScaleKVError) => e.code === 'E_INVALID_REQUEST' && /not a dataset folder/.test(e.message));
+  await assert.rejects(
+    writeDataset({ ...base, out: join(root, 'busy') }),
+    (e: ScaleKVError) => e.code === 'E_INVALID_REQUEST' && /not a dataset folder/.test(e.message),
+  );
   assert.equal(readFileSync(join(root, 'busy', 'notes.txt'), 'utf8'), 'mine');
   assert.ok(!existsSync(join(root, 'x')));
   assert.deepEqual(readdirSync(root), ['busy']);
@@ -181,7 +190,11 @@ test('anti-aliased coverage matches a 16x16 supersampled reference within 0.06 p
   const S = 64;
   for (const shape of SHAPES) {
     const R = 0.37;
-    const scene: Scene = { kind: 'single', objects: [{ shape, colour: 'white', size: 'large', position: 'centre', x: 0.5, y: 0.5, r: R }], background: { kind: 'flat', colour: 'black' } };
+    const scene: Scene = {
+      kind: 'single',
+      objects: [{ shape, colour: 'white', size: 'large', position: 'centre', x: 0.5, y: 0.5, r: R }],
+      background: { kind: 'flat', colour: 'black' },
+    };
     const img = renderScene(scene, S);
     let errSum = 0;
     let edge = 0;

@@ -20,9 +20,15 @@ const RANDOM_TINY = resolve(DEFAULT_MODEL, '..', 'tiny-infinity');
 async function score(modelDir: string) {
   const out = tempDir('check');
   const prompts = readPromptList(FIXTURE).slice(0, CI_PROMPTS);
-  const r = await checkPrompts({ prompts, out, modelPath: modelDir, policy: { name: 'full' }, resolution: CI_RESOLUTION, seed: 0, provider: 'cpu' }, ctx());
+  const r = await checkPrompts(
+    { prompts, out, modelPath: modelDir, policy: { name: 'full' }, resolution: CI_RESOLUTION, seed: 0, provider: 'cpu' },
+    ctx(),
+  );
   assert.equal(r.report.count, CI_PROMPTS);
-  assert.deepEqual(r.report.items.map((i) => i.prompt), prompts);
+  assert.deepEqual(
+    r.report.items.map((i) => i.prompt),
+    prompts,
+  );
   assert.ok(existsSync(join(out, r.report.items[0].image)));
   assert.deepEqual(JSON.parse(readFileSync(r.jsonPath, 'utf8')).shares, r.report.shares);
   assert.match(readFileSync(r.mdPath, 'utf8'), /\| colour \| colour \+ position \| colour \+ position \+ shape \|/);
@@ -31,7 +37,10 @@ async function score(modelDir: string) {
 
 test('the default model draws the first held-out prompts in the right colour and position (its floor)', async (t) => {
   if (isRandomTinyModel(DEFAULT_MODEL)) {
-    t.skip(`the default model (${DEFAULT_MODEL}) is the random tiny-infinity, which has no floor to meet; this runs once a trained model is the default`);
+    t.skip(
+      `the default model (${DEFAULT_MODEL}) is the random tiny-infinity, which has no floor to meet; ` +
+        'this runs once a trained model is the default',
+    );
     return;
   }
   const floor = promptCheckFloor(DEFAULT_MODEL);
@@ -55,7 +64,18 @@ test('bad input: a prompts file that is missing, malformed, or has a prompt the 
   assert.throws(() => readPromptList(f('empty.json', '{"prompts": []}')), invalid);
   assert.deepEqual(readPromptList(f('p.txt', '# held out\na red circle at the top\n')), ['a red circle at the top']);
   await assert.rejects(
-    checkPrompts({ prompts: ['a red circle', 'a lighthouse'], out: dir, modelPath: join(dir, 'no-model'), policy: { name: 'full' }, resolution: CI_RESOLUTION, seed: 0, provider: 'cpu' }, ctx()),
+    checkPrompts(
+      {
+        prompts: ['a red circle', 'a lighthouse'],
+        out: dir,
+        modelPath: join(dir, 'no-model'),
+        policy: { name: 'full' },
+        resolution: CI_RESOLUTION,
+        seed: 0,
+        provider: 'cpu',
+      },
+      ctx(),
+    ),
     (e: ScaleKVError) => invalid(e) && /a lighthouse/.test(e.message),
   );
   assert.ok(!existsSync(join(dir, 'runs')));

@@ -29,12 +29,15 @@ test('on 200 generated ground-truth images (4 seeds, 128 and 512 px) the checker
         tally.shape += +r.shape;
         tally.all += +(r.colour && r.position && r.shape);
         seen.kind.add(scene.kind);
-        for (const o of scene.objects) seen.shape.add(o.shape), seen.colour.add(o.colour), seen.position.add(o.position);
+        for (const o of scene.objects) (seen.shape.add(o.shape), seen.colour.add(o.colour), seen.position.add(o.position));
       }
     }
   }
   assert.equal(tally.n, 200);
-  assert.deepEqual([seen.shape.size, seen.colour.size, seen.position.size, seen.kind.size], [SHAPES.length, COLOURS.length, POSITIONS.length, 3]);
+  assert.deepEqual(
+    [seen.shape.size, seen.colour.size, seen.position.size, seen.kind.size],
+    [SHAPES.length, COLOURS.length, POSITIONS.length, 3],
+  );
   if (process.env.SCALEKV_REPORT) console.log(JSON.stringify(tally));
   assert.ok(tally.colourPosition / tally.n >= 0.95, JSON.stringify(tally));
   assert.ok(tally.shape / tally.n >= 0.9, JSON.stringify(tally));
@@ -51,7 +54,8 @@ test('random noise and random-colour static show no prompt', () => {
         const n = Math.ceil(size / block);
         const cells = Array.from({ length: n * n }, () => [r() * 256, r() * 256, r() * 256]);
         const data = new Uint8Array(3 * size * size);
-        for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) data.set(cells[Math.floor(y / block) * n + Math.floor(x / block)], 3 * (y * size + x));
+        for (let y = 0; y < size; y++)
+          for (let x = 0; x < size; x++) data.set(cells[Math.floor(y / block) * n + Math.floor(x / block)], 3 * (y * size + x));
         const res = checkImage({ width: size, height: size, data }, prompts[trials % prompts.length]);
         trials++;
         matches += +(res.colour && res.position);
@@ -81,12 +85,20 @@ test('prompts are read with the dataset vocabulary', () => {
     position: 'top left',
     relation: undefined,
   });
-  assert.deepEqual(parsePrompt('three large green stars on an orange to white gradient').objects, [{ colour: 'green', shape: 'star', size: 'large', count: 3 }]);
+  assert.deepEqual(parsePrompt('three large green stars on an orange to white gradient').objects, [
+    { colour: 'green', shape: 'star', size: 'large', count: 3 },
+  ]);
   const rel = parsePrompt('a small pink ring to the left of a large white cross on a black background');
   assert.equal(rel.relation, 'to the left of');
-  assert.deepEqual(rel.objects.map((o) => `${o.colour} ${o.shape}`), ['pink ring', 'white cross']);
+  assert.deepEqual(
+    rel.objects.map((o) => `${o.colour} ${o.shape}`),
+    ['pink ring', 'white cross'],
+  );
   assert.equal(parsePrompt('A Red Circle at the Top').position, 'top');
-  assert.throws(() => parsePrompt('a lighthouse on a cliff at dusk'), (e: ScaleKVError) => e.code === 'E_INVALID_REQUEST' && /names no object/.test(e.message));
+  assert.throws(
+    () => parsePrompt('a lighthouse on a cliff at dusk'),
+    (e: ScaleKVError) => e.code === 'E_INVALID_REQUEST' && /names no object/.test(e.message),
+  );
 });
 
 /** an independent PNG writer that uses every filter type (the project's encoder writes filter 0 only) */
@@ -101,7 +113,13 @@ function filteredPng(rows: Uint8Array[], width: number, channels: number, colour
       const b = y > 0 ? rows[y - 1][x] : 0;
       const c = x >= channels && y > 0 ? rows[y - 1][x - channels] : 0;
       const p = a + b - c;
-      const pred = [0, a, b, (a + b) >> 1, Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c) ? a : Math.abs(p - b) <= Math.abs(p - c) ? b : c][f];
+      const pred = [
+        0,
+        a,
+        b,
+        (a + b) >> 1,
+        Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c) ? a : Math.abs(p - b) <= Math.abs(p - c) ? b : c,
+      ][f];
       out.push((row[x] - pred) & 255);
     }
   });
@@ -118,7 +136,12 @@ function filteredPng(rows: Uint8Array[], width: number, channels: number, colour
   ihdr.writeUInt32BE(rows.length, 4);
   ihdr[8] = 8;
   ihdr[9] = colourType;
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.from(out))), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(Buffer.from(out))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 test('PNG decoder: the encoder round trip, all five row filters, RGBA and grey, and clear errors', () => {
@@ -129,12 +152,17 @@ test('PNG decoder: the encoder round trip, all five row filters, RGBA and grey, 
   assert.deepEqual(decodePng(encodePng(chw, W, H)), fromChw(chw, W, H));
   const rgba = Array.from({ length: H }, () => Uint8Array.from({ length: 4 * W }, () => Math.floor(r() * 256)));
   const dec = decodePng(filteredPng(rgba, W, 4, 6));
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let c = 0; c < 3; c++) assert.equal(dec.data[3 * (y * W + x) + c], rgba[y][4 * x + c]);
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) for (let c = 0; c < 3; c++) assert.equal(dec.data[3 * (y * W + x) + c], rgba[y][4 * x + c]);
   const grey = Array.from({ length: H }, () => Uint8Array.from({ length: W }, () => Math.floor(r() * 256)));
   const g = decodePng(filteredPng(grey, W, 1, 0));
   assert.deepEqual([g.data[3 * (2 * W + 5)], g.data[3 * (2 * W + 5) + 2]], [grey[2][5], grey[2][5]]);
   const png = encodePng(chw, W, H);
-  const bad = (b: Uint8Array, re: RegExp) => assert.throws(() => decodePng(b, 'x.png'), (e: ScaleKVError) => e.code === 'E_INVALID_REQUEST' && re.test(e.message));
+  const bad = (b: Uint8Array, re: RegExp) =>
+    assert.throws(
+      () => decodePng(b, 'x.png'),
+      (e: ScaleKVError) => e.code === 'E_INVALID_REQUEST' && re.test(e.message),
+    );
   bad(Buffer.from('not a png'), /signature/);
   bad(png.subarray(0, png.length - 20), /past the end|ends before/);
   const flipped = Buffer.from(png);

@@ -16,7 +16,16 @@ import { ctx, request, tempDir, TINY } from '../engine/helpers';
 
 /** flan-t5-like pieces: whole words for 'a', 'red', 'circle', sub-word pieces and letters for the rest */
 function tokenizer(): UnigramTokenizer {
-  const vocab: [string, number][] = [['<pad>', 0], ['</s>', 0], ['<unk>', 0], ['\u2581', -3], ['\u2581a', -2], ['\u2581red', -2], ['\u2581circle', -2], ['ing', -4]];
+  const vocab: [string, number][] = [
+    ['<pad>', 0],
+    ['</s>', 0],
+    ['<unk>', 0],
+    ['\u2581', -3],
+    ['\u2581a', -2],
+    ['\u2581red', -2],
+    ['\u2581circle', -2],
+    ['ing', -4],
+  ];
   for (const c of 'abcdefghijklmnopqrstuvwxyz') vocab.push([c, -6], ['\u2581' + c, -6.5]);
   return new UnigramTokenizer({ model: { type: 'Unigram', unk_id: 2, vocab } }, 'test');
 }
@@ -45,11 +54,22 @@ test('a manifest may list the words the model was trained on; a malformed list i
   const dir = tempDir('vocab-model');
   const m = JSON.parse(readFileSync(join(TINY, 'manifest.json'), 'utf8'));
   const rel = (f: string) => relative(dir, join(TINY, f));
-  const manifest = { ...m, transformer: rel(m.transformer), vae: rel(m.vae), textEncoder: rel(m.textEncoder), profile: undefined, profiles: [], vocabulary: ['a', 'red', 'circle'] };
+  const manifest = {
+    ...m,
+    transformer: rel(m.transformer),
+    vae: rel(m.vae),
+    textEncoder: rel(m.textEncoder),
+    profile: undefined,
+    profiles: [],
+    vocabulary: ['a', 'red', 'circle'],
+  };
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
   assert.deepEqual(locateModel(dir).vocabulary, ['a', 'red', 'circle']);
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...manifest, vocabulary: 'a red circle' }));
-  assert.throws(() => locateModel(dir), (e: ScaleKVError) => e.code === 'E_CHECKPOINT_CORRUPT' && /vocabulary/.test(e.message));
+  assert.throws(
+    () => locateModel(dir),
+    (e: ScaleKVError) => e.code === 'E_CHECKPOINT_CORRUPT' && /vocabulary/.test(e.message),
+  );
 });
 
 test('the engine still generates, and names the unknown words per prompt in the run record and run.json', async () => {
@@ -59,7 +79,10 @@ test('the engine still generates, and names the unknown words per prompt in the 
     const req = request({ prompts: ['a red circle ☃', 'a'], resolution: '0.06M' });
     const { run, runPath } = await engine.generate(req, ctx());
     assert.equal(run.images.length, 2);
-    assert.deepEqual(run.notices?.map((n) => [n.kind, n.prompt, n.words]), [['unknown-words', 'a red circle ☃', ['red', 'circle', '☃']]]);
+    assert.deepEqual(
+      run.notices?.map((n) => [n.kind, n.prompt, n.words]),
+      [['unknown-words', 'a red circle ☃', ['red', 'circle', '☃']]],
+    );
     assert.match(run.notices![0].message, /red, circle, ☃/);
     assert.deepEqual(JSON.parse(readFileSync(runPath, 'utf8')).notices, run.notices);
     const clean = await engine.generate(request({ prompts: ['a'], resolution: '0.06M' }), ctx());
@@ -72,7 +95,11 @@ test('the engine still generates, and names the unknown words per prompt in the 
 test('the CLI prints the notice on stderr and still writes the image', () => {
   const out = tempDir('cli-notice');
   const cli = join(__dirname, '../../../../dist/cli.js');
-  const r = spawnSync(process.execPath, [cli, 'generate', '--prompt', 'a lighthouse', '--resolution', '0.06M', '--provider', 'cpu', '--out', out], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [cli, 'generate', '--prompt', 'a lighthouse', '--resolution', '0.06M', '--provider', 'cpu', '--out', out],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /notice: Words outside the model's vocabulary in "a lighthouse": lighthouse\./);
   const [run] = readdirSync(out);
