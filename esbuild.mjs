@@ -10,6 +10,8 @@ const node = [
   ['src/extension/extension.ts', 'dist/extension.js'],
   ['src/engine/worker.ts', 'dist/worker.js'],
   ['src/cli/main.ts', 'dist/cli.js'],
+  // worker_threads entry of `scalekv dataset` (src/dataset/writer.ts finds it beside cli.js)
+  ['src/dataset/worker.ts', 'dist/datasetWorker.js'],
 ];
 const web = [
   ['webview/visualizer/main.ts', 'media/dist/visualizer.js'],

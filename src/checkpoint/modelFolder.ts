@@ -21,6 +21,8 @@ export interface ModelParts {
   config?: unknown;
   /** ScaleKV profiles shipped with the model (one per calibrated schedule) */
   profiles: string[];
+  /** the words the model was trained on, when its manifest lists them */
+  vocabulary?: string[];
 }
 
 export interface ModelManifest {
@@ -33,6 +35,10 @@ export interface ModelManifest {
   /** profiles for further schedules (resolutions / aspect ratios) */
   profiles?: string[];
   config?: unknown;
+  /** the words of the captions the model was trained on (a dataset.json's vocabulary); prompts are checked against it */
+  vocabulary?: string[];
+  /** share of the CI held-out prompts (src/eval/floor.ts) the model must draw in the right colour and position */
+  promptCheckFloor?: number;
 }
 
 type Kind = 'transformer' | 'vae' | null;
@@ -131,7 +137,11 @@ function fromManifest(p: string): ModelParts {
     textEncoderDir: join(dir, m.textEncoder),
     config: m.config,
     profiles: [...(m.profile ? [m.profile] : []), ...(m.profiles ?? []).filter((x) => x !== m.profile)].map((f) => join(dir, f)),
+    vocabulary: m.vocabulary,
   };
+  if (m.vocabulary !== undefined && !(Array.isArray(m.vocabulary) && m.vocabulary.every((w) => typeof w === 'string'))) {
+    throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${p}: 'vocabulary' must be a list of words.`);
+  }
   for (const [what, f] of [['transformer', parts.transformer], ['VAE', parts.vae], ['text encoder', parts.textEncoderDir]] as const) {
     if (!existsSync(f)) throw new ScaleKVError('E_CHECKPOINT_MISSING', `${p} names the ${what} ${f}, which does not exist.`);
   }

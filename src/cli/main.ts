@@ -9,16 +9,21 @@
  *   scalekv import-budget --in official.json --out profile.json [--model DIR]
  *   scalekv export-budget --in profile.json --out official.json
  *   scalekv describe  [--model DIR] [--provider auto]
+ *   scalekv dataset   --out DIR --count N [--size 512] [--seed S] [--split train|heldout] [--workers K]
+ *   scalekv heldout   [--out test/fixtures/dataset/heldout.json]
+ *   scalekv check-prompts --prompts-file F --out DIR [--model DIR] [--limit N] [--policy P --ratio X] [--resolution 0.25M]
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createEngine } from '../engine/engine';
 import { parseAspect } from '../model/schedule';
-import { toErrorInfo } from '../shared/errors';
+import { ScaleKVError, toErrorInfo } from '../shared/errors';
 import type { GenerateRequest, PolicyName, PolicySpec, Progress, ProviderSetting } from '../shared/types';
 import { list, num, parseArgs, str, type ParsedArgs } from './args';
 import { runBench } from './bench';
 import { exportBudget, importBudget, makeTiny, readPrompts, tinyIsBuilt } from './commands';
+import { checkPrompts, readPromptList } from './checkPrompts';
+import { datasetCommand, heldOutCommand } from './dataset';
 import { exportCase } from './exportCase';
 
 const HELP = `scalekv <command> [flags]
@@ -33,6 +38,9 @@ Commands:
   export-budget  write a profile as an official budget table
   describe       load a model and print its configuration and execution provider
   export-case    write a teacher-forced case (weights, inputs, logits, times) for bench/torch_infinity.py
+  dataset        write a procedural captioned dataset: images.u8 (N x S x S x 3), meta.jsonl, dataset.json
+  heldout        write the 50 held-out evaluation prompts with their ground truth (JSON)
+  check-prompts  generate one image per prompt of a prompts file and score colour, position and shape
 
 Common flags:
   --model DIR|FILE      official-format weights (default: the embedded tiny model)
@@ -99,6 +107,7 @@ async function main(argv: string[]): Promise<number> {
       const engine = createEngine();
       try {
         const { run, runPath } = await engine.generate({ ...baseRequest(a), policy: policyFrom(a, str(a, 'policy', 'full')!), outDir: out, recordRetention: true }, ctx);
+        for (const n of run.notices ?? []) process.stderr.write(`notice: ${n.message}\n`);
         const ratio = run.kv.finalHeldBytes / run.kv.finalFullBytes;
         console.log(`${run.images.length} image(s) ${run.images[0].width}x${run.images[0].height} on ${run.provider.used} (${run.provider.reason})`);
         console.log(`KV held after the last scale: ${(run.kv.finalHeldBytes / 2 ** 20).toFixed(2)} MiB = ${(ratio * 100).toFixed(1)}% of the full cache; ${run.totalMs.toFixed(0)} ms`);
@@ -151,6 +160,38 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'export-case':
       console.log(await exportCase(a));
+      return 0;
+    case 'dataset':
+      console.log(await datasetCommand(a));
+      return 0;
+    case 'check-prompts': {
+      const file = str(a, 'prompts-file');
+      if (!file) throw new ScaleKVError('E_INVALID_REQUEST', 'check-prompts needs --prompts-file (e.g. test/fixtures/dataset/heldout.json).');
+      const all = readPromptList(resolve(file));
+      const limit = str(a, 'limit') ? num(a, 'limit', all.length) : all.length;
+      if (!Number.isInteger(limit) || limit < 1) throw new ScaleKVError('E_INVALID_REQUEST', `--limit must be a positive integer, got ${limit}.`);
+      const b = baseRequest(a);
+      const { report, mdPath, jsonPath } = await checkPrompts(
+        {
+          prompts: all.slice(0, limit),
+          out,
+          modelPath: b.modelPath,
+          policy: policyFrom(a, str(a, 'policy', 'full')!),
+          resolution: str(a, 'resolution', '0.25M')!,
+          seed: b.seed,
+          provider: b.provider,
+          batch: num(a, 'batch', 4),
+        },
+        ctx,
+      );
+      const s = report.shares;
+      console.log(`${report.count} prompts: colour ${(100 * s.colour).toFixed(0)}%, colour+position ${(100 * s.colourPosition).toFixed(0)}%, all three ${(100 * s.colourPositionShape).toFixed(0)}%`);
+      console.log(mdPath);
+      console.log(jsonPath);
+      return 0;
+    }
+    case 'heldout':
+      console.log(heldOutCommand(a));
       return 0;
     case 'make-tiny':
       // the build runs this every time; the model is deterministic, so an existing one is kept

@@ -10,7 +10,7 @@ import { encodePng } from '../model/png';
 import { downscaleChw } from '../model/thumbnail';
 import { scaleSchedule } from '../model/schedule';
 import { ScaleKVError } from '../shared/errors';
-import type { CompareRequest, CompareResult, FidelityReport, GenerateRequest, ImageRecord, PolicySpec, RunRecord } from '../shared/types';
+import type { CompareRequest, CompareResult, FidelityReport, GenerateRequest, ImageRecord, PolicySpec, RunNotice, RunRecord } from '../shared/types';
 import type { EngineApi, JobContext } from './api';
 import { calibrateProfile } from './calibrate';
 import { generateImages } from './generate';
@@ -38,6 +38,7 @@ export function createEngine(): EngineApi & { dispose(): Promise<void> } {
   async function generate(req: GenerateRequest, ctx: JobContext): Promise<{ run: RunRecord; runPath: string; images: Float32Array; bits: Uint8Array[] }> {
     validateGenerate(req);
     const m = await model(req.modelPath, req.provider, ctx);
+    const notices = unknownWordNotices(m, req.prompts);
     const schedule = scaleSchedule(req.aspectRatio, req.resolution);
     const spec: PolicySpec = resolvePolicySpec(req.policy, { name: m.cfg.name, depth: m.cfg.depth, numHeads: m.cfg.numHeads, headDim: m.cfg.embedDim / m.cfg.numHeads, schedule }, m.defaultProfiles);
     const policy = createPolicy(spec, { depth: m.cfg.depth, numHeads: m.cfg.numHeads, headDim: m.cfg.embedDim / m.cfg.numHeads, schedule });
@@ -89,6 +90,7 @@ export function createEngine(): EngineApi & { dispose(): Promise<void> } {
       tokensFile: writeTokens(dir, res.bits),
       retention: res.retention ? res.retention.write(join(dir, 'retention.bin'), 'retention.bin') : undefined,
       profile: spec.profile && appliedProfile(spec.profile, policy.budget, spec.ratio),
+      notices,
     };
     const runPath = writeRunRecord(dir, run);
     return { run, runPath, images: res.images, bits: res.bits };
@@ -174,6 +176,15 @@ export function fidelity(
     timePerScale: ref.timings.map((t, i) => ({ scaleIndex: t.scaleIndex, referenceMs: t.ms, candidateMs: cand.timings[i]?.ms ?? NaN })),
     lpipsNote: 'LPIPS needs pretrained AlexNet/VGG weights, which cannot be downloaded here; reported as null.',
   };
+}
+
+export function unknownWordNotices(m: Pick<LoadedModel, 'unknownWords'>, prompts: string[]): RunNotice[] {
+  return prompts.flatMap((prompt): RunNotice[] => {
+    const words = m.unknownWords(prompt);
+    if (!words.length) return [];
+    const message = `Words outside the model's vocabulary in "${prompt}": ${words.join(', ')}. The image was generated anyway; the model has not learnt these words.`;
+    return [{ kind: 'unknown-words', prompt, words, message }];
+  });
 }
 
 function validateGenerate(req: GenerateRequest): void {

@@ -9,6 +9,7 @@ import { CheckpointWeights, openCheckpoint } from '../checkpoint';
 import { locateModel } from '../checkpoint/modelFolder';
 import { inferInfinityConfig, inferVaeConfig } from '../model/inferConfig';
 import { TextEncoder, readT5Config } from '../model/textEncoder';
+import { unknownWords } from '../model/tokenizer/unknownWords';
 import { VaeDecoder } from '../model/vae';
 import { PrefixedWeights } from '../model/weights';
 import type { InfinityConfig } from '../model/config';
@@ -27,6 +28,8 @@ export interface LoadedModel {
   generation: GenerationModel;
   /** ScaleKV profiles shipped with the model (the embedded tiny model has one per 1:1 resolution) */
   defaultProfiles: string[];
+  /** the words of a prompt outside the model's vocabulary (src/model/tokenizer/unknownWords.ts) */
+  unknownWords(prompt: string): string[];
   release(): Promise<void>;
 }
 
@@ -90,6 +93,7 @@ export async function loadModel(modelPath: string | undefined, provider: Provide
       summary,
       provider: info,
       defaultProfiles: parts.profiles,
+      unknownWords: (prompt) => unknownWords(text.tokenizer, prompt, parts.vocabulary),
       generation: {
         cfg,
         sessions,

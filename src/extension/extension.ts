@@ -88,6 +88,7 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
 
   const showRunResult = async (runPath: string, run: RunRecord) => {
     addRun(runPath, run);
+    for (const n of run.notices ?? []) void vscode.window.showWarningMessage(`ScaleKV: ${n.message}`);
     const pct = ((100 * run.kv.finalHeldBytes) / run.kv.finalFullBytes).toFixed(1);
     const pick = await vscode.window.showInformationMessage(
       `ScaleKV: ${run.images.length} image(s) with ${run.request.policy.name} on ${run.provider.used}; KV held ${pct}% of the full cache, ${(run.totalMs / 1000).toFixed(1)} s.`,

@@ -253,6 +253,16 @@ export interface RunRecord {
   /** the profile used (ScaleKV runs) */
   profile?: ScaleKVProfile;
   fidelity?: FidelityReport;
+  /** things the user should know about the run (the engine writes an empty list when there are none) */
+  notices?: RunNotice[];
+}
+
+/** a prompt with words the model does not know: it still generates, and the user is told which */
+export interface RunNotice {
+  kind: 'unknown-words';
+  prompt: string;
+  words: string[];
+  message: string;
 }
 
 export interface ImageFidelity {

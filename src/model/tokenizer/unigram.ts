@@ -28,7 +28,8 @@ export class UnigramTokenizer {
   readonly padId: number;
   private readonly unkScore: number;
   readonly vocabSize: number;
-  private space: string = '\u2581';
+  /** the Metaspace replacement that marks a word's start ('▁') */
+  space: string = '\u2581';
 
   constructor(json: TokenizerJson, origin: string) {
     const m = json.model;
@@ -112,6 +113,15 @@ export class UnigramTokenizer {
     ids.reverse();
     // consecutive unknowns fuse into one, as sentencepiece does
     return ids.filter((id, i) => !(id === this.unkId && ids[i - 1] === this.unkId));
+  }
+
+  hasPiece(piece: string): boolean {
+    return this.pieces.has(piece);
+  }
+
+  /** whether a whitespace-free chunk of text segments into <unk> anywhere */
+  hitsUnknown(chunk: string): boolean {
+    return this.segment(this.space + chunk).includes(this.unkId);
   }
 
   encode(text: string, maxLength = 512): Encoded {

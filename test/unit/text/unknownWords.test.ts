@@ -1,0 +1,107 @@
+/**
+ * Prompts with words the model does not know still generate, and the run says which words: in
+ * run.json's notices, on the engine's result, and on the CLI's stderr.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import test from 'node:test';
+import { locateModel } from '../../../src/checkpoint/modelFolder';
+import { createEngine } from '../../../src/engine/engine';
+import { unknownWords } from '../../../src/model/tokenizer/unknownWords';
+import { UnigramTokenizer } from '../../../src/model/tokenizer/unigram';
+import { ScaleKVError } from '../../../src/shared/errors';
+import { ctx, request, tempDir, TINY } from '../engine/helpers';
+
+/** flan-t5-like pieces: whole words for 'a', 'red', 'circle', sub-word pieces and letters for the rest */
+function tokenizer(): UnigramTokenizer {
+  const vocab: [string, number][] = [
+    ['<pad>', 0],
+    ['</s>', 0],
+    ['<unk>', 0],
+    ['\u2581', -3],
+    ['\u2581a', -2],
+    ['\u2581red', -2],
+    ['\u2581circle', -2],
+    ['ing', -4],
+  ];
+  for (const c of 'abcdefghijklmnopqrstuvwxyz') vocab.push([c, -6], ['\u2581' + c, -6.5]);
+  return new UnigramTokenizer({ model: { type: 'Unigram', unk_id: 2, vocab } }, 'test');
+}
+
+test('words without a whole tokenizer piece, or with characters that map to <unk>, are unknown', () => {
+  const tok = tokenizer();
+  assert.deepEqual(unknownWords(tok, 'a red circle'), []);
+  assert.deepEqual(unknownWords(tok, '  a   red circle  '), []);
+  assert.deepEqual(unknownWords(tok, 'a red lighthouse at dusk'), ['lighthouse', 'at', 'dusk']);
+  // "circling" segments into pieces (circl + ing), not one whole piece
+  assert.deepEqual(unknownWords(tok, 'a red circling circle'), ['circling']);
+  // punctuation around a known word does not make it unknown; symbols the tokenizer has no piece for are named
+  assert.deepEqual(unknownWords(tok, 'a red, circle.'), [',', '.']);
+  assert.deepEqual(unknownWords(tok, 'a red ☃ circle café'), ['☃', 'café']);
+  // repeated unknown words are named once
+  assert.deepEqual(unknownWords(tok, 'dusk a dusk'), ['dusk']);
+});
+
+test("with the model's trained-word list, a word off the list is unknown even when the tokenizer has a piece for it", () => {
+  const tok = tokenizer();
+  assert.deepEqual(unknownWords(tok, 'a red circle', ['a', 'circle']), ['red']);
+  assert.deepEqual(unknownWords(tok, 'a blue circle', ['a', 'blue', 'circle']), []);
+});
+
+test('a manifest may list the words the model was trained on; a malformed list is refused', () => {
+  const dir = tempDir('vocab-model');
+  const m = JSON.parse(readFileSync(join(TINY, 'manifest.json'), 'utf8'));
+  const rel = (f: string) => relative(dir, join(TINY, f));
+  const manifest = {
+    ...m,
+    transformer: rel(m.transformer),
+    vae: rel(m.vae),
+    textEncoder: rel(m.textEncoder),
+    profile: undefined,
+    profiles: [],
+    vocabulary: ['a', 'red', 'circle'],
+  };
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+  assert.deepEqual(locateModel(dir).vocabulary, ['a', 'red', 'circle']);
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...manifest, vocabulary: 'a red circle' }));
+  assert.throws(
+    () => locateModel(dir),
+    (e: ScaleKVError) => e.code === 'E_CHECKPOINT_CORRUPT' && /vocabulary/.test(e.message),
+  );
+});
+
+test('the engine still generates, and names the unknown words per prompt in the run record and run.json', async () => {
+  const engine = createEngine();
+  try {
+    // the tiny model's tokenizer holds single letters and 'a' as whole pieces, no longer words
+    const req = request({ prompts: ['a red circle ☃', 'a'], resolution: '0.06M' });
+    const { run, runPath } = await engine.generate(req, ctx());
+    assert.equal(run.images.length, 2);
+    assert.deepEqual(
+      run.notices?.map((n) => [n.kind, n.prompt, n.words]),
+      [['unknown-words', 'a red circle ☃', ['red', 'circle', '☃']]],
+    );
+    assert.match(run.notices![0].message, /red, circle, ☃/);
+    assert.deepEqual(JSON.parse(readFileSync(runPath, 'utf8')).notices, run.notices);
+    const clean = await engine.generate(request({ prompts: ['a'], resolution: '0.06M' }), ctx());
+    assert.deepEqual(clean.run.notices, []);
+  } finally {
+    await engine.dispose();
+  }
+});
+
+test('the CLI prints the notice on stderr and still writes the image', () => {
+  const out = tempDir('cli-notice');
+  const cli = join(__dirname, '../../../../dist/cli.js');
+  const r = spawnSync(
+    process.execPath,
+    [cli, 'generate', '--prompt', 'a lighthouse', '--resolution', '0.06M', '--provider', 'cpu', '--out', out],
+    { encoding: 'utf8' },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /notice: Words outside the model's vocabulary in "a lighthouse": lighthouse\./);
+  const [run] = readdirSync(out);
+  assert.ok(readdirSync(join(out, run)).includes('image-0.png'));
+});
