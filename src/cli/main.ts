@@ -20,6 +20,7 @@ import { list, num, parseArgs, str, type ParsedArgs } from './args';
 import { runBench } from './bench';
 import { exportBudget, importBudget, makeTiny, readPrompts, tinyIsBuilt } from './commands';
 import { exportCase } from './exportCase';
+import { encodeText, exportModelCase, makeTextEncoder } from './trainTools';
 
 const HELP = `scalekv <command> [flags]
 
@@ -32,7 +33,10 @@ Commands:
   import-budget  validate an official ScaleKV budget table and turn it into a profile
   export-budget  write a profile as an official budget table
   describe       load a model and print its configuration and execution provider
-  export-case    write a teacher-forced case (weights, inputs, logits, times) for bench/torch_infinity.py
+  export-case    write a teacher-forced case (weights, inputs, logits, times) for bench/torch_infinity.py;
+                 with --model DIR: that model's case (text, bits, logits, decoded image) for tools/train/parity.py
+  make-text-encoder  write a frozen flan-t5-shaped encoder whose tokenizer holds --dataset DIR's words
+  encode-text    token ids and T5 features of --prompt ... as JSON (--text-encoder DIR or --model DIR)
 
 Common flags:
   --model DIR|FILE      official-format weights (default: the embedded tiny model)
@@ -150,7 +154,13 @@ async function main(argv: string[]): Promise<number> {
       await runBench(a, ctx);
       return 0;
     case 'export-case':
-      console.log(await exportCase(a));
+      console.log(str(a, 'model') ? await exportModelCase(a) : await exportCase(a));
+      return 0;
+    case 'make-text-encoder':
+      console.log(makeTextEncoder(a));
+      return 0;
+    case 'encode-text':
+      console.log(await encodeText(a));
       return 0;
     case 'make-tiny':
       // the build runs this every time; the model is deterministic, so an existing one is kept
