@@ -28,6 +28,11 @@ VAE = "infinity_vae_shapes.pth"
 TEXT = "flan-t5-shapes"
 
 
+def dataset_words(data):
+    with open(os.path.join(data, "dataset.json")) as f:
+        return list(json.load(f)["vocabulary"])
+
+
 def half(sd):
     return {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in sd.items()}
 
@@ -48,7 +53,7 @@ def randomize(model, seed):
                 p.copy_(0.1 * torch.randn(p.shape, generator=g))
 
 
-def export(ckpt, text_encoder, out, smoke=False, command=None, allow_untrained=False, random_init=None):
+def export(ckpt, text_encoder, out, smoke=False, command=None, allow_untrained=False, random_init=None, data=None):
     cfg = get_config(smoke)
     t5 = T5Encoder(text_encoder)
     vsd, vmeta = load_checkpoint(ckpt, "vae", vae_config(cfg))
@@ -82,6 +87,8 @@ def export(ckpt, text_encoder, out, smoke=False, command=None, allow_untrained=F
         "textEncoder": TEXT,
         "resolution": cfg["resolution"],
         "imageSize": cfg["image_size"],
+        # the engine names a prompt's words outside this list (src/checkpoint/modelFolder.ts `vocabulary`)
+        **({"vocabulary": dataset_words(data)} if data else {}),
         "files": {f: {"sha256": sha256(os.path.join(out, f)), "bytes": os.path.getsize(os.path.join(out, f))} for f in files},
         "training": {
             "command": command or " ".join(sys.argv),
@@ -104,11 +111,12 @@ def main(argv=None):
     ap.add_argument("--text-encoder", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--data", default=None, help="the training dataset: its vocabulary goes into the manifest")
     ap.add_argument("--command", default=None, help="the training command to record in the manifest")
     ap.add_argument("--allow-untrained", action="store_true", help="export initial weights where a checkpoint is missing (parity tests)")
     ap.add_argument("--random-init", type=int, default=None, help="replace every weight by seeded O(1) noise (parity tests only)")
     a = ap.parse_args(argv)
-    export(a.ckpt, a.text_encoder, a.out, a.smoke, a.command, a.allow_untrained or a.random_init is not None, a.random_init)
+    export(a.ckpt, a.text_encoder, a.out, a.smoke, a.command, a.allow_untrained or a.random_init is not None, a.random_init, a.data)
     return 0
 
 

@@ -9,7 +9,7 @@
 #
 # Environment: TRAIN_WORK (default /tmp/train) holds data/, ckpt/, tokens.npz, model/; OUT (the device
 # machine's return folder; default $TRAIN_WORK/out); NODE (default /tmp/node if present, else node);
-# PYTHON (default python3); COUNT (images, default 16000; smoke 48); SEED (dataset seed, default 1);
+# PYTHON (default python3); COUNT (images, default 12000; smoke 48); SEED (dataset seed, default 1);
 # STATE_IN (checkpoints to resume from, default ./train-state); GPT_PLAN (minutes the transformer's LR
 # schedule spans over both calls, default 9).
 set -euo pipefail
@@ -34,7 +34,7 @@ OUT=${OUT:-$WORK/out}
 if [ -z "${NODE:-}" ]; then if [ -x /tmp/node ]; then NODE=/tmp/node; else NODE=node; fi; fi
 PY=${PYTHON:-python3}
 SEED=${SEED:-1}
-if [ -n "$SMOKE" ]; then SIZE=256; COUNT=${COUNT:-48}; else SIZE=512; COUNT=${COUNT:-16000}; fi
+if [ -n "$SMOKE" ]; then SIZE=256; COUNT=${COUNT:-48}; else SIZE=512; COUNT=${COUNT:-12000}; fi
 GPT_PLAN=${GPT_PLAN:-9}
 DATA=$WORK/data
 CKPT=$WORK/ckpt
@@ -84,7 +84,7 @@ gpt() { "$PY" "$TT/gpt_train.py" --data "$DATA" --ckpt "$CKPT" --text-encoder "$
 
 export_model() {
   rm -rf "$MODEL"
-  "$PY" "$TT/export.py" --ckpt "$CKPT" --text-encoder "$T5" --out "$MODEL" $SMOKE \
+  "$PY" "$TT/export.py" --ckpt "$CKPT" --text-encoder "$T5" --out "$MODEL" --data "$DATA" $SMOKE \
     --command "tools/train/gpu_run.sh (COUNT=$COUNT SEED=$SEED GPT_PLAN=$GPT_PLAN) call1 + call2 $SMOKE"
   "$PY" "$TT/summarize.py" --log "$LOG" --manifest "$MODEL/manifest.json" --out "$WORK/SUMMARY.md"
   # one archive, cut under the 16 MiB a returned file may have: cat model.tar.* | tar x
