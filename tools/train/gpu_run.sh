@@ -4,6 +4,7 @@
 #   tools/train/gpu_run.sh call1 [--minutes 9]   dataset + text encoder, VAE, transformer start; state -> $OUT/train-state/
 #   tools/train/gpu_run.sh call2 [--minutes 9]   restore ./train-state, dataset again, transformer, export -> $OUT/model.tar.*
 #   tools/train/gpu_run.sh all --minutes M       everything in one go (a machine that is not reset)
+#   (a call 3 may run call2 again with call 2's returned files in ./train-state: the export resumes too)
 #   tools/train/gpu_run.sh prep | vae | gpt | export | parity | state [--minutes M]   single stages
 #   add --smoke for tiny sizes (CPU tests)
 #
@@ -15,7 +16,7 @@
 set -euo pipefail
 
 STAGE=${1:-}
-[ -n "$STAGE" ] || { sed -n '2,16p' "$0"; exit 2; }
+[ -n "$STAGE" ] || { sed -n "2,17p" "$0"; exit 2; }
 shift
 MINUTES=9
 SMOKE=""
@@ -57,6 +58,13 @@ restore() {
     say "restoring checkpoints from $STATE_IN"
     cp "$STATE_IN"/vae* "$CKPT"/
     if ls "$STATE_IN"/gpt* >/dev/null 2>&1; then cp "$STATE_IN"/gpt* "$CKPT"/; fi
+    if [ -f "$STATE_IN/log.jsonl" ] && [ ! -f "$LOG" ]; then cp "$STATE_IN/log.jsonl" "$LOG"; fi
+  elif [ -f "$STATE_IN/model.tar.00" ] && [ ! -f "$CKPT/vae.json" ]; then
+    # call 2's return (an export) also resumes: its files hold the checkpoints' fp16 weights and records
+    say "restoring checkpoints from the export in $STATE_IN"
+    rm -rf "$WORK/import" && mkdir -p "$WORK/import"
+    cat "$STATE_IN"/model.tar.* | tar -C "$WORK/import" -xf -
+    "$PY" "$TT/import_model.py" --model "$WORK/import" --ckpt "$CKPT"
     if [ -f "$STATE_IN/log.jsonl" ] && [ ! -f "$LOG" ]; then cp "$STATE_IN/log.jsonl" "$LOG"; fi
   fi
 }
