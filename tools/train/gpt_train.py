@@ -178,7 +178,7 @@ def main(argv=None):
             loss = (ce * weights).sum(-1).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            gn = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0))
+            gn = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
         except RuntimeError as e:
             if is_oom(e) and batch > 1:
@@ -197,7 +197,7 @@ def main(argv=None):
             with torch.no_grad():
                 acc = (lg.argmax(-1) == bits.long()).float().mean((0, 2))
                 acc_s = [round(float(acc[bounds[i] : bounds[i + 1]].mean()), 3) for i in range(len(schedule))]
-            log.write(step=step, loss=float(loss), lr=lr, grad_norm=gn, batch=batch, step_s=step_s, minutes=(done_s + time.time() - t_run) / 60, bit_acc=acc_s)
+            log.write(step=step, loss=float(loss), lr=lr, grad_norm=float(gn), batch=batch, step_s=step_s, minutes=(done_s + time.time() - t_run) / 60, bit_acc=acc_s)
         if time.time() - last_save > 120:
             save()
             last_save = time.time()

@@ -37,9 +37,13 @@ def vae_losses(model, x, schedule):
     l2 = (xr - x).pow(2).mean()
     commit = (z - f_hat.detach()).pow(2).mean()
     loss = l1 + l2 + 0.25 * commit
-    psnr = 10 * math.log10(4.0 / max(float((xr.clamp(-1, 1) - x).pow(2).mean()), 1e-10))
-    ones = torch.stack([b.float().mean() for b in bits]).mean()
-    return loss, dict(l1=float(l1), l2=float(l2), commit=float(commit), psnr=psnr, bit_ones=float(ones))
+
+    def metrics():  # read back only when logged: every float() waits for the GPU
+        psnr = 10 * math.log10(4.0 / max(float((xr.detach().clamp(-1, 1) - x).pow(2).mean()), 1e-10))
+        ones = torch.stack([b.float().mean() for b in bits]).mean()
+        return dict(l1=float(l1), l2=float(l2), commit=float(commit), psnr=psnr, bit_ones=float(ones))
+
+    return loss, metrics
 
 
 def main(argv=None):
@@ -115,7 +119,7 @@ def main(argv=None):
                 loss, m = vae_losses(model, x, schedule)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            gn = float(torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0))
+            gn = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
         except RuntimeError as e:
             if is_oom(e) and batch > 1:
@@ -131,7 +135,7 @@ def main(argv=None):
         step_s = dt if step_s is None else 0.9 * step_s + 0.1 * dt
         step += 1
         if step % (1 if a.smoke else 50) == 0 or step == first + 1:
-            log.write(step=step, loss=float(loss), lr=lr, grad_norm=gn, batch=batch, step_s=step_s, minutes=(done_s + time.time() - t_run) / 60, **m)
+            log.write(step=step, loss=float(loss), lr=lr, grad_norm=float(gn), batch=batch, step_s=step_s, minutes=(done_s + time.time() - t_run) / 60, **m())
         if time.time() - last_save > 120:
             save()
             last_save = time.time()
