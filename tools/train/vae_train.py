@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bsq_vae import BSQVAE  # noqa: E402
 from common import (  # noqa: E402
     Budget,
+    ConfigError,
     Dataset,
     Log,
     autocast,
@@ -57,6 +58,7 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--max-steps", type=int, default=None)
     ap.add_argument("--device", default=None)
+    ap.add_argument("--allow-other-data", action="store_true", help="resume on a dataset other than the checkpoint's")
     ap.add_argument("--log", default=None)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
@@ -75,6 +77,11 @@ def main(argv=None):
     done_s, step = 0.0, 0
     if sd is not None:
         model.load_state_dict(sd)
+        if meta.get("dataset") not in (None, ds.fingerprint()) and not a.allow_other_data:
+            raise ConfigError(
+                f"{a.ckpt} was trained on the dataset {meta['dataset']}, this is {ds.fingerprint()}; regenerate it with the same "
+                f"COUNT/SEED or pass --allow-other-data"
+            )
         done_s, step = meta["train_seconds"], meta["step"]
         print(f"resuming the VAE at step {step} after {done_s / 60:.1f} min", flush=True)
     model.to(device)
