@@ -2,7 +2,8 @@
 # One entry point for training on the GPU machine (run from the repository root).
 #
 #   tools/train/gpu_run.sh call1 [--minutes 9]   dataset + text encoder, VAE, transformer start; state -> $OUT/train-state/
-#   tools/train/gpu_run.sh call2 [--minutes 9]   restore ./train-state, dataset again, transformer, export -> $OUT/model.tar.*
+#   tools/train/gpu_run.sh call2 [--minutes 9]   restore ./train-state, dataset again, transformer, export -> $OUT/model.tar.*,
+#                                                samples.png (8 prompts drawn in PyTorch)
 #   tools/train/gpu_run.sh all --minutes M       everything in one go (a machine that is not reset)
 #   (a call 3 may run call2 again with call 2's returned files in ./train-state: the export resumes too)
 #   tools/train/gpu_run.sh prep | vae | gpt | export | parity | state [--minutes M]   single stages
@@ -16,7 +17,7 @@
 set -euo pipefail
 
 STAGE=${1:-}
-[ -n "$STAGE" ] || { sed -n "2,17p" "$0"; exit 2; }
+[ -n "$STAGE" ] || { sed -n "2,18p" "$0"; exit 2; }
 shift
 MINUTES=9
 SMOKE=""
@@ -101,6 +102,8 @@ export_model() {
   cp "$MODEL/manifest.json" "$OUT/manifest.json"
   cp "$LOG" "$OUT/log.jsonl"
   cp "$WORK/SUMMARY.md" "$OUT/SUMMARY.md"
+  # a first look at what it draws (PyTorch sampling, engine rules); never fails the export
+  "$PY" "$TT/sample.py" --model "$MODEL" --out "$OUT/samples.png" || say "WARNING: sampling failed"
   say "exported: $(ls -la "$OUT" | tr '\n' ' ')"
 }
 
@@ -138,7 +141,7 @@ case "$STAGE" in
     restore
     [ -f "$CKPT/vae.json" ] || { echo "call2: no VAE checkpoint in $STATE_IN or $CKPT (copy call1's \$OUT/train-state/ to ./train-state)" >&2; exit 1; }
     prep
-    gpt "$(mins $(( $(left) - 45 )))"
+    gpt "$(mins $(( $(left) - 60 )))"
     export_model
     ;;
   all)
@@ -146,7 +149,7 @@ case "$STAGE" in
     prep
     TOTAL=$(left)
     vae "$(mins $(( TOTAL * 40 / 100 )))"
-    GPT_PLAN=$(mins $(( $(left) - 45 )))
+    GPT_PLAN=$(mins $(( $(left) - 60 )))
     gpt "$GPT_PLAN"
     export_model
     ;;
