@@ -25,6 +25,7 @@ import { exportBudget, importBudget, makeTiny, readPrompts, tinyIsBuilt } from '
 import { checkPrompts, readPromptList } from './checkPrompts';
 import { datasetCommand, heldOutCommand } from './dataset';
 import { exportCase } from './exportCase';
+import { encodeText, exportModelCase, makeTextEncoder } from './trainTools';
 
 const HELP = `scalekv <command> [flags]
 
@@ -41,6 +42,10 @@ Commands:
   dataset        write a procedural captioned dataset: images.u8 (N x S x S x 3), meta.jsonl, dataset.json
   heldout        write the 50 held-out evaluation prompts with their ground truth (JSON)
   check-prompts  generate one image per prompt of a prompts file and score colour, position and shape
+  export-case    write a teacher-forced case (weights, inputs, logits, times) for bench/torch_infinity.py;
+                 with --model DIR: that model's case (text, bits, logits, decoded image) for tools/train/parity.py
+  make-text-encoder  write a frozen flan-t5-shaped encoder whose tokenizer holds --dataset DIR's words
+  encode-text    token ids and T5 features of --prompt ... as JSON (--text-encoder DIR or --model DIR)
 
 Common flags:
   --model DIR|FILE      official-format weights (default: the embedded tiny model)
@@ -159,7 +164,13 @@ async function main(argv: string[]): Promise<number> {
       await runBench(a, ctx);
       return 0;
     case 'export-case':
-      console.log(await exportCase(a));
+      console.log(str(a, 'model') ? await exportModelCase(a) : await exportCase(a));
+      return 0;
+    case 'make-text-encoder':
+      console.log(makeTextEncoder(a));
+      return 0;
+    case 'encode-text':
+      console.log(await encodeText(a));
       return 0;
     case 'dataset':
       console.log(await datasetCommand(a));

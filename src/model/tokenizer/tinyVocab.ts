@@ -11,7 +11,11 @@ const WORDS =
 const PIECES = 'ing ed er est ly s es tion ous ful ness ment able ight ain ock ow ar or en an on in at'.split(' ');
 const CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,!?-\'"():;/&'.split('');
 
-export function makeTinyTokenizerJson(vocabSize: number): object {
+/**
+ * @param extraWords words a trained model's captions use (e.g. a dataset's vocabulary): each becomes one
+ *   whole '▁word' piece, placed right after the built-in words; with none the tokenizer is the tiny model's.
+ */
+export function makeTinyTokenizerJson(vocabSize: number, extraWords: readonly string[] = []): object {
   const vocab: [string, number][] = [
     ['<pad>', 0],
     ['</s>', 0],
@@ -22,6 +26,7 @@ export function makeTinyTokenizerJson(vocabSize: number): object {
     if (vocab.length < vocabSize && !vocab.some((v) => v[0] === p)) vocab.push([p, score]);
   };
   for (const w of WORDS) add('\u2581' + w, -2 - 1 / w.length);
+  for (const w of extraWords) add('\u2581' + w, -2 - 1 / w.length);
   for (const c of CHARS) add(c, -6);
   for (const c of CHARS) add('\u2581' + c, -6.5);
   for (const p of PIECES) add(p, -4 - 1 / p.length);

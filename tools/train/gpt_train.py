@@ -1,0 +1,216 @@
+"""Train the Infinity transformer with teacher forcing for a wall-clock budget; resumes from --ckpt.
+
+The dataset's images are tokenised once with the trained VAE (bits of every scale, cached in --tokens and
+rebuilt when the VAE or the dataset changes); captions go through the frozen T5 once.
+
+usage: python3 tools/train/gpt_train.py --data DIR --ckpt DIR --text-encoder DIR --tokens FILE --minutes M
+       [--plan-minutes P] [--smoke] [--batch B]
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bsq_vae import BSQVAE, codes_from_bits, quantize_multiscale  # noqa: E402
+from common import (  # noqa: E402
+    Budget,
+    ConfigError,
+    Dataset,
+    Log,
+    autocast,
+    get_config,
+    is_oom,
+    load_checkpoint,
+    lr_at,
+    pick_device,
+    save_checkpoint,
+    schedule_of,
+    seed_all,
+    to_float_image,
+)
+from infinity_model import Infinity, sequence_tables  # noqa: E402
+from t5 import CaptionBank, T5Encoder  # noqa: E402
+
+
+def vae_config(cfg):
+    return dict(cfg["vae"], image_size=cfg["image_size"], resolution=cfg["resolution"])
+
+
+def gpt_config(cfg, t5):
+    return dict(cfg["gpt"], codebook_dim=cfg["vae"]["codebook_dim"], resolution=cfg["resolution"], image_size=cfg["image_size"], text_channels=t5.d_model)
+
+
+@torch.no_grad()
+def build_tokens(cfg, ds, vae_ckpt, path, device, batch=32):
+    """Bits of every scale for every image, [N, tokens, d] uint8; cached (packed) in `path` with what made them."""
+    sd, meta = load_checkpoint(vae_ckpt, "vae", vae_config(cfg))
+    if sd is None:
+        raise ConfigError(f"no VAE checkpoint in {vae_ckpt}: train it first (gpu_run.sh vae)")
+    key = {"dataset": ds.fingerprint(), "vae_step": meta["step"], "vae_seconds": meta["train_seconds"]}
+    if os.path.exists(path):
+        z = np.load(path, allow_pickle=False)
+        if json.loads(str(z["key"])) == key:
+            bits = np.unpackbits(z["bits"], axis=-1, count=cfg["vae"]["codebook_dim"])
+            return torch.from_numpy(bits).to(device)
+        print(f"{path} was made from another VAE or dataset: re-tokenising", flush=True)
+    vae = BSQVAE(cfg["vae"])
+    vae.load_state_dict(sd)
+    vae.to(device).eval()
+    schedule = schedule_of(cfg)
+    t0 = time.time()
+    out = []
+    for i in range(0, ds.count, batch):
+        x = to_float_image(torch.from_numpy(np.ascontiguousarray(ds.images[i : i + batch])).permute(0, 3, 1, 2).to(device))
+        with autocast(device):
+            z = vae.encoder(x)
+        _, bits = quantize_multiscale(z, schedule)
+        out.append(torch.cat(bits, 1).cpu())
+    bits = torch.cat(out, 0).numpy()
+    np.savez(path + ".tmp.npz", bits=np.packbits(bits, axis=-1), key=json.dumps(key))
+    os.replace(path + ".tmp.npz", path)
+    print(f"tokenised {ds.count} images in {time.time() - t0:.1f}s -> {path}", flush=True)
+    return torch.from_numpy(bits).to(device)
+
+
+def scale_weights(schedule, device):
+    """Per-token loss weights: half the loss is the token mean, half the mean over scales (coarse scales lay out the image)."""
+    n = torch.tensor([h * w for h, w in schedule], dtype=torch.float32)
+    per_scale = 0.5 / n.sum() + 0.5 / (len(schedule) * n)
+    return torch.cat([per_scale[i].repeat(int(n[i])) for i in range(len(schedule))]).to(device)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--ckpt", required=True, help="folder with vae.json (input) and gpt.json (resumed, written)")
+    ap.add_argument("--text-encoder", required=True)
+    ap.add_argument("--tokens", required=True)
+    ap.add_argument("--minutes", type=float, required=True)
+    ap.add_argument("--plan-minutes", type=float, default=None)
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--batch", type=int, default=None)
+    ap.add_argument("--lr", type=float, default=6e-4)
+    ap.add_argument("--cfg-dropout", type=float, default=0.1)
+    ap.add_argument("--max-steps", type=int, default=None)
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--allow-other-data", action="store_true", help="resume on a dataset other than the checkpoint's")
+    ap.add_argument("--log", default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+
+    budget = Budget(a.minutes, reserve_s=5 if a.smoke else 25)
+    cfg = get_config(a.smoke)
+    device = pick_device(a.device)
+    seed_all(a.seed)
+    schedule = schedule_of(cfg)
+    log = Log(a.log or os.path.join(os.path.dirname(os.path.abspath(__file__)), "log.jsonl"), "gpt")
+    ds = Dataset(a.data, cfg["image_size"])
+    t5 = T5Encoder(a.text_encoder).to_device(device)
+    unknown = sorted({w for c in set(ds.captions) for w in t5.tokenizer.unknown_words(c)})
+    if unknown:
+        raise ConfigError(f"the text encoder in {a.text_encoder} has no whole-word token for: {', '.join(unknown[:20])}; rebuild it from this dataset (gpu_run.sh prep)")
+    gcfg = gpt_config(cfg, t5)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+    bits_all = build_tokens(cfg, ds, a.ckpt, a.tokens, device)
+    bank = CaptionBank(t5, ds.captions, device)
+    if bank.T > gcfg["text_max_len"]:
+        raise ConfigError(f"captions reach {bank.T} tokens; the config's text_max_len is {gcfg['text_max_len']}")
+    print(f"{ds.count} images, {bank.unique} distinct captions (<= {bank.T} tokens), {bits_all.shape[1]} tokens x {bits_all.shape[2]} bits each", flush=True)
+
+    model = Infinity(cfg, t5.d_model)
+    sd, meta = load_checkpoint(a.ckpt, "gpt", gcfg)
+    done_s, step = 0.0, 0
+    if sd is not None:
+        model.load_state_dict(sd)
+        if meta.get("dataset") not in (None, ds.fingerprint()) and not a.allow_other_data:
+            raise ConfigError(
+                f"{a.ckpt} was trained on the dataset {meta['dataset']}, this is {ds.fingerprint()}; regenerate it with the same "
+                f"COUNT/SEED or pass --allow-other-data"
+            )
+        done_s, step = meta["train_seconds"], meta["step"]
+        print(f"resuming the transformer at step {step} after {done_s / 60:.1f} min", flush=True)
+    model.to(device)
+    nparams = sum(p.numel() for p in model.parameters())
+    rope, mask, N, P = sequence_tables(schedule, model.C // model.H, device)
+    weights = scale_weights(schedule, device)
+    bounds = np.cumsum([0] + [h * w for h, w in schedule])
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed" not in n and "cfg_uncond" not in n and "pos_start" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embed" not in n and "cfg_uncond" not in n and "pos_start" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}], lr=a.lr, betas=(0.9, 0.97))
+    plan_s = (a.plan_minutes or a.minutes) * 60.0
+    batch = a.batch or (4 if a.smoke or device.type != "cuda" else 48)
+    resume_warm = 50 if sd is not None else 0
+    g = torch.Generator(device="cpu").manual_seed(a.seed + step)
+    t_run = time.time()
+    step_s = None
+    last_save = time.time()
+    first = step
+    d = cfg["vae"]["codebook_dim"]
+    print(f"transformer: {nparams / 1e6:.2f}M parameters, {N} tokens per image (padded to {P}), batch {batch}", flush=True)
+
+    def save():
+        save_checkpoint(a.ckpt, "gpt", model, {"config": gcfg, "step": step, "train_seconds": done_s + time.time() - t_run, "dataset": ds.fingerprint(), "parameters": nparams})
+
+    while True:
+        if a.max_steps is not None and step - first >= a.max_steps:
+            break
+        if step_s is not None and budget.left() < 2 * step_s + 5:
+            break
+        progress = (done_s + time.time() - t_run) / plan_s
+        lr = lr_at(progress, a.lr) * (min(1.0, (step - first + 1) / resume_warm) if resume_warm else 1.0)
+        for pg in opt.param_groups:
+            pg["lr"] = lr
+        idx = torch.randint(0, ds.count, (batch,), generator=g).to(device)
+        t0 = time.time()
+        try:
+            bits = bits_all[idx]  # [B, N, d]
+            per_scale = [bits[:, bounds[i] : bounds[i + 1]] for i in range(len(schedule))]
+            _, inputs = codes_from_bits(per_scale, schedule, d)
+            text, tmask, lens = bank.batch(idx)
+            drop = torch.rand(batch, device=device) < a.cfg_dropout
+            T = text.shape[1]
+            text = torch.where(drop[:, None, None], model.cfg_uncond[None, :T].expand(batch, -1, -1), text) * tmask[..., None]
+            with autocast(device):
+                logits = model(text, tmask, inputs, schedule, rope, mask, P)
+            lg = logits.float().view(batch, N, d, 2)
+            ce = F.cross_entropy(lg.reshape(-1, 2), bits.reshape(-1).long(), reduction="none").view(batch, N, d).mean(-1)
+            loss = (ce * weights).sum(-1).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gn = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+        except RuntimeError as e:
+            if is_oom(e) and batch > 1:
+                batch //= 2
+                opt.zero_grad(set_to_none=True)
+                torch.cuda.empty_cache()
+                print(f"out of memory: batch -> {batch}", flush=True)
+                continue
+            raise
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        dt = time.time() - t0
+        step_s = dt if step_s is None else 0.9 * step_s + 0.1 * dt
+        step += 1
+        if step % (1 if a.smoke else 50) == 0 or step == first + 1:
+            with torch.no_grad():
+                acc = (lg.argmax(-1) == bits.long()).float().mean((0, 2))
+                acc_s = [round(float(acc[bounds[i] : bounds[i + 1]].mean()), 3) for i in range(len(schedule))]
+            log.write(step=step, loss=float(loss), lr=lr, grad_norm=float(gn), batch=batch, step_s=step_s, minutes=(done_s + time.time() - t_run) / 60, bit_acc=acc_s)
+        if time.time() - last_save > 120:
+            save()
+            last_save = time.time()
+    save()
+    print(f"transformer saved at step {step} to {a.ckpt}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Fast CPU tests of the training code (seconds; PyTorch 1.13 or 2.x): /usr/bin/python3 tools/train/test_train.py
+
+Engine parity is parity.py's job; these check the training code's own invariants.
+"""
+import json
+import os
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bsq_vae import BSQVAE, codes_from_bits, quantize_multiscale  # noqa: E402
+from common import ConfigError, Dataset, get_config, load_checkpoint, save_checkpoint, schedule_of  # noqa: E402
+from infinity_model import Infinity, sequence_tables  # noqa: E402
+
+
+class Quantiser(unittest.TestCase):
+    def test_replay_of_the_bits_rebuilds_the_quantised_sum(self):
+        torch.manual_seed(0)
+        sched = schedule_of(get_config(False))
+        z = torch.randn(2, 16, 32, 32)
+        f_hat, bits = quantize_multiscale(z, sched)
+        f2, inputs = codes_from_bits(bits, sched, 16)
+        self.assertLess(float((f_hat - f2).abs().max()), 1e-5)
+        self.assertEqual([t.shape[1] for t in inputs], [h * w for h, w in sched[1:]])
+        # the residual shrinks: more scales, closer to z
+        err = [float((quantize_multiscale(z, sched[:k])[0] - z).pow(2).mean()) for k in (2, 6, 10)]
+        self.assertTrue(err[0] > err[1] > err[2], err)
+
+    def test_vae_shapes(self):
+        cfg = get_config(True)
+        vae = BSQVAE(cfg["vae"])
+        x = torch.rand(1, 3, 64, 64) * 2 - 1
+        xr, z, f_hat, bits = vae(x, [(1, 1), (2, 2), (4, 4)])
+        self.assertEqual(tuple(xr.shape), (1, 3, 64, 64))
+        self.assertEqual(tuple(z.shape), (1, 16, 4, 4))
+        self.assertEqual([tuple(b.shape) for b in bits], [(1, 1, 16), (1, 4, 16), (1, 16, 16)])
+
+
+class TeacherForcing(unittest.TestCase):
+    def test_a_scale_sees_only_itself_and_earlier_scales(self):
+        torch.manual_seed(1)
+        cfg = get_config(True)
+        sched = schedule_of(cfg)[:5]
+        m = Infinity(cfg, 64).eval()
+        with torch.no_grad():
+            for p in m.parameters():  # the zero-initialised head would hide everything
+                p.add_(torch.randn_like(p) * 0.05)
+        rope, mask, N, P = sequence_tables(sched, m.C // m.H, torch.device("cpu"))
+        text = torch.randn(1, 5, 64)
+        tm = torch.ones(1, 5)
+        ins = [torch.randn(1, h * w, 16) * 0.25 for h, w in sched[1:]]
+        with torch.no_grad():
+            a = m(text, tm, ins, sched, rope, mask, P)
+            ins2 = list(ins)
+            ins2[2] = ins2[2] + 1.0  # scale 3's input
+            b = m(text, tm, ins2, sched, rope, mask, P)
+        start3 = sum(h * w for h, w in sched[:3])
+        self.assertLess(float((a[:, :start3] - b[:, :start3]).abs().max()), 1e-6)
+        self.assertGreater(float((a[:, start3:] - b[:, start3:]).abs().max()), 1e-3)
+
+
+class Refusals(unittest.TestCase):
+    def test_checkpoint_of_another_config_is_refused(self):
+        with tempfile.TemporaryDirectory() as d:
+            vae = BSQVAE(get_config(True)["vae"])
+            save_checkpoint(d, "vae", vae, {"config": {"a": 1}, "step": 3, "train_seconds": 1.0})
+            sd, meta = load_checkpoint(d, "vae", {"a": 1})
+            self.assertEqual(meta["step"], 3)
+            self.assertEqual(set(sd), set(vae.state_dict()))
+            with self.assertRaises(ConfigError) as e:
+                load_checkpoint(d, "vae", {"a": 2})
+            self.assertIn("was trained with config", str(e.exception))
+
+    def test_dataset_of_another_size_or_truncated_is_refused(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "dataset.json"), "w") as f:
+                json.dump({"version": 1, "count": 2, "size": 8, "seed": 0, "split": "train", "vocabulary": []}, f)
+            np.zeros((2, 8, 8, 3), np.uint8).tofile(os.path.join(d, "images.u8"))
+            with open(os.path.join(d, "meta.jsonl"), "w") as f:
+                f.write('{"caption": "a", "scene": {}}\n{"caption": "b", "scene": {}}\n')
+            self.assertEqual(Dataset(d, 8).count, 2)
+            with self.assertRaises(ConfigError) as e:
+                Dataset(d, 16)
+            self.assertIn("trains at 16x16", str(e.exception))
+            np.zeros((1, 8, 8, 3), np.uint8).tofile(os.path.join(d, "images.u8"))
+            with self.assertRaises(ConfigError) as e:
+                Dataset(d, 8)
+            self.assertIn("bytes", str(e.exception))
+
+
+if __name__ == "__main__":
+    unittest.main()
