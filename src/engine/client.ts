@@ -155,7 +155,7 @@ export class EngineClient {
       const ms = opts.timeoutMs ?? (body.type === 'describeModel' ? (this.o.describeTimeoutMs ?? 600_000) : undefined);
       if (ms !== undefined) {
         const what = body.type === 'describeModel' ? 'Reading the model' : `The ${body.type} request`;
-        limit = setTimeout(() => stop(new ScaleKVError('E_TIMEOUT', `${what} took longer than ${Math.round(ms / 1000)} s and was stopped. A file in the model folder may be damaged, or on a slow or hung drive.`)), ms);
+        limit = setTimeout(() => stop(new ScaleKVError('E_TIMEOUT', `${what} took longer than ${ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`} and was stopped. A file in the model folder may be damaged, or on a slow or hung drive.`)), ms);
       }
       child.send({ ...body, id } as EngineRequest);
     });
