@@ -249,3 +249,21 @@ test('a zip64 field shorter than the sizes it must carry is refused, not read pa
   const e = thrown(() => openCheckpoint(path));
   assert.equal(e.code, 'E_CHECKPOINT_CORRUPT');
 });
+
+test('a list of 200k items and lists nested 100k deep give ScaleKVErrors, not stack overflows', () => {
+  const dir = tempDir('deep');
+  // APPENDS of 200k ints: push(...items) overflowed the call stack
+  const wide = new Pk().raw(0x7d).str('w').raw(0x5d).mark();
+  for (let i = 0; i < 200_000; i++) wide.raw(0x4b, i & 255);
+  const widePath = join(dir, 'wide.pth');
+  writeArchive(widePath, wide.raw(0x65, 0x73).stop());
+  assert.match(thrown(() => openCheckpoint(widePath)).message, /holds no tensors\.$/);
+  // [[[[...]]]]: flattening recursed once per level
+  const deep = new Pk().raw(0x5d);
+  for (let i = 0; i < 100_000; i++) deep.raw(0x85); // TUPLE1: wrap what is on top
+  const deepPath = join(dir, 'deep.pth');
+  writeArchive(deepPath, deep.stop());
+  const e = thrown(() => openCheckpoint(deepPath));
+  assert.equal(e.code, 'E_CHECKPOINT_CORRUPT');
+  assert.match(e.message, /nested more than 32 levels deep/);
+});

@@ -4,12 +4,15 @@
  * with a note instead of failing, and names the damaged checkpoint instead of calling it missing.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openCheckpoint } from '../../../src/checkpoint';
 import { locateModel } from '../../../src/checkpoint/modelFolder';
 import { writeSafetensors } from '../../../src/checkpoint/safetensors';
+import { readT5Config } from '../../../src/model/textEncoder';
+import { UnigramTokenizer } from '../../../src/model/tokenizer/unigram';
 import { ScaleKVError } from '../../../src/shared/errors';
 import { tempDir, TINY } from '../engine/helpers';
 
@@ -119,4 +122,17 @@ test('a damaged transformer is named, with the reason, instead of "missing the I
   const e2 = thrown(() => locateModel(dir));
   assert.equal(e2.code, 'E_CHECKPOINT_MISSING', 'really missing stays "missing"');
   assert.doesNotMatch(e2.message, /could not be read/);
+});
+
+test('a FIFO named config.json or tokenizer.json in the text encoder folder is refused, not waited on', { skip: process.platform === 'win32' && 'no FIFOs' }, () => {
+  const dir = tempDir('t5fifo');
+  assert.equal(spawnSync('mkfifo', [join(dir, 'config.json')]).status, 0);
+  assert.equal(spawnSync('mkfifo', [join(dir, 'tokenizer.json')]).status, 0);
+  assert.throws(() => readT5Config(join(dir, 'config.json')), (e: ScaleKVError) => e.code === 'E_CHECKPOINT_CORRUPT' && /config\.json is a named pipe/.test(e.message));
+  assert.throws(() => UnigramTokenizer.fromFile(join(dir, 'tokenizer.json')), (e: ScaleKVError) => e.code === 'E_CHECKPOINT_CORRUPT' && /tokenizer\.json is a named pipe/.test(e.message));
+  writeFileSync(join(dir, 'null.json'), 'null');
+  assert.throws(() => readT5Config(join(dir, 'null.json')), /is not a JSON object of settings/);
+  assert.throws(() => UnigramTokenizer.fromFile(join(dir, 'null.json')), /is not a tokenizer/);
+  // the folder scan does not take a folder whose config.json is a FIFO for a text encoder
+  assert.doesNotThrow(() => thrown(() => locateModel(dir)));
 });
