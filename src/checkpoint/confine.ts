@@ -25,5 +25,8 @@ export function confinedPath(folder: string, name: unknown, source: string, what
   if (r.why === 'is not a file name') {
     throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${source} names the ${what} as ${JSON.stringify(name)}, which is not a file name.`);
   }
-  throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${source} names the ${what} '${name}', which ${r.why}; files a model names must lie inside its folder ${folder}.`);
+  throw new ScaleKVError(
+    'E_CHECKPOINT_CORRUPT',
+    `${source} names the ${what} '${name}', which ${r.why}; files a model names must lie inside its folder ${folder}.`,
+  );
 }

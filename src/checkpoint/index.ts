@@ -15,7 +15,9 @@ export function openCheckpoint(path: string): CheckpointReader {
   try {
     st = statSync(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new ScaleKVError('E_CHECKPOINT_MISSING', `${path} is a symbolic link that loops back on itself.`);
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') {
+      throw new ScaleKVError('E_CHECKPOINT_MISSING', `${path} is a symbolic link that loops back on itself.`);
+    }
     throw new ScaleKVError('E_CHECKPOINT_MISSING', `Checkpoint not found: ${path}`);
   }
   if (st.isDirectory()) throw new ScaleKVError('E_CHECKPOINT_MISSING', `${path} is a folder; pick a checkpoint file or a model folder.`);
@@ -36,7 +38,10 @@ export function openCheckpoint(path: string): CheckpointReader {
 /** A shard is one checkpoint file: an index naming another index (or itself) would recurse without end. */
 function openShard(path: string): CheckpointReader {
   if (path.endsWith('.index.json')) {
-    throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path} is named as a shard, but it is an index: a shard must be a .safetensors or .bin file.`);
+    throw new ScaleKVError(
+      'E_CHECKPOINT_CORRUPT',
+      `${path} is named as a shard, but it is an index: a shard must be a .safetensors or .bin file.`,
+    );
   }
   return openCheckpoint(path);
 }

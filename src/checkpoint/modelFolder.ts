@@ -150,7 +150,10 @@ export function locateModel(path: string): ModelParts {
     // a damaged checkpoint is the likelier cause than a missing one: say which file and why first
     const why = unreadable.length ? ` ${unreadable.length} checkpoint file(s) could not be read: ${unreadable.join(' ')}` : '';
     const skipped = notes.length ? ` Also ${notes.join('; ')}.` : '';
-    throw new ScaleKVError(unreadable.length ? 'E_CHECKPOINT_CORRUPT' : 'E_CHECKPOINT_MISSING', `${path} is missing ${missing.join('; ')}. Looked in ${dir} and its subfolders.${why}${skipped}`);
+    throw new ScaleKVError(
+      unreadable.length ? 'E_CHECKPOINT_CORRUPT' : 'E_CHECKPOINT_MISSING',
+      `${path} is missing ${missing.join('; ')}. Looked in ${dir} and its subfolders.${why}${skipped}`,
+    );
   }
   if (!existsSync(join(t5dirs[0], 'tokenizer.json'))) {
     throw new ScaleKVError('E_CHECKPOINT_MISSING', `The text encoder folder ${t5dirs[0]} has no tokenizer.json.`);
@@ -183,8 +186,12 @@ function fromManifest(p: string): ModelParts {
     if (e instanceof ScaleKVError) throw e;
     throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${p} is not valid JSON: ${(e as Error).message}`);
   }
-  if (!m || typeof m !== 'object' || m.format !== 'scalekv-model') throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${p} is not a ScaleKV model manifest.`);
-  if (m.profiles !== undefined && !Array.isArray(m.profiles)) throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${p}: "profiles" must be a list of file names.`);
+  if (!m || typeof m !== 'object' || m.format !== 'scalekv-model') {
+    throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${p} is not a ScaleKV model manifest.`);
+  }
+  if (m.profiles !== undefined && !Array.isArray(m.profiles)) {
+    throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${p}: "profiles" must be a list of file names.`);
+  }
   const dir = dirname(p);
   const inside = (f: unknown, what: string) => confinedPath(dir, f, p, what);
   const parts: ModelParts = {

@@ -175,7 +175,9 @@ export function unpickleChecked(data: Uint8Array, origin: string): Unpickled {
   };
   const counts = (v: unknown, what: string): number[] => {
     if (!Array.isArray(v)) throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${origin}: ${what} is ${describe(v)}, not a tuple of integers.`);
-    if (v.length > MAX_DIMS) throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${origin}: ${what} has ${v.length} dimensions (at most ${MAX_DIMS}).`);
+    if (v.length > MAX_DIMS) {
+      throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${origin}: ${what} has ${v.length} dimensions (at most ${MAX_DIMS}).`);
+    }
     return v.map((x, i) => count(x, `${what}[${i}]`));
   };
   const rebuildTensor = (a: unknown[]): TensorRef => {
@@ -441,7 +443,8 @@ export function unpickleChecked(data: Uint8Array, origin: string): Unpickled {
         }
         if (!dtype) throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${origin}: unsupported tensor storage type ${describe(st)}.`);
         if (typeof pid[2] !== 'string' || !/^[\w.-]+$/.test(pid[2])) throw bad(`storage key ${describe(pid[2])} is not a record name`);
-        stack.push({ kind: 'storage', dtype, key: pid[2], location: String(pid[3]), numel: count(pid[4], `the element count of storage ${pid[2]}`) } as StorageRef);
+        const numel = count(pid[4], `the element count of storage ${pid[2]}`);
+        stack.push({ kind: 'storage', dtype, key: pid[2], location: String(pid[3]), numel } as StorageRef);
         break;
       }
       case 0x30: // POP

@@ -36,8 +36,9 @@ export class PthReader implements CheckpointReader {
       flatten(root, path, pickle.length, this.tensors);
       if (this.tensors.size === 0) {
         // like torch.load(weights_only=True): name what the file asked to run, so the user knows why
+        const named = `${refusedGlobals.slice(0, 5).join(', ')}${refusedGlobals.length > 5 ? ', ...' : ''}`;
         const why = refusedGlobals.length
-          ? ` It asks to call ${refusedGlobals.slice(0, 5).join(', ')}${refusedGlobals.length > 5 ? ', ...' : ''}, which ScaleKV never runs: this is not a plain state_dict, and may be hostile.`
+          ? ` It asks to call ${named}, which ScaleKV never runs: this is not a plain state_dict, and may be hostile.`
           : '';
         throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path} holds no tensors.${why}`);
       }
@@ -86,7 +87,8 @@ export class PthReader implements CheckpointReader {
     if (count * el > entry.size) {
       throw new ScaleKVError(
         'E_CHECKPOINT_CORRUPT',
-        `${this.path}: tensor '${name}' of shape [${t.shape}] claims ${count} elements from a storage of ${entry.size / el} (strides [${t.stride}]): it repeats storage elements, which weights never do.`,
+        `${this.path}: tensor '${name}' of shape [${t.shape}] claims ${count} elements from a storage of ${entry.size / el} ` +
+          `(strides [${t.stride}]): it repeats storage elements, which weights never do.`,
       );
     }
     const base = entryDataOffset(this.file, entry) + t.offset * el;
@@ -148,7 +150,8 @@ function flatten(root: unknown, path: string, pickleBytes: number, out: Map<stri
     if (++visits > budget || chars > charBudget) {
       throw new ScaleKVError(
         'E_CHECKPOINT_CORRUPT',
-        `${path}: its pickle describes more entries than its ${pickleBytes} bytes can hold (the same containers are referenced over and over): not a state_dict, and possibly hostile.`,
+        `${path}: its pickle describes more entries than its ${pickleBytes} bytes can hold ` +
+          '(the same containers are referenced over and over): not a state_dict, and possibly hostile.',
       );
     }
     if (v && typeof v === 'object' && (v as TensorRef).kind === 'tensor') {
@@ -157,7 +160,12 @@ function flatten(root: unknown, path: string, pickleBytes: number, out: Map<stri
     }
     if (!(v instanceof Map) && !Array.isArray(v)) return;
     if (onPath.has(v)) throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path}: the entry '${prefix}' contains itself: not a state_dict.`);
-    if (depth >= MAX_DEPTH) throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path}: entries are nested more than ${MAX_DEPTH} levels deep (at '${prefix}'): not a state_dict.`);
+    if (depth >= MAX_DEPTH) {
+      throw new ScaleKVError(
+        'E_CHECKPOINT_CORRUPT',
+        `${path}: entries are nested more than ${MAX_DEPTH} levels deep (at '${prefix}'): not a state_dict.`,
+      );
+    }
     onPath.add(v);
     if (v instanceof Map) for (const [k, x] of v) walk(x, prefix ? `${prefix}.${String(k)}` : String(k), depth + 1);
     else v.forEach((x, i) => walk(x, prefix ? `${prefix}.${i}` : String(i), depth + 1));

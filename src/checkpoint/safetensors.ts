@@ -56,7 +56,9 @@ export class SafetensorsReader implements CheckpointReader {
       const dataBytes = this.file.size - base;
       for (const [name, v] of Object.entries(header as Record<string, unknown>)) {
         if (name === '__metadata__') {
-          if (v && typeof v === 'object' && !Array.isArray(v)) for (const [k, x] of Object.entries(v)) if (typeof x === 'string') this.metadata[k] = x;
+          if (v && typeof v === 'object' && !Array.isArray(v)) {
+            for (const [k, x] of Object.entries(v)) if (typeof x === 'string') this.metadata[k] = x;
+          }
           continue;
         }
         const e = parseEntry(path, name, v, dataBytes);
@@ -114,7 +116,10 @@ function parseEntry(path: string, name: string, v: unknown, dataBytes: number): 
   const [begin, end] = offs as [number, number];
   if (end - begin !== count * DTYPE_SIZE[dtype]) throw bad(`has offsets ${JSON.stringify(offs)} that do not fit its shape [${shape}]`);
   if (end > dataBytes) {
-    throw new ScaleKVError('E_CHECKPOINT_TRUNCATED', `${path} is truncated: tensor '${name}' ends at byte ${end} of the data, which has ${dataBytes}.`);
+    throw new ScaleKVError(
+      'E_CHECKPOINT_TRUNCATED',
+      `${path} is truncated: tensor '${name}' ends at byte ${end} of the data, which has ${dataBytes}.`,
+    );
   }
   return { dtype, shape, begin, end };
 }
@@ -125,7 +130,12 @@ function refuseOverlaps(path: string, entries: Map<string, Entry>): void {
   for (let i = 1; i < sorted.length; i++) {
     const [pn, p] = sorted[i - 1];
     const [qn, q] = sorted[i];
-    if (q.begin < p.end) throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path}: tensors '${pn}' and '${qn}' overlap in the data area (bytes ${q.begin}..${Math.min(p.end, q.end)}).`);
+    if (q.begin < p.end) {
+      throw new ScaleKVError(
+        'E_CHECKPOINT_CORRUPT',
+        `${path}: tensors '${pn}' and '${qn}' overlap in the data area (bytes ${q.begin}..${Math.min(p.end, q.end)}).`,
+      );
+    }
   }
 }
 

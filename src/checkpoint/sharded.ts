@@ -36,7 +36,10 @@ export class ShardedReader implements CheckpointReader {
     for (const [k, v] of Object.entries(wm as Record<string, unknown>)) {
       const shard = confinedPath(dir, v, path, `shard of tensor '${k}'`);
       if (shard.endsWith('.index.json')) {
-        throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path} names the index ${v} as the shard of tensor '${k}': a shard must be a .safetensors or .bin file.`);
+        throw new ScaleKVError(
+          'E_CHECKPOINT_CORRUPT',
+          `${path} names the index ${v} as the shard of tensor '${k}': a shard must be a .safetensors or .bin file.`,
+        );
       }
       this.map.set(k, shard);
     }

@@ -28,5 +28,9 @@ export interface EngineApi {
   calibrate(req: CalibrateRequest, ctx: JobContext): Promise<{ profile: ScaleKVProfile; profilePath: string }>;
   compare(req: CompareRequest, ctx: JobContext): Promise<CompareResult>;
   /** loads (or reuses) the model; ctx lets Select Model be cancelled or timed out like a generation */
-  describeModel(modelPath: string | undefined, provider: ProviderSetting, ctx?: JobContext): Promise<{ model: ModelSummary; provider: ProviderInfo }>;
+  describeModel(
+    modelPath: string | undefined,
+    provider: ProviderSetting,
+    ctx?: JobContext,
+  ): Promise<{ model: ModelSummary; provider: ProviderInfo }>;
 }

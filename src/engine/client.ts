@@ -122,7 +122,10 @@ export class EngineClient {
     }
   }
 
-  async request(body: WithoutId<RequestBody>, opts: { onProgress?(p: Progress): void; token?: CancelToken; timeoutMs?: number } = {}): Promise<EngineResult> {
+  async request(
+    body: WithoutId<RequestBody>,
+    opts: { onProgress?(p: Progress): void; token?: CancelToken; timeoutMs?: number } = {},
+  ): Promise<EngineResult> {
     if (opts.token?.isCancellationRequested) throw new ScaleKVError('E_CANCELLED', 'The run was cancelled.');
     await this.start();
     // the user may have cancelled while the engine process was starting
@@ -155,7 +158,9 @@ export class EngineClient {
       const ms = opts.timeoutMs ?? (body.type === 'describeModel' ? (this.o.describeTimeoutMs ?? 600_000) : undefined);
       if (ms !== undefined) {
         const what = body.type === 'describeModel' ? 'Reading the model' : `The ${body.type} request`;
-        limit = setTimeout(() => stop(new ScaleKVError('E_TIMEOUT', `${what} took longer than ${ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`} and was stopped. A file in the model folder may be damaged, or on a slow or hung drive.`)), ms);
+        const took = ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
+        const why = 'A file in the model folder may be damaged, or on a slow or hung drive.';
+        limit = setTimeout(() => stop(new ScaleKVError('E_TIMEOUT', `${what} took longer than ${took} and was stopped. ${why}`)), ms);
       }
       child.send({ ...body, id } as EngineRequest);
     });

@@ -24,7 +24,9 @@ export function readT5Config(path: string): T5Config {
     if (e instanceof ScaleKVError) throw e;
     throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path} is not valid JSON.`);
   }
-  if (!c || typeof c !== 'object' || Array.isArray(c)) throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path} is not a JSON object of settings.`);
+  if (!c || typeof c !== 'object' || Array.isArray(c)) {
+    throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path} is not a JSON object of settings.`);
+  }
   const num = (k: string, d?: number) => {
     const v = c[k] ?? d;
     if (typeof v !== 'number') throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path}: '${k}' is missing.`);

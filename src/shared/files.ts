@@ -26,7 +26,13 @@ export function openRegularFile(path: string, what = 'checkpoint file'): { fd: n
   if (!st.isFile()) {
     closeSync(fd);
     if (st.isDirectory()) throw new ScaleKVError('E_CHECKPOINT_MISSING', `${path} is a folder, not a ${what}.`);
-    const kind = st.isFIFO() ? 'a named pipe (FIFO)' : st.isSocket() ? 'a socket' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a regular file';
+    const kind = st.isFIFO()
+      ? 'a named pipe (FIFO)'
+      : st.isSocket()
+        ? 'a socket'
+        : st.isCharacterDevice() || st.isBlockDevice()
+          ? 'a device'
+          : 'not a regular file';
     throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path} is ${kind}, not a ${what}: only regular files are read.`);
   }
   return { fd, size: st.size };

@@ -61,7 +61,9 @@ export class UnigramTokenizer {
       // flan-t5's tokenizer.json is 2.4 MB; a FIFO or a huge file is refused instead of blocking
       text = readSmallFile(path, 256 * 1024 * 1024, 'tokenizer');
     } catch (e) {
-      if ((e as ScaleKVError).code === 'E_CHECKPOINT_MISSING' && /not found/.test((e as Error).message)) throw new ScaleKVError('E_CHECKPOINT_MISSING', `Tokenizer not found: ${path}`);
+      if ((e as ScaleKVError).code === 'E_CHECKPOINT_MISSING' && /not found/.test((e as Error).message)) {
+        throw new ScaleKVError('E_CHECKPOINT_MISSING', `Tokenizer not found: ${path}`);
+      }
       throw e;
     }
     let json: TokenizerJson;

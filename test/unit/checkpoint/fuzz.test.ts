@@ -70,7 +70,10 @@ function fuzz(name: string, src: Buffer, ext: string, seed: number, setup?: (dir
 }
 
 test('mutated .pth files written by PyTorch fail only with ScaleKVErrors', { timeout: 60000 }, () => {
-  for (const [f, seed] of [['torch_flat.pth', 1], ['torch_nested.pth', 2]] as const) {
+  for (const [f, seed] of [
+    ['torch_flat.pth', 1],
+    ['torch_nested.pth', 2],
+  ] as const) {
     const o = fuzz(f, readFileSync(join(FIX, f)), '.pth', seed);
     assert.ok((o.E_CHECKPOINT_CORRUPT ?? 0) + (o.E_CHECKPOINT_TRUNCATED ?? 0) > MUTANTS / 4, `${f}: ${JSON.stringify(o)}`);
   }
@@ -85,7 +88,9 @@ test('mutated safetensors and shard indexes fail only with ScaleKVErrors', { tim
   ]);
   const o = fuzz('safetensors', readFileSync(st), '.safetensors', 3);
   assert.ok((o.E_CHECKPOINT_CORRUPT ?? 0) > 0 && (o.read ?? 0) > 0, JSON.stringify(o));
-  const index = Buffer.from(JSON.stringify({ metadata: { total_size: 40 }, weight_map: { a: 'p1.safetensors', 'b.weight': 'p1.safetensors' } }));
+  const index = Buffer.from(
+    JSON.stringify({ metadata: { total_size: 40 }, weight_map: { a: 'p1.safetensors', 'b.weight': 'p1.safetensors' } }),
+  );
   const oi = fuzz('index', index, '.index.json', 4, (d) => writeFileSync(join(d, 'p1.safetensors'), readFileSync(st)));
   assert.ok((oi.E_CHECKPOINT_CORRUPT ?? 0) > 0, JSON.stringify(oi));
 });

@@ -43,7 +43,18 @@ const plain = (p: Pk, v: number) => p.int(v);
 test('a pickle of memo-shared lists ("billion laughs") is refused instead of flattened', { timeout: 30000 }, () => {
   const dir = tempDir('laughs');
   // level 0 holds one real tensor; level i lists level i-1 ten times: 10^30 paths from ~2 KB
-  const p = new Pk().raw(0x5d).mark().tensor('0', 1, (q) => q.int(0), (q) => q.ints([1]), (q) => q.ints([1])).raw(0x65).put(0);
+  const p = new Pk()
+    .raw(0x5d)
+    .mark()
+    .tensor(
+      '0',
+      1,
+      (q) => q.int(0),
+      (q) => q.ints([1]),
+      (q) => q.ints([1]),
+    )
+    .raw(0x65)
+    .put(0);
   for (let i = 1; i <= 30; i++) {
     p.mark();
     for (let j = 0; j < 10; j++) p.get(i - 1);
@@ -85,35 +96,133 @@ test('a deflated data.pkl that inflates to hundreds of MB is refused by its decl
 
 test('a 4-byte storage under a stride-0 shape of 2^28 elements is refused before anything is allocated', { timeout: 30000 }, () => {
   const path = join(tempDir('stride0'), 'repeat.pth');
-  writeArchive(path, oneTensorPickle('w', 1, (p) => p.int(0), (p) => p.ints([1 << 28]), (p) => p.ints([0])), { '0': f32(7) });
+  writeArchive(
+    path,
+    oneTensorPickle(
+      'w',
+      1,
+      (p) => p.int(0),
+      (p) => p.ints([1 << 28]),
+      (p) => p.ints([0]),
+    ),
+    { '0': f32(7) },
+  );
   refusedInBounds(path, probe(path), /'w' of shape \[268435456\] claims 268435456 elements from a storage of 1 .*repeats storage elements/);
 });
 
-test('a FIFO named *.pth, or named as a shard, is refused instead of blocking forever', { timeout: 30000, skip: process.platform === 'win32' && 'no FIFOs' }, () => {
-  const dir = tempDir('fifo');
-  const fifo = join(dir, 'pipe.pth');
-  const mk = spawnSync('mkfifo', [fifo]);
-  if (mk.status !== 0) return assert.fail(`mkfifo failed: ${mk.stderr}`);
-  refusedInBounds(fifo, probe(fifo), /is a named pipe \(FIFO\), not a checkpoint file/);
-  spawnSync('mkfifo', [join(dir, 'shard.safetensors')]);
-  writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { a: 'shard.safetensors' } }));
-  refusedInBounds(join(dir, 'model.safetensors.index.json'), probe(join(dir, 'model.safetensors.index.json')), /shard\.safetensors is a named pipe/);
-  spawnSync('mkfifo', [join(dir, 'fifo.index.json')]);
-  refusedInBounds(join(dir, 'fifo.index.json'), probe(join(dir, 'fifo.index.json')), /is a named pipe \(FIFO\), not a checkpoint index/);
-});
+test(
+  'a FIFO named *.pth, or named as a shard, is refused instead of blocking forever',
+  { timeout: 30000, skip: process.platform === 'win32' && 'no FIFOs' },
+  () => {
+    const dir = tempDir('fifo');
+    const fifo = join(dir, 'pipe.pth');
+    const mk = spawnSync('mkfifo', [fifo]);
+    if (mk.status !== 0) return assert.fail(`mkfifo failed: ${mk.stderr}`);
+    refusedInBounds(fifo, probe(fifo), /is a named pipe \(FIFO\), not a checkpoint file/);
+    spawnSync('mkfifo', [join(dir, 'shard.safetensors')]);
+    writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { a: 'shard.safetensors' } }));
+    refusedInBounds(
+      join(dir, 'model.safetensors.index.json'),
+      probe(join(dir, 'model.safetensors.index.json')),
+      /shard\.safetensors is a named pipe/,
+    );
+    spawnSync('mkfifo', [join(dir, 'fifo.index.json')]);
+    refusedInBounds(join(dir, 'fifo.index.json'), probe(join(dir, 'fifo.index.json')), /is a named pipe \(FIFO\), not a checkpoint index/);
+  },
+);
 
 test('shapes, strides and offsets that are negative, NaN, fractional or not tuples are refused, not read', () => {
   const dir = tempDir('shapes');
   const cases: [string, Uint8Array, RegExp][] = [
-    ['negative shape', oneTensorPickle('w', 4, (p) => plain(p, 0), (p) => p.ints([-1, -4]), (p) => p.ints([4, 1])), /a tensor shape\[0\] is -1; it must be a non-negative integer/],
-    ['NaN shape', oneTensorPickle('w', 4, (p) => plain(p, 0), (p) => p.mark().float(NaN).tuple(), (p) => p.ints([1])), /a tensor shape\[0\] is NaN/],
-    ['fractional stride', oneTensorPickle('w', 4, (p) => plain(p, 0), (p) => p.ints([2, 2]), (p) => p.mark().float(1.5).int(1).tuple()), /a tensor stride\[0\] is 1\.5/],
-    ['negative stride', oneTensorPickle('w', 4, (p) => plain(p, 0), (p) => p.ints([2, 2]), (p) => p.ints([-2, 1])), /a tensor stride\[0\] is -2/],
-    ['negative offset', oneTensorPickle('w', 4, (p) => p.int(-2), (p) => p.ints([2]), (p) => p.ints([1])), /a tensor storage offset is -2/],
+    [
+      'negative shape',
+      oneTensorPickle(
+        'w',
+        4,
+        (p) => plain(p, 0),
+        (p) => p.ints([-1, -4]),
+        (p) => p.ints([4, 1]),
+      ),
+      /a tensor shape\[0\] is -1; it must be a non-negative integer/,
+    ],
+    [
+      'NaN shape',
+      oneTensorPickle(
+        'w',
+        4,
+        (p) => plain(p, 0),
+        (p) => p.mark().float(NaN).tuple(),
+        (p) => p.ints([1]),
+      ),
+      /a tensor shape\[0\] is NaN/,
+    ],
+    [
+      'fractional stride',
+      oneTensorPickle(
+        'w',
+        4,
+        (p) => plain(p, 0),
+        (p) => p.ints([2, 2]),
+        (p) => p.mark().float(1.5).int(1).tuple(),
+      ),
+      /a tensor stride\[0\] is 1\.5/,
+    ],
+    [
+      'negative stride',
+      oneTensorPickle(
+        'w',
+        4,
+        (p) => plain(p, 0),
+        (p) => p.ints([2, 2]),
+        (p) => p.ints([-2, 1]),
+      ),
+      /a tensor stride\[0\] is -2/,
+    ],
+    [
+      'negative offset',
+      oneTensorPickle(
+        'w',
+        4,
+        (p) => p.int(-2),
+        (p) => p.ints([2]),
+        (p) => p.ints([1]),
+      ),
+      /a tensor storage offset is -2/,
+    ],
     // `size.map is not a function` before
-    ['shape not a tuple', oneTensorPickle('w', 4, (p) => plain(p, 0), (p) => p.int(4), (p) => p.ints([1])), /a tensor shape is 4, not a tuple of integers/],
-    ['strides of another rank', oneTensorPickle('w', 4, (p) => plain(p, 0), (p) => p.ints([2, 2]), (p) => p.ints([1])), /shape \[2,2\] has 1 strides/],
-    ['negative numel', oneTensorPickle('w', -4, (p) => plain(p, 0), (p) => p.ints([4]), (p) => p.ints([1])), /element count of storage 0 is -4/],
+    [
+      'shape not a tuple',
+      oneTensorPickle(
+        'w',
+        4,
+        (p) => plain(p, 0),
+        (p) => p.int(4),
+        (p) => p.ints([1]),
+      ),
+      /a tensor shape is 4, not a tuple of integers/,
+    ],
+    [
+      'strides of another rank',
+      oneTensorPickle(
+        'w',
+        4,
+        (p) => plain(p, 0),
+        (p) => p.ints([2, 2]),
+        (p) => p.ints([1]),
+      ),
+      /shape \[2,2\] has 1 strides/,
+    ],
+    [
+      'negative numel',
+      oneTensorPickle(
+        'w',
+        -4,
+        (p) => plain(p, 0),
+        (p) => p.ints([4]),
+        (p) => p.ints([1]),
+      ),
+      /element count of storage 0 is -4/,
+    ],
   ];
   for (const [what, pkl, msg] of cases) {
     const path = join(dir, `${what.replace(/ /g, '-')}.pth`);
@@ -127,7 +236,13 @@ test('shapes, strides and offsets that are negative, NaN, fractional or not tupl
 
 test('a stored zip entry whose declared size differs from the bytes it holds is refused', () => {
   const dir = tempDir('stored');
-  const pkl = oneTensorPickle('w', 4, (p) => p.int(0), (p) => p.ints([4]), (p) => p.ints([1]));
+  const pkl = oneTensorPickle(
+    'w',
+    4,
+    (p) => p.int(0),
+    (p) => p.ints([4]),
+    (p) => p.ints([1]),
+  );
   const path = join(dir, 'lying.pth');
   // the storage holds 8 bytes but says 16: the tensor would read 8 bytes of the next entry
   writeZip(path, [
@@ -152,8 +267,17 @@ test('safetensors offsets that are negative, overlapping or outside the data are
   const data = f32(1, 2, 3, 4, 5, 6);
   const cases: [string, unknown, RegExp, string?][] = [
     ['negative offsets', { a: { dtype: 'F32', shape: [4], data_offsets: [-8, 8] } }, /tensor 'a' has data_offsets \[-8,8\]/],
-    ['overlap', { a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] }, b: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } }, /tensors 'a' and 'b' overlap/],
-    ['past the data', { a: { dtype: 'F32', shape: [8], data_offsets: [0, 32] } }, /tensor 'a' ends at byte 32 of the data, which has 24/, 'E_CHECKPOINT_TRUNCATED'],
+    [
+      'overlap',
+      { a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] }, b: { dtype: 'F32', shape: [2], data_offsets: [8, 16] } },
+      /tensors 'a' and 'b' overlap/,
+    ],
+    [
+      'past the data',
+      { a: { dtype: 'F32', shape: [8], data_offsets: [0, 32] } },
+      /tensor 'a' ends at byte 32 of the data, which has 24/,
+      'E_CHECKPOINT_TRUNCATED',
+    ],
     ['reversed', { a: { dtype: 'F32', shape: [0], data_offsets: [16, 8] } }, /begin <= end/],
     ['negative shape', { a: { dtype: 'F32', shape: [-1, -4], data_offsets: [0, 16] } }, /has shape \[-1,-4\]/],
     ['fractional shape', { a: { dtype: 'F32', shape: [2.5, 2], data_offsets: [0, 20] } }, /has shape \[2\.5,2\]/],
@@ -187,20 +311,74 @@ test('eleven pickle gadgets run nothing and are refused or ignored', () => {
   const dir = tempDir('gadgets');
   const marker = join(dir, 'ran');
   const cmd = `touch ${marker}`;
-  const tensorDict = (p: Pk) => p.raw(0x7d).mark().str('w').tensor('0', 1, (q) => q.int(0), (q) => q.ints([1]), (q) => q.ints([1]));
+  const tensorDict = (p: Pk) =>
+    p
+      .raw(0x7d)
+      .mark()
+      .str('w')
+      .tensor(
+        '0',
+        1,
+        (q) => q.int(0),
+        (q) => q.ints([1]),
+        (q) => q.ints([1]),
+      );
   const gadgets: [string, Uint8Array, RegExp | null][] = [
     ['GLOBAL + REDUCE', new Pk().global('os', 'system').mark().str(cmd).tuple().reduce().stop(), /os\.system/],
     ['STACK_GLOBAL + REDUCE', new Pk().str('posix').str('system').raw(0x93).mark().str(cmd).tuple().reduce().stop(), /posix\.system/],
-    ['builtins.exec', new Pk().global('builtins', 'exec').mark().str(`__import__('os').system('${cmd}')`).tuple().reduce().stop(), /builtins\.exec/],
-    ['BUILD on an object', new Pk().global('subprocess', 'Popen').raw(0x29, 0x81).raw(0x7d).mark().str('args').str(cmd).raw(0x75, 0x62).stop(), /subprocess\.Popen/],
-    ['INST', new Pk().mark().str(cmd).raw(0x69, ...Buffer.from('os\nsystem\n')).stop(), /unsupported opcode 0x69/],
+    [
+      'builtins.exec',
+      new Pk().global('builtins', 'exec').mark().str(`__import__('os').system('${cmd}')`).tuple().reduce().stop(),
+      /builtins\.exec/,
+    ],
+    [
+      'BUILD on an object',
+      new Pk().global('subprocess', 'Popen').raw(0x29, 0x81).raw(0x7d).mark().str('args').str(cmd).raw(0x75, 0x62).stop(),
+      /subprocess\.Popen/,
+    ],
+    [
+      'INST',
+      new Pk()
+        .mark()
+        .str(cmd)
+        .raw(0x69, ...Buffer.from('os\nsystem\n'))
+        .stop(),
+      /unsupported opcode 0x69/,
+    ],
     ['OBJ', new Pk().mark().global('os', 'system').str(cmd).raw(0x6f).stop(), /unsupported opcode 0x6f/],
     ['NEWOBJ_EX', new Pk().global('os', 'system').mark().str(cmd).tuple().raw(0x7d, 0x92).stop(), /os\.system/],
-    ['getattr chain', new Pk().global('builtins', 'getattr').mark().global('builtins', '__import__').mark().str('os').tuple().reduce().str('system').tuple().reduce().mark().str(cmd).tuple().reduce().stop(), /REDUCE on a non-callable/],
-    ['persistent id naming a gadget', new Pk().mark().str('storage').global('os', 'system').str('0').str('cpu').int(1).tuple().raw(0x51).stop(), /unsupported tensor storage type the global os\.system/],
+    [
+      'getattr chain',
+      new Pk()
+        .global('builtins', 'getattr')
+        .mark()
+        .global('builtins', '__import__')
+        .mark()
+        .str('os')
+        .tuple()
+        .reduce()
+        .str('system')
+        .tuple()
+        .reduce()
+        .mark()
+        .str(cmd)
+        .tuple()
+        .reduce()
+        .stop(),
+      /REDUCE on a non-callable/,
+    ],
+    [
+      'persistent id naming a gadget',
+      new Pk().mark().str('storage').global('os', 'system').str('0').str('cpu').int(1).tuple().raw(0x51).stop(),
+      /unsupported tensor storage type the global os\.system/,
+    ],
     ['text persistent id', new Pk().raw(0x50, ...Buffer.from(`${cmd}\n`)).stop(), /unsupported opcode 0x50/],
     // a gadget beside real weights: the weights load, the gadget stays an inert value
-    ['gadget inside a state_dict', tensorDict(new Pk()).str('x').global('os', 'system').mark().str(cmd).tuple().reduce().raw(0x75).stop(), null],
+    [
+      'gadget inside a state_dict',
+      tensorDict(new Pk()).str('x').global('os', 'system').mark().str(cmd).tuple().reduce().raw(0x75).stop(),
+      null,
+    ],
   ];
   for (const [what, pkl, msg] of gadgets) {
     const path = join(dir, `${what.replace(/[^\w]+/g, '-')}.pth`);

@@ -75,7 +75,13 @@ export class Pk {
 }
 
 /** A one-tensor state_dict {name: tensor} whose tensor arguments the caller writes. */
-export function oneTensorPickle(name: string, numel: number, offset: (p: Pk) => void, shape: (p: Pk) => void, stride: (p: Pk) => void): Uint8Array {
+export function oneTensorPickle(
+  name: string,
+  numel: number,
+  offset: (p: Pk) => void,
+  shape: (p: Pk) => void,
+  stride: (p: Pk) => void,
+): Uint8Array {
   return new Pk().raw(0x7d).mark().str(name).tensor('0', numel, offset, shape, stride).raw(0x75).stop();
 }
 
@@ -131,7 +137,12 @@ export function writeZip(path: string, parts: ZipPart[]): void {
 }
 
 /** A torch.save-like archive: archive/data.pkl plus storages archive/data/<key>. */
-export function writeArchive(path: string, pickle: Uint8Array, storages: Record<string, Uint8Array> = {}, pkl: Partial<ZipPart> = {}): void {
+export function writeArchive(
+  path: string,
+  pickle: Uint8Array,
+  storages: Record<string, Uint8Array> = {},
+  pkl: Partial<ZipPart> = {},
+): void {
   writeZip(path, [
     { name: 'archive/data.pkl', data: pickle, ...pkl },
     ...Object.entries(storages).map(([k, data]) => ({ name: `archive/data/${k}`, data })),

@@ -26,7 +26,8 @@ function thrown(f: () => unknown): ScaleKVError {
   assert.fail('expected an error');
 }
 
-const shard = (path: string, v: number) => writeSafetensors(path, [{ name: 'a', dtype: 'float32', shape: [1], data: Float32Array.from([v]) }]);
+const shard = (path: string, v: number) =>
+  writeSafetensors(path, [{ name: 'a', dtype: 'float32', shape: [1], data: Float32Array.from([v]) }]);
 
 test('a shard index may not name files outside its folder, directly or through a link', () => {
   const base = tempDir('confine');
@@ -124,15 +125,25 @@ test('a damaged transformer is named, with the reason, instead of "missing the I
   assert.doesNotMatch(e2.message, /could not be read/);
 });
 
-test('a FIFO named config.json or tokenizer.json in the text encoder folder is refused, not waited on', { skip: process.platform === 'win32' && 'no FIFOs' }, () => {
-  const dir = tempDir('t5fifo');
-  assert.equal(spawnSync('mkfifo', [join(dir, 'config.json')]).status, 0);
-  assert.equal(spawnSync('mkfifo', [join(dir, 'tokenizer.json')]).status, 0);
-  assert.throws(() => readT5Config(join(dir, 'config.json')), (e: ScaleKVError) => e.code === 'E_CHECKPOINT_CORRUPT' && /config\.json is a named pipe/.test(e.message));
-  assert.throws(() => UnigramTokenizer.fromFile(join(dir, 'tokenizer.json')), (e: ScaleKVError) => e.code === 'E_CHECKPOINT_CORRUPT' && /tokenizer\.json is a named pipe/.test(e.message));
-  writeFileSync(join(dir, 'null.json'), 'null');
-  assert.throws(() => readT5Config(join(dir, 'null.json')), /is not a JSON object of settings/);
-  assert.throws(() => UnigramTokenizer.fromFile(join(dir, 'null.json')), /is not a tokenizer/);
-  // the folder scan does not take a folder whose config.json is a FIFO for a text encoder
-  assert.doesNotThrow(() => thrown(() => locateModel(dir)));
-});
+test(
+  'a FIFO named config.json or tokenizer.json in the text encoder folder is refused, not waited on',
+  { skip: process.platform === 'win32' && 'no FIFOs' },
+  () => {
+    const dir = tempDir('t5fifo');
+    assert.equal(spawnSync('mkfifo', [join(dir, 'config.json')]).status, 0);
+    assert.equal(spawnSync('mkfifo', [join(dir, 'tokenizer.json')]).status, 0);
+    assert.throws(
+      () => readT5Config(join(dir, 'config.json')),
+      (e: ScaleKVError) => e.code === 'E_CHECKPOINT_CORRUPT' && /config\.json is a named pipe/.test(e.message),
+    );
+    assert.throws(
+      () => UnigramTokenizer.fromFile(join(dir, 'tokenizer.json')),
+      (e: ScaleKVError) => e.code === 'E_CHECKPOINT_CORRUPT' && /tokenizer\.json is a named pipe/.test(e.message),
+    );
+    writeFileSync(join(dir, 'null.json'), 'null');
+    assert.throws(() => readT5Config(join(dir, 'null.json')), /is not a JSON object of settings/);
+    assert.throws(() => UnigramTokenizer.fromFile(join(dir, 'null.json')), /is not a tokenizer/);
+    // the folder scan does not take a folder whose config.json is a FIFO for a text encoder
+    assert.doesNotThrow(() => thrown(() => locateModel(dir)));
+  },
+);

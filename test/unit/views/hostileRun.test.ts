@@ -34,12 +34,20 @@ test('images named outside the run folder are refused with a reason; inside ones
   const f = runFolder([]);
   symlinkSync(f.secret, join(f.dir, 'linked.png'));
   const names = ['image-0.png', '../../secret.txt', f.secret, 'linked.png', 'missing.png', 42];
-  writeFileSync(f.runPath, JSON.stringify({ format: 'scalekv-run', id: 'r1', images: names.map((path) => ({ path, prompt: String(path) })) }));
+  writeFileSync(
+    f.runPath,
+    JSON.stringify({ format: 'scalekv-run', id: 'r1', images: names.map((path) => ({ path, prompt: String(path) })) }),
+  );
   const run = readRunRecord(f.runPath);
   const { images, problems } = readRunImages(f.runPath, run);
-  assert.deepEqual(images.map((i) => i.prompt), ['image-0.png'], 'only the image inside the folder is read; the missing one is skipped');
+  assert.deepEqual(
+    images.map((i) => i.prompt),
+    ['image-0.png'],
+    'only the image inside the folder is read; the missing one is skipped',
+  );
   assert.equal(images[0].dataUri, `data:image/png;base64,${Buffer.from('png bytes').toString('base64')}`);
-  for (const i of images) assert.ok(!Buffer.from(i.dataUri.split(',')[1], 'base64').toString().includes('PRIVATE'), 'no secret in the webview');
+  for (const i of images)
+    assert.ok(!Buffer.from(i.dataUri.split(',')[1], 'base64').toString().includes('PRIVATE'), 'no secret in the webview');
   assert.equal(problems.length, 4);
   assert.match(problems[0], /names the image '\.\.\/\.\.\/secret\.txt', which points outside the folder/);
   assert.match(problems[1], /which is an absolute path/);
@@ -66,7 +74,10 @@ test('the retention record must lie in the run folder, and a hostile count is re
   const f = runFolder([], { file: '../../secret.txt', batchRows: 1, heads: 1, entries });
   const sel = { layer: 0, scaleIndex: 0, head: 0, row: 0 };
   const run = JSON.parse(readFileSync(f.runPath, 'utf8')) as RunRecord;
-  assert.throws(() => readRetentionSlice(f.dir, run, sel), /names the retention record '\.\.\/\.\.\/secret\.txt', which points outside the folder/);
+  assert.throws(
+    () => readRetentionSlice(f.dir, run, sel),
+    /names the retention record '\.\.\/\.\.\/secret\.txt', which points outside the folder/,
+  );
   writeFileSync(join(f.dir, 'retention.bin'), Buffer.from(Int32Array.from([3, 1, 0, 2]).buffer));
   run.retention!.file = 'retention.bin';
   const before = process.memoryUsage().arrayBuffers;
@@ -83,7 +94,16 @@ test('webviews may run only the commands package.json contributes, with plain ar
   assert.deepEqual([...COMMAND_IDS].sort(), pkg.contributes.commands.map((c: { command: string }) => c.command).sort());
   for (const id of COMMAND_IDS) assert.deepEqual(checkWebviewCommand(id), { id, args: [] });
   assert.deepEqual(checkWebviewCommand('scalekv.openRun', ['/x/run.json']), { id: 'scalekv.openRun', args: ['/x/run.json'] });
-  for (const bad of ['workbench.action.terminal.new', 'workbench.extensions.installExtension', 'vscode.open', 'scalekv.', 'scalekv.generate ', undefined, 7, { id: 'scalekv.generate' }]) {
+  for (const bad of [
+    'workbench.action.terminal.new',
+    'workbench.extensions.installExtension',
+    'vscode.open',
+    'scalekv.',
+    'scalekv.generate ',
+    undefined,
+    7,
+    { id: 'scalekv.generate' },
+  ]) {
     const r = checkWebviewCommand(bad);
     assert.ok('refused' in r, `${String(bad)} was allowed`);
     assert.match(r.refused, /not one of ScaleKV's own; it was not run/);

@@ -23,9 +23,17 @@ test('absurd depths, head counts, scale counts, token maps and row counts are re
     ['10^6 heads', (r) => (r.model.numHeads = 1e6), /the run's head count is 1000000/],
     ['a 10^5-side token map', (r) => (r.schedule[0] = { h: 100000, w: 1 }), /a token map side in the run is 100000/],
     ['1000 scales', (r) => (r.schedule = Array.from({ length: 1000 }, () => ({ h: 1, w: 1 }))), /the number of scales in the run is 1000/],
-    ['too many tokens', (r) => (r.schedule = Array.from({ length: 10 }, () => ({ h: 1000, w: 1000 }))), /the token count of the run is 10000000/],
+    [
+      'too many tokens',
+      (r) => (r.schedule = Array.from({ length: 10 }, () => ({ h: 1000, w: 1000 }))),
+      /the token count of the run is 10000000/,
+    ],
     ['10^7 retention rows', (r) => (r.retention!.batchRows = 1e7), /the retention index's row count is 10000000/],
-    ['a KV report with 10^5 layers', (r) => (r.kv.perScale[0].perLayerTokens = new Array(100000).fill(1)), /the layers of KV report entry 0 is 100000/],
+    [
+      'a KV report with 10^5 layers',
+      (r) => (r.kv.perScale[0].perLayerTokens = new Array(100000).fill(1)),
+      /the layers of KV report entry 0 is 100000/,
+    ],
   ];
   for (const [what, spoil, msg] of cases) {
     const r = clone(smallRun().run);
@@ -42,7 +50,8 @@ test('absurd depths, head counts, scale counts, token maps and row counts are re
 });
 
 test('CSV cells that start like a formula get a leading quote; numbers, negative ones too, do not', () => {
-  for (const s of ['=HYPERLINK("http://x","y")', '+1+cmd', '-2+3', '@SUM(A1)', '\tx', '\r=1']) assert.ok(csvCell(s).replace(/^"/, '').startsWith("'"), s);
+  for (const s of ['=HYPERLINK("http://x","y")', '+1+cmd', '-2+3', '@SUM(A1)', '\tx', '\r=1'])
+    assert.ok(csvCell(s).replace(/^"/, '').startsWith("'"), s);
   assert.equal(csvCell('=1+1'), "'=1+1");
   assert.equal(csvCell('=a,b'), `"'=a,b"`);
   for (const v of [-3, -0.5, 1e-7, '-12.5', '+4', '-1e-3']) assert.equal(csvCell(v), String(v));
