@@ -1,6 +1,7 @@
 /** Positional reads from an open file, so tensors are read one at a time instead of loading files. */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { ScaleKVError } from '../shared/errors';
+import { openRegularFile } from '../shared/files';
 
 export class FileRange {
   readonly fd: number;
@@ -8,19 +9,13 @@ export class FileRange {
   private closed = false;
 
   constructor(readonly path: string) {
-    try {
-      this.fd = openSync(path, 'r');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new ScaleKVError('E_CHECKPOINT_MISSING', `Checkpoint file not found: ${path}`);
-      if (code === 'EISDIR') throw new ScaleKVError('E_CHECKPOINT_MISSING', `${path} is a folder, not a checkpoint file.`);
-      throw new ScaleKVError('E_CHECKPOINT_MISSING', `Cannot open ${path}: ${(e as Error).message}`);
-    }
-    this.size = fstatSync(this.fd).size;
+    const { fd, size } = openRegularFile(path);
+    this.fd = fd;
+    this.size = size;
   }
 
   read(offset: number, length: number, what: string): Uint8Array {
-    if (offset < 0 || length < 0 || offset + length > this.size) {
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
       throw new ScaleKVError(
         'E_CHECKPOINT_TRUNCATED',
         `${this.path} is truncated or corrupt: ${what} needs bytes ${offset}..${offset + length} but the file has ${this.size}.`,

@@ -1,7 +1,8 @@
 /** Opens any supported checkpoint by its content, and adapts it to the graph builders' WeightSource. */
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, readSync, statSync } from 'node:fs';
 import { ScaleKVError } from '../shared/errors';
 import type { WeightSource } from '../model/weights';
+import { openRegularFile } from '../shared/files';
 import { PthReader } from './pth';
 import { SafetensorsReader } from './safetensors';
 import { ShardedReader } from './sharded';
@@ -13,13 +14,16 @@ export function openCheckpoint(path: string): CheckpointReader {
   let st;
   try {
     st = statSync(path);
-  } catch {
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') {
+      throw new ScaleKVError('E_CHECKPOINT_MISSING', `${path} is a symbolic link that loops back on itself.`);
+    }
     throw new ScaleKVError('E_CHECKPOINT_MISSING', `Checkpoint not found: ${path}`);
   }
   if (st.isDirectory()) throw new ScaleKVError('E_CHECKPOINT_MISSING', `${path} is a folder; pick a checkpoint file or a model folder.`);
-  if (path.endsWith('.index.json')) return new ShardedReader(path, openCheckpoint);
-  const head = new Uint8Array(Math.min(16, st.size));
-  const fd = openSync(path, 'r');
+  if (path.endsWith('.index.json')) return new ShardedReader(path, openShard);
+  const { fd, size } = openRegularFile(path);
+  const head = new Uint8Array(Math.min(16, size));
   try {
     readSync(fd, head, 0, head.length, 0);
   } finally {
@@ -29,6 +33,17 @@ export function openCheckpoint(path: string): CheckpointReader {
   if (head.length >= 9 && head[8] === 0x7b) return new SafetensorsReader(path); // '{' after the length
   if (head.length > 0 && head[0] === 0x80) return new PthReader(path); // legacy pickle: PthReader explains
   throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path} is neither a PyTorch (.pth/.bin) nor a safetensors checkpoint.`);
+}
+
+/** A shard is one checkpoint file: an index naming another index (or itself) would recurse without end. */
+function openShard(path: string): CheckpointReader {
+  if (path.endsWith('.index.json')) {
+    throw new ScaleKVError(
+      'E_CHECKPOINT_CORRUPT',
+      `${path} is named as a shard, but it is an index: a shard must be a .safetensors or .bin file.`,
+    );
+  }
+  return openCheckpoint(path);
 }
 
 /** A checkpoint seen through the WeightSource interface, optionally under a name prefix ('vae.'). */

@@ -5,9 +5,11 @@
  * (infinity_vae_*.pth, weights under "vae" or "ema"), and a flan-t5 folder (config.json +
  * tokenizer.json + weights). Files are recognised by their tensor names, not only by file names.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ScaleKVError } from '../shared/errors';
+import { confinedPath } from './confine';
+import { readSmallFile } from '../shared/files';
 import { openCheckpoint } from './index';
 
 export interface ModelParts {
@@ -23,6 +25,8 @@ export interface ModelParts {
   profiles: string[];
   /** the words the model was trained on, when its manifest lists them */
   vocabulary?: string[];
+  /** folder entries the scan skipped, and why (dangling links, unreadable folders) */
+  notes: string[];
 }
 
 export interface ModelManifest {
@@ -43,12 +47,16 @@ export interface ModelManifest {
 
 type Kind = 'transformer' | 'vae' | null;
 
-function classify(path: string): { kind: Kind; prefix: string } {
+/** manifest.json and a text encoder's config.json are a few KB */
+const MAX_JSON_BYTES = 16 * 1024 * 1024;
+
+/** What a candidate file is; `error` says why a file that looks like a checkpoint could not be read. */
+function classify(path: string): { kind: Kind; prefix: string; error?: string } {
   let r;
   try {
     r = openCheckpoint(path);
-  } catch {
-    return { kind: null, prefix: '' };
+  } catch (e) {
+    return { kind: null, prefix: '', error: (e as Error).message };
   }
   try {
     const keys = r.keys();
@@ -63,27 +71,58 @@ function classify(path: string): { kind: Kind; prefix: string } {
 }
 
 function isT5Dir(dir: string): boolean {
+  const config = join(dir, 'config.json');
+  if (!existsSync(config)) return false;
   try {
-    const c = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-    return c.model_type === 't5' || /T5/.test(JSON.stringify(c.architectures ?? ''));
+    const c = JSON.parse(readSmallFile(config, MAX_JSON_BYTES, 'model config'));
+    return c?.model_type === 't5' || /T5/.test(JSON.stringify(c?.architectures ?? ''));
   } catch {
     return false;
   }
 }
 
+/** stat that says why an entry cannot be used instead of throwing (dangling or looping links, races) */
+function statEntry(p: string): { st?: Stats; why?: string } {
+  try {
+    return { st: statSync(p) };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { why: 'a link to a file that does not exist' };
+    if (code === 'ELOOP') return { why: 'a link that loops back on itself' };
+    return { why: `unreadable (${code ?? (e as Error).message})` };
+  }
+}
+
 export function locateModel(path: string): ModelParts {
-  if (!existsSync(path)) throw new ScaleKVError('E_CHECKPOINT_MISSING', `Model path not found: ${path}`);
-  const isDir = statSync(path).isDirectory();
+  const top = statEntry(path);
+  if (!top.st) {
+    if (!lstatOk(path)) throw new ScaleKVError('E_CHECKPOINT_MISSING', `Model path not found: ${path}`);
+    throw new ScaleKVError('E_CHECKPOINT_MISSING', `Model path ${path} is ${top.why}.`);
+  }
+  const isDir = top.st.isDirectory();
   const dir = isDir ? path : dirname(path);
   const manifestPath = join(dir, 'manifest.json');
   if (isDir && existsSync(manifestPath)) return fromManifest(manifestPath);
 
   const candidates: string[] = [];
   const t5dirs: string[] = [];
+  const notes: string[] = [];
   const scan = (d: string, depth: number) => {
-    for (const n of readdirSync(d)) {
+    let names: string[];
+    try {
+      names = readdirSync(d);
+    } catch (e) {
+      notes.push(`skipped the folder ${d}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      return;
+    }
+    for (const n of names) {
       const p = join(d, n);
-      const st = statSync(p);
+      const { st, why } = statEntry(p);
+      if (!st) {
+        // one bad entry (a dangling link, say) must not hide the rest of the folder
+        notes.push(`skipped ${p}: ${why}`);
+        continue;
+      }
       if (st.isDirectory()) {
         if (isT5Dir(p)) t5dirs.push(p);
         else if (depth < 1) scan(p, depth + 1);
@@ -98,9 +137,11 @@ export function locateModel(path: string): ModelParts {
   let transformer = !isDir ? path : undefined;
   let vae: string | undefined;
   let vaePrefix = '';
+  const unreadable: string[] = [];
   for (const c of candidates) {
     if (c === transformer) continue;
     const k = classify(c);
+    if (k.error) unreadable.push(k.error);
     if (k.kind === 'transformer' && !transformer) transformer = c;
     if (k.kind === 'vae' && !vae) {
       vae = c;
@@ -112,32 +153,63 @@ export function locateModel(path: string): ModelParts {
   if (!vae) missing.push('the BSQ-VAE (e.g. infinity_vae_d32reg.pth: a checkpoint with decoder.conv_in weights)');
   if (!t5dirs.length) missing.push('the text encoder folder (e.g. flan-t5-xl/ with config.json, tokenizer.json and weights)');
   if (missing.length) {
-    throw new ScaleKVError('E_CHECKPOINT_MISSING', `${path} is missing ${missing.join('; ')}. Looked in ${dir} and its subfolders.`);
+    // a damaged checkpoint is the likelier cause than a missing one: say which file and why first
+    const why = unreadable.length ? ` ${unreadable.length} checkpoint file(s) could not be read: ${unreadable.join(' ')}` : '';
+    const skipped = notes.length ? ` Also ${notes.join('; ')}.` : '';
+    throw new ScaleKVError(
+      unreadable.length ? 'E_CHECKPOINT_CORRUPT' : 'E_CHECKPOINT_MISSING',
+      `${path} is missing ${missing.join('; ')}. Looked in ${dir} and its subfolders.${why}${skipped}`,
+    );
   }
   if (!existsSync(join(t5dirs[0], 'tokenizer.json'))) {
     throw new ScaleKVError('E_CHECKPOINT_MISSING', `The text encoder folder ${t5dirs[0]} has no tokenizer.json.`);
   }
-  return { name: basename(transformer!).replace(/\.(pth|pt|bin|safetensors|index\.json)$/, ''), transformer: transformer!, vae: vae!, vaePrefix, textEncoderDir: t5dirs[0], profiles: [] };
+  return {
+    name: basename(transformer!).replace(/\.(pth|pt|bin|safetensors|index\.json)$/, ''),
+    transformer: transformer!,
+    vae: vae!,
+    vaePrefix,
+    textEncoderDir: t5dirs[0],
+    profiles: [],
+    notes,
+  };
+}
+
+function lstatOk(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function fromManifest(p: string): ModelParts {
   let m: ModelManifest;
   try {
-    m = JSON.parse(readFileSync(p, 'utf8'));
+    m = JSON.parse(readSmallFile(p, MAX_JSON_BYTES, 'model manifest'));
   } catch (e) {
+    if (e instanceof ScaleKVError) throw e;
     throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${p} is not valid JSON: ${(e as Error).message}`);
   }
-  if (m.format !== 'scalekv-model') throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${p} is not a ScaleKV model manifest.`);
+  if (!m || typeof m !== 'object' || m.format !== 'scalekv-model') {
+    throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${p} is not a ScaleKV model manifest.`);
+  }
+  if (m.profiles !== undefined && !Array.isArray(m.profiles)) {
+    throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${p}: "profiles" must be a list of file names.`);
+  }
   const dir = dirname(p);
+  const inside = (f: unknown, what: string) => confinedPath(dir, f, p, what);
   const parts: ModelParts = {
-    name: m.name,
-    transformer: join(dir, m.transformer),
-    vae: join(dir, m.vae),
+    name: typeof m.name === 'string' && m.name ? m.name : basename(dir),
+    transformer: inside(m.transformer, 'transformer'),
+    vae: inside(m.vae, 'VAE'),
     vaePrefix: 'vae.',
-    textEncoderDir: join(dir, m.textEncoder),
+    textEncoderDir: inside(m.textEncoder, 'text encoder'),
     config: m.config,
-    profiles: [...(m.profile ? [m.profile] : []), ...(m.profiles ?? []).filter((x) => x !== m.profile)].map((f) => join(dir, f)),
+    profiles: [...(m.profile ? [m.profile] : []), ...(m.profiles ?? []).filter((x) => x !== m.profile)].map((f) => inside(f, 'profile')),
     vocabulary: m.vocabulary,
+    notes: [],
   };
   if (m.vocabulary !== undefined && !(Array.isArray(m.vocabulary) && m.vocabulary.every((w) => typeof w === 'string'))) {
     throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${p}: 'vocabulary' must be a list of words.`);
@@ -146,6 +218,7 @@ function fromManifest(p: string): ModelParts {
     if (!existsSync(f)) throw new ScaleKVError('E_CHECKPOINT_MISSING', `${p} names the ${what} ${f}, which does not exist.`);
   }
   const k = classify(parts.vae);
+  if (k.error) throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${p} names the VAE ${parts.vae}, which cannot be read: ${k.error}`);
   parts.vaePrefix = k.prefix;
   return parts;
 }

@@ -1,7 +1,10 @@
 /**
  * A restricted unpickler for torch.save's data.pkl: it builds plain values, dicts, lists and tuples,
  * and recognises only the few callables torch uses to rebuild tensors. Nothing is ever executed: any
- * other global becomes an inert placeholder, so a hostile pickle cannot run code here.
+ * other global becomes an inert placeholder, so a hostile pickle cannot run code here. The globals a
+ * pickle asked to call are remembered so that a file holding no tensors can say what it tried to run.
+ * Work is linear in the pickle's length: integers are bounded, tensor shapes, strides and offsets are
+ * checked where the tensor is rebuilt, and nothing is copied per reference.
  */
 import { ScaleKVError } from '../shared/errors';
 import type { DType } from './types';
@@ -68,11 +71,38 @@ const TORCH_DTYPES: Record<string, DType> = {
 
 const MARK = Symbol('mark');
 
+/** Callables torch.save's pickles use; any other is "refused" (kept inert, and named in errors). */
+const KNOWN_CALLS = new Set([
+  'collections.OrderedDict',
+  'builtins.dict',
+  'torch._utils._rebuild_tensor_v2',
+  'torch._utils._rebuild_tensor',
+  'torch._utils._rebuild_parameter',
+  'torch._utils._rebuild_parameter_with_state',
+  'torch.Size',
+]);
+
+/** Python ints in a state_dict are shapes, offsets and counts: 8 bytes; LONG1/LONG4 allow any length. */
+const MAX_INT_BYTES = 16;
+/** torch tensors have at most a few dozen dimensions */
+const MAX_DIMS = 64;
+
+export interface Unpickled {
+  root: unknown;
+  /** 'module.name' of every global the pickle called that is not a tensor-rebuilding one */
+  refusedGlobals: string[];
+}
+
 export function unpickle(data: Uint8Array, origin: string): unknown {
+  return unpickleChecked(data, origin).root;
+}
+
+export function unpickleChecked(data: Uint8Array, origin: string): Unpickled {
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const dec = new TextDecoder();
   const stack: unknown[] = [];
   const memo = new Map<number, unknown>();
+  const refused = new Set<string>();
   let p = 0;
   const bad = (m: string) => new ScaleKVError('E_CHECKPOINT_CORRUPT', `${origin}: corrupt pickle (${m} at byte ${p}).`);
   const need = (n: number) => {
@@ -126,22 +156,56 @@ export function unpickle(data: Uint8Array, origin: string): unknown {
     if (!(target instanceof Map)) throw bad('SETITEM(S) on a non-dict');
     for (let i = 0; i + 1 < kv.length; i += 2) target.set(kv[i], kv[i + 1]);
   };
-  const global = (module: string, name: string): PickleGlobal => ({ kind: 'global', module, name });
+  const extend = (target: unknown, items: unknown[], op: string) => {
+    if (!Array.isArray(target)) throw bad(`${op} on a non-list`);
+    // one at a time: push(...items) overflows the call stack past ~100k items
+    for (const x of items) target.push(x);
+  };
+  const global = (module: unknown, name: unknown): PickleGlobal => {
+    if (typeof module !== 'string' || typeof name !== 'string') throw bad('a global whose module or name is not text');
+    return { kind: 'global', module, name };
+  };
+  /** a non-negative integer that fits a double exactly (shapes, strides, offsets, element counts) */
+  const count = (v: unknown, what: string): number => {
+    const n = typeof v === 'boolean' ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+      throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${origin}: ${what} is ${describe(v)}; it must be a non-negative integer.`);
+    }
+    return n;
+  };
+  const counts = (v: unknown, what: string): number[] => {
+    if (!Array.isArray(v)) throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${origin}: ${what} is ${describe(v)}, not a tuple of integers.`);
+    if (v.length > MAX_DIMS) {
+      throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${origin}: ${what} has ${v.length} dimensions (at most ${MAX_DIMS}).`);
+    }
+    return v.map((x, i) => count(x, `${what}[${i}]`));
+  };
+  const rebuildTensor = (a: unknown[]): TensorRef => {
+    const [storage, offset, size, stride] = a;
+    if (!storage || (storage as StorageRef).kind !== 'storage') throw bad('tensor without storage');
+    const shape = counts(size, 'a tensor shape');
+    const strides = counts(stride, 'a tensor stride');
+    if (strides.length !== shape.length) {
+      throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${origin}: a tensor of shape [${shape}] has ${strides.length} strides [${strides}].`);
+    }
+    if (!Number.isSafeInteger(shape.reduce((x, y) => x * y, 1))) {
+      throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${origin}: a tensor of shape [${shape}] has more elements than any file can hold.`);
+    }
+    return { kind: 'tensor', storage: storage as StorageRef, offset: count(offset, 'a tensor storage offset'), shape, stride: strides };
+  };
 
   const call = (fn: unknown, args: unknown): unknown => {
     if (!fn || (fn as PickleGlobal).kind !== 'global') throw bad('REDUCE on a non-callable');
     const g = fn as PickleGlobal;
-    const a = args as unknown[];
     const full = `${g.module}.${g.name}`;
-    if (full === 'collections.OrderedDict' || full === 'builtins.dict') return new Map();
-    if (full === 'torch._utils._rebuild_tensor_v2' || full === 'torch._utils._rebuild_tensor') {
-      const [storage, offset, size, stride] = a as [StorageRef, number, number[], number[]];
-      if (!storage || storage.kind !== 'storage') throw bad('tensor without storage');
-      return { kind: 'tensor', storage, offset: Number(offset), shape: (size as number[]).map(Number), stride: (stride as number[]).map(Number) } as TensorRef;
+    if (!KNOWN_CALLS.has(full)) {
+      refused.add(full);
+      return { kind: 'opaque', global: g, args } as Opaque;
     }
-    if (full === 'torch._utils._rebuild_parameter' || full === 'torch._utils._rebuild_parameter_with_state') return a[0];
-    if (full === 'torch.Size') return a[0];
-    return { kind: 'opaque', global: g, args } as Opaque;
+    if (!Array.isArray(args)) throw bad(`${full} called without an argument tuple`);
+    if (full === 'collections.OrderedDict' || full === 'builtins.dict') return new Map();
+    if (full === 'torch._utils._rebuild_tensor_v2' || full === 'torch._utils._rebuild_tensor') return rebuildTensor(args);
+    return args[0]; // _rebuild_parameter(tensor, ...), torch.Size(tuple)
   };
 
   for (;;) {
@@ -154,7 +218,7 @@ export function unpickle(data: Uint8Array, origin: string): unknown {
         bytes(8);
         break;
       case 0x2e: // STOP
-        return pop();
+        return { root: pop(), refusedGlobals: [...refused] };
       case 0x28: // MARK
         stack.push(MARK);
         break;
@@ -194,6 +258,8 @@ export function unpickle(data: Uint8Array, origin: string): unknown {
       case 0x8b: {
         // LONG4
         const n = op === 0x8a ? u8() : u32();
+        // BigInt shifting is quadratic in the length: a 300 KB integer took minutes
+        if (n > MAX_INT_BYTES) throw bad(`an integer of ${n} bytes (a checkpoint's integers fit in 8)`);
         const b = bytes(n);
         let v = 0n;
         for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
@@ -207,8 +273,13 @@ export function unpickle(data: Uint8Array, origin: string): unknown {
         stack.push(s === '01' ? true : s === '00' ? false : Number(s));
         break;
       }
-      case 0x4c: // LONG (text)
-        stack.push(Number(line().replace(/L$/, '')));
+      case 0x4c: {
+        // LONG (text)
+        const s = line();
+        if (s.length > 3 * MAX_INT_BYTES) throw bad(`an integer of ${s.length} digits`);
+        stack.push(Number(s.replace(/L$/, '')));
+        break;
+      }
         break;
       case 0x47: // BINFLOAT (big endian)
         need(8);
@@ -267,8 +338,8 @@ export function unpickle(data: Uint8Array, origin: string): unknown {
       }
       case 0x93: {
         // STACK_GLOBAL
-        const name = pop() as string;
-        const module = pop() as string;
+        const name = pop();
+        const module = pop();
         stack.push(global(module, name));
         break;
       }
@@ -313,15 +384,13 @@ export function unpickle(data: Uint8Array, origin: string): unknown {
       case 0x65: {
         // APPENDS
         const items = popMark();
-        const l = top();
-        if (!Array.isArray(l)) throw bad('APPENDS on a non-list');
-        l.push(...items);
+        extend(top(), items, 'APPENDS');
         break;
       }
       case 0x90: {
         // ADDITEMS
         const items = popMark();
-        (top() as unknown[]).push(...items);
+        extend(top(), items, 'ADDITEMS');
         break;
       }
       case 0x73: {
@@ -372,8 +441,10 @@ export function unpickle(data: Uint8Array, origin: string): unknown {
           const g = st as PickleGlobal;
           dtype = STORAGE_DTYPES[g.name] ?? (g.module === 'torch' ? TORCH_DTYPES[g.name] : undefined);
         }
-        if (!dtype) throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${origin}: unsupported tensor storage type ${JSON.stringify(st)}.`);
-        stack.push({ kind: 'storage', dtype, key: String(pid[2]), location: String(pid[3]), numel: Number(pid[4]) } as StorageRef);
+        if (!dtype) throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${origin}: unsupported tensor storage type ${describe(st)}.`);
+        if (typeof pid[2] !== 'string' || !/^[\w.-]+$/.test(pid[2])) throw bad(`storage key ${describe(pid[2])} is not a record name`);
+        const numel = count(pid[4], `the element count of storage ${pid[2]}`);
+        stack.push({ kind: 'storage', dtype, key: pid[2], location: String(pid[3]), numel } as StorageRef);
         break;
       }
       case 0x30: // POP
@@ -389,4 +460,21 @@ export function unpickle(data: Uint8Array, origin: string): unknown {
         throw bad(`unsupported opcode 0x${op.toString(16)}`);
     }
   }
+}
+
+/** A pickled value in words, for error messages (never more than a short line). */
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return 'None';
+  if (typeof v === 'number') return String(v);
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
+  if (typeof v === 'boolean') return v ? 'True' : 'False';
+  if (Array.isArray(v)) return `a tuple of ${v.length}`;
+  if (v instanceof Map) return 'a dict';
+  if (v instanceof Uint8Array) return `${v.length} bytes`;
+  const k = (v as { kind?: string }).kind;
+  if (k === 'global') return `the global ${(v as PickleGlobal).module}.${(v as PickleGlobal).name}`;
+  if (k === 'opaque') return `the result of ${(v as Opaque).global.module}.${(v as Opaque).global.name}(...)`;
+  if (k === 'tensor') return 'a tensor';
+  if (k === 'storage') return 'a storage';
+  return 'an object';
 }

@@ -42,31 +42,29 @@ export class SafetensorsReader implements CheckpointReader {
       const n = Number(new DataView(this.file.read(0, 8, 'the header length').buffer).getBigUint64(0, true));
       if (n > 100_000_000) throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path}: safetensors header length ${n} is not plausible.`);
       if (8 + n > this.file.size) throw new ScaleKVError('E_CHECKPOINT_TRUNCATED', `${path} is truncated: its header needs ${8 + n} bytes, the file has ${this.file.size}.`);
-      let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+      let header: unknown;
       try {
         header = JSON.parse(new TextDecoder().decode(this.file.read(8, n, 'the header')));
-      } catch {
+      } catch (e) {
+        if (e instanceof ScaleKVError) throw e;
         throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path}: the safetensors header is not valid JSON.`);
       }
+      if (!header || typeof header !== 'object' || Array.isArray(header)) {
+        throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path}: the safetensors header is not a JSON object of tensors.`);
+      }
       const base = 8 + n;
-      for (const [name, v] of Object.entries(header)) {
+      const dataBytes = this.file.size - base;
+      for (const [name, v] of Object.entries(header as Record<string, unknown>)) {
         if (name === '__metadata__') {
-          Object.assign(this.metadata, v);
+          if (v && typeof v === 'object' && !Array.isArray(v)) {
+            for (const [k, x] of Object.entries(v)) if (typeof x === 'string') this.metadata[k] = x;
+          }
           continue;
         }
-        const e = v as { dtype: string; shape: number[]; data_offsets: [number, number] };
-        const dtype = ST_DTYPES[e.dtype];
-        if (!dtype) throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path}: tensor '${name}' has unsupported dtype ${e.dtype}.`);
-        const [b, en] = e.data_offsets ?? [];
-        const count = (e.shape ?? []).reduce((a, x) => a * x, 1);
-        if (!Number.isInteger(b) || !Number.isInteger(en) || en - b !== count * DTYPE_SIZE[dtype]) {
-          throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path}: tensor '${name}' has offsets ${JSON.stringify(e.data_offsets)} that do not fit its shape [${e.shape}].`);
-        }
-        if (base + en > this.file.size) {
-          throw new ScaleKVError('E_CHECKPOINT_TRUNCATED', `${path} is truncated: tensor '${name}' ends at byte ${base + en}, the file has ${this.file.size}.`);
-        }
-        this.entries.set(name, { dtype, shape: e.shape, begin: base + b, end: base + en });
+        const e = parseEntry(path, name, v, dataBytes);
+        this.entries.set(name, { ...e, begin: base + e.begin, end: base + e.end });
       }
+      refuseOverlaps(path, this.entries);
     } catch (e) {
       this.file.close();
       throw e;
@@ -96,6 +94,48 @@ export class SafetensorsReader implements CheckpointReader {
   }
   close(): void {
     this.file.close();
+  }
+}
+
+/** One header entry, checked: dtype known, shape of non-negative integers, offsets inside the data area. */
+function parseEntry(path: string, name: string, v: unknown, dataBytes: number): Entry {
+  const bad = (why: string) => new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path}: tensor '${name}' ${why}.`);
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw bad('has no {dtype, shape, data_offsets} entry');
+  const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+  const dtype = ST_DTYPES[String(e.dtype)];
+  if (!dtype) throw bad(`has unsupported dtype ${JSON.stringify(e.dtype)}`);
+  if (!Array.isArray(e.shape) || e.shape.length > 64 || !e.shape.every((x) => Number.isSafeInteger(x) && x >= 0)) {
+    throw bad(`has shape ${JSON.stringify(e.shape)}; a shape is a list of non-negative integers`);
+  }
+  const shape = e.shape as number[];
+  const count = shape.reduce((a, x) => a * x, 1);
+  const offs = e.data_offsets;
+  if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((x) => Number.isSafeInteger(x) && x >= 0) || offs[1] < offs[0]) {
+    throw bad(`has data_offsets ${JSON.stringify(offs)}; they must be two non-negative integers [begin, end] with begin <= end`);
+  }
+  const [begin, end] = offs as [number, number];
+  if (end - begin !== count * DTYPE_SIZE[dtype]) throw bad(`has offsets ${JSON.stringify(offs)} that do not fit its shape [${shape}]`);
+  if (end > dataBytes) {
+    throw new ScaleKVError(
+      'E_CHECKPOINT_TRUNCATED',
+      `${path} is truncated: tensor '${name}' ends at byte ${end} of the data, which has ${dataBytes}.`,
+    );
+  }
+  return { dtype, shape, begin, end };
+}
+
+/** Two tensors sharing bytes would make writing one change the other: the format forbids it. */
+function refuseOverlaps(path: string, entries: Map<string, Entry>): void {
+  const sorted = [...entries].filter(([, e]) => e.end > e.begin).sort((a, b) => a[1].begin - b[1].begin);
+  for (let i = 1; i < sorted.length; i++) {
+    const [pn, p] = sorted[i - 1];
+    const [qn, q] = sorted[i];
+    if (q.begin < p.end) {
+      throw new ScaleKVError(
+        'E_CHECKPOINT_CORRUPT',
+        `${path}: tensors '${pn}' and '${qn}' overlap in the data area (bytes ${q.begin}..${Math.min(p.end, q.end)}).`,
+      );
+    }
   }
 }
 

@@ -2,10 +2,15 @@
  * HuggingFace-style sharded checkpoints (flan-t5-xl, infinity_8b_weights/): an *.index.json whose
  * weight_map names the shard of every tensor. Shards are opened on first use.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { ScaleKVError } from '../shared/errors';
+import { confinedPath } from './confine';
+import { readSmallFile } from '../shared/files';
 import type { CheckpointReader, TensorInfo } from './types';
+
+/** flan-t5-xl's index is 20 KB and an 8B model's well under 1 MB */
+const MAX_INDEX_BYTES = 64 * 1024 * 1024;
 
 export class ShardedReader implements CheckpointReader {
   readonly format = 'sharded' as const;
@@ -16,16 +21,28 @@ export class ShardedReader implements CheckpointReader {
     readonly path: string,
     private readonly openShard: (p: string) => CheckpointReader,
   ) {
-    let idx: { weight_map?: Record<string, string> };
+    let idx: { weight_map?: unknown };
     try {
-      idx = JSON.parse(readFileSync(path, 'utf8'));
+      idx = JSON.parse(readSmallFile(path, MAX_INDEX_BYTES, 'checkpoint index'));
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ScaleKVError('E_CHECKPOINT_MISSING', `Checkpoint index not found: ${path}`);
+      if (e instanceof ScaleKVError) throw e;
       throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path} is not a valid checkpoint index (JSON): ${(e as Error).message}`);
     }
-    if (!idx.weight_map || typeof idx.weight_map !== 'object') throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path} has no weight_map.`);
+    const wm = idx && typeof idx === 'object' ? idx.weight_map : undefined;
+    if (!wm || typeof wm !== 'object' || Array.isArray(wm)) {
+      throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path} has no weight_map object (tensor name -> shard file).`);
+    }
     const dir = dirname(path);
-    for (const [k, v] of Object.entries(idx.weight_map)) this.map.set(k, join(dir, v));
+    for (const [k, v] of Object.entries(wm as Record<string, unknown>)) {
+      const shard = confinedPath(dir, v, path, `shard of tensor '${k}'`);
+      if (shard.endsWith('.index.json')) {
+        throw new ScaleKVError(
+          'E_CHECKPOINT_CORRUPT',
+          `${path} names the index ${v} as the shard of tensor '${k}': a shard must be a .safetensors or .bin file.`,
+        );
+      }
+      this.map.set(k, shard);
+    }
     const missing = [...new Set(this.map.values())].filter((p) => !existsSync(p));
     if (missing.length) throw new ScaleKVError('E_CHECKPOINT_MISSING', `${path} lists shards that are missing: ${missing.join(', ')}`);
   }

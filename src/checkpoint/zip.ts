@@ -76,6 +76,7 @@ export function readZipDirectory(f: FileRange): Map<string, ZipEntry> {
     const extraLen = dv.getUint16(p + 30, true);
     const commentLen = dv.getUint16(p + 32, true);
     let localHeaderOffset = dv.getUint32(p + 42, true);
+    if (p + 46 + nameLen + extraLen + commentLen > cd.length) throw corrupt(f, `directory entry ${i} runs past the directory`);
     const name = dec.decode(cd.subarray(p + 46, p + 46 + nameLen));
     // zip64 extended information: only the fields that overflowed are present, in this order
     let e = p + 46 + nameLen;
@@ -83,8 +84,11 @@ export function readZipDirectory(f: FileRange): Map<string, ZipEntry> {
     while (e + 4 <= eEnd) {
       const id = dv.getUint16(e, true);
       const len = dv.getUint16(e + 2, true);
+      if (e + 4 + len > eEnd) throw corrupt(f, `the extra field of ${name} runs past its entry`);
       if (id === 0x0001) {
         let q = e + 4;
+        const wanted = 8 * [size, compressedSize, localHeaderOffset].filter((x) => x === 0xffffffff).length;
+        if (wanted > len) throw corrupt(f, `the zip64 field of ${name} is ${len} bytes, ${wanted} are needed`);
         if (size === 0xffffffff) {
           size = Number(dv.getBigUint64(q, true));
           q += 8;
@@ -96,6 +100,11 @@ export function readZipDirectory(f: FileRange): Map<string, ZipEntry> {
         if (localHeaderOffset === 0xffffffff) localHeaderOffset = Number(dv.getBigUint64(q, true));
       }
       e += 4 + len;
+    }
+    // stored entries are read in place by their declared size: a size that differs from the bytes
+    // stored would let a tensor read its neighbour's bytes (a wrong image, no error)
+    if (method === 0 && compressedSize !== size) {
+      throw corrupt(f, `stored entry ${name} declares ${size} bytes but holds ${compressedSize}`);
     }
     entries.set(name, { name, method, compressedSize, size, localHeaderOffset });
     p = eEnd + commentLen;
@@ -116,17 +125,32 @@ export function entryDataOffset(f: FileRange, e: ZipEntry): number {
   return e.dataOffset;
 }
 
+/**
+ * The most a small entry (data.pkl) may inflate to: twice the archive, and never less than 16 MB
+ * (torch stores data.pkl uncompressed; a re-zipped 8B checkpoint's pickle is well under 1 MB).
+ */
+export function inflateLimit(f: FileRange): number {
+  return Math.max(16 * 1024 * 1024, 2 * f.size);
+}
+
 /** Whole entry contents (small entries: data.pkl, version, index json). */
 export function readEntry(f: FileRange, e: ZipEntry): Uint8Array {
+  if (e.method !== 0 && e.method !== 8) throw corrupt(f, `entry ${e.name} uses unsupported compression method ${e.method}`);
+  // the declared size is checked before anything is read or inflated, so a bomb allocates nothing
+  const limit = inflateLimit(f);
+  if (e.size > limit) throw corrupt(f, `entry ${e.name} declares ${e.size} bytes, more than ${limit} (twice the archive)`);
   const off = entryDataOffset(f, e);
   const raw = f.read(off, e.compressedSize, e.name);
   if (e.method === 0) return raw;
-  if (e.method === 8) {
-    try {
-      return new Uint8Array(inflateRawSync(raw));
-    } catch (err) {
-      throw corrupt(f, `entry ${e.name} does not inflate (${(err as Error).message})`);
-    }
+  let out: Buffer;
+  try {
+    // maxOutputLength stops zlib at the declared size (+1 to notice an entry that inflates past it)
+    out = inflateRawSync(raw, { maxOutputLength: e.size + 1 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE') throw corrupt(f, `entry ${e.name} inflates past its declared ${e.size} bytes`);
+    throw corrupt(f, `entry ${e.name} does not inflate (${(err as Error).message})`);
   }
-  throw corrupt(f, `entry ${e.name} uses unsupported compression method ${e.method}`);
+  if (out.length !== e.size) throw corrupt(f, `entry ${e.name} inflates to ${out.length} bytes, not its declared ${e.size}`);
+  return new Uint8Array(out.buffer, out.byteOffset, out.length);
 }

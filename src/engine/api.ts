@@ -27,5 +27,10 @@ export interface EngineApi {
   generate(req: GenerateRequest, ctx: JobContext): Promise<{ run: RunRecord; runPath: string }>;
   calibrate(req: CalibrateRequest, ctx: JobContext): Promise<{ profile: ScaleKVProfile; profilePath: string }>;
   compare(req: CompareRequest, ctx: JobContext): Promise<CompareResult>;
-  describeModel(modelPath: string | undefined, provider: ProviderSetting): Promise<{ model: ModelSummary; provider: ProviderInfo }>;
+  /** loads (or reuses) the model; ctx lets Select Model be cancelled or timed out like a generation */
+  describeModel(
+    modelPath: string | undefined,
+    provider: ProviderSetting,
+    ctx?: JobContext,
+  ): Promise<{ model: ModelSummary; provider: ProviderInfo }>;
 }

@@ -29,6 +29,11 @@ export interface EngineClientOptions {
   cancelGraceMs?: number;
   /** how long the process may take to say it is ready (ms) */
   startTimeoutMs?: number;
+  /**
+   * how long describing a model (Select Model, the sidebar) may take before it is stopped like a
+   * cancelled run (ms; default 10 minutes: building an 8B model's sessions on a CPU takes minutes)
+   */
+  describeTimeoutMs?: number;
   onLog?(level: string, message: string): void;
   /** extra arguments / environment for tests */
   execArgv?: string[];
@@ -117,7 +122,10 @@ export class EngineClient {
     }
   }
 
-  async request(body: WithoutId<RequestBody>, opts: { onProgress?(p: Progress): void; token?: CancelToken } = {}): Promise<EngineResult> {
+  async request(
+    body: WithoutId<RequestBody>,
+    opts: { onProgress?(p: Progress): void; token?: CancelToken; timeoutMs?: number } = {},
+  ): Promise<EngineResult> {
     if (opts.token?.isCancellationRequested) throw new ScaleKVError('E_CANCELLED', 'The run was cancelled.');
     await this.start();
     // the user may have cancelled while the engine process was starting
@@ -125,14 +133,19 @@ export class EngineClient {
     const id = this.nextId++;
     const child = this.child!;
     return new Promise<EngineResult>((resolve, reject) => {
-      const entry: Pending = { resolve, reject, onProgress: opts.onProgress };
+      let limit: NodeJS.Timeout | undefined;
+      const settle = <T>(f: (x: T) => void) => (x: T) => {
+        clearTimeout(limit);
+        f(x);
+      };
+      const entry: Pending = { resolve: settle(resolve), reject: settle(reject), onProgress: opts.onProgress };
       this.pending.set(id, entry);
-      opts.token?.onCancellationRequested(() => {
+      const stop = (err: ScaleKVError) => {
         if (!this.pending.has(id)) return;
         if (child.connected) child.send({ type: 'cancel', id } satisfies EngineRequest);
         // answer the user at once; if the engine does not stop by itself in time, stop the process
         this.pending.delete(id);
-        reject(new ScaleKVError('E_CANCELLED', 'The run was cancelled.'));
+        entry.reject(err);
         this.stopping.set(
           id,
           setTimeout(() => {
@@ -140,7 +153,15 @@ export class EngineClient {
             if (this.child === child) child.kill('SIGKILL');
           }, this.o.cancelGraceMs ?? 5000),
         );
-      });
+      };
+      opts.token?.onCancellationRequested(() => stop(new ScaleKVError('E_CANCELLED', 'The run was cancelled.')));
+      const ms = opts.timeoutMs ?? (body.type === 'describeModel' ? (this.o.describeTimeoutMs ?? 600_000) : undefined);
+      if (ms !== undefined) {
+        const what = body.type === 'describeModel' ? 'Reading the model' : `The ${body.type} request`;
+        const took = ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
+        const why = 'A file in the model folder may be damaged, or on a slow or hung drive.';
+        limit = setTimeout(() => stop(new ScaleKVError('E_TIMEOUT', `${what} took longer than ${took} and was stopped. ${why}`)), ms);
+      }
       child.send({ ...body, id } as EngineRequest);
     });
   }

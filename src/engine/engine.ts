@@ -132,8 +132,8 @@ export function createEngine(): EngineApi & { dispose(): Promise<void> } {
       return { reference: ref.run, candidates, reports, tablePath, jsonPath };
     },
 
-    async describeModel(modelPath, provider) {
-      const m = await model(modelPath, provider, { onProgress: () => {}, signal: new AbortController().signal });
+    async describeModel(modelPath, provider, ctx) {
+      const m = await model(modelPath, provider, ctx ?? { onProgress: () => {}, signal: new AbortController().signal });
       return { model: m.summary, provider: m.provider };
     },
 

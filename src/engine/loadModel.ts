@@ -50,15 +50,35 @@ export function embeddedModelDir(): string {
   return resolve(__dirname, '..', 'media', 'models', 'tiny-infinity');
 }
 
+/**
+ * Reading checkpoints is synchronous and bounded per file; between files the engine yields to its
+ * event loop so that a cancel message (or the host's time limit) is seen, then stops if it was sent.
+ */
+async function checkpoint(signal: AbortSignal): Promise<void> {
+  await new Promise<void>((r) => setImmediate(r));
+  if (signal.aborted) throw cancelled();
+}
+
 export async function loadModel(modelPath: string | undefined, provider: ProviderSetting, ctx: JobContext): Promise<LoadedModel> {
   const path = modelPath ?? embeddedModelDir();
   ctx.onProgress({ stage: 'load', message: `Finding model files in ${path}`, fraction: 0 });
+  await checkpoint(ctx.signal);
   const parts = locateModel(path);
+  for (const n of parts.notes) ctx.log?.('warn', `model folder: ${n}`);
+  await checkpoint(ctx.signal);
   const info = await chooseProvider(provider);
   ctx.log?.('info', `execution provider: ${info.used} (${info.reason})`);
+  await checkpoint(ctx.signal);
   const transformer = openCheckpoint(parts.transformer);
-  const vaeReader = openCheckpoint(parts.vae);
+  let vaeReader: ReturnType<typeof openCheckpoint>;
   try {
+    vaeReader = openCheckpoint(parts.vae);
+  } catch (e) {
+    transformer.close();
+    throw e;
+  }
+  try {
+    await checkpoint(ctx.signal);
     const tws = new CheckpointWeights(transformer);
     const vws = new PrefixedWeights(new CheckpointWeights(vaeReader), parts.vaePrefix);
     const t5cfg = readT5Config(join(parts.textEncoderDir, 'config.json'));

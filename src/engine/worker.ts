@@ -50,7 +50,7 @@ process.on('message', async (m: EngineRequest) => {
         break;
       }
       case 'describeModel': {
-        const r = await engine.describeModel(m.modelPath, m.provider);
+        const r = await engine.describeModel(m.modelPath, m.provider, ctx);
         send({ type: 'result', id: m.id, result: { kind: 'describeModel', model: r.model, provider: r.provider } });
         break;
       }

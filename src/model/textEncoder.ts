@@ -3,7 +3,8 @@
  * pytorch_model.bin | *.index.json): prompts -> last hidden states, each prompt's first len_i
  * features kept (Infinity uses the compact, unpadded features).
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { readSmallFile } from '../shared/files';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { buildT5EncoderGraph, relativeBuckets } from '../../kernels/graphs/t5Encoder';
@@ -17,10 +18,14 @@ import type { WeightSource } from './weights';
 export function readT5Config(path: string): T5Config {
   let c: Record<string, unknown>;
   try {
-    c = JSON.parse(readFileSync(path, 'utf8'));
+    // a FIFO or a huge file named config.json is refused instead of blocking or filling memory
+    c = JSON.parse(readSmallFile(path, 16 * 1024 * 1024, 'text encoder config'));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new ScaleKVError('E_CHECKPOINT_MISSING', `Text encoder config not found: ${path}`);
+    if (e instanceof ScaleKVError) throw e;
     throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path} is not valid JSON.`);
+  }
+  if (!c || typeof c !== 'object' || Array.isArray(c)) {
+    throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path} is not a JSON object of settings.`);
   }
   const num = (k: string, d?: number) => {
     const v = c[k] ?? d;

@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'E_RESOLUTION'
   | 'E_OOM'
   | 'E_CANCELLED'
+  | 'E_TIMEOUT'
   | 'E_WORKER_CRASHED'
   | 'E_INVALID_REQUEST'
   | 'E_INTERNAL';

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 import type { FromSidebar, SidebarState, ToSidebar } from '../shared/protocol';
+import { checkWebviewCommand } from './webviewCommand';
 
 export class SidebarView implements vscode.WebviewViewProvider {
   static readonly id = 'scalekv.sidebar';
@@ -21,7 +22,11 @@ export class SidebarView implements vscode.WebviewViewProvider {
 <body><div id="root"></div><script nonce="${nonce}" src="${media('dist/sidebar.js')}"></script></body></html>`;
     view.webview.onDidReceiveMessage((m: FromSidebar) => {
       if (m.type === 'ready') this.push();
-      else if (m.type === 'command') void vscode.commands.executeCommand(m.command, ...(m.args ?? []));
+      else if (m.type === 'command') {
+        const c = checkWebviewCommand(m.command, m.args);
+        if ('refused' in c) void vscode.window.showWarningMessage(`ScaleKV sidebar: ${c.refused}`);
+        else void vscode.commands.executeCommand(c.id, ...c.args);
+      }
     });
     // the webview queues what is posted before its page loads; pushing now and when the view shows
     // again means the state never waits on one 'ready' message getting through

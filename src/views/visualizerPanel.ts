@@ -4,13 +4,14 @@
  * comes back after a reload through a WebviewPanelSerializer.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import * as vscode from 'vscode';
 import { visualizerHtml } from '../../webview/visualizer/html';
 import type { FromWebview, ToWebview, VisualizerState } from '../shared/protocol';
 import type { RunRecord, ScaleKVProfile } from '../shared/types';
 import { readRetentionSlice } from './retentionReader';
+import { readRunImages, readRunRecord } from './runFolder';
+import { checkWebviewCommand } from './webviewCommand';
 
 export const VIEW_TYPE = 'scalekv.visualizer';
 
@@ -63,7 +64,7 @@ export class VisualizerPanel {
     this.state = { ...this.state, ...state };
     if (state.runPath) {
       try {
-        this.run = JSON.parse(readFileSync(state.runPath, 'utf8')) as RunRecord;
+        this.run = readRunRecord(state.runPath);
       } catch (e) {
         this.post({ type: 'error', message: `Cannot read the run ${state.runPath}: ${(e as Error).message}` });
       }
@@ -81,11 +82,10 @@ export class VisualizerPanel {
       }
     }
     if (this.run && this.state.runPath) {
-      const dir = dirname(this.state.runPath);
-      const images = this.run.images
-        .filter((im) => existsSync(join(dir, im.path)))
-        .map((im) => ({ prompt: im.prompt, dataUri: `data:image/png;base64,${readFileSync(join(dir, im.path)).toString('base64')}` }));
+      // only files inside the run's folder; the others are named in an error instead of being read
+      const { images, problems } = readRunImages(this.state.runPath, this.run);
       this.post({ type: 'run', run: this.run, images });
+      if (problems.length) this.post({ type: 'error', message: problems.join(' ') });
     }
   }
 
@@ -116,9 +116,12 @@ export class VisualizerPanel {
         void vscode.window.showInformationMessage(`Saved ${target.fsPath}`);
         break;
       }
-      case 'command':
-        void vscode.commands.executeCommand(m.command);
+      case 'command': {
+        const c = checkWebviewCommand(m.command);
+        if ('refused' in c) void vscode.window.showWarningMessage(`ScaleKV visualizer: ${c.refused}`);
+        else void vscode.commands.executeCommand(c.id);
         break;
+      }
       case 'error':
         void vscode.window.showErrorMessage(`ScaleKV visualizer: ${m.message}`);
         break;

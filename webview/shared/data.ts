@@ -12,6 +12,27 @@ function fail(msg: string): never {
   throw new Error(msg);
 }
 
+/**
+ * The largest model and run the views will draw. Infinity-8B has 40 layers, 24 heads and 13 scales up
+ * to 64x64 tokens; these leave ample room for larger models and resolutions, and stop a hostile file
+ * (depth 10^9, a 10^6 x 10^6 token map) from making the view allocate until the webview dies.
+ */
+export const VIEW_LIMITS = { depth: 1024, heads: 1024, scales: 64, side: 1024, tokens: 4_000_000, batchRows: 4096 } as const;
+
+function within(v: number, max: number, what: string): void {
+  if (v > max) fail(`${what} is ${v}, more than the ${max} ScaleKV's views can draw: the file is damaged or not from ScaleKV`);
+}
+
+function checkSchedule(shapes: { h: number; w: number }[], where: string): void {
+  within(shapes.length, VIEW_LIMITS.scales, `the number of scales in ${where}`);
+  let total = 0;
+  for (const s of shapes) {
+    within(Math.max(s.h, s.w), VIEW_LIMITS.side, `a token map side in ${where}`);
+    total += s.h * s.w;
+  }
+  within(total, VIEW_LIMITS.tokens, `the token count of ${where}`);
+}
+
 export function validateProfileShape(p: unknown): ScaleKVProfile {
   const x = p as ScaleKVProfile;
   if (!x || typeof x !== 'object') fail('the profile is not an object');
@@ -19,6 +40,8 @@ export function validateProfileShape(p: unknown): ScaleKVProfile {
   if (!x.model || !isInt(x.model.depth, 1)) fail('the profile has no model depth');
   if (!Array.isArray(x.scales) || !x.scales.length) fail('the profile has no scales');
   const depth = x.model.depth;
+  within(depth, VIEW_LIMITS.depth, 'the profile\'s model depth');
+  within(x.scales.length, VIEW_LIMITS.scales, 'the number of scales in the profile');
   x.scales.forEach((s, i) => {
     if (!s || typeof s !== 'object') fail(`scale ${i} is not an object`);
     if (!Array.isArray(s.roles) || s.roles.length !== depth) fail(`scale ${i} does not list a role for each of the ${depth} layers`);
@@ -26,6 +49,8 @@ export function validateProfileShape(p: unknown): ScaleKVProfile {
     if (badRole >= 0) fail(`scale ${i}, layer ${badRole}: role ${JSON.stringify(s.roles[badRole])} is neither drafter nor refiner`);
     if (!s.shape || !isInt(s.shape.h, 1) || !isInt(s.shape.w, 1)) fail(`scale ${i} has no token-map shape`);
     if (!isInt(s.cumulativeTokens, 1)) fail(`scale ${i} has no cumulative token count`);
+    within(Math.max(s.shape.h, s.shape.w), VIEW_LIMITS.side, `scale ${i}'s token map side`);
+    within(s.cumulativeTokens, VIEW_LIMITS.tokens, `scale ${i}'s cumulative token count`);
     if (!isNum(s.drafterBudget) || !isNum(s.refinerBudget)) fail(`scale ${i} has no drafter/refiner budget`);
     if (s.asi !== undefined && (!Array.isArray(s.asi) || s.asi.length !== depth || !s.asi.every(isNum))) fail(`scale ${i} has an ASI list that is not ${depth} numbers`);
   });
@@ -38,20 +63,35 @@ export function validateRunShape(r: unknown): RunRecord {
   if (typeof x.id !== 'string') fail('the run record has no id');
   if (!x.model || !isInt(x.model.depth, 1)) fail('the run record has no model depth');
   if (!Array.isArray(x.schedule) || !x.schedule.length || !x.schedule.every((s) => s && isInt(s.h, 1) && isInt(s.w, 1))) fail('the run record has no scale schedule');
+  within(x.model.depth, VIEW_LIMITS.depth, 'the run\'s model depth');
+  if (x.model.numHeads !== undefined) {
+    if (!isInt(x.model.numHeads, 1)) fail('the run record\'s head count is not a positive integer');
+    within(x.model.numHeads, VIEW_LIMITS.heads, 'the run\'s head count');
+  }
+  checkSchedule(x.schedule, 'the run');
   if (!x.kv || !Array.isArray(x.kv.perScale)) fail('the run record has no KV report');
+  within(x.kv.perScale.length, VIEW_LIMITS.scales, 'the number of scales in the KV report');
   x.kv.perScale.forEach((s, i) => {
     if (!s || !isNum(s.heldBytes) || !isNum(s.fullBytes) || !Array.isArray(s.perLayerHeld) || !Array.isArray(s.perLayerTokens)) fail(`KV report entry ${i} lacks held/full bytes or per-layer numbers`);
+    within(Math.max(s.perLayerHeld.length, s.perLayerTokens.length), VIEW_LIMITS.depth, `the layers of KV report entry ${i}`);
   });
   if (x.retention) validateRetentionIndex(x.retention);
   if (x.profile) validateProfileShape(x.profile);
   if (x.fidelity && (!Array.isArray(x.fidelity.images) || !Array.isArray(x.fidelity.tokenAgreement))) fail('the fidelity report lacks images or token agreement');
+  if (x.fidelity) {
+    within(x.fidelity.images.length, VIEW_LIMITS.batchRows, 'the number of images in the fidelity report');
+    within(x.fidelity.tokenAgreement.length, VIEW_LIMITS.scales, 'the number of scales in the fidelity report');
+  }
   return x;
 }
 
 export function validateRetentionIndex(r: RetentionIndex): RetentionIndex {
   if (!r || !isInt(r.batchRows, 1) || !isInt(r.heads, 1) || !Array.isArray(r.entries)) fail('the retention index lacks rows, heads or entries');
+  within(r.batchRows, VIEW_LIMITS.batchRows, 'the retention index\'s row count');
+  within(r.heads, VIEW_LIMITS.heads, 'the retention index\'s head count');
   r.entries.forEach((e, i) => {
     if (!e || !isInt(e.layer) || !isInt(e.scaleIndex) || !isInt(e.count) || !Number.isInteger(e.offset) || e.offset < -1) fail(`retention entry ${i} is malformed`);
+    within(e.count, VIEW_LIMITS.tokens, `retention entry ${i}'s token count`);
   });
   return r;
 }
@@ -102,10 +142,16 @@ export function sliceFromData(idx: RetentionIndex, data: Int32Array | null, laye
   return { kept: Array.from(data.subarray(at, at + e.count)), cacheLen: e.cacheLen };
 }
 
-const csvCell = (v: unknown) => {
-  const s = v === undefined || v === null ? '' : String(v);
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-};
+/**
+ * A spreadsheet runs a cell that starts with = + - @ (or tab / CR) as a formula: text from a run (a
+ * prompt like =HYPERLINK(...)) gets a leading ' so it stays text. Numbers, negative ones included, are
+ * written as they are.
+ */
+export function csvCell(v: unknown): string {
+  let s = v === undefined || v === null ? '' : String(v);
+  if (typeof v !== 'number' && /^[=+\-@\t\r]/.test(s) && !/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s)) s = `'${s}`;
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
 
 export function toCsv(header: string[], rows: unknown[][]): string {
   return [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\n') + '\n';

@@ -4,7 +4,7 @@
  * the </s> the post-processor appends. flan-t5's Precompiled charsmap is approximated by NFKC; for
  * ordinary prompts the two agree.
  */
-import { readFileSync } from 'node:fs';
+import { readSmallFile } from '../../shared/files';
 import { ScaleKVError } from '../../shared/errors';
 
 interface TokenizerJson {
@@ -59,9 +59,13 @@ export class UnigramTokenizer {
   static fromFile(path: string): UnigramTokenizer {
     let text: string;
     try {
-      text = readFileSync(path, 'utf8');
-    } catch {
-      throw new ScaleKVError('E_CHECKPOINT_MISSING', `Tokenizer not found: ${path}`);
+      // flan-t5's tokenizer.json is 2.4 MB; a FIFO or a huge file is refused instead of blocking
+      text = readSmallFile(path, 256 * 1024 * 1024, 'tokenizer');
+    } catch (e) {
+      if ((e as ScaleKVError).code === 'E_CHECKPOINT_MISSING' && /not found/.test((e as Error).message)) {
+        throw new ScaleKVError('E_CHECKPOINT_MISSING', `Tokenizer not found: ${path}`);
+      }
+      throw e;
     }
     let json: TokenizerJson;
     try {
@@ -69,6 +73,7 @@ export class UnigramTokenizer {
     } catch (e) {
       throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path} is not valid JSON: ${(e as Error).message}`);
     }
+    if (!json || typeof json !== 'object') throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path} is not a tokenizer (a JSON object).`);
     return new UnigramTokenizer(json, path);
   }
 

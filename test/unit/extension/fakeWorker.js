@@ -6,7 +6,7 @@ process.on('message', (m) => {
     return;
   }
   if (m.type === 'shutdown') process.exit(0);
-  const what = m.request?.prompts?.[0] ?? '';
+  const what = m.request?.prompts?.[0] ?? m.modelPath ?? '';
   if (what === 'crash') process.exit(3);
   if (what === 'abort') process.abort();
   if (what === 'hang') return;
