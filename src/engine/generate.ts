@@ -134,6 +134,8 @@ export async function generateImages(model: GenerationModel, o: GenerationOption
       let live = caches.reduce((a, c) => a + c.bytes(F32), 0);
       for (let l = 0; l < cfg.depth; l++) {
         check();
+        // named before it runs, so a slow layer is reported as the one running, not the one before it
+        progress({ stage: 'scale', scaleIndex: si, message: `Scale ${si + 1}/${total} (${shape.h}x${shape.w}), layer ${l + 1}/${cfg.depth}`, fraction: (si + l / cfg.depth) / total });
         const cache = caches[l];
         const cacheLen = cache.len + L;
         const needs = o.policy.needs(l, si, cacheLen, schedule);
@@ -172,7 +174,6 @@ export async function generateImages(model: GenerationModel, o: GenerationOption
           live += cache.bytes(F32);
         }
         retention?.record(si, l, cache, cacheLen);
-        progress({ stage: 'scale', scaleIndex: si, message: `Scale ${si + 1}/${total} (${shape.h}x${shape.w}), layer ${l + 1}/${cfg.depth}`, fraction: (si + (l + 1) / cfg.depth) / total });
       }
       peak = Math.max(peak, scalePeak);
 

@@ -6,6 +6,10 @@ process.on('message', (m) => {
     return;
   }
   if (m.type === 'shutdown') process.exit(0);
+  const what0 = m.request?.prompts?.[0] ?? '';
+  // as the real worker: acknowledge a request before working on it ("unacked-crash" dies before that)
+  if (what0 === 'unacked-crash') process.exit(4);
+  process.send({ type: 'accepted', id: m.id });
   const what = m.request?.prompts?.[0] ?? '';
   if (what === 'crash') process.exit(3);
   if (what === 'abort') process.abort();
