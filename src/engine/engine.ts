@@ -111,7 +111,7 @@ export function createEngine(): EngineApi & { dispose(): Promise<void> } {
         return { run, runPath };
       }),
 
-    calibrate: (req, ctx) => {
+    calibrate: async (req, ctx) => {
       // an unwritable profile location fails now, not after minutes of measuring
       checkOutputFile(req.outPath);
       if (req.statePath) checkOutputFile(req.statePath);
