@@ -2,14 +2,17 @@
  * Extension entry: the engine client (a separate process), the commands of category "ScaleKV", the
  * sidebar view, the visualizer panel (restored after reload) and the notebook controller.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as vscode from 'vscode';
 import { EngineClient } from '../engine/client';
 import { readProfileOrTable } from '../engine/policySpec';
 import { scaleSchedule } from '../model/schedule';
 import { checkProfileMatches, formatOfficialTable, parseProfile, profileToOfficial } from '../scalekv/profile';
+import { DEFAULTS } from '../shared/defaults';
+import { writeFileAtomic } from '../shared/outputFiles';
 import type { EngineResult } from '../shared/protocol';
+import { baseRequest, calibrateRequest, generateRequest, policySpec as buildPolicySpec } from '../shared/requests';
 import type { CalibrateRequest, GenerateRequest, ModelSummary, PolicyName, PolicySpec, ProfileModelRef, RunRecord, ScaleKVProfile } from '../shared/types';
 import { POLICY_NAMES } from '../shared/types';
 import { ScaleKVNotebookController } from '../notebook/controller';
@@ -100,7 +103,7 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
 
   const policySpec = (name: PolicyName, ratio: number): PolicySpec => {
     const s = readSettings();
-    return { name, ratio, windowSize: s.windowSize, poolingKernel: s.poolingKernel, queryMode: s.queryMode, profilePath: name === 'scalekv' || name === 'amskv' ? profilePath : undefined };
+    return buildPolicySpec(name, { ratio, windowSize: s.windowSize, poolingKernel: s.poolingKernel, queryMode: s.queryMode, profilePath });
   };
 
   const askRatio = async (def: number, title = 'KV budget') => {
@@ -119,11 +122,11 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     const s = readSettings();
     let req: GenerateRequest;
     if (opts && opts.prompts) {
-      req = { modelPath: s.modelPath, seed: 0, aspectRatio: 1, resolution: s.resolution, cfg: s.cfg, tau: 1, topK: 900, topP: 0.97, provider: s.provider, outDir: outputRoot(ctx, s), recordRetention: true, policy: policySpec(s.policy, s.ratio), ...opts } as GenerateRequest;
+      req = { ...generateRequest({ modelPath: s.modelPath, prompts: opts.prompts, resolution: s.resolution, cfg: s.cfg, provider: s.provider, outDir: outputRoot(ctx, s), policy: policySpec(s.policy, s.ratio) }), ...opts } as GenerateRequest;
     } else {
       const prompt = await vscode.window.showInputBox({ title: 'ScaleKV: Generate (1/4)', prompt: 'Prompt', placeHolder: 'a lighthouse on a cliff at dusk', validateInput: (x) => (x.trim() ? null : 'Enter a prompt.') });
       if (prompt === undefined) return;
-      const seed = await vscode.window.showInputBox({ title: 'ScaleKV: Generate (2/4)', prompt: 'Seed', value: '0', validateInput: (x) => (/^\d+$/.test(x.trim()) ? null : 'Enter a non-negative integer.') });
+      const seed = await vscode.window.showInputBox({ title: 'ScaleKV: Generate (2/4)', prompt: 'Seed', value: String(DEFAULTS.seed), validateInput: (x) => (/^\d+$/.test(x.trim()) ? null : 'Enter a non-negative integer.') });
       if (seed === undefined) return;
       const res = await vscode.window.showQuickPick(
         [
@@ -142,7 +145,7 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
       if (!pol) return;
       const ratio = pol.label === 'full' ? 1 : await askRatio(s.ratio);
       if (ratio === undefined) return;
-      req = { modelPath: s.modelPath, prompts: [prompt.trim()], seed: Number(seed), aspectRatio: 1, resolution: res.label, cfg: s.cfg, tau: 1, topK: 900, topP: 0.97, policy: policySpec(pol.label as PolicyName, ratio), provider: s.provider, outDir: outputRoot(ctx, s), recordRetention: true };
+      req = generateRequest({ modelPath: s.modelPath, prompts: [prompt.trim()], seed: Number(seed), resolution: res.label, cfg: s.cfg, policy: policySpec(pol.label as PolicyName, ratio), provider: s.provider, outDir: outputRoot(ctx, s) });
     }
     const r = await jobs.run<Extract<EngineResult, { kind: 'generate' }>>('Generating', { type: 'generate', request: req });
     if (r) {
@@ -192,7 +195,8 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     const resolution = opts?.resolution ?? s.resolution;
     const pct = Math.round((opts?.targetRatio ?? ratio) * 100);
     // read again: the first step may have selected another model
-    const req: CalibrateRequest = { modelPath: readSettings().modelPath, prompts, targetRatio: ratio, aspectRatio: 1, resolution, cfg: s.cfg, provider: s.provider, outPath: join(dir, `profile-${resolution}-${pct}pct.json`), windowSize: s.windowSize, poolingKernel: s.poolingKernel, ...opts };
+    const outPath = join(dir, `profile-${resolution}-${pct}pct.json`);
+    const req: CalibrateRequest = { ...calibrateRequest({ modelPath: readSettings().modelPath, prompts, ratio, resolution, cfg: s.cfg, provider: s.provider, outPath, windowSize: s.windowSize, poolingKernel: s.poolingKernel }), ...opts };
     const r = await jobs.run<Extract<EngineResult, { kind: 'calibrate' }>>('Calibrating', { type: 'calibrate', request: req });
     if (!r) return;
     setProfile(r.profilePath, r.profile);
@@ -256,7 +260,7 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
       const dir = join(outputRoot(ctx, readSettings()), 'profiles');
       mkdirSync(dir, { recursive: true });
       const out = join(dir, `imported-${basename(f).replace(/\.json$/, '')}.json`);
-      writeFileSync(out, JSON.stringify(prof, null, 2));
+      writeFileAtomic(out, JSON.stringify(prof, null, 2));
       setProfile(out, prof);
       void vscode.window.showInformationMessage(`ScaleKV: imported ${basename(f)} for ${prof.model.name}.`);
       return out;
@@ -311,7 +315,7 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     const outDir = join(outputRoot(ctx, s), `compare-${Date.now()}`);
     const r = await jobs.run<Extract<EngineResult, { kind: 'compare' }>>('Comparing policies', {
       type: 'compare',
-      request: { base: { modelPath: s.modelPath, prompts: [prompt], seed: 0, aspectRatio: 1, resolution: opts?.resolution ?? s.resolution, cfg: s.cfg, tau: 1, topK: 900, topP: 0.97, provider: s.provider }, policies: policies.map((p) => policySpec(p, ratio)), outDir },
+      request: { base: baseRequest({ modelPath: s.modelPath, prompts: [prompt], resolution: opts?.resolution ?? s.resolution, cfg: s.cfg, provider: s.provider }), policies: policies.map((p) => policySpec(p, ratio)), outDir },
     });
     if (!r) return;
     for (const c of r.result.candidates) addRun(join(outDir, c.id, 'run.json'), c);

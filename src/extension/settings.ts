@@ -1,4 +1,5 @@
 /** Typed access to the extension's settings (contributes.configuration in package.json). */
+import { mkdirSync } from 'node:fs';
 import * as vscode from 'vscode';
 import type { PolicyName, ProviderSetting, WindowQueryMode } from '../shared/types';
 import { SETTING_DEFAULTS } from './settingDefaults';
@@ -35,8 +36,14 @@ export function readSettings(): Settings {
   };
 }
 
+/**
+ * Where runs and profiles go. The default folder is made here (the extension's storage may not exist
+ * yet); a folder the user configured is not: the engine checks it before a run and says what is wrong.
+ */
 export function outputRoot(ctx: vscode.ExtensionContext, s: Settings): string {
   if (s.outputFolder) return s.outputFolder;
   const ws = vscode.workspace.workspaceFolders?.[0];
-  return ws ? vscode.Uri.joinPath(ws.uri, 'scalekv-runs').fsPath : vscode.Uri.joinPath(ctx.globalStorageUri, 'runs').fsPath;
+  const dir = ws ? vscode.Uri.joinPath(ws.uri, 'scalekv-runs').fsPath : vscode.Uri.joinPath(ctx.globalStorageUri, 'runs').fsPath;
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }
