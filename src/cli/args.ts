@@ -79,11 +79,11 @@ export function parseArgs(argv: string[], commands: readonly CommandSpec[]): Par
   if (rest.some((a) => a === '--help' || a === '-h')) return { command: spec.name, flags: new Map(), help: true };
   const names = spec.flags.map((f) => f.name);
   const flags = new Map<string, string[]>();
+  let prev: FlagSpec | undefined; // the flag just read, for the hint on a stray word after its value
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i];
     if (!a.startsWith('--') || a === '--') {
-      const prev = i > 0 ? spec.flags.find((f) => `--${f.name}` === rest[i - 1] || rest[i - 1].startsWith(`--${f.name}=`)) : undefined;
-      const hint = prev ? ` --${prev.name} takes one value; quote a value with spaces ("...")` : ' Flags look like --name value';
+      const hint = prev && prev.kind !== 'boolean' ? ` --${prev.name} takes one value; quote a value with spaces ("...")` : ' Flags look like --name value';
       throw usage(`Unexpected argument '${a}' for ${spec.name}.${hint}. See scalekv ${spec.name} --help.`);
     }
     const eq = a.indexOf('=');
@@ -101,6 +101,7 @@ export function parseArgs(argv: string[], commands: readonly CommandSpec[]): Par
     }
     if (flags.has(name) && !f.repeat) throw usage(`--${name} is given twice; it takes one value.`);
     flags.set(name, [...(flags.get(name) ?? []), check(f, value)]);
+    prev = f;
   }
   return { command: spec.name, flags, help: false };
 }
