@@ -65,6 +65,15 @@ export async function makeTiny(out: string, calibrate = true): Promise<void> {
   writeFileAtomic(join(out, 'manifest.json'), JSON.stringify({ ...manifest, profile: profiles[0], profiles }, null, 2));
 }
 
+function readInput(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ScaleKVError('E_INVALID_REQUEST', code === 'ENOENT' ? `The ${what} ${path} does not exist.` : `Cannot read the ${what} ${path}: ${(e as Error).message}`);
+  }
+}
+
 /**
  * Validate an official table and write it as a profile. With --model, the model's own depth, heads
  * and name (read off its files) are used and the table must fit them; without, they come from the
@@ -72,13 +81,7 @@ export async function makeTiny(out: string, calibrate = true): Promise<void> {
  */
 export function importBudget(input: string, out: string, a: ParsedArgs): string {
   checkOutputFile(out);
-  let text: string;
-  try {
-    text = readFileSync(input, 'utf8');
-  } catch (e) {
-    throw new ScaleKVError('E_INVALID_REQUEST', `Cannot read the budget table ${input}: ${(e as Error).message}`);
-  }
-  const table = parseOfficialTable(text, input);
+  const table = parseOfficialTable(readInput(input, 'budget table'), input);
   const schedule = scaleSchedule(parseAspect(str(a, 'aspect', DEFAULTS.aspect)!), str(a, 'resolution', DEFAULTS.resolution)!);
   let model: ProfileModelRef;
   if (has(a, 'model')) {
@@ -97,7 +100,7 @@ export function importBudget(input: string, out: string, a: ParsedArgs): string 
 
 export function exportBudget(input: string, out: string): string {
   checkOutputFile(out);
-  const p = parseProfile(readFileSync(input, 'utf8'), input);
+  const p = parseProfile(readInput(input, 'profile'), input);
   writeFileAtomic(out, formatOfficialTable(profileToOfficial(p)));
   return out;
 }

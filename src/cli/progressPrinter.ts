@@ -1,8 +1,8 @@
 /**
  * Progress lines for the CLI. Each line names what is running now (the engine reports a layer before
- * it runs it). On a terminal the line is rewritten in place; in a log a line is printed whenever the
- * prompt, scale or stage changes, and otherwise at most every few seconds, so a long scale shows its
- * layers advancing without printing every layer of every scale.
+ * it runs it). On a terminal the line is rewritten in place; in a log a line is printed when the
+ * prompt, scale or stage changes (at most one a second, so fast scales do not flood it), and within one
+ * phase at most every few seconds, so a long scale shows its layers advancing.
  */
 import type { Progress } from '../shared/types';
 
@@ -14,6 +14,8 @@ export interface PrinterOptions {
   prefix?: string;
   /** a log's lines within one phase come at most this often (ms) */
   intervalMs?: number;
+  /** and across phases at most this often (ms) */
+  minGapMs?: number;
   now?(): number;
 }
 
@@ -25,6 +27,7 @@ export function phaseOf(p: Progress): string {
 export function progressPrinter(o: PrinterOptions): ((p: Progress) => void) & { done(): void } {
   const now = o.now ?? (() => Date.now());
   const interval = o.intervalMs ?? 5000;
+  const minGap = o.minGapMs ?? 1000;
   let lastPhase = '';
   let lastLine = '';
   let lastAt = -Infinity;
@@ -39,7 +42,7 @@ export function progressPrinter(o: PrinterOptions): ((p: Progress) => void) & { 
       o.write(`\r\x1b[K${line}`);
       open = true;
     } else {
-      if (phase === lastPhase && t - lastAt < interval) return;
+      if (t - lastAt < (phase === lastPhase ? interval : minGap)) return;
       o.write(line + '\n');
     }
     lastPhase = phase;

@@ -98,10 +98,15 @@ function scaleEvent(si: number, l: number, prompt?: number): Progress {
 test('progress in a log: a line per new scale or prompt, and the running layer at most every interval', () => {
   let t = 0;
   const lines: string[] = [];
-  const p = progressPrinter({ write: (s) => lines.push(s), tty: false, intervalMs: 5000, now: () => t });
+  const p = progressPrinter({ write: (s) => lines.push(s), tty: false, intervalMs: 5000, minGapMs: 1000, now: () => t });
   for (let l = 0; l < 8; l++) p(scaleEvent(0, l));
   assert.deepEqual(lines, ['[  0%] Scale 1/13 (1x1), layer 1/8\n'], 'one line for a fast scale');
+  // scales that pass within a second of the last line are not printed
+  t += 200;
+  p(scaleEvent(1, 0));
+  assert.equal(lines.length, 1);
   // a slow scale: the layers advance, and after the interval the running layer is printed
+  t += 1000;
   p(scaleEvent(12, 0));
   t += 6000;
   p(scaleEvent(12, 3));
@@ -110,7 +115,9 @@ test('progress in a log: a line per new scale or prompt, and the running layer a
   assert.deepEqual(lines.slice(1).map((l) => l.replace(/^\[\s*\d+%\] /, '').trim()), ['Scale 13/13 (13x13), layer 1/8', 'Scale 13/13 (13x13), layer 4/8']);
   // calibration: a new prompt is a new phase even on the same scale and layer
   lines.length = 0;
+  t += 1000;
   p(scaleEvent(0, 0, 0));
+  t += 1000;
   p(scaleEvent(0, 0, 1));
   assert.equal(lines.length, 2);
   assert.match(lines[1], /Prompt 2\/10: Scale 1\/13 \(1x1\), layer 1\/8/);
