@@ -72,8 +72,17 @@ export function parseArgs(argv: string[], commands: readonly CommandSpec[]): Par
   }
   const spec = commands.find((c) => c.name === first);
   if (!spec) {
-    const what = first.startsWith('-') ? `a command before the flags, e.g. scalekv generate ${first}` : `one of: ${commands.map((c) => c.name).join(', ')}`;
-    throw usage(`Unknown command '${first}'.${didYouMean(nearest(first, commands.map((c) => c.name)))} Use ${what}. Run scalekv --help for the list.`);
+    const what = first.startsWith('-')
+      ? `a command before the flags, e.g. scalekv generate ${first}`
+      : `one of: ${commands.map((c) => c.name).join(', ')}`;
+    throw usage(
+      `Unknown command '${first}'.${didYouMean(
+        nearest(
+          first,
+          commands.map((c) => c.name),
+        ),
+      )} Use ${what}. Run scalekv --help for the list.`,
+    );
   }
   // help wins over everything else on the line, so a typo beside it does not hide the help
   if (rest.some((a) => a === '--help' || a === '-h')) return { command: spec.name, flags: new Map(), help: true };
@@ -83,13 +92,17 @@ export function parseArgs(argv: string[], commands: readonly CommandSpec[]): Par
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i];
     if (!a.startsWith('--') || a === '--') {
-      const hint = prev && prev.kind !== 'boolean' ? ` --${prev.name} takes one value; quote a value with spaces ("...")` : ' Flags look like --name value';
+      const hint =
+        prev && prev.kind !== 'boolean'
+          ? ` --${prev.name} takes one value; quote a value with spaces ("...")`
+          : ' Flags look like --name value';
       throw usage(`Unexpected argument '${a}' for ${spec.name}.${hint}. See scalekv ${spec.name} --help.`);
     }
     const eq = a.indexOf('=');
     const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
     const f = spec.flags.find((x) => x.name === name);
-    if (!f) throw usage(`Unknown flag --${name} for ${spec.name}.${didYouMean(nearest(name, names), '--')} See scalekv ${spec.name} --help.`);
+    if (!f)
+      throw usage(`Unknown flag --${name} for ${spec.name}.${didYouMean(nearest(name, names), '--')} See scalekv ${spec.name} --help.`);
     let value: string;
     if (eq > 0) value = a.slice(eq + 1);
     else if (f.kind === 'boolean') value = 'true';
@@ -97,7 +110,9 @@ export function parseArgs(argv: string[], commands: readonly CommandSpec[]): Par
     else {
       const next = rest[i + 1];
       const why = next === undefined ? 'nothing follows it' : `${next} follows it`;
-      throw usage(`--${name} needs a value (${f.value ?? f.kind.toUpperCase()}), but ${why}. A value that starts with -- is written --${name}=VALUE.`);
+      throw usage(
+        `--${name} needs a value (${f.value ?? f.kind.toUpperCase()}), but ${why}. A value that starts with -- is written --${name}=VALUE.`,
+      );
     }
     if (flags.has(name) && !f.repeat) throw usage(`--${name} is given twice; it takes one value.`);
     flags.set(name, [...(flags.get(name) ?? []), check(f, value)]);
@@ -108,7 +123,8 @@ export function parseArgs(argv: string[], commands: readonly CommandSpec[]): Par
 
 function check(f: FlagSpec, value: string): string {
   if (f.kind === 'boolean') {
-    if (value !== 'true' && value !== 'false') throw usage(`--${f.name} is a switch: give it alone, or as --${f.name}=true / --${f.name}=false, not '${value}'.`);
+    if (value !== 'true' && value !== 'false')
+      throw usage(`--${f.name} is a switch: give it alone, or as --${f.name}=true / --${f.name}=false, not '${value}'.`);
     return value;
   }
   if (f.kind === 'number' || f.kind === 'integer') {
@@ -149,7 +165,8 @@ export function has(a: ParsedArgs, name: string): boolean {
 
 /** one command's help: usage, its flags with their values and choices, then its notes */
 export function formatHelp(spec: CommandSpec): string {
-  const left = (f: FlagSpec) => `--${f.name}${f.kind === 'boolean' ? '' : ` ${f.value ?? (f.kind === 'text' ? 'TEXT' : 'N')}`}${f.repeat ? ' ...' : ''}`;
+  const left = (f: FlagSpec) =>
+    `--${f.name}${f.kind === 'boolean' ? '' : ` ${f.value ?? (f.kind === 'text' ? 'TEXT' : 'N')}`}${f.repeat ? ' ...' : ''}`;
   const width = Math.max(...spec.flags.map((f) => left(f).length), 10) + 2;
   const lines = [`scalekv ${spec.usage}`, '', spec.summary, '', 'Flags:'];
   for (const f of spec.flags) lines.push(`  ${left(f).padEnd(width)}${f.help}${f.choices ? ` [${f.choices.join('|')}]` : ''}`);
@@ -166,7 +183,7 @@ export function formatOverview(commands: readonly CommandSpec[]): string {
     'Commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     '',
-    'scalekv <command> --help prints a command\'s flags and defaults.',
+    "scalekv <command> --help prints a command's flags and defaults.",
     '',
   ].join('\n');
 }

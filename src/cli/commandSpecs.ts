@@ -36,8 +36,19 @@ const sampling: FlagSpec[] = [
 
 const policyTuning: FlagSpec[] = [
   { name: 'ratio', kind: 'number', value: 'X', help: `KV budget as a fraction of the full cache (default ${D.ratio})` },
-  { name: 'profile', kind: 'text', value: 'FILE', help: `a ScaleKV profile or official budget table, read by ${PROFILE_POLICIES.join(' and ')}` },
-  { name: 'query-mode', kind: 'text', value: 'M', choices: QUERY_MODES, help: `observation-window queries: as the official code or the paper (default ${D.queryMode})` },
+  {
+    name: 'profile',
+    kind: 'text',
+    value: 'FILE',
+    help: `a ScaleKV profile or official budget table, read by ${PROFILE_POLICIES.join(' and ')}`,
+  },
+  {
+    name: 'query-mode',
+    kind: 'text',
+    value: 'M',
+    choices: QUERY_MODES,
+    help: `observation-window queries: as the official code or the paper (default ${D.queryMode})`,
+  },
   { name: 'window', kind: 'integer', value: 'N', help: `observation-window queries per scale (default ${D.windowSize})` },
   { name: 'kernel', kind: 'integer', value: 'N', help: `max-pooling kernel along the key axis (default ${D.poolingKernel})` },
 ];
@@ -56,7 +67,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     flags: [
       ...prompts,
       { name: 'out', kind: 'text', value: 'DIR', help: 'folder the run folder is made in (default runs)' },
-      { name: 'policy', kind: 'text', value: 'NAME', choices: POLICY_NAMES, help: `KV-cache policy (default ${D.policy}; with --profile, scalekv)` },
+      {
+        name: 'policy',
+        kind: 'text',
+        value: 'NAME',
+        choices: POLICY_NAMES,
+        help: `KV-cache policy (default ${D.policy}; with --profile, scalekv)`,
+      },
       ...policyTuning,
       ...sampling,
       ...shape,
@@ -88,7 +105,14 @@ export const COMMANDS: readonly CommandSpec[] = [
     flags: [
       ...prompts,
       { name: 'out', kind: 'text', value: 'DIR', help: 'folder for the runs and the tables (default runs)' },
-      { name: 'policy', kind: 'text', value: 'NAME', repeat: true, choices: POLICY_NAMES, help: 'a policy to compare with the full cache; repeat (default: every one)' },
+      {
+        name: 'policy',
+        kind: 'text',
+        value: 'NAME',
+        repeat: true,
+        choices: POLICY_NAMES,
+        help: 'a policy to compare with the full cache; repeat (default: every one)',
+      },
       ...policyTuning,
       ...sampling,
       ...shape,
@@ -102,8 +126,21 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage: 'bench [--out bench/out/results.md] [--provider cpu ...] [--config tiny ...] [--resolution 1M ...] [flags]',
     flags: [
       { name: 'out', kind: 'text', value: 'FILE', help: 'the table to write, JSON beside it (default bench/out/results.md, untracked)' },
-      { name: 'provider', kind: 'text', value: 'P', repeat: true, choices: PROVIDER_SETTINGS.filter((p) => p !== 'auto'), help: 'repeat (default cpu)' },
-      { name: 'config', kind: 'text', value: 'NAME', repeat: true, help: 'tiny or 2b-<blocks>, Infinity-2B shapes with random weights; repeat (default tiny)' },
+      {
+        name: 'provider',
+        kind: 'text',
+        value: 'P',
+        repeat: true,
+        choices: PROVIDER_SETTINGS.filter((p) => p !== 'auto'),
+        help: 'repeat (default cpu)',
+      },
+      {
+        name: 'config',
+        kind: 'text',
+        value: 'NAME',
+        repeat: true,
+        help: 'tiny or 2b-<blocks>, Infinity-2B shapes with random weights; repeat (default tiny)',
+      },
       { name: 'resolution', kind: 'text', value: 'R', repeat: true, choices: RES, help: 'repeat (default 0.25M and 1M)' },
       { name: 'policy', kind: 'text', value: 'NAME', repeat: true, choices: POLICY_NAMES, help: 'repeat (default full and scalekv)' },
       { name: 'ratio', kind: 'number', value: 'X', repeat: true, help: `repeat (default ${D.ratio})` },
@@ -126,10 +163,15 @@ export const COMMANDS: readonly CommandSpec[] = [
     flags: [
       { name: 'in', kind: 'text', value: 'FILE', help: 'the official table (keys "Scale 9".., "Block i", Max, Min)' },
       { name: 'out', kind: 'text', value: 'FILE', help: 'the profile to write' },
-      { name: 'model', kind: 'text', value: 'DIR|FILE', help: 'the model the table is for: its depth, heads and name are read from its files (no sessions are built)' },
+      {
+        name: 'model',
+        kind: 'text',
+        value: 'DIR|FILE',
+        help: 'the model the table is for: its depth, heads and name are read from its files (no sessions are built)',
+      },
       { name: 'resolution', kind: 'text', value: 'R', choices: RES, help: `the schedule the table is for (default ${D.resolution})` },
       { name: 'aspect', kind: 'text', value: 'W:H', help: `(default ${D.aspect})` },
-      { name: 'depth', kind: 'integer', value: 'N', help: 'without --model: layers (default: the table\'s Block count)' },
+      { name: 'depth', kind: 'integer', value: 'N', help: "without --model: layers (default: the table's Block count)" },
       { name: 'heads', kind: 'integer', value: 'N', help: 'without --model: heads (default 16, 28 for 40 layers)' },
       { name: 'head-dim', kind: 'integer', value: 'N', help: 'without --model: head dimension (default 128)' },
       { name: 'name', kind: 'text', value: 'TEXT', help: 'without --model: model name (default infinity-<depth>-layers)' },

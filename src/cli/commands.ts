@@ -13,6 +13,7 @@ import { readModelConfig } from '../engine/modelInfo';
 import { parseOfficialTable } from '../scalekv/officialBudget';
 import { checkProfileMatches, formatOfficialTable, parseProfile, profileFromOfficial, profileToOfficial } from '../scalekv/profile';
 import { DEFAULTS } from '../shared/defaults';
+import { calibrateRequest } from '../shared/requests';
 import { ScaleKVError } from '../shared/errors';
 import { checkOutputFile, writeFileAtomic } from '../shared/outputFiles';
 import type { ProfileModelRef } from '../shared/types';
@@ -51,9 +52,10 @@ export async function makeTiny(out: string, calibrate = true): Promise<void> {
   try {
     for (const resolution of ['1M', '0.60M', '0.25M', '0.06M']) {
       const file = `profile-${resolution}-10pct.json`;
-      const onProgress = progressPrinter({ write: (s) => process.stderr.write(s), tty: !!process.stderr.isTTY, prefix: `  calibrating ${resolution}: ` });
+      const prefix = `  calibrating ${resolution}: `;
+      const onProgress = progressPrinter({ write: (s) => process.stderr.write(s), tty: !!process.stderr.isTTY, prefix });
       await engine.calibrate(
-        { modelPath: out, prompts: [], targetRatio: DEFAULTS.ratio, aspectRatio: 1, resolution, cfg: DEFAULTS.cfg, provider: 'cpu', outPath: join(out, file) },
+        calibrateRequest({ modelPath: out, prompts: [], resolution, provider: 'cpu', outPath: join(out, file) }),
         { onProgress, signal: new AbortController().signal },
       );
       onProgress.done();
@@ -70,7 +72,8 @@ function readInput(path: string, what: string): string {
     return readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ScaleKVError('E_INVALID_REQUEST', code === 'ENOENT' ? `The ${what} ${path} does not exist.` : `Cannot read the ${what} ${path}: ${(e as Error).message}`);
+    const why = code === 'ENOENT' ? `The ${what} ${path} does not exist.` : `Cannot read the ${what} ${path}: ${(e as Error).message}`;
+    throw new ScaleKVError('E_INVALID_REQUEST', why);
   }
 }
 
@@ -85,12 +88,14 @@ export function importBudget(input: string, out: string, a: ParsedArgs): string 
   const schedule = scaleSchedule(parseAspect(str(a, 'aspect', DEFAULTS.aspect)!), str(a, 'resolution', DEFAULTS.resolution)!);
   let model: ProfileModelRef;
   if (has(a, 'model')) {
-    for (const f of ['depth', 'heads', 'head-dim', 'name']) if (has(a, f)) throw new ScaleKVError('E_USAGE', `--${f} comes from the model's files when --model is given; leave it out.`);
+    const clash = ['depth', 'heads', 'head-dim', 'name'].find((f) => has(a, f));
+    if (clash) throw new ScaleKVError('E_USAGE', `--${clash} comes from the model's files when --model is given; leave it out.`);
     const cfg = readModelConfig(str(a, 'model'));
     model = { name: cfg.name, depth: cfg.depth, numHeads: cfg.numHeads, headDim: cfg.embedDim / cfg.numHeads, schedule };
   } else {
     const depth = num(a, 'depth', Object.keys(Object.values(table)[0] ?? {}).filter((k) => k.startsWith('Block')).length);
-    model = { name: str(a, 'name', `infinity-${depth}-layers`)!, depth, numHeads: num(a, 'heads', depth === 40 ? 28 : 16), headDim: num(a, 'head-dim', 128), schedule };
+    const numHeads = num(a, 'heads', depth === 40 ? 28 : 16);
+    model = { name: str(a, 'name', `infinity-${depth}-layers`)!, depth, numHeads, headDim: num(a, 'head-dim', 128), schedule };
   }
   const p = profileFromOfficial(table, model, input);
   checkProfileMatches(p, model, input);

@@ -82,8 +82,14 @@ async function run(a: ParsedArgs, ctx: JobContext): Promise<number> {
       const request = generateRequest({ ...baseFrom(a, promptsOrExample(a)), policy, outDir: resolve(str(a, 'out', 'runs')!) });
       const { run, runPath } = await withEngine((e) => e.generate(request, ctx));
       const ratio = run.kv.finalHeldBytes / run.kv.finalFullBytes;
-      console.log(`${run.images.length} image(s) ${run.images[0].width}x${run.images[0].height} with ${run.request.policy.name} on ${run.provider.used} (${run.provider.reason})`);
-      console.log(`KV held after the last scale: ${(run.kv.finalHeldBytes / 2 ** 20).toFixed(2)} MiB = ${(ratio * 100).toFixed(1)}% of the full cache; ${run.totalMs.toFixed(0)} ms`);
+      console.log(
+        `${run.images.length} image(s) ${run.images[0].width}x${run.images[0].height} with ${run.request.policy.name} ` +
+          `on ${run.provider.used} (${run.provider.reason})`,
+      );
+      console.log(
+        `KV held after the last scale: ${(run.kv.finalHeldBytes / 2 ** 20).toFixed(2)} MiB = ${(ratio * 100).toFixed(1)}% ` +
+          `of the full cache; ${run.totalMs.toFixed(0)} ms`,
+      );
       console.log(runPath);
       return 0;
     }
@@ -99,7 +105,9 @@ async function run(a: ParsedArgs, ctx: JobContext): Promise<number> {
         statePath: path(a, 'state'),
       });
       const { profilePath, profile } = await withEngine((e) => e.calibrate(request, ctx));
-      console.log(`profile for ${profile.model.name}: ${profile.scales.filter((s) => s.compressed).length} compressed scales -> ${profilePath}`);
+      console.log(
+        `profile for ${profile.model.name}: ${profile.scales.filter((s) => s.compressed).length} compressed scales -> ${profilePath}`,
+      );
       return 0;
     }
     case 'compare': {

@@ -23,7 +23,8 @@ function readBounded(fd: number, what: string, limit: number): string {
     }
     if (n === 0) break;
     total += n;
-    if (total > limit) throw new ScaleKVError('E_INVALID_REQUEST', `${what} is over ${limit / 2 ** 20} MiB; a prompts file holds one prompt per line.`);
+    if (total > limit)
+      throw new ScaleKVError('E_INVALID_REQUEST', `${what} is over ${limit / 2 ** 20} MiB; a prompts file holds one prompt per line.`);
     chunks.push(Buffer.from(buf.subarray(0, n)));
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -48,7 +49,10 @@ export function readPromptsFile(path: string, limit = PROMPTS_FILE_LIMIT): strin
     fd = openSync(path, 'r');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ScaleKVError('E_INVALID_REQUEST', code === 'ENOENT' ? `Prompts file not found: ${path}` : `Cannot open the prompts file ${path}: ${(e as Error).message}`);
+    throw new ScaleKVError(
+      'E_INVALID_REQUEST',
+      code === 'ENOENT' ? `Prompts file not found: ${path}` : `Cannot open the prompts file ${path}: ${(e as Error).message}`,
+    );
   }
   try {
     if (fstatSync(fd).isDirectory()) throw new ScaleKVError('E_INVALID_REQUEST', `${path} is a folder; --prompts-file takes a text file.`);

@@ -190,7 +190,8 @@ export class EngineClient {
     this.child = null;
     this.ready = null;
     child.kill('SIGKILL');
-    this.afterDeath(child, new ScaleKVError('E_WORKER_CRASHED', 'The engine process stopped. Your files are unchanged; the next request starts a new engine.'));
+    const err = new ScaleKVError('E_WORKER_CRASHED', 'The engine process stopped. Your files are unchanged; the next request starts a new one.');
+    this.afterDeath(child, err);
   }
 
   /** a dead engine's requests: those it had started fail with err, the others go to a fresh engine */

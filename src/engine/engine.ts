@@ -29,7 +29,10 @@ export function createEngine(): EngineApi & { dispose(): Promise<void> } {
   const modelKey = (path: string | undefined, provider: string) => `${path ?? '<embedded>'}|${provider}`;
   /** runs a job after the ones before it; the caller hears that it waits */
   const exclusive = <T>(ctx: JobContext, job: () => Promise<T>) =>
-    queue.run(job, { signal: ctx.signal, onWait: () => ctx.onProgress({ stage: 'queued', message: 'Waiting for the running ScaleKV job to finish', fraction: 0 }) });
+    queue.run(job, {
+      signal: ctx.signal,
+      onWait: () => ctx.onProgress({ stage: 'queued', message: 'Waiting for the running ScaleKV job to finish', fraction: 0 }),
+    });
 
   async function model(path: string | undefined, provider: string, ctx: JobContext): Promise<LoadedModel> {
     const key = modelKey(path, provider);
@@ -172,7 +175,9 @@ function checkRecordable(spec: PolicySpec): void {
   try {
     JSON.stringify(spec.profile);
   } catch (e) {
-    throw new ScaleKVError('E_PROFILE_INVALID', `The profile ${spec.profilePath ?? ''} cannot be recorded with the run: ${(e as Error).message}. Remove its deeply nested fields.`);
+    const which = spec.profilePath ? `The profile ${spec.profilePath}` : 'The profile';
+    const why = `${which} cannot be recorded with the run: ${(e as Error).message}. Remove its deeply nested fields.`;
+    throw new ScaleKVError('E_PROFILE_INVALID', why);
   }
 }
 

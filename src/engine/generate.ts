@@ -135,7 +135,8 @@ export async function generateImages(model: GenerationModel, o: GenerationOption
       for (let l = 0; l < cfg.depth; l++) {
         check();
         // named before it runs, so a slow layer is reported as the one running, not the one before it
-        progress({ stage: 'scale', scaleIndex: si, message: `Scale ${si + 1}/${total} (${shape.h}x${shape.w}), layer ${l + 1}/${cfg.depth}`, fraction: (si + l / cfg.depth) / total });
+        const message = `Scale ${si + 1}/${total} (${shape.h}x${shape.w}), layer ${l + 1}/${cfg.depth}`;
+        progress({ stage: 'scale', scaleIndex: si, message, fraction: (si + l / cfg.depth) / total });
         const cache = caches[l];
         const cacheLen = cache.len + L;
         const needs = o.policy.needs(l, si, cacheLen, schedule);

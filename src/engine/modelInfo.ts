@@ -17,7 +17,12 @@ export function readModelConfig(modelPath: string | undefined): InfinityConfig {
   const vae = openCheckpoint(parts.vae);
   try {
     const vaeCfg = inferVaeConfig(new PrefixedWeights(new CheckpointWeights(vae), parts.vaePrefix));
-    return inferInfinityConfig(new CheckpointWeights(transformer), vaeCfg, readT5Config(join(parts.textEncoderDir, 'config.json')), parts.name);
+    return inferInfinityConfig(
+      new CheckpointWeights(transformer),
+      vaeCfg,
+      readT5Config(join(parts.textEncoderDir, 'config.json')),
+      parts.name,
+    );
   } finally {
     transformer.close();
     vae.close();

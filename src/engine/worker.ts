@@ -76,7 +76,10 @@ process.on('message', (m: unknown) => {
   const id = m && typeof m === 'object' ? (m as { id?: unknown }).id : undefined;
   const known = type === 'shutdown' || ((type === 'cancel' || ENGINE_JOB_TYPES.includes(type as never)) && typeof id === 'number');
   if (!known) {
-    const error = new ScaleKVError('E_INVALID_REQUEST', `The engine cannot handle ${describe(m)}; it takes ${ENGINE_JOB_TYPES.join(', ')}, cancel and shutdown, each with a numeric id.`);
+    const error = new ScaleKVError(
+      'E_INVALID_REQUEST',
+      `The engine cannot handle ${describe(m)}; it takes ${ENGINE_JOB_TYPES.join(', ')}, cancel and shutdown, each with a numeric id.`,
+    );
     if (typeof id === 'number') send({ type: 'error', id, error: error.toInfo() });
     else send({ type: 'log', level: 'error', message: error.message });
     return;

@@ -19,7 +19,7 @@ import { ScaleKVNotebookController } from '../notebook/controller';
 import { SidebarView } from '../views/sidebarView';
 import { registerVisualizerSerializer, VisualizerPanel } from '../views/visualizerPanel';
 import { JobRunner } from './jobs';
-import { outputRoot, readSettings } from './settings';
+import { outputRoot, readSettings, type Settings } from './settings';
 
 let client: EngineClient | undefined;
 
@@ -101,6 +101,9 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     if (pick === 'Reveal in Explorer') void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(runPath));
   };
 
+  /** what every request takes from the settings */
+  const settingsBase = (s: Settings) => ({ modelPath: s.modelPath, resolution: s.resolution, cfg: s.cfg, provider: s.provider });
+
   const policySpec = (name: PolicyName, ratio: number): PolicySpec => {
     const s = readSettings();
     return buildPolicySpec(name, { ratio, windowSize: s.windowSize, poolingKernel: s.poolingKernel, queryMode: s.queryMode, profilePath });
@@ -122,11 +125,15 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     const s = readSettings();
     let req: GenerateRequest;
     if (opts && opts.prompts) {
-      req = { ...generateRequest({ modelPath: s.modelPath, prompts: opts.prompts, resolution: s.resolution, cfg: s.cfg, provider: s.provider, outDir: outputRoot(ctx, s), policy: policySpec(s.policy, s.ratio) }), ...opts } as GenerateRequest;
+      const policy = policySpec(s.policy, s.ratio);
+      req = { ...generateRequest({ ...settingsBase(s), prompts: opts.prompts, outDir: outputRoot(ctx, s), policy }), ...opts } as GenerateRequest;
     } else {
       const prompt = await vscode.window.showInputBox({ title: 'ScaleKV: Generate (1/4)', prompt: 'Prompt', placeHolder: 'a lighthouse on a cliff at dusk', validateInput: (x) => (x.trim() ? null : 'Enter a prompt.') });
       if (prompt === undefined) return;
-      const seed = await vscode.window.showInputBox({ title: 'ScaleKV: Generate (2/4)', prompt: 'Seed', value: String(DEFAULTS.seed), validateInput: (x) => (/^\d+$/.test(x.trim()) ? null : 'Enter a non-negative integer.') });
+      const seed = await vscode.window.showInputBox({
+        title: 'ScaleKV: Generate (2/4)',
+        prompt: 'Seed',
+        value: String(DEFAULTS.seed), validateInput: (x) => (/^\d+$/.test(x.trim()) ? null : 'Enter a non-negative integer.') });
       if (seed === undefined) return;
       const res = await vscode.window.showQuickPick(
         [
@@ -145,7 +152,9 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
       if (!pol) return;
       const ratio = pol.label === 'full' ? 1 : await askRatio(s.ratio);
       if (ratio === undefined) return;
-      req = generateRequest({ modelPath: s.modelPath, prompts: [prompt.trim()], seed: Number(seed), resolution: res.label, cfg: s.cfg, policy: policySpec(pol.label as PolicyName, ratio), provider: s.provider, outDir: outputRoot(ctx, s) });
+      const policy = policySpec(pol.label as PolicyName, ratio);
+      const chosen = { prompts: [prompt.trim()], seed: Number(seed), resolution: res.label, policy };
+      req = generateRequest({ ...settingsBase(s), ...chosen, outDir: outputRoot(ctx, s) });
     }
     const r = await jobs.run<Extract<EngineResult, { kind: 'generate' }>>('Generating', { type: 'generate', request: req });
     if (r) {
@@ -196,7 +205,9 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     const pct = Math.round((opts?.targetRatio ?? ratio) * 100);
     // read again: the first step may have selected another model
     const outPath = join(dir, `profile-${resolution}-${pct}pct.json`);
-    const req: CalibrateRequest = { ...calibrateRequest({ modelPath: readSettings().modelPath, prompts, ratio, resolution, cfg: s.cfg, provider: s.provider, outPath, windowSize: s.windowSize, poolingKernel: s.poolingKernel }), ...opts };
+    const tuning = { windowSize: s.windowSize, poolingKernel: s.poolingKernel };
+    const chosen = { modelPath: readSettings().modelPath, prompts, ratio, resolution, cfg: s.cfg, provider: s.provider, outPath, ...tuning };
+    const req: CalibrateRequest = { ...calibrateRequest(chosen), ...opts };
     const r = await jobs.run<Extract<EngineResult, { kind: 'calibrate' }>>('Calibrating', { type: 'calibrate', request: req });
     if (!r) return;
     setProfile(r.profilePath, r.profile);
@@ -315,7 +326,11 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     const outDir = join(outputRoot(ctx, s), `compare-${Date.now()}`);
     const r = await jobs.run<Extract<EngineResult, { kind: 'compare' }>>('Comparing policies', {
       type: 'compare',
-      request: { base: baseRequest({ modelPath: s.modelPath, prompts: [prompt], resolution: opts?.resolution ?? s.resolution, cfg: s.cfg, provider: s.provider }), policies: policies.map((p) => policySpec(p, ratio)), outDir },
+      request: {
+        base: baseRequest({ ...settingsBase(s), prompts: [prompt], resolution: opts?.resolution ?? s.resolution }),
+        policies: policies.map((p) => policySpec(p, ratio)),
+        outDir,
+      },
     });
     if (!r) return;
     for (const c of r.result.candidates) addRun(join(outDir, c.id, 'run.json'), c);

@@ -70,16 +70,19 @@ export class ScaleKVNotebookController implements vscode.Disposable {
       // a cell's own "profile" first, then the one this notebook calibrated for the same schedule, then
       // the extension's loaded profile if it fits; otherwise the engine picks the model's shipped one
       const profile = spec.profile ?? [this.calibrated.get(cell.notebook.uri.toString()), s.profilePath].find((p) => p && profileFits(p, schedule));
-      const policy = (name: PolicyName) => policySpec(name, { ratio: spec.ratio, windowSize: s.windowSize, poolingKernel: s.poolingKernel, queryMode: s.queryMode, profilePath: profile });
+      const tuning = { windowSize: s.windowSize, poolingKernel: s.poolingKernel, queryMode: s.queryMode };
+      const policy = (name: PolicyName) => policySpec(name, { ratio: spec.ratio, ...tuning, profilePath: profile });
       const opts = { token: ex.token, onProgress: (p: { message: string; fraction: number }) => progress(`[${Math.round(p.fraction * 100)}%] ${p.message}`) };
       const outputs: vscode.NotebookCellOutput[] = [];
       if (spec.action === 'generate') {
-        const r = (await this.client.request({ type: 'generate', request: generateRequest({ ...base, policy: policy(spec.policy), outDir: s.outDir }) }, opts)) as Extract<EngineResult, { kind: 'generate' }>;
+        const request = generateRequest({ ...base, policy: policy(spec.policy), outDir: s.outDir });
+        const r = (await this.client.request({ type: 'generate', request }, opts)) as Extract<EngineResult, { kind: 'generate' }>;
         outputs.push(...this.runOutputs(r.runPath, r.run));
       } else if (spec.action === 'calibrate') {
         const out = join(s.outDir, 'profiles', `notebook-profile-${spec.resolution}-${Math.round(spec.ratio * 100)}pct.json`);
         mkdirSync(dirname(out), { recursive: true });
-        const request = calibrateRequest({ ...base, ratio: spec.ratio, windowSize: s.windowSize, poolingKernel: s.poolingKernel, outPath: out });
+        const { windowSize, poolingKernel } = tuning;
+        const request = calibrateRequest({ ...base, ratio: spec.ratio, windowSize, poolingKernel, outPath: out });
         const r = (await this.client.request({ type: 'calibrate', request }, opts)) as Extract<EngineResult, { kind: 'calibrate' }>;
         this.calibrated.set(cell.notebook.uri.toString(), r.profilePath);
         outputs.push(new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.json(r.profile, PROFILE_MIME), vscode.NotebookCellOutputItem.text(`profile written to ${r.profilePath}`)]));

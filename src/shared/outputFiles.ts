@@ -11,10 +11,15 @@ import { ScaleKVError } from './errors';
 /** a write error as the user can act on it: a full disk, a read-only or missing folder */
 export function outputError(e: unknown, target: string): unknown {
   const code = (e as NodeJS.ErrnoException)?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') return new ScaleKVError('E_DISK_FULL', `No space left on the device while writing ${target}; nothing partial was kept. Free some space or choose another output folder.`);
+  if (code === 'ENOSPC' || code === 'EDQUOT')
+    return new ScaleKVError(
+      'E_DISK_FULL',
+      `No space left on the device while writing ${target}; nothing partial was kept. Free some space or choose another output folder.`,
+    );
   if (code === 'EROFS') return new ScaleKVError('E_OUTPUT_PATH', `Cannot write ${target}: the file system is read-only.`);
   if (code === 'EACCES' || code === 'EPERM') return new ScaleKVError('E_OUTPUT_PATH', `Cannot write ${target}: permission denied.`);
-  if (code === 'ENOENT' || code === 'ENOTDIR') return new ScaleKVError('E_OUTPUT_PATH', `Cannot write ${target}: its folder does not exist (any more).`);
+  if (code === 'ENOENT' || code === 'ENOTDIR')
+    return new ScaleKVError('E_OUTPUT_PATH', `Cannot write ${target}: its folder does not exist (any more).`);
   if (code === 'EISDIR') return new ScaleKVError('E_OUTPUT_PATH', `Cannot write ${target}: it is a folder.`);
   return e;
 }
@@ -40,7 +45,10 @@ function writable(dir: string, what: string): void {
     accessSync(dir, constants.W_OK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ScaleKVError('E_OUTPUT_PATH', `${what} ${dir} is not writable (${code === 'EROFS' ? 'read-only file system' : code}). Choose another output location.`);
+    throw new ScaleKVError(
+      'E_OUTPUT_PATH',
+      `${what} ${dir} is not writable (${code === 'EROFS' ? 'read-only file system' : code}). Choose another output location.`,
+    );
   }
 }
 

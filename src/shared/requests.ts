@@ -67,7 +67,8 @@ export function generateRequest(c: BaseChoice & { policy: PolicySpec; outDir: st
 }
 
 export function calibrateRequest(
-  c: Omit<BaseChoice, 'seed' | 'tau' | 'topK' | 'topP'> & Pick<CalibrateRequest, 'outPath' | 'draftersPerScale' | 'statePath'> & { ratio?: number; windowSize?: number; poolingKernel?: number },
+  c: Omit<BaseChoice, 'seed' | 'tau' | 'topK' | 'topP'> &
+    Pick<CalibrateRequest, 'outPath' | 'draftersPerScale' | 'statePath'> & { ratio?: number; windowSize?: number; poolingKernel?: number },
 ): CalibrateRequest {
   const b = baseRequest(c);
   return {

@@ -36,7 +36,10 @@ test('a flag without its value is an error that names it', () => {
 });
 
 test('enumerated and numeric values are checked', () => {
-  assert.throws(() => parse('generate', '--query-mode', 'papr'), usage(/--query-mode must be one of code, paper, not 'papr'\. Did you mean paper\?/));
+  assert.throws(
+    () => parse('generate', '--query-mode', 'papr'),
+    usage(/--query-mode must be one of code, paper, not 'papr'\. Did you mean paper\?/),
+  );
   assert.throws(() => parse('generate', '--resolution', 'constructor'), usage(/--resolution must be one of 0\.06M, 0\.25M, 0\.60M, 1M/));
   assert.throws(() => parse('generate', '--provider', 'gpu'), usage(/--provider must be one of auto, cuda, webgpu, cpu/));
   assert.throws(() => parse('generate', '--policy', 'scalkv'), usage(/Did you mean scalekv\?/));
@@ -49,7 +52,10 @@ test('enumerated and numeric values are checked', () => {
 
 test('a single flag twice and stray words are refused; repeatable flags collect', () => {
   assert.throws(() => parse('generate', '--out', 'a', '--out', 'b'), usage(/--out is given twice/));
-  assert.throws(() => parse('generate', '--prompt', 'a', 'red', 'apple'), usage(/Unexpected argument 'red'.*--prompt takes one value; quote/));
+  assert.throws(
+    () => parse('generate', '--prompt', 'a', 'red', 'apple'),
+    usage(/Unexpected argument 'red'.*--prompt takes one value; quote/),
+  );
   assert.deepEqual(parse('generate', '--prompt', 'a', '--prompt', 'b').flags.get('prompt'), ['a', 'b']);
   assert.deepEqual(parse('compare', '--policy', 'scalekv', '--policy', 'h2o').flags.get('policy'), ['scalekv', 'h2o']);
 });
@@ -64,13 +70,20 @@ test('--help wins: with a typo beside it, before or after the command', () => {
   assert.equal(parse('-h').help, true);
 });
 
-const args = (flags: Record<string, string>): ParsedArgs => ({ command: 'generate', help: false, flags: new Map(Object.entries(flags).map(([k, v]) => [k, [v]])) });
+const args = (flags: Record<string, string>): ParsedArgs => ({
+  command: 'generate',
+  help: false,
+  flags: new Map(Object.entries(flags).map(([k, v]) => [k, [v]])),
+});
 
 test('--profile switches the default policy to scalekv and is refused by a policy that cannot read it', () => {
   assert.equal(generatePolicyName(args({})), 'scalekv');
   assert.equal(generatePolicyName(args({ profile: 'p.json' })), 'scalekv');
   assert.equal(generatePolicyName(args({ profile: 'p.json', policy: 'amskv' })), 'amskv');
-  assert.throws(() => generatePolicyName(args({ profile: 'p.json', policy: 'snapkv' })), usage(/--profile is read only by --policy scalekv or amskv; --policy snapkv does not/));
+  assert.throws(
+    () => generatePolicyName(args({ profile: 'p.json', policy: 'snapkv' })),
+    usage(/--profile is read only by --policy scalekv or amskv; --policy snapkv does not/),
+  );
   assert.throws(() => comparePolicyNames(args({ profile: 'p.json', policy: 'h2o' })), usage(/none of the compared policies \(h2o\)/));
   assert.ok(!comparePolicyNames(args({})).includes('full'), 'the full cache is the reference, not a candidate');
 });
@@ -78,7 +91,10 @@ test('--profile switches the default policy to scalekv and is refused by a polic
 test('argv past the limit is refused with a pointer to --prompts-file; the limit is well below the crash', () => {
   const long = ['node', 'cli.js', 'generate', '--prompt', 'x'.repeat(20_000)];
   assert.ok(argvBytes(long) > 20_000);
-  assert.throws(() => checkArgvLength(long), usage(/19\.6 KB.*at most 16 KB.*onnxruntime-node crashes past about 29\.0 KB.*--prompts-file FILE.*--prompts-file -/));
+  assert.throws(
+    () => checkArgvLength(long),
+    usage(/19\.6 KB.*at most 16 KB.*onnxruntime-node crashes past about 29\.0 KB.*--prompts-file FILE.*--prompts-file -/),
+  );
   checkArgvLength(['node', 'cli.js', 'generate', '--prompt', 'x'.repeat(10_000)]);
   assert.ok(16 * 1024 < ORT_ARGV_CRASH_BYTES * 0.6);
   // bytes, not characters: multi-byte prompts count as what the kernel passes
@@ -87,12 +103,21 @@ test('argv past the limit is refused with a pointer to --prompts-file; the limit
 
 test('prompt files: one per line, comments and blanks skipped, none at all is an error', () => {
   assert.deepEqual(parsePromptLines('# calibration\na red apple\r\n\n  a lighthouse  \n', 'f'), ['a red apple', 'a lighthouse']);
-  assert.throws(() => parsePromptLines('# only a comment\n\n', 'f.txt'), (e: ScaleKVError) => e.code === 'E_INVALID_REQUEST' && /f\.txt has no prompts/.test(e.message));
+  assert.throws(
+    () => parsePromptLines('# only a comment\n\n', 'f.txt'),
+    (e: ScaleKVError) => e.code === 'E_INVALID_REQUEST' && /f\.txt has no prompts/.test(e.message),
+  );
 });
 
 function scaleEvent(si: number, l: number, prompt?: number): Progress {
   const msg = `Scale ${si + 1}/13 (${si + 1}x${si + 1}), layer ${l + 1}/8`;
-  return { stage: prompt === undefined ? 'scale' : 'calibrate', scaleIndex: si, prompt, fraction: (si + l / 8) / 13, message: prompt === undefined ? msg : `Prompt ${prompt + 1}/10: ${msg}` };
+  return {
+    stage: prompt === undefined ? 'scale' : 'calibrate',
+    scaleIndex: si,
+    prompt,
+    fraction: (si + l / 8) / 13,
+    message: prompt === undefined ? msg : `Prompt ${prompt + 1}/10: ${msg}`,
+  };
 }
 
 test('progress in a log: a line per new scale or prompt, and the running layer at most every interval', () => {
@@ -112,7 +137,10 @@ test('progress in a log: a line per new scale or prompt, and the running layer a
   p(scaleEvent(12, 3));
   t += 1000;
   p(scaleEvent(12, 4));
-  assert.deepEqual(lines.slice(1).map((l) => l.replace(/^\[\s*\d+%\] /, '').trim()), ['Scale 13/13 (13x13), layer 1/8', 'Scale 13/13 (13x13), layer 4/8']);
+  assert.deepEqual(
+    lines.slice(1).map((l) => l.replace(/^\[\s*\d+%\] /, '').trim()),
+    ['Scale 13/13 (13x13), layer 1/8', 'Scale 13/13 (13x13), layer 4/8'],
+  );
   // calibration: a new prompt is a new phase even on the same scale and layer
   lines.length = 0;
   t += 1000;

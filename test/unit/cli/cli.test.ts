@@ -18,7 +18,12 @@ const ROOT = resolve(__dirname, '..', '..', '..', '..');
 const CLI = join(ROOT, 'dist', 'cli.js');
 
 function cli(args: string[], o: { cwd?: string; input?: string } = {}) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: o.cwd ?? tempDir('cwd'), input: o.input, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: o.cwd ?? tempDir('cwd'),
+    input: o.input,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -64,14 +69,18 @@ test('an unusable --out fails at once with E_OUTPUT_PATH', () => {
 
 test('prompts from stdin (--prompts-file -) generate one image each; stderr holds only progress', () => {
   const cwd = tempDir('stdin');
-  const r = cli(['generate', '--prompts-file', '-', '--resolution', '0.06M', '--policy', 'full', '--provider', 'auto', '--out', 'runs'], { cwd, input: '# two prompts\na red apple\na lighthouse at dusk\n' });
+  const r = cli(['generate', '--prompts-file', '-', '--resolution', '0.06M', '--policy', 'full', '--provider', 'auto', '--out', 'runs'], {
+    cwd,
+    input: '# two prompts\na red apple\na lighthouse at dusk\n',
+  });
   assert.equal(r.status, 0, r.stderr);
   const runPath = r.stdout.trim().split('\n').at(-1)!;
   const run = JSON.parse(readFileSync(runPath, 'utf8'));
   assert.deepEqual(run.request.prompts, ['a red apple', 'a lighthouse at dusk']);
   assert.equal(run.images.length, 2);
   // progress and the engine's one line on the provider it chose; no native library's warnings
-  for (const line of r.stderr.trim().split('\n')) assert.match(line, /^(\[\s*\d+%\] |execution provider: )/, `unexpected stderr line: ${line}`);
+  for (const line of r.stderr.trim().split('\n'))
+    assert.match(line, /^(\[\s*\d+%\] |execution provider: )/, `unexpected stderr line: ${line}`);
   assert.doesNotMatch(r.stderr, /Couldn't load Vulkan|BackendVk|Warning:/);
   if (!vulkanLoaderFound()) assert.match(r.stdout, /webgpu: no Vulkan loader/, 'the fallback reason says why WebGPU was skipped');
   assert.deepEqual(readdirSync(join(cwd, 'runs')), [run.id], 'one complete run folder');
@@ -88,7 +97,18 @@ test('import-budget --model checks the table against the model and takes its nam
   assert.equal(p.model.name, manifest.name);
   assert.equal(p.model.depth, 8);
   // Infinity-2B's table (32 blocks) does not fit the 8-layer tiny model
-  const wrong = cli(['import-budget', '--in', join(ROOT, 'test', 'fixtures', 'scalekv', 'official-budgets', 'infinity-2b-10pct.json'), '--out', 'x.json', '--model', TINY], { cwd });
+  const wrong = cli(
+    [
+      'import-budget',
+      '--in',
+      join(ROOT, 'test', 'fixtures', 'scalekv', 'official-budgets', 'infinity-2b-10pct.json'),
+      '--out',
+      'x.json',
+      '--model',
+      TINY,
+    ],
+    { cwd },
+  );
   assert.equal(wrong.status, 1);
   assert.match(wrong.stderr, /error E_BUDGET_INVALID: .*lists 32 blocks, but the model has 8 layers/);
   assert.ok(!existsSync(join(cwd, 'x.json')));

@@ -40,7 +40,8 @@ test('describing another model during a generate waits for it; both succeed', as
         onProgress: (p) => {
           stages.push(p);
           // the generate is computing: ask for another model (the same files under another key)
-          if (p.stage === 'scale' && p.scaleIndex === 1 && !describe) describe = c.request({ type: 'describeModel', modelPath: TINY, provider: 'cpu' }).then((r) => ((describeDone = true), r));
+          if (p.stage === 'scale' && p.scaleIndex === 1 && !describe)
+            describe = c.request({ type: 'describeModel', modelPath: TINY, provider: 'cpu' }).then((r) => ((describeDone = true), r));
           else if (describe && p.stage === 'scale') {
             scalesAfterDescribeSent++;
             if (describeDone) describeFinishedMidGenerate = true;
@@ -90,7 +91,10 @@ test('a null message and an unknown request type are answered; the engine keeps 
     await new Promise((r) => setTimeout(r, 100));
     const unknown = events.find((e) => e.type === 'error' && e.id === 9999);
     assert.ok(unknown && unknown.type === 'error' && /paint/.test(unknown.error.message), JSON.stringify(events));
-    assert.ok(events.some((e) => e.type === 'log' && /null/.test(e.message)), 'the null message is reported in the log');
+    assert.ok(
+      events.some((e) => e.type === 'log' && /null/.test(e.message)),
+      'the null message is reported in the log',
+    );
     assert.equal((await c.request({ type: 'describeModel', provider: 'cpu' })).kind, 'describeModel');
     assert.equal(c.pid, pid, 'the same engine process answered');
     assert.equal(c.starts, 1);

@@ -83,11 +83,29 @@ test('a generate into an unusable folder fails at once, before the model loads',
   writeFileSync(join(dir, 'runs'), 'a file where the folder should be');
   for (const outDir of [join(dir, 'runs'), join(dir, 'no', 'such', 'parent')]) {
     const seen: Progress[] = [];
-    const e = await failure(engine.generate(request({ outDir }), ctx((p) => seen.push(p))));
+    const e = await failure(
+      engine.generate(
+        request({ outDir }),
+        ctx((p) => seen.push(p)),
+      ),
+    );
     assert.equal(e.code, 'E_OUTPUT_PATH', e.message);
     assert.deepEqual(seen, [], 'no loading or computing was reported');
   }
-  const cal = await failure(engine.calibrate({ prompts: ['x'], targetRatio: 0.1, aspectRatio: 1, resolution: '0.06M', cfg: 3, provider: 'cpu', outPath: join(dir, 'none', 'p.json') }, ctx()));
+  const cal = await failure(
+    engine.calibrate(
+      {
+        prompts: ['x'],
+        targetRatio: 0.1,
+        aspectRatio: 1,
+        resolution: '0.06M',
+        cfg: 3,
+        provider: 'cpu',
+        outPath: join(dir, 'none', 'p.json'),
+      },
+      ctx(),
+    ),
+  );
   assert.equal(cal.code, 'E_OUTPUT_PATH');
 });
 
@@ -114,7 +132,20 @@ test('a full disk during calibration leaves no profile, state or temporary file'
   const mnt = tmpfs('size=2m');
   if (typeof mnt !== 'string') return t.skip(mnt.skip);
   fill(mnt, 0);
-  const e = await failure(engine.calibrate({ prompts: ['a red apple'], targetRatio: 0.1, aspectRatio: 1, resolution: '0.06M', cfg: 3, provider: 'cpu', outPath: join(mnt, 'profile.json') }, ctx()));
+  const e = await failure(
+    engine.calibrate(
+      {
+        prompts: ['a red apple'],
+        targetRatio: 0.1,
+        aspectRatio: 1,
+        resolution: '0.06M',
+        cfg: 3,
+        provider: 'cpu',
+        outPath: join(mnt, 'profile.json'),
+      },
+      ctx(),
+    ),
+  );
   assert.equal(e.code, 'E_DISK_FULL', e.message);
   assert.deepEqual(readdirSync(mnt), ['filler']);
 });
@@ -129,7 +160,12 @@ test('a profile with a deeply nested extra field is refused before computing, le
   const out = join(dir, 'runs');
   mkdirSync(out);
   const seen: string[] = [];
-  const e = await failure(engine.generate(request({ outDir: out, policy: { name: 'scalekv', ratio: 0.1, profilePath: path } }), ctx((p) => seen.push(p.stage))));
+  const e = await failure(
+    engine.generate(
+      request({ outDir: out, policy: { name: 'scalekv', ratio: 0.1, profilePath: path } }),
+      ctx((p) => seen.push(p.stage)),
+    ),
+  );
   assert.equal(e.code, 'E_PROFILE_INVALID', e.message);
   assert.match(e.message, /deep\.json/);
   assert.ok(!seen.includes('scale'), 'no scale was computed');

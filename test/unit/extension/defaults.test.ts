@@ -18,7 +18,9 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 const props: Record<string, { default: unknown; enum?: string[] }> = pkg.contributes.configuration.properties;
 
 test('every setting falls back to the default package.json declares, and every contributed setting has a fallback', () => {
-  const contributed = Object.keys(props).map((k) => k.replace(/^scalekv\./, '')).sort();
+  const contributed = Object.keys(props)
+    .map((k) => k.replace(/^scalekv\./, ''))
+    .sort();
   assert.deepEqual(Object.keys(SETTING_DEFAULTS).sort(), contributed);
   for (const [k, v] of Object.entries(SETTING_DEFAULTS)) assert.deepEqual(v, props[`scalekv.${k}`].default, `scalekv.${k}`);
 });
@@ -40,14 +42,38 @@ test('the manifest enumerations are the code lists', () => {
 test('the request builder fills what a caller leaves out from DEFAULTS', () => {
   const b = baseRequest({ prompts: ['x'] });
   assert.deepEqual(
-    { seed: b.seed, cfg: b.cfg, tau: b.tau, topK: b.topK, topP: b.topP, resolution: b.resolution, aspectRatio: b.aspectRatio, provider: b.provider },
-    { seed: DEFAULTS.seed, cfg: DEFAULTS.cfg, tau: DEFAULTS.tau, topK: DEFAULTS.topK, topP: DEFAULTS.topP, resolution: DEFAULTS.resolution, aspectRatio: DEFAULTS.aspectRatio, provider: DEFAULTS.provider },
+    {
+      seed: b.seed,
+      cfg: b.cfg,
+      tau: b.tau,
+      topK: b.topK,
+      topP: b.topP,
+      resolution: b.resolution,
+      aspectRatio: b.aspectRatio,
+      provider: b.provider,
+    },
+    {
+      seed: DEFAULTS.seed,
+      cfg: DEFAULTS.cfg,
+      tau: DEFAULTS.tau,
+      topK: DEFAULTS.topK,
+      topP: DEFAULTS.topP,
+      resolution: DEFAULTS.resolution,
+      aspectRatio: DEFAULTS.aspectRatio,
+      provider: DEFAULTS.provider,
+    },
   );
   assert.equal(b.modelPath, undefined, 'an empty model path means the embedded model');
   const p = policySpec('snapkv', { profilePath: '/p.json' });
   assert.equal(p.profilePath, undefined, 'a policy that reads no profile is not given one');
   assert.equal(policySpec('scalekv', { profilePath: '/p.json' }).profilePath, '/p.json');
-  assert.deepEqual([p.ratio, p.windowSize, p.poolingKernel, p.queryMode], [DEFAULTS.ratio, DEFAULTS.windowSize, DEFAULTS.poolingKernel, DEFAULTS.queryMode]);
+  assert.deepEqual(
+    [p.ratio, p.windowSize, p.poolingKernel, p.queryMode],
+    [DEFAULTS.ratio, DEFAULTS.windowSize, DEFAULTS.poolingKernel, DEFAULTS.queryMode],
+  );
   const c = calibrateRequest({ prompts: [], outPath: '/o.json', ratio: 0.2 });
-  assert.deepEqual([c.targetRatio, c.resolution, c.windowSize, c.poolingKernel], [0.2, DEFAULTS.resolution, DEFAULTS.windowSize, DEFAULTS.poolingKernel]);
+  assert.deepEqual(
+    [c.targetRatio, c.resolution, c.windowSize, c.poolingKernel],
+    [0.2, DEFAULTS.resolution, DEFAULTS.windowSize, DEFAULTS.poolingKernel],
+  );
 });
