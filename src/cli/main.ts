@@ -158,7 +158,7 @@ function help(a: ParsedArgs): string {
 }
 
 async function main(argv: string[]): Promise<number> {
-  checkArgvLength(process.argv);
+  checkArgvLength([...process.argv, ...process.execArgv]);
   const a = parseArgs(argv, COMMANDS);
   if (a.help) {
     process.stdout.write(help(a));
