@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: per provider, config, resolution and policy, the time of every scale and the KV
+ * `npm run bench` (bench/out/results.md): per provider, config, resolution and policy, the time of every scale and the KV
  * bytes held, measured side by side in one run, written as a Markdown table (and JSON beside it).
  * Configs: the embedded tiny model (real weights, real text encoder and VAE) and Infinity-2B's shapes
  * with random weights and a few blocks ("2b-<depth>").
@@ -19,6 +19,9 @@ import { resolvePolicySpec } from '../engine/policySpec';
 import { syntheticProfile } from '../scalekv/syntheticProfile';
 import { list, num, str, type ParsedArgs } from './args';
 import { startGpuMemorySampler } from './gpuMemory';
+
+/** where `npm run bench` writes (git-ignored); bench/results.md is a committed copy of one run */
+export const BENCH_OUT = 'bench/out/results.md';
 
 interface Row {
   provider: string;
@@ -50,7 +53,8 @@ function configFor(name: string): InfinityConfig {
 }
 
 export async function runBench(a: ParsedArgs, ctx: { onProgress(p: Progress): void; signal: AbortSignal }): Promise<void> {
-  const out = str(a, 'out', 'bench/results.md')!;
+  // an untracked folder unless told otherwise: a benchmark run must not rewrite the committed tables
+  const out = str(a, 'out', BENCH_OUT)!;
   const providers = (list(a, 'provider').length ? list(a, 'provider') : ['cpu']) as ExecutionProvider[];
   const configs = list(a, 'config').length ? list(a, 'config') : ['tiny'];
   const resolutions = list(a, 'resolution').length ? list(a, 'resolution') : ['0.25M', '1M'];

@@ -12,12 +12,12 @@ import { formatReport, summarise, type CheckItem, type CheckReport } from '../ev
 import { decodePng } from '../model/png';
 import { ScaleKVError } from '../shared/errors';
 import type { GenerateRequest, PolicySpec } from '../shared/types';
-import { readPrompts } from './commands';
+import { readPromptsFile } from './prompts';
 
 /** prompts from a held-out fixture ({"prompts": [{"prompt": ...}]}) or a text file, one per line */
 export function readPromptList(path: string): string[] {
   if (!existsSync(path)) throw new ScaleKVError('E_INVALID_REQUEST', `Prompts file not found: ${path}`);
-  if (!path.endsWith('.json')) return readPrompts(path);
+  if (!path.endsWith('.json')) return readPromptsFile(path);
   let j: { prompts?: { prompt?: unknown }[] };
   try {
     j = JSON.parse(readFileSync(path, 'utf8'));

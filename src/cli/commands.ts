@@ -1,19 +1,25 @@
-/** CLI commands that are not engine jobs: the tiny checkpoint, budget import/export, prompt files. */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+/** CLI commands that are not engine jobs: the tiny checkpoint, budget import/export. */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePth, type PthTree } from '../checkpoint/pthWriter';
 import { INFINITY_TINY } from '../model/config';
-import { scaleSchedule } from '../model/schedule';
+import { parseAspect, scaleSchedule } from '../model/schedule';
 import { makeTinyInfinityWeights } from '../model/tiny/infinityTiny';
 import { writeTinyT5 } from '../model/tiny/t5Tiny';
 import { makeTinyVaeWeights } from '../model/tiny/vaeTiny';
 import type { MapWeights } from '../model/weights';
 import { createEngine } from '../engine/engine';
+import { readModelConfig } from '../engine/modelInfo';
 import { parseOfficialTable } from '../scalekv/officialBudget';
-import { formatOfficialTable, parseProfile, profileFromOfficial, profileToOfficial } from '../scalekv/profile';
+import { checkProfileMatches, formatOfficialTable, parseProfile, profileFromOfficial, profileToOfficial } from '../scalekv/profile';
+import { DEFAULTS } from '../shared/defaults';
+import { calibrateRequest } from '../shared/requests';
 import { ScaleKVError } from '../shared/errors';
+import { checkOutputFile, writeFileAtomic } from '../shared/outputFiles';
+import type { ProfileModelRef } from '../shared/types';
 import type { ModelManifest } from '../checkpoint/modelFolder';
-import { num, str, type ParsedArgs } from './args';
+import { has, num, str, type ParsedArgs } from './args';
+import { progressPrinter } from './progressPrinter';
 
 function tree(w: MapWeights): PthTree {
   const t: PthTree = {};
@@ -38,7 +44,7 @@ export async function makeTiny(out: string, calibrate = true): Promise<void> {
     vae: 'infinity_vae_tiny.pth',
     textEncoder: 'flan-t5-tiny',
   };
-  writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  writeFileAtomic(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));
   if (!calibrate) return;
   // one calibrated profile per 1:1 resolution, so ScaleKV runs on the embedded model out of the box
   const engine = createEngine();
@@ -46,43 +52,61 @@ export async function makeTiny(out: string, calibrate = true): Promise<void> {
   try {
     for (const resolution of ['1M', '0.60M', '0.25M', '0.06M']) {
       const file = `profile-${resolution}-10pct.json`;
+      const prefix = `  calibrating ${resolution}: `;
+      const onProgress = progressPrinter({ write: (s) => process.stderr.write(s), tty: !!process.stderr.isTTY, prefix });
       await engine.calibrate(
-        { modelPath: out, prompts: [], targetRatio: 0.1, aspectRatio: 1, resolution, cfg: 3, provider: 'cpu', outPath: join(out, file) },
-        { onProgress: (p) => p.stage === 'calibrate' && p.scaleIndex === 0 && /layer 1\//.test(p.message) && process.stderr.write(`  calibrating ${resolution}: ${p.message}\n`), signal: new AbortController().signal },
+        calibrateRequest({ modelPath: out, prompts: [], resolution, provider: 'cpu', outPath: join(out, file) }),
+        { onProgress, signal: new AbortController().signal },
       );
+      onProgress.done();
       profiles.push(file);
     }
   } finally {
     await engine.dispose();
   }
-  writeFileSync(join(out, 'manifest.json'), JSON.stringify({ ...manifest, profile: profiles[0], profiles }, null, 2));
+  writeFileAtomic(join(out, 'manifest.json'), JSON.stringify({ ...manifest, profile: profiles[0], profiles }, null, 2));
 }
 
-export function readPrompts(path: string): string[] {
-  if (!existsSync(path)) throw new ScaleKVError('E_INVALID_REQUEST', `Prompts file not found: ${path}`);
-  const lines = readFileSync(path, 'utf8')
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'));
-  if (!lines.length) throw new ScaleKVError('E_INVALID_REQUEST', `${path} has no prompts (one per line; # starts a comment).`);
-  return lines;
+function readInput(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? `The ${what} ${path} does not exist.` : `Cannot read the ${what} ${path}: ${(e as Error).message}`;
+    throw new ScaleKVError('E_INVALID_REQUEST', why);
+  }
 }
 
-/** Validate an official table against a model's depth and the 1:1 1M schedule, and write it as a profile. */
+/**
+ * Validate an official table and write it as a profile. With --model, the model's own depth, heads
+ * and name (read off its files) are used and the table must fit them; without, they come from the
+ * table and the flags. The schedule is --resolution at --aspect.
+ */
 export function importBudget(input: string, out: string, a: ParsedArgs): string {
-  const text = readFileSync(input, 'utf8');
-  const table = parseOfficialTable(text, input);
-  const depth = num(a, 'depth', Object.keys(Object.values(table)[0] ?? {}).filter((k) => k.startsWith('Block')).length);
-  const schedule = scaleSchedule(1, str(a, 'resolution', '1M')!);
-  const model = { name: str(a, 'name', `infinity-${depth}-layers`)!, depth, numHeads: num(a, 'heads', depth === 40 ? 28 : 16), headDim: num(a, 'head-dim', 128), schedule };
+  checkOutputFile(out);
+  const table = parseOfficialTable(readInput(input, 'budget table'), input);
+  const schedule = scaleSchedule(parseAspect(str(a, 'aspect', DEFAULTS.aspect)!), str(a, 'resolution', DEFAULTS.resolution)!);
+  let model: ProfileModelRef;
+  if (has(a, 'model')) {
+    const clash = ['depth', 'heads', 'head-dim', 'name'].find((f) => has(a, f));
+    if (clash) throw new ScaleKVError('E_USAGE', `--${clash} comes from the model's files when --model is given; leave it out.`);
+    const cfg = readModelConfig(str(a, 'model'));
+    model = { name: cfg.name, depth: cfg.depth, numHeads: cfg.numHeads, headDim: cfg.embedDim / cfg.numHeads, schedule };
+  } else {
+    const depth = num(a, 'depth', Object.keys(Object.values(table)[0] ?? {}).filter((k) => k.startsWith('Block')).length);
+    const numHeads = num(a, 'heads', depth === 40 ? 28 : 16);
+    model = { name: str(a, 'name', `infinity-${depth}-layers`)!, depth, numHeads, headDim: num(a, 'head-dim', 128), schedule };
+  }
   const p = profileFromOfficial(table, model, input);
-  writeFileSync(out, JSON.stringify(p, null, 2));
+  checkProfileMatches(p, model, input);
+  writeFileAtomic(out, JSON.stringify(p, null, 2));
   return out;
 }
 
 export function exportBudget(input: string, out: string): string {
-  const p = parseProfile(readFileSync(input, 'utf8'), input);
-  writeFileSync(out, formatOfficialTable(profileToOfficial(p)));
+  checkOutputFile(out);
+  const p = parseProfile(readInput(input, 'profile'), input);
+  writeFileAtomic(out, formatOfficialTable(profileToOfficial(p)));
   return out;
 }
 

@@ -1,163 +1,124 @@
 #!/usr/bin/env node
 /**
- * `scalekv` command line: the same engine the extension runs, headless.
- *   scalekv generate  --prompt "..." [--prompt ...] --out runs/ [--model DIR] [--policy scalekv --ratio 0.1 | --profile P]
- *   scalekv calibrate --out profile.json [--prompts-file F | --prompt ...] [--ratio 0.1]
- *   scalekv compare   --prompt "..." --out runs/cmp --policy scalekv --policy snapkv ... [--ratio 0.1]
- *   scalekv bench     --out bench/results.md
- *   scalekv make-tiny --out media/models/tiny-infinity
- *   scalekv import-budget --in official.json --out profile.json [--model DIR]
- *   scalekv export-budget --in profile.json --out official.json
- *   scalekv describe  [--model DIR] [--provider auto]
- *   scalekv dataset   --out DIR --count N [--size 512] [--seed S] [--split train|heldout] [--workers K]
- *   scalekv heldout   [--out test/fixtures/dataset/heldout.json]
- *   scalekv check-prompts --prompts-file F --out DIR [--model DIR] [--limit N] [--policy P --ratio X] [--resolution 0.25M]
+ * `scalekv` command line: the same engine the extension runs, headless. Each command's flags are
+ * declared in commandSpecs.ts (`scalekv <command> --help` prints them); the parser refuses anything
+ * else before any work starts.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createEngine } from '../engine/engine';
+import type { JobContext } from '../engine/api';
 import { parseAspect } from '../model/schedule';
-import { ScaleKVError, toErrorInfo } from '../shared/errors';
-import type { GenerateRequest, PolicyName, PolicySpec, Progress, ProviderSetting } from '../shared/types';
-import { list, num, parseArgs, str, type ParsedArgs } from './args';
+import { DEFAULTS } from '../shared/defaults';
+import { toErrorInfo, ScaleKVError } from '../shared/errors';
+import { baseRequest, calibrateRequest, generateRequest, policySpec, type BaseRequest } from '../shared/requests';
+import type { PolicyName, PolicySpec, ProviderSetting, WindowQueryMode } from '../shared/types';
+import { flag, formatHelp, formatOverview, has, list, num, parseArgs, str, type ParsedArgs } from './args';
+import { checkArgvLength } from './argvLimit';
 import { runBench } from './bench';
-import { exportBudget, importBudget, makeTiny, readPrompts, tinyIsBuilt } from './commands';
+import { commandSpec, COMMANDS } from './commandSpecs';
+import { exportBudget, importBudget, makeTiny, tinyIsBuilt } from './commands';
 import { checkPrompts, readPromptList } from './checkPrompts';
 import { datasetCommand, heldOutCommand } from './dataset';
 import { exportCase } from './exportCase';
 import { encodeText, exportModelCase, makeTextEncoder } from './trainTools';
+import { comparePolicyNames, generatePolicyName } from './policyChoice';
+import { progressPrinter } from './progressPrinter';
+import { promptsFrom } from './prompts';
 
-const HELP = `scalekv <command> [flags]
+const EXAMPLE_PROMPT = 'a red apple on a wooden table';
 
-Commands:
-  generate       generate images (writes PNGs and run.json under --out/<run id>/)
-  calibrate      calibrate ScaleKV on prompts and write a profile (JSON)
-  compare        run the full cache and each --policy on the same prompts and seeds; writes compare.json and compare.md
-  bench          time and size the engine per provider, config and resolution; writes a Markdown table
-  make-tiny      write the embedded tiny Infinity-architecture checkpoint (.pth + safetensors)
-  import-budget  validate an official ScaleKV budget table and turn it into a profile
-  export-budget  write a profile as an official budget table
-  describe       load a model and print its configuration and execution provider
-  export-case    write a teacher-forced case (weights, inputs, logits, times) for bench/torch_infinity.py
-  dataset        write a procedural captioned dataset: images.u8 (N x S x S x 3), meta.jsonl, dataset.json
-  heldout        write the 50 held-out evaluation prompts with their ground truth (JSON)
-  check-prompts  generate one image per prompt of a prompts file and score colour, position and shape
-  export-case    write a teacher-forced case (weights, inputs, logits, times) for bench/torch_infinity.py;
-                 with --model DIR: that model's case (text, bits, logits, decoded image) for tools/train/parity.py
-  make-text-encoder  write a frozen flan-t5-shaped encoder whose tokenizer holds --dataset DIR's words
-  encode-text    token ids and T5 features of --prompt ... as JSON (--text-encoder DIR or --model DIR)
+const path = (a: ParsedArgs, name: string) => (str(a, name) ? resolve(str(a, name)!) : undefined);
 
-Common flags:
-  --model DIR|FILE      official-format weights (default: the embedded tiny model)
-  --provider P          auto | cuda | webgpu | cpu (default auto)
-  --prompt TEXT         repeatable
-  --seed N              (default 0)
-  --resolution R        0.06M | 0.25M | 0.60M | 1M (default 1M)
-  --aspect A            width:height, e.g. 1:1, 16:9 (default 1:1)
-  --cfg X --tau X --top-k N --top-p X
-  --policy NAME         full | scalekv | snapkv | h2o | local | amskv
-  --ratio X             KV budget as a fraction of the full cache (default 0.1)
-  --profile FILE        a ScaleKV profile or an official budget table (for --policy scalekv)
-  --query-mode M        code (default, as the official code) | paper
-  --out PATH
-`;
-
-function progressPrinter(): (p: Progress) => void {
-  let last = '';
-  return (p) => {
-    const line = `[${(p.fraction * 100).toFixed(0).padStart(3)}%] ${p.message}`;
-    if (line !== last && (p.stage !== 'scale' || /layer 1\//.test(p.message))) process.stderr.write(line + '\n');
-    last = line;
-  };
+function required(a: ParsedArgs, name: string): string {
+  const v = str(a, name);
+  if (v === undefined) throw new ScaleKVError('E_USAGE', `${a.command} needs --${name}. See scalekv ${a.command} --help.`);
+  return resolve(v);
 }
 
-function policyFrom(a: ParsedArgs, name: string): PolicySpec {
-  return {
-    name: name as PolicyName,
-    ratio: num(a, 'ratio', 0.1),
-    profilePath: str(a, 'profile') ? resolve(str(a, 'profile')!) : undefined,
-    queryMode: (str(a, 'query-mode', 'code') as 'code' | 'paper') ?? 'code',
-    windowSize: num(a, 'window', 16),
-    poolingKernel: num(a, 'kernel', 5),
-  };
-}
-
-function baseRequest(a: ParsedArgs): Omit<GenerateRequest, 'policy' | 'outDir'> {
-  const prompts = list(a, 'prompt');
-  return {
-    modelPath: str(a, 'model') ? resolve(str(a, 'model')!) : undefined,
-    prompts: prompts.length ? prompts : ['a red apple on a wooden table'],
-    seed: num(a, 'seed', 0),
-    aspectRatio: parseAspect(str(a, 'aspect', '1:1')!),
-    resolution: str(a, 'resolution', '1M')!,
-    cfg: num(a, 'cfg', 3),
-    tau: num(a, 'tau', 1),
-    topK: num(a, 'top-k', 900),
-    topP: num(a, 'top-p', 0.97),
-    provider: str(a, 'provider', 'auto') as ProviderSetting,
-  };
-}
-
-async function main(argv: string[]): Promise<number> {
-  const a = parseArgs(argv);
-  const ac = new AbortController();
-  process.on('SIGINT', () => {
-    process.stderr.write('cancelling...\n');
-    ac.abort();
+function policyFrom(a: ParsedArgs, name: PolicyName): PolicySpec {
+  return policySpec(name, {
+    ratio: num(a, 'ratio', DEFAULTS.ratio),
+    profilePath: path(a, 'profile'),
+    queryMode: str(a, 'query-mode', DEFAULTS.queryMode) as WindowQueryMode,
+    windowSize: num(a, 'window', DEFAULTS.windowSize),
+    poolingKernel: num(a, 'kernel', DEFAULTS.poolingKernel),
   });
-  const ctx = { onProgress: progressPrinter(), signal: ac.signal, log: (_l: string, m: string) => process.stderr.write(m + '\n') };
-  const out = resolve(str(a, 'out', 'runs')!);
+}
+
+function baseFrom(a: ParsedArgs, prompts: string[]): BaseRequest {
+  return baseRequest({
+    modelPath: path(a, 'model'),
+    prompts,
+    seed: num(a, 'seed', DEFAULTS.seed),
+    aspectRatio: parseAspect(str(a, 'aspect', DEFAULTS.aspect)!),
+    resolution: str(a, 'resolution', DEFAULTS.resolution),
+    cfg: num(a, 'cfg', DEFAULTS.cfg),
+    tau: num(a, 'tau', DEFAULTS.tau),
+    topK: num(a, 'top-k', DEFAULTS.topK),
+    topP: num(a, 'top-p', DEFAULTS.topP),
+    provider: str(a, 'provider', DEFAULTS.provider) as ProviderSetting,
+  });
+}
+
+function promptsOrExample(a: ParsedArgs): string[] {
+  const prompts = promptsFrom(a);
+  if (prompts.length) return prompts;
+  process.stderr.write(`no --prompt or --prompts-file: drawing the example prompt "${EXAMPLE_PROMPT}"\n`);
+  return [EXAMPLE_PROMPT];
+}
+
+async function withEngine<T>(job: (engine: ReturnType<typeof createEngine>) => Promise<T>): Promise<T> {
+  const engine = createEngine();
+  try {
+    return await job(engine);
+  } finally {
+    await engine.dispose();
+  }
+}
+
+async function run(a: ParsedArgs, ctx: JobContext): Promise<number> {
   switch (a.command) {
     case 'generate': {
-      const engine = createEngine();
-      try {
-        const { run, runPath } = await engine.generate({ ...baseRequest(a), policy: policyFrom(a, str(a, 'policy', 'full')!), outDir: out, recordRetention: true }, ctx);
-        for (const n of run.notices ?? []) process.stderr.write(`notice: ${n.message}\n`);
-        const ratio = run.kv.finalHeldBytes / run.kv.finalFullBytes;
-        console.log(`${run.images.length} image(s) ${run.images[0].width}x${run.images[0].height} on ${run.provider.used} (${run.provider.reason})`);
-        console.log(`KV held after the last scale: ${(run.kv.finalHeldBytes / 2 ** 20).toFixed(2)} MiB = ${(ratio * 100).toFixed(1)}% of the full cache; ${run.totalMs.toFixed(0)} ms`);
-        console.log(runPath);
-      } finally {
-        await engine.dispose();
-      }
+      // everything about the request is checked before the engine starts
+      const policy = policyFrom(a, generatePolicyName(a));
+      const request = generateRequest({ ...baseFrom(a, promptsOrExample(a)), policy, outDir: resolve(str(a, 'out', 'runs')!) });
+      const { run, runPath } = await withEngine((e) => e.generate(request, ctx));
+      const ratio = run.kv.finalHeldBytes / run.kv.finalFullBytes;
+      console.log(
+        `${run.images.length} image(s) ${run.images[0].width}x${run.images[0].height} with ${run.request.policy.name} ` +
+          `on ${run.provider.used} (${run.provider.reason})`,
+      );
+      console.log(
+        `KV held after the last scale: ${(run.kv.finalHeldBytes / 2 ** 20).toFixed(2)} MiB = ${(ratio * 100).toFixed(1)}% ` +
+          `of the full cache; ${run.totalMs.toFixed(0)} ms`,
+      );
+      console.log(runPath);
       return 0;
     }
     case 'calibrate': {
-      const engine = createEngine();
-      try {
-        const b = baseRequest(a);
-        const prompts = str(a, 'prompts-file') ? readPrompts(resolve(str(a, 'prompts-file')!)) : list(a, 'prompt');
-        const { profilePath, profile } = await engine.calibrate(
-          {
-            modelPath: b.modelPath,
-            prompts,
-            targetRatio: num(a, 'ratio', 0.1),
-            aspectRatio: b.aspectRatio,
-            resolution: b.resolution,
-            cfg: b.cfg,
-            provider: b.provider,
-            outPath: str(a, 'out') ? out : resolve('profile.json'),
-            draftersPerScale: str(a, 'drafters') ? num(a, 'drafters', 2) : undefined,
-            statePath: str(a, 'state') ? resolve(str(a, 'state')!) : undefined,
-          },
-          ctx,
-        );
-        console.log(`profile for ${profile.model.name}: ${profile.scales.filter((s) => s.compressed).length} compressed scales -> ${profilePath}`);
-      } finally {
-        await engine.dispose();
-      }
+      const b = baseFrom(a, promptsFrom(a));
+      const request = calibrateRequest({
+        ...b,
+        ratio: num(a, 'ratio', DEFAULTS.ratio),
+        outPath: resolve(str(a, 'out', 'profile.json')!),
+        draftersPerScale: has(a, 'drafters') ? num(a, 'drafters', 0) : undefined,
+        windowSize: num(a, 'window', DEFAULTS.windowSize),
+        poolingKernel: num(a, 'kernel', DEFAULTS.poolingKernel),
+        statePath: path(a, 'state'),
+      });
+      const { profilePath, profile } = await withEngine((e) => e.calibrate(request, ctx));
+      console.log(
+        `profile for ${profile.model.name}: ${profile.scales.filter((s) => s.compressed).length} compressed scales -> ${profilePath}`,
+      );
       return 0;
     }
     case 'compare': {
-      const engine = createEngine();
-      try {
-        const names = list(a, 'policy');
-        const r = await engine.compare({ base: baseRequest(a), policies: (names.length ? names : ['scalekv', 'snapkv', 'h2o', 'local', 'amskv']).map((n) => policyFrom(a, n)), outDir: out }, ctx);
-        console.log(readFileSync(r.tablePath, 'utf8'));
-        console.log(r.jsonPath);
-      } finally {
-        await engine.dispose();
-      }
+      const policies = comparePolicyNames(a).map((n) => policyFrom(a, n));
+      const base = baseFrom(a, promptsOrExample(a));
+      const r = await withEngine((e) => e.compare({ base, policies, outDir: resolve(str(a, 'out', 'runs')!) }, ctx));
+      console.log(readFileSync(r.tablePath, 'utf8'));
+      console.log(r.jsonPath);
       return 0;
     }
     case 'bench':
@@ -175,19 +136,20 @@ async function main(argv: string[]): Promise<number> {
     case 'dataset':
       console.log(await datasetCommand(a));
       return 0;
+    case 'heldout':
+      console.log(heldOutCommand(a));
+      return 0;
     case 'check-prompts': {
-      const file = str(a, 'prompts-file');
-      if (!file) throw new ScaleKVError('E_INVALID_REQUEST', 'check-prompts needs --prompts-file (e.g. test/fixtures/dataset/heldout.json).');
-      const all = readPromptList(resolve(file));
+      const all = readPromptList(required(a, 'prompts-file'));
       const limit = str(a, 'limit') ? num(a, 'limit', all.length) : all.length;
-      if (!Number.isInteger(limit) || limit < 1) throw new ScaleKVError('E_INVALID_REQUEST', `--limit must be a positive integer, got ${limit}.`);
-      const b = baseRequest(a);
+      if (!Number.isInteger(limit) || limit < 1) throw new ScaleKVError('E_USAGE', `--limit must be a positive integer, got ${limit}.`);
+      const b = baseFrom(a, all.slice(0, limit));
       const { report, mdPath, jsonPath } = await checkPrompts(
         {
-          prompts: all.slice(0, limit),
-          out,
+          prompts: b.prompts,
+          out: required(a, 'out'),
           modelPath: b.modelPath,
-          policy: policyFrom(a, str(a, 'policy', 'full')!),
+          policy: policyFrom(a, str(a, 'policy', 'full') as PolicyName),
           resolution: str(a, 'resolution', '0.25M')!,
           seed: b.seed,
           provider: b.provider,
@@ -196,42 +158,70 @@ async function main(argv: string[]): Promise<number> {
         ctx,
       );
       const s = report.shares;
-      console.log(`${report.count} prompts: colour ${(100 * s.colour).toFixed(0)}%, colour+position ${(100 * s.colourPosition).toFixed(0)}%, all three ${(100 * s.colourPositionShape).toFixed(0)}%`);
+      const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+      console.log(`${report.count} prompts: colour ${pct(s.colour)}, colour+position ${pct(s.colourPosition)}, all three ${pct(s.colourPositionShape)}`);
       console.log(mdPath);
       console.log(jsonPath);
       return 0;
     }
-    case 'heldout':
-      console.log(heldOutCommand(a));
-      return 0;
-    case 'make-tiny':
+    case 'make-tiny': {
+      const out = required(a, 'out');
       // the build runs this every time; the model is deterministic, so an existing one is kept
-      if (str(a, 'if-missing') && tinyIsBuilt(out)) {
+      if (flag(a, 'if-missing') && tinyIsBuilt(out)) {
         console.log(`${out} (already built)`);
         return 0;
       }
       await makeTiny(out);
       console.log(out);
       return 0;
+    }
     case 'import-budget':
-      console.log(importBudget(resolve(str(a, 'in')!), out, a));
+      console.log(importBudget(required(a, 'in'), required(a, 'out'), a));
       return 0;
     case 'export-budget':
-      console.log(exportBudget(resolve(str(a, 'in')!), out));
+      console.log(exportBudget(required(a, 'in'), required(a, 'out')));
       return 0;
     case 'describe': {
-      const engine = createEngine();
-      try {
-        const r = await engine.describeModel(baseRequest(a).modelPath, str(a, 'provider', 'auto') as ProviderSetting);
-        console.log(JSON.stringify(r, null, 2));
-      } finally {
-        await engine.dispose();
-      }
+      const r = await withEngine((e) => e.describeModel(path(a, 'model'), str(a, 'provider', DEFAULTS.provider) as ProviderSetting));
+      console.log(JSON.stringify(r, null, 2));
       return 0;
     }
-    default:
-      console.log(HELP);
-      return a.command === 'help' || a.command === '--help' ? 0 : 2;
+  }
+  throw new ScaleKVError('E_INTERNAL', `No handler for the command ${a.command}.`);
+}
+
+function help(a: ParsedArgs): string {
+  const topic = a.command === 'help' ? str(a, 'topic') : a.command;
+  const spec = topic ? commandSpec(topic) : undefined;
+  if (topic && !spec) throw new ScaleKVError('E_USAGE', `No command '${topic}'. Run scalekv --help for the list.`);
+  return spec ? formatHelp(spec) : formatOverview(COMMANDS);
+}
+
+async function main(argv: string[]): Promise<number> {
+  checkArgvLength([...process.argv, ...process.execArgv]);
+  const a = parseArgs(argv, COMMANDS);
+  if (a.help) {
+    process.stdout.write(help(a));
+    return 0;
+  }
+  const ac = new AbortController();
+  process.on('SIGINT', () => {
+    process.stderr.write('\ncancelling...\n');
+    ac.abort();
+  });
+  const printer = progressPrinter({ write: (s) => process.stderr.write(s), tty: !!process.stderr.isTTY });
+  const ctx: JobContext = {
+    onProgress: printer,
+    signal: ac.signal,
+    log: (_l, m) => {
+      printer.done();
+      process.stderr.write(m + '\n');
+    },
+  };
+  try {
+    return await run(a, ctx);
+  } finally {
+    printer.done();
   }
 }
 
@@ -241,6 +231,6 @@ main(process.argv.slice(2)).then(
     const info = toErrorInfo(e);
     process.stderr.write(`error ${info.code}: ${info.message}\n`);
     if (process.env.SCALEKV_DEBUG && info.detail) process.stderr.write(info.detail + '\n');
-    process.exit(1);
+    process.exit(info.code === 'E_USAGE' ? 2 : 1);
   },
 );

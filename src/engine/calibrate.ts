@@ -4,13 +4,15 @@
  * writes a profile. Progress is saved after every prompt to a state file, so an interrupted
  * calibration resumes where it stopped (the prompt that was running is measured again).
  */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { KvPolicy } from '../kvcache/policy';
 import { scaleSchedule } from '../model/schedule';
 import { AsiAccumulator, ASI_DEFINITION, type AsiState } from '../scalekv/asi';
 import { allocateBudgets } from '../scalekv/budgets';
 import { createProfile, DEFAULT_SETTINGS } from '../scalekv/profile';
+import { DEFAULTS } from '../shared/defaults';
 import { ScaleKVError } from '../shared/errors';
+import { writeFileAtomic } from '../shared/outputFiles';
 import type { CalibrateRequest, ProfileSettings, ScaleKVProfile } from '../shared/types';
 import type { JobContext } from './api';
 import { generateImages } from './generate';
@@ -35,12 +37,6 @@ interface SavedState {
   schedule: string;
   prompts: string[];
   asi: AsiState;
-}
-
-function atomicWrite(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
 }
 
 export async function calibrateProfile(m: LoadedModel, req: CalibrateRequest, ctx: JobContext): Promise<{ profile: ScaleKVProfile; profilePath: string }> {
@@ -93,9 +89,9 @@ export async function calibrateProfile(m: LoadedModel, req: CalibrateRequest, ct
         aspectRatio: req.aspectRatio,
         resolution: req.resolution,
         cfg: req.cfg,
-        tau: 1,
-        topK: 900,
-        topP: 0.97,
+        tau: DEFAULTS.tau,
+        topK: DEFAULTS.topK,
+        topP: DEFAULTS.topP,
         policy: collector,
         queryMode: 'code',
         recordRetention: false,
@@ -109,7 +105,7 @@ export async function calibrateProfile(m: LoadedModel, req: CalibrateRequest, ct
       throw e;
     }
     acc.state.prompts = i + 1;
-    atomicWrite(statePath, JSON.stringify({ version: 1, ...key, prompts, asi: acc.toJSON() } satisfies SavedState));
+    writeFileAtomic(statePath, JSON.stringify({ version: 1, ...key, prompts, asi: acc.toJSON() } satisfies SavedState));
   }
 
   const roles = acc.classify(settings.draftersPerScale);
@@ -125,7 +121,7 @@ export async function calibrateProfile(m: LoadedModel, req: CalibrateRequest, ct
     calibration: { prompts, seeds: prompts.map((_, i) => seeds[i] ?? i), cfg: req.cfg, resolution: req.resolution, aspectRatio: req.aspectRatio, completedPrompts: acc.state.prompts, asiDefinition: ASI_DEFINITION },
     origin: 'calibration',
   });
-  atomicWrite(req.outPath, JSON.stringify(profile, null, 2));
+  writeFileAtomic(req.outPath, JSON.stringify(profile, null, 2));
   rmSync(statePath, { force: true });
   return { profile, profilePath: req.outPath };
 }

@@ -1,7 +1,9 @@
 /**
  * The extension host's handle on the engine process: typed requests with progress and cancellation.
- * A crash, an out-of-memory kill or a hang of the engine rejects the pending requests with a clear
- * error and the next request starts a fresh process; the extension host itself never waits on it.
+ * A crash, an out-of-memory kill or a hang of the engine rejects the requests it had started with a
+ * clear error and the next request starts a fresh process; the extension host itself never waits on
+ * it. A request the engine had not yet accepted when it died (e.g. one sent just after an idle engine
+ * was killed) goes to a fresh process once instead of failing.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { ScaleKVError, type ErrorInfo } from '../shared/errors';
@@ -20,6 +22,13 @@ interface Pending {
   resolve(r: EngineResult): void;
   reject(e: ScaleKVError): void;
   onProgress?(p: Progress): void;
+  body: WithoutId<RequestBody>;
+  /** the process it was sent to */
+  child: ChildProcess;
+  /** the engine said it started it */
+  accepted: boolean;
+  /** already sent again after an engine died */
+  resent: boolean;
 }
 
 export interface EngineClientOptions {
@@ -89,15 +98,39 @@ export class EngineClient {
         const why = signal === 'SIGKILL' ? 'was killed (out of memory, or stopped after a cancel)' : signal ? `stopped by ${signal}` : `exited with code ${code}`;
         const err = new ScaleKVError('E_WORKER_CRASHED', `The engine process ${why}. Your files are unchanged; the next request starts a new engine.`);
         reject(err);
-        for (const [id, p] of this.pending) {
-          p.reject(err);
-          this.pending.delete(id);
-        }
         for (const t of this.stopping.values()) clearTimeout(t);
         this.stopping.clear();
+        this.afterDeath(child, err);
       });
     });
     return this.ready;
+  }
+
+  /** requests a dead engine never started go to a fresh one, once */
+  private async resend(ids: number[]): Promise<void> {
+    try {
+      await this.start();
+    } catch (e) {
+      for (const id of ids) {
+        this.pending.get(id)?.reject(e as ScaleKVError);
+        this.pending.delete(id);
+      }
+      return;
+    }
+    for (const id of ids) {
+      const p = this.pending.get(id);
+      if (!p) continue; // cancelled meanwhile
+      p.resent = true;
+      this.send(p, id);
+    }
+  }
+
+  private send(p: Pending, id: number): void {
+    const child = this.child!;
+    p.child = child;
+    p.accepted = false;
+    // a send into a channel that just closed fails here; the exit that follows resends or rejects it
+    child.send({ ...p.body, id } as EngineRequest, (e) => e && this.o.onLog?.('warn', `engine request ${id} not delivered: ${e.message}`));
   }
 
   private onEvent(m: EngineEvent): void {
@@ -106,6 +139,11 @@ export class EngineClient {
       return;
     }
     if (m.type === 'ready') return;
+    if (m.type === 'accepted') {
+      const p = this.pending.get(m.id);
+      if (p) p.accepted = true;
+      return;
+    }
     if (m.type !== 'progress' && this.stopping.has(m.id)) {
       // a cancelled request has wound down by itself: no need to stop the process
       clearTimeout(this.stopping.get(m.id));
@@ -127,21 +165,23 @@ export class EngineClient {
     opts: { onProgress?(p: Progress): void; token?: CancelToken; timeoutMs?: number } = {},
   ): Promise<EngineResult> {
     if (opts.token?.isCancellationRequested) throw new ScaleKVError('E_CANCELLED', 'The run was cancelled.');
+    // an engine whose channel has closed (killed while idle, its exit not yet reported) is not reused
+    if (this.child && !this.child.connected) this.forget(this.child);
     await this.start();
     // the user may have cancelled while the engine process was starting
     if (opts.token?.isCancellationRequested) throw new ScaleKVError('E_CANCELLED', 'The run was cancelled.');
     const id = this.nextId++;
-    const child = this.child!;
     return new Promise<EngineResult>((resolve, reject) => {
       let limit: NodeJS.Timeout | undefined;
       const settle = <T>(f: (x: T) => void) => (x: T) => {
         clearTimeout(limit);
         f(x);
       };
-      const entry: Pending = { resolve: settle(resolve), reject: settle(reject), onProgress: opts.onProgress };
+      const entry: Pending = { resolve: settle(resolve), reject: settle(reject), onProgress: opts.onProgress, body, child: this.child!, accepted: false, resent: false };
       this.pending.set(id, entry);
       const stop = (err: ScaleKVError) => {
         if (!this.pending.has(id)) return;
+        const child = entry.child;
         if (child.connected) child.send({ type: 'cancel', id } satisfies EngineRequest);
         // answer the user at once; if the engine does not stop by itself in time, stop the process
         this.pending.delete(id);
@@ -162,8 +202,31 @@ export class EngineClient {
         const why = 'A file in the model folder may be damaged, or on a slow or hung drive.';
         limit = setTimeout(() => stop(new ScaleKVError('E_TIMEOUT', `${what} took longer than ${took} and was stopped. ${why}`)), ms);
       }
-      child.send({ ...body, id } as EngineRequest);
+      this.send(entry, id);
     });
+  }
+
+  /** stops using a process whose channel is gone: its exit handler then finds it is no longer current */
+  private forget(child: ChildProcess): void {
+    this.child = null;
+    this.ready = null;
+    child.kill('SIGKILL');
+    const err = new ScaleKVError('E_WORKER_CRASHED', 'The engine process stopped. Your files are unchanged; the next request starts a new one.');
+    this.afterDeath(child, err);
+  }
+
+  /** a dead engine's requests: those it had started fail with err, the others go to a fresh engine */
+  private afterDeath(child: ChildProcess, err: ScaleKVError): void {
+    const again: number[] = [];
+    for (const [id, p] of this.pending) {
+      if (p.child !== child) continue;
+      if (!p.accepted && !p.resent) again.push(id);
+      else {
+        p.reject(err);
+        this.pending.delete(id);
+      }
+    }
+    if (again.length) void this.resend(again);
   }
 
   /** cancelled requests the process has not yet wound down, with the timer that will stop it */

@@ -1,7 +1,8 @@
 /**
  * The engine: loads a model once per (path, provider) and runs generate / calibrate / compare jobs,
  * writing each run's images and records to disk. Lives in the engine process; the extension host
- * reaches it through src/engine/client.ts and the CLI calls it directly.
+ * reaches it through src/engine/client.ts and the CLI calls it directly. Jobs run one at a time
+ * (JobQueue): a request for another model waits instead of releasing the sessions a job is using.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,21 +11,31 @@ import { encodePng } from '../model/png';
 import { downscaleChw } from '../model/thumbnail';
 import { scaleSchedule } from '../model/schedule';
 import { ScaleKVError } from '../shared/errors';
+import { checkOutputFile, prepareOutputFolder, writeFileAtomic } from '../shared/outputFiles';
 import type { CompareRequest, CompareResult, FidelityReport, GenerateRequest, ImageRecord, PolicySpec, RunNotice, RunRecord } from '../shared/types';
 import type { EngineApi, JobContext } from './api';
 import { calibrateProfile } from './calibrate';
 import { generateImages } from './generate';
 import { loadModel, type LoadedModel } from './loadModel';
 import { agreement, psnr, ssim, toUint8 } from './metrics';
-import { newRunId, runDir, writeRunRecord, writeTokens } from './runFiles';
+import { JobQueue } from './jobQueue';
+import { newRunId, writeRunFolder, writeRunRecord, writeTokens } from './runFiles';
 import { resolvePolicySpec } from './policySpec';
 import { formatCompareTable } from './compareTable';
 
 export function createEngine(): EngineApi & { dispose(): Promise<void> } {
   let cached: { key: string; model: LoadedModel } | null = null;
+  const queue = new JobQueue();
+  const modelKey = (path: string | undefined, provider: string) => `${path ?? '<embedded>'}|${provider}`;
+  /** runs a job after the ones before it; the caller hears that it waits */
+  const exclusive = <T>(ctx: JobContext, job: () => Promise<T>) =>
+    queue.run(job, {
+      signal: ctx.signal,
+      onWait: () => ctx.onProgress({ stage: 'queued', message: 'Waiting for the running ScaleKV job to finish', fraction: 0 }),
+    });
 
   async function model(path: string | undefined, provider: string, ctx: JobContext): Promise<LoadedModel> {
-    const key = `${path ?? '<embedded>'}|${provider}`;
+    const key = modelKey(path, provider);
     if (cached?.key === key) return cached.model;
     if (cached) {
       await cached.model.release();
@@ -37,10 +48,13 @@ export function createEngine(): EngineApi & { dispose(): Promise<void> } {
 
   async function generate(req: GenerateRequest, ctx: JobContext): Promise<{ run: RunRecord; runPath: string; images: Float32Array; bits: Uint8Array[] }> {
     validateGenerate(req);
+    // an unusable output location fails now, not after the model has loaded and the images are computed
+    prepareOutputFolder(req.outDir);
     const m = await model(req.modelPath, req.provider, ctx);
     const notices = unknownWordNotices(m, req.prompts);
     const schedule = scaleSchedule(req.aspectRatio, req.resolution);
     const spec: PolicySpec = resolvePolicySpec(req.policy, { name: m.cfg.name, depth: m.cfg.depth, numHeads: m.cfg.numHeads, headDim: m.cfg.embedDim / m.cfg.numHeads, schedule }, m.defaultProfiles);
+    checkRecordable(spec);
     const policy = createPolicy(spec, { depth: m.cfg.depth, numHeads: m.cfg.numHeads, headDim: m.cfg.embedDim / m.cfg.numHeads, schedule });
     const t0 = performance.now();
     const res = await generateImages(m.generation, {
@@ -62,86 +76,112 @@ export function createEngine(): EngineApi & { dispose(): Promise<void> } {
     const totalMs = performance.now() - t0;
     ctx.onProgress({ stage: 'write', message: 'Writing images', fraction: 1 });
     const id = newRunId(spec.name, req.seed);
-    const dir = runDir(req.outDir, id);
     const plane = 3 * res.width * res.height;
-    const images = req.prompts.map((prompt, b): ImageRecord => {
-      const file = `image-${b}.png`;
-      const pixels = toUint8(res.images.subarray(b * plane, (b + 1) * plane));
-      writeFileSync(join(dir, file), encodePng(pixels, res.width, res.height));
-      const thumb = downscaleChw(pixels, res.width, res.height);
-      if (thumb.width === res.width) return { path: file, prompt, seed: req.seed, width: res.width, height: res.height };
-      const thumbnail = `image-${b}.thumb.png`;
-      writeFileSync(join(dir, thumbnail), encodePng(thumb.data, thumb.width, thumb.height));
-      return { path: file, thumbnail, prompt, seed: req.seed, width: res.width, height: res.height };
+    const { run, runPath } = writeRunFolder(req.outDir, id, (dir): RunRecord => {
+      const images = req.prompts.map((prompt, b): ImageRecord => {
+        const file = `image-${b}.png`;
+        const pixels = toUint8(res.images.subarray(b * plane, (b + 1) * plane));
+        writeFileSync(join(dir, file), encodePng(pixels, res.width, res.height));
+        const thumb = downscaleChw(pixels, res.width, res.height);
+        if (thumb.width === res.width) return { path: file, prompt, seed: req.seed, width: res.width, height: res.height };
+        const thumbnail = `image-${b}.thumb.png`;
+        writeFileSync(join(dir, thumbnail), encodePng(thumb.data, thumb.width, thumb.height));
+        return { path: file, thumbnail, prompt, seed: req.seed, width: res.width, height: res.height };
+      });
+      return {
+        format: 'scalekv-run',
+        version: 1,
+        id,
+        createdAt: new Date().toISOString(),
+        model: m.summary,
+        provider: m.provider,
+        request: { ...req, policy: { ...spec, profile: undefined } },
+        schedule: res.schedule,
+        images,
+        timings: res.timings,
+        totalMs,
+        kv: res.kv,
+        tokensFile: writeTokens(dir, res.bits),
+        retention: res.retention ? res.retention.write(join(dir, 'retention.bin'), 'retention.bin') : undefined,
+        profile: spec.profile && appliedProfile(spec.profile, policy.budget, spec.ratio),
+        notices,
+      };
     });
-    const run: RunRecord = {
-      format: 'scalekv-run',
-      version: 1,
-      id,
-      createdAt: new Date().toISOString(),
-      model: m.summary,
-      provider: m.provider,
-      request: { ...req, policy: { ...spec, profile: undefined } },
-      schedule: res.schedule,
-      images,
-      timings: res.timings,
-      totalMs,
-      kv: res.kv,
-      tokensFile: writeTokens(dir, res.bits),
-      retention: res.retention ? res.retention.write(join(dir, 'retention.bin'), 'retention.bin') : undefined,
-      profile: spec.profile && appliedProfile(spec.profile, policy.budget, spec.ratio),
-      notices,
-    };
-    const runPath = writeRunRecord(dir, run);
     return { run, runPath, images: res.images, bits: res.bits };
   }
 
   return {
-    async generate(req, ctx) {
-      const { run, runPath } = await generate(req, ctx);
-      return { run, runPath };
+    generate: (req, ctx) =>
+      exclusive(ctx, async () => {
+        const { run, runPath } = await generate(req, ctx);
+        return { run, runPath };
+      }),
+
+    calibrate: async (req, ctx) => {
+      // an unwritable profile location fails now, not after minutes of measuring
+      checkOutputFile(req.outPath);
+      if (req.statePath) checkOutputFile(req.statePath);
+      return exclusive(ctx, async () => calibrateProfile(await model(req.modelPath, req.provider, ctx), req, ctx));
     },
 
-    async calibrate(req, ctx) {
-      const m = await model(req.modelPath, req.provider, ctx);
-      return calibrateProfile(m, req, ctx);
-    },
+    compare: (req, ctx) => exclusive(ctx, () => compare(req, ctx)),
 
-    async compare(req: CompareRequest, ctx: JobContext): Promise<CompareResult> {
-      if (!req.policies.length) throw new ScaleKVError('E_INVALID_REQUEST', 'Compare needs at least one policy besides the full-cache reference.');
-      const sub = (i: number, n: number): JobContext => ({
-        ...ctx,
-        onProgress: (p) => ctx.onProgress({ ...p, stage: 'compare', fraction: (i + p.fraction) / n, message: `[${i + 1}/${n}] ${p.message}` }),
+    async describeModel(modelPath, provider, given) {
+      // the loaded model's description needs no turn: it reads no session
+      if (cached?.key === modelKey(modelPath, provider)) return { model: cached.model.summary, provider: cached.model.provider };
+      const ctx: JobContext = given ?? { onProgress: () => {}, signal: new AbortController().signal };
+      return exclusive(ctx, async () => {
+        const m = await model(modelPath, provider, ctx);
+        return { model: m.summary, provider: m.provider };
       });
-      const n = req.policies.length + 1;
-      const ref = await generate({ ...req.base, policy: { name: 'full' }, outDir: req.outDir, recordRetention: false }, sub(0, n));
-      const candidates: RunRecord[] = [];
-      const reports: FidelityReport[] = [];
-      for (let i = 0; i < req.policies.length; i++) {
-        const c = await generate({ ...req.base, policy: req.policies[i], outDir: req.outDir, recordRetention: true }, sub(i + 1, n));
-        const report = fidelity(ref.run, ref.images, c.run, c.images, req.policies[i], ref.bits, c.bits);
-        c.run.fidelity = report;
-        writeRunRecord(join(req.outDir, c.run.id), c.run);
-        candidates.push(c.run);
-        reports.push(report);
-      }
-      const tablePath = join(req.outDir, 'compare.md');
-      const jsonPath = join(req.outDir, 'compare.json');
-      writeFileSync(tablePath, formatCompareTable(ref.run, candidates, reports));
-      writeFileSync(jsonPath, JSON.stringify({ reference: ref.run.id, candidates: candidates.map((c) => c.id), reports }, null, 2));
-      return { reference: ref.run, candidates, reports, tablePath, jsonPath };
-    },
-
-    async describeModel(modelPath, provider, ctx) {
-      const m = await model(modelPath, provider, ctx ?? { onProgress: () => {}, signal: new AbortController().signal });
-      return { model: m.summary, provider: m.provider };
     },
 
     async dispose() {
-      await cached?.model.release();
-      cached = null;
+      // after the running job: releasing its sessions under it is what this queue prevents
+      await queue.run(async () => {
+        await cached?.model.release();
+        cached = null;
+      });
     },
   };
+
+  async function compare(req: CompareRequest, ctx: JobContext): Promise<CompareResult> {
+    if (!req.policies.length) throw new ScaleKVError('E_INVALID_REQUEST', 'Compare needs at least one policy besides the full-cache reference.');
+    prepareOutputFolder(req.outDir);
+    const sub = (i: number, n: number): JobContext => ({
+      ...ctx,
+      onProgress: (p) => ctx.onProgress({ ...p, stage: 'compare', fraction: (i + p.fraction) / n, message: `[${i + 1}/${n}] ${p.message}` }),
+    });
+    const n = req.policies.length + 1;
+    const ref = await generate({ ...req.base, policy: { name: 'full' }, outDir: req.outDir, recordRetention: false }, sub(0, n));
+    const candidates: RunRecord[] = [];
+    const reports: FidelityReport[] = [];
+    for (let i = 0; i < req.policies.length; i++) {
+      const c = await generate({ ...req.base, policy: req.policies[i], outDir: req.outDir, recordRetention: true }, sub(i + 1, n));
+      const report = fidelity(ref.run, ref.images, c.run, c.images, req.policies[i], ref.bits, c.bits);
+      c.run.fidelity = report;
+      writeRunRecord(join(req.outDir, c.run.id), c.run);
+      candidates.push(c.run);
+      reports.push(report);
+    }
+    const tablePath = join(req.outDir, 'compare.md');
+    const jsonPath = join(req.outDir, 'compare.json');
+    writeFileAtomic(tablePath, formatCompareTable(ref.run, candidates, reports));
+    writeFileAtomic(jsonPath, JSON.stringify({ reference: ref.run.id, candidates: candidates.map((c) => c.id), reports }, null, 2));
+    return { reference: ref.run, candidates, reports, tablePath, jsonPath };
+  }
+}
+
+/** a profile the run record could not hold (e.g. an extra field nested thousands deep) is refused before computing */
+function checkRecordable(spec: PolicySpec): void {
+  if (!spec.profile) return;
+  try {
+    JSON.stringify(spec.profile);
+  } catch (e) {
+    const which = spec.profilePath ? `The profile ${spec.profilePath}` : 'The profile';
+    const why = `${which} cannot be recorded with the run: ${(e as Error).message}. Remove its deeply nested fields.`;
+    throw new ScaleKVError('E_PROFILE_INVALID', why);
+  }
 }
 
 export function fidelity(

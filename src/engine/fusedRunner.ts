@@ -179,6 +179,7 @@ export function fusedRunner(
         chunkFor: queryChunkFor,
       };
       step.check();
+      step.onLayer(0, true);
       const session = await model.session(plan);
       step.check();
       const feeds: Record<string, ort.Tensor> = { ...model.weights, gss: cond.gss, head_ss: cond.headSS, ca_kv: cond.caKv, ca_bias: cond.caBias };
@@ -204,7 +205,6 @@ export function fusedRunner(
         c.adopt(last ? null : r[`k${l}`], last ? null : r[`v${l}`], L, step.firstPos, keep);
         after += layerBytes(c.len);
         o.retention?.record(si, l, c, cacheLen);
-        step.onLayer(l);
       });
       // after the last scale no layer's full cache is kept, but the record still counts what each held
       const peakBytes = Math.max(last ? before + widest : before + after, after);

@@ -148,7 +148,14 @@ export async function generateImages(model: GenerationModel, o: GenerationOption
         rope: ropeForScale(shape, finalGrid, hd, cfg.ropeBase),
         codes,
         check,
-        onLayer: (l) => progress({ stage: 'scale', scaleIndex: si, message: `${where}, layer ${l + 1}/${cfg.depth}`, fraction: (si + (l + 1) / cfg.depth) / total }),
+        // reported as the work starts, so the message names what is running
+        onLayer: (l, fused) =>
+          progress({
+            stage: 'scale',
+            scaleIndex: si,
+            message: fused ? `${where}, all ${cfg.depth} layers` : `${where}, layer ${l + 1}/${cfg.depth}`,
+            fraction: (si + l / cfg.depth) / total,
+          }),
       });
       peak = Math.max(peak, peakBytes);
 

@@ -3,6 +3,8 @@
  * A provider counts as available only once a probe session actually runs on it, and the reason for
  * the final choice is reported to the user (e.g. "cuda: not installed with this onnxruntime-node").
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Graph } from '../../kernels/onnx/graph';
 import { ScaleKVError } from '../shared/errors';
@@ -42,6 +44,34 @@ export function plainError(message: string): string {
   return s.length > 200 ? `${s.slice(0, 199)}…` : s;
 }
 
+const VULKAN_LOADER = 'libvulkan.so.1';
+
+/**
+ * Whether Linux can load the Vulkan loader that WebGPU (Dawn) needs. Without it Dawn prints a
+ * "Couldn't load Vulkan" warning straight to the process's stderr before failing; looking first keeps
+ * stderr clean, and the fallback reason says the same thing.
+ */
+export function vulkanLoaderFound(env: NodeJS.ProcessEnv = process.env, ldCache = '/etc/ld.so.cache'): boolean {
+  const dirs = [
+    ...(env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
+    '/usr/lib/x86_64-linux-gnu',
+    '/usr/lib/aarch64-linux-gnu',
+    '/usr/lib64',
+    '/usr/lib',
+    '/lib/x86_64-linux-gnu',
+    '/lib/aarch64-linux-gnu',
+    '/lib64',
+    '/lib',
+    '/usr/local/lib',
+  ];
+  if (dirs.some((d) => existsSync(join(d, VULKAN_LOADER)))) return true;
+  try {
+    return readFileSync(ldCache).includes(VULKAN_LOADER);
+  } catch {
+    return false;
+  }
+}
+
 export async function chooseProvider(setting: ProviderSetting | string): Promise<ProviderInfo> {
   if (setting !== 'auto' && !ORDER.includes(setting as ExecutionProvider)) {
     throw new ScaleKVError('E_PROVIDER_UNKNOWN', `Unknown execution provider '${setting}'. Use one of: auto, ${ORDER.join(', ')}.`);
@@ -52,6 +82,10 @@ export async function chooseProvider(setting: ProviderSetting | string): Promise
   for (const ep of wanted) {
     if (ep !== 'cpu' && bundled.get(ep) === false) {
       failures.push(`${ep}: not installed with this onnxruntime-node (its install step fetches it)`);
+      continue;
+    }
+    if (ep === 'webgpu' && process.platform === 'linux' && !vulkanLoaderFound()) {
+      failures.push(`webgpu: no Vulkan loader (${VULKAN_LOADER}) on this machine`);
       continue;
     }
     const why = await works(ep);

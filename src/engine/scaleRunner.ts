@@ -24,7 +24,8 @@ export interface ScaleStep {
   /** BSQ codes [rows, L, d] for scales after the first */
   codes: Float32Array | null;
   check(): void;
-  onLayer(layer: number): void;
+  /** called as a layer starts (layer by layer), or for every layer as the fused scale starts */
+  onLayer(layer: number, fused?: boolean): void;
 }
 
 export interface ScaleRunner {
@@ -77,6 +78,7 @@ export function layerwiseRunner(
       let live = caches.reduce((a, c) => a + c.bytes(F32), 0);
       for (let l = 0; l < cfg.depth; l++) {
         step.check();
+        step.onLayer(l);
         const cache = caches[l];
         const cacheLen = cache.len + L;
         const needs = o.policy.needs(l, si, cacheLen, schedule);
@@ -115,7 +117,6 @@ export function layerwiseRunner(
           live += cache.bytes(F32);
         }
         o.retention?.record(si, l, cache, cacheLen);
-        step.onLayer(l);
       }
       return { logits: await sessions.runHead(x, cond.headSS), peakBytes: peak };
     },

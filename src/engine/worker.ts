@@ -1,10 +1,12 @@
 /**
  * The engine process. The extension host forks it (src/engine/client.ts) so that onnxruntime, with its
  * native code and gigabytes of buffers, can crash or run out of memory without taking VS Code's
- * extension host with it. Messages are typed in src/shared/protocol.ts.
+ * extension host with it. Messages are typed in src/shared/protocol.ts. Every job request is
+ * acknowledged as it arrives ('accepted'), so the client knows which requests a dying engine never
+ * started; a message that is not a request (null, an unknown type) is answered, never fatal.
  */
-import { toErrorInfo } from '../shared/errors';
-import type { EngineEvent, EngineRequest } from '../shared/protocol';
+import { ScaleKVError, toErrorInfo } from '../shared/errors';
+import { ENGINE_JOB_TYPES, type EngineEvent, type EngineRequest } from '../shared/protocol';
 import type { Progress } from '../shared/types';
 import { createEngine } from './engine';
 
@@ -15,7 +17,13 @@ function send(e: EngineEvent): void {
   process.send?.(e);
 }
 
-process.on('message', async (m: EngineRequest) => {
+function describe(m: unknown): string {
+  if (m === null || typeof m !== 'object') return JSON.stringify(m) ?? String(m);
+  const t = (m as { type?: unknown }).type;
+  return t === undefined ? 'a message without a type' : `type ${JSON.stringify(t)}`;
+}
+
+async function handle(m: EngineRequest): Promise<void> {
   if (m.type === 'shutdown') {
     for (const c of jobs.values()) c.abort();
     await engine.dispose().catch(() => undefined);
@@ -25,6 +33,7 @@ process.on('message', async (m: EngineRequest) => {
     jobs.get(m.id)?.abort();
     return;
   }
+  send({ type: 'accepted', id: m.id });
   const ac = new AbortController();
   jobs.set(m.id, ac);
   const ctx = {
@@ -60,6 +69,22 @@ process.on('message', async (m: EngineRequest) => {
   } finally {
     jobs.delete(m.id);
   }
+}
+
+process.on('message', (m: unknown) => {
+  const type = m && typeof m === 'object' ? (m as { type?: unknown }).type : undefined;
+  const id = m && typeof m === 'object' ? (m as { id?: unknown }).id : undefined;
+  const known = type === 'shutdown' || ((type === 'cancel' || ENGINE_JOB_TYPES.includes(type as never)) && typeof id === 'number');
+  if (!known) {
+    const error = new ScaleKVError(
+      'E_INVALID_REQUEST',
+      `The engine cannot handle ${describe(m)}; it takes ${ENGINE_JOB_TYPES.join(', ')}, cancel and shutdown, each with a numeric id.`,
+    );
+    if (typeof id === 'number') send({ type: 'error', id, error: error.toInfo() });
+    else send({ type: 'log', level: 'error', message: error.message });
+    return;
+  }
+  handle(m as EngineRequest).catch((e) => send({ type: 'log', level: 'error', message: `engine: ${toErrorInfo(e).message}` }));
 });
 
 // the host going away (window closed, extension host restarted) must not leave an orphan computing

@@ -2,21 +2,24 @@
  * Extension entry: the engine client (a separate process), the commands of category "ScaleKV", the
  * sidebar view, the visualizer panel (restored after reload) and the notebook controller.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as vscode from 'vscode';
 import { EngineClient } from '../engine/client';
 import { readProfileOrTable } from '../engine/policySpec';
 import { scaleSchedule } from '../model/schedule';
 import { checkProfileMatches, formatOfficialTable, parseProfile, profileToOfficial } from '../scalekv/profile';
+import { DEFAULTS } from '../shared/defaults';
+import { writeFileAtomic } from '../shared/outputFiles';
 import type { EngineResult } from '../shared/protocol';
+import { baseRequest, calibrateRequest, generateRequest, policySpec as buildPolicySpec } from '../shared/requests';
 import type { CalibrateRequest, GenerateRequest, ModelSummary, PolicyName, PolicySpec, ProfileModelRef, RunRecord, ScaleKVProfile } from '../shared/types';
 import { POLICY_NAMES } from '../shared/types';
 import { ScaleKVNotebookController } from '../notebook/controller';
 import { SidebarView } from '../views/sidebarView';
 import { registerVisualizerSerializer, VisualizerPanel } from '../views/visualizerPanel';
 import { JobRunner } from './jobs';
-import { outputRoot, readSettings } from './settings';
+import { outputRoot, readSettings, type Settings } from './settings';
 
 let client: EngineClient | undefined;
 
@@ -99,9 +102,12 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     if (pick === 'Reveal in Explorer') void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(runPath));
   };
 
+  /** what every request takes from the settings */
+  const settingsBase = (s: Settings) => ({ modelPath: s.modelPath, resolution: s.resolution, cfg: s.cfg, provider: s.provider });
+
   const policySpec = (name: PolicyName, ratio: number): PolicySpec => {
     const s = readSettings();
-    return { name, ratio, windowSize: s.windowSize, poolingKernel: s.poolingKernel, queryMode: s.queryMode, profilePath: name === 'scalekv' || name === 'amskv' ? profilePath : undefined };
+    return buildPolicySpec(name, { ratio, windowSize: s.windowSize, poolingKernel: s.poolingKernel, queryMode: s.queryMode, profilePath });
   };
 
   const askRatio = async (def: number, title = 'KV budget') => {
@@ -120,11 +126,15 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     const s = readSettings();
     let req: GenerateRequest;
     if (opts && opts.prompts) {
-      req = { modelPath: s.modelPath, seed: 0, aspectRatio: 1, resolution: s.resolution, cfg: s.cfg, tau: 1, topK: 900, topP: 0.97, provider: s.provider, outDir: outputRoot(ctx, s), recordRetention: true, policy: policySpec(s.policy, s.ratio), ...opts } as GenerateRequest;
+      const policy = policySpec(s.policy, s.ratio);
+      req = { ...generateRequest({ ...settingsBase(s), prompts: opts.prompts, outDir: outputRoot(ctx, s), policy }), ...opts } as GenerateRequest;
     } else {
       const prompt = await vscode.window.showInputBox({ title: 'ScaleKV: Generate (1/4)', prompt: 'Prompt', placeHolder: 'a lighthouse on a cliff at dusk', validateInput: (x) => (x.trim() ? null : 'Enter a prompt.') });
       if (prompt === undefined) return;
-      const seed = await vscode.window.showInputBox({ title: 'ScaleKV: Generate (2/4)', prompt: 'Seed', value: '0', validateInput: (x) => (/^\d+$/.test(x.trim()) ? null : 'Enter a non-negative integer.') });
+      const seed = await vscode.window.showInputBox({
+        title: 'ScaleKV: Generate (2/4)',
+        prompt: 'Seed',
+        value: String(DEFAULTS.seed), validateInput: (x) => (/^\d+$/.test(x.trim()) ? null : 'Enter a non-negative integer.') });
       if (seed === undefined) return;
       const res = await vscode.window.showQuickPick(
         [
@@ -143,7 +153,9 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
       if (!pol) return;
       const ratio = pol.label === 'full' ? 1 : await askRatio(s.ratio);
       if (ratio === undefined) return;
-      req = { modelPath: s.modelPath, prompts: [prompt.trim()], seed: Number(seed), aspectRatio: 1, resolution: res.label, cfg: s.cfg, tau: 1, topK: 900, topP: 0.97, policy: policySpec(pol.label as PolicyName, ratio), provider: s.provider, outDir: outputRoot(ctx, s), recordRetention: true };
+      const policy = policySpec(pol.label as PolicyName, ratio);
+      const chosen = { prompts: [prompt.trim()], seed: Number(seed), resolution: res.label, policy };
+      req = generateRequest({ ...settingsBase(s), ...chosen, outDir: outputRoot(ctx, s) });
     }
     const r = await jobs.run<Extract<EngineResult, { kind: 'generate' }>>('Generating', { type: 'generate', request: req });
     if (r) {
@@ -193,7 +205,10 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     const resolution = opts?.resolution ?? s.resolution;
     const pct = Math.round((opts?.targetRatio ?? ratio) * 100);
     // read again: the first step may have selected another model
-    const req: CalibrateRequest = { modelPath: readSettings().modelPath, prompts, targetRatio: ratio, aspectRatio: 1, resolution, cfg: s.cfg, provider: s.provider, outPath: join(dir, `profile-${resolution}-${pct}pct.json`), windowSize: s.windowSize, poolingKernel: s.poolingKernel, ...opts };
+    const outPath = join(dir, `profile-${resolution}-${pct}pct.json`);
+    const tuning = { windowSize: s.windowSize, poolingKernel: s.poolingKernel };
+    const chosen = { modelPath: readSettings().modelPath, prompts, ratio, resolution, cfg: s.cfg, provider: s.provider, outPath, ...tuning };
+    const req: CalibrateRequest = { ...calibrateRequest(chosen), ...opts };
     const r = await jobs.run<Extract<EngineResult, { kind: 'calibrate' }>>('Calibrating', { type: 'calibrate', request: req });
     if (!r) return;
     setProfile(r.profilePath, r.profile);
@@ -257,7 +272,7 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
       const dir = join(outputRoot(ctx, readSettings()), 'profiles');
       mkdirSync(dir, { recursive: true });
       const out = join(dir, `imported-${basename(f).replace(/\.json$/, '')}.json`);
-      writeFileSync(out, JSON.stringify(prof, null, 2));
+      writeFileAtomic(out, JSON.stringify(prof, null, 2));
       setProfile(out, prof);
       void vscode.window.showInformationMessage(`ScaleKV: imported ${basename(f)} for ${prof.model.name}.`);
       return out;
@@ -312,7 +327,11 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     const outDir = join(outputRoot(ctx, s), `compare-${Date.now()}`);
     const r = await jobs.run<Extract<EngineResult, { kind: 'compare' }>>('Comparing policies', {
       type: 'compare',
-      request: { base: { modelPath: s.modelPath, prompts: [prompt], seed: 0, aspectRatio: 1, resolution: opts?.resolution ?? s.resolution, cfg: s.cfg, tau: 1, topK: 900, topP: 0.97, provider: s.provider }, policies: policies.map((p) => policySpec(p, ratio)), outDir },
+      request: {
+        base: baseRequest({ ...settingsBase(s), prompts: [prompt], resolution: opts?.resolution ?? s.resolution }),
+        policies: policies.map((p) => policySpec(p, ratio)),
+        outDir,
+      },
     });
     if (!r) return;
     for (const c of r.result.candidates) addRun(join(outDir, c.id, 'run.json'), c);

@@ -1,6 +1,8 @@
 /** Typed access to the extension's settings (contributes.configuration in package.json). */
+import { mkdirSync } from 'node:fs';
 import * as vscode from 'vscode';
 import type { PolicyName, ProviderSetting, WindowQueryMode } from '../shared/types';
+import { SETTING_DEFAULTS } from './settingDefaults';
 
 export interface Settings {
   modelPath: string | undefined;
@@ -18,23 +20,30 @@ export interface Settings {
 
 export function readSettings(): Settings {
   const c = vscode.workspace.getConfiguration('scalekv');
+  const d = SETTING_DEFAULTS;
   return {
-    modelPath: c.get<string>('modelPath') || undefined,
-    provider: c.get<ProviderSetting>('executionProvider', 'auto'),
-    ratio: c.get<number>('defaultRatio', 0.1),
-    windowSize: c.get<number>('windowSize', 16),
-    poolingKernel: c.get<number>('poolingKernel', 5),
-    queryMode: c.get<WindowQueryMode>('queryMode', 'code'),
-    promptsFile: c.get<string>('calibrationPromptsFile', ''),
-    outputFolder: c.get<string>('outputFolder', ''),
-    resolution: c.get<string>('resolution', '1M'),
-    cfg: c.get<number>('cfg', 3),
-    policy: c.get<PolicyName>('defaultPolicy', 'scalekv'),
+    modelPath: c.get<string>('modelPath', d.modelPath) || undefined,
+    provider: c.get<ProviderSetting>('executionProvider', d.executionProvider),
+    ratio: c.get<number>('defaultRatio', d.defaultRatio),
+    windowSize: c.get<number>('windowSize', d.windowSize),
+    poolingKernel: c.get<number>('poolingKernel', d.poolingKernel),
+    queryMode: c.get<WindowQueryMode>('queryMode', d.queryMode),
+    promptsFile: c.get<string>('calibrationPromptsFile', d.calibrationPromptsFile),
+    outputFolder: c.get<string>('outputFolder', d.outputFolder),
+    resolution: c.get<string>('resolution', d.resolution),
+    cfg: c.get<number>('cfg', d.cfg),
+    policy: c.get<PolicyName>('defaultPolicy', d.defaultPolicy),
   };
 }
 
+/**
+ * Where runs and profiles go. The default folder is made here (the extension's storage may not exist
+ * yet); a folder the user configured is not: the engine checks it before a run and says what is wrong.
+ */
 export function outputRoot(ctx: vscode.ExtensionContext, s: Settings): string {
   if (s.outputFolder) return s.outputFolder;
   const ws = vscode.workspace.workspaceFolders?.[0];
-  return ws ? vscode.Uri.joinPath(ws.uri, 'scalekv-runs').fsPath : vscode.Uri.joinPath(ctx.globalStorageUri, 'runs').fsPath;
+  const dir = ws ? vscode.Uri.joinPath(ws.uri, 'scalekv-runs').fsPath : vscode.Uri.joinPath(ctx.globalStorageUri, 'runs').fsPath;
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }

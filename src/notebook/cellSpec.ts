@@ -6,6 +6,7 @@
  * Optional everywhere: "model" (path), "provider", "cfg", "aspect" (e.g. "1:1"), "profile" (path).
  */
 import { parseAspect } from '../model/schedule';
+import { DEFAULTS } from '../shared/defaults';
 import { POLICY_NAMES, type PolicyName } from '../shared/types';
 
 export interface CellSpec {
@@ -48,9 +49,9 @@ export function parseCellSpec(text: string, defaults: { resolution: string; rati
   return {
     action,
     prompts: prompts as string[],
-    seed: num('seed', 0),
+    seed: num('seed', DEFAULTS.seed),
     resolution: String(x.resolution ?? defaults.resolution),
-    aspectRatio: parseAspect(String(x.aspect ?? '1:1')),
+    aspectRatio: parseAspect(String(x.aspect ?? DEFAULTS.aspect)),
     policy: pol,
     policies,
     ratio: num('ratio', defaults.ratio),

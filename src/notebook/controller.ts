@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineClient } from '../engine/client';
 import type { EngineResult } from '../shared/protocol';
+import { baseRequest, calibrateRequest, generateRequest, policySpec } from '../shared/requests';
 import { PROFILE_MIME, RUN_MIME, type PolicyName, type ProviderSetting, type RunRecord, type ScaleShape } from '../shared/types';
 import type { Settings } from '../extension/settings';
 import { sameSchedule, scaleSchedule } from '../model/schedule';
@@ -56,32 +57,33 @@ export class ScaleKVNotebookController implements vscode.Disposable {
     const progress = (text: string) => void ex.replaceOutput([new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.stdout(text)])]);
     try {
       const spec = parseCellSpec(cell.document.getText(), { resolution: s.resolution, ratio: s.ratio, cfg: s.cfg, policy: s.policy });
-      const base = {
+      const base = baseRequest({
         modelPath: spec.model ?? s.modelPath,
         prompts: spec.prompts,
         seed: spec.seed,
         aspectRatio: spec.aspectRatio,
         resolution: spec.resolution,
         cfg: spec.cfg,
-        tau: 1,
-        topK: 900,
-        topP: 0.97,
         provider: (spec.provider ?? s.provider) as ProviderSetting,
-      };
+      });
       const schedule = scaleSchedule(spec.aspectRatio, spec.resolution);
       // a cell's own "profile" first, then the one this notebook calibrated for the same schedule, then
       // the extension's loaded profile if it fits; otherwise the engine picks the model's shipped one
       const profile = spec.profile ?? [this.calibrated.get(cell.notebook.uri.toString()), s.profilePath].find((p) => p && profileFits(p, schedule));
-      const policy = (name: PolicyName) => ({ name, ratio: spec.ratio, windowSize: s.windowSize, poolingKernel: s.poolingKernel, queryMode: s.queryMode, profilePath: name === 'scalekv' || name === 'amskv' ? profile : undefined });
+      const tuning = { windowSize: s.windowSize, poolingKernel: s.poolingKernel, queryMode: s.queryMode };
+      const policy = (name: PolicyName) => policySpec(name, { ratio: spec.ratio, ...tuning, profilePath: profile });
       const opts = { token: ex.token, onProgress: (p: { message: string; fraction: number }) => progress(`[${Math.round(p.fraction * 100)}%] ${p.message}`) };
       const outputs: vscode.NotebookCellOutput[] = [];
       if (spec.action === 'generate') {
-        const r = (await this.client.request({ type: 'generate', request: { ...base, policy: policy(spec.policy), outDir: s.outDir, recordRetention: true } }, opts)) as Extract<EngineResult, { kind: 'generate' }>;
+        const request = generateRequest({ ...base, policy: policy(spec.policy), outDir: s.outDir });
+        const r = (await this.client.request({ type: 'generate', request }, opts)) as Extract<EngineResult, { kind: 'generate' }>;
         outputs.push(...this.runOutputs(r.runPath, r.run));
       } else if (spec.action === 'calibrate') {
         const out = join(s.outDir, 'profiles', `notebook-profile-${spec.resolution}-${Math.round(spec.ratio * 100)}pct.json`);
         mkdirSync(dirname(out), { recursive: true });
-        const r = (await this.client.request({ type: 'calibrate', request: { modelPath: base.modelPath, prompts: spec.prompts, targetRatio: spec.ratio, aspectRatio: spec.aspectRatio, resolution: spec.resolution, cfg: spec.cfg, provider: base.provider, outPath: out } }, opts)) as Extract<EngineResult, { kind: 'calibrate' }>;
+        const { windowSize, poolingKernel } = tuning;
+        const request = calibrateRequest({ ...base, ratio: spec.ratio, windowSize, poolingKernel, outPath: out });
+        const r = (await this.client.request({ type: 'calibrate', request }, opts)) as Extract<EngineResult, { kind: 'calibrate' }>;
         this.calibrated.set(cell.notebook.uri.toString(), r.profilePath);
         outputs.push(new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.json(r.profile, PROFILE_MIME), vscode.NotebookCellOutputItem.text(`profile written to ${r.profilePath}`)]));
       } else {

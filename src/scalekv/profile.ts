@@ -3,6 +3,7 @@
  * made for): creation, validation against a loaded model, (de)serialisation, and conversion to and
  * from the official budget table.
  */
+import { DEFAULTS } from '../shared/defaults';
 import { ScaleKVError } from '../shared/errors';
 import type { CalibrationInfo, LayerRole, OfficialBudgetTable, ProfileModelRef, ProfileScale, ProfileSettings, ScaleKVProfile, ScaleShape } from '../shared/types';
 import { cumulativeTokens } from '../model/schedule';
@@ -13,11 +14,11 @@ export const PROFILE_FORMAT = 'scalekv-profile';
 export const PROFILE_VERSION = 1;
 
 export const DEFAULT_SETTINGS: ProfileSettings = {
-  targetRatio: 0.1,
-  windowSize: 16,
-  poolingKernel: 5,
+  targetRatio: DEFAULTS.ratio,
+  windowSize: DEFAULTS.windowSize,
+  poolingKernel: DEFAULTS.poolingKernel,
   pooling: 'maxpool',
-  queryMode: 'code',
+  queryMode: DEFAULTS.queryMode,
   baseCapacity: OFFICIAL_BASE_CAPACITY,
   uncompressedTokens: 121,
   draftersPerScale: 2,

@@ -19,6 +19,9 @@ export type ErrorCode =
   | 'E_TIMEOUT'
   | 'E_WORKER_CRASHED'
   | 'E_INVALID_REQUEST'
+  | 'E_USAGE'
+  | 'E_OUTPUT_PATH'
+  | 'E_DISK_FULL'
   | 'E_INTERNAL';
 
 export interface ErrorInfo {

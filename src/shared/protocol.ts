@@ -26,6 +26,9 @@ export type EngineRequest =
   | { type: 'cancel'; id: number }
   | { type: 'shutdown' };
 
+/** the request types that start a job (the others are cancel and shutdown) */
+export const ENGINE_JOB_TYPES = ['generate', 'calibrate', 'compare', 'describeModel'] as const;
+
 export type EngineResult =
   | { kind: 'generate'; run: RunRecord; runPath: string }
   | { kind: 'calibrate'; profile: ScaleKVProfile; profilePath: string }
@@ -36,6 +39,8 @@ export type EngineResult =
 
 export type EngineEvent =
   | { type: 'ready' }
+  /** the worker has received request id and starts it (a request never accepted can be sent again) */
+  | { type: 'accepted'; id: number }
   | { type: 'progress'; id: number; progress: Progress }
   | { type: 'result'; id: number; result: EngineResult }
   | { type: 'error'; id: number; error: ErrorInfo }

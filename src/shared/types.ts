@@ -318,7 +318,8 @@ export interface CompareResult {
 }
 
 export interface Progress {
-  stage: 'load' | 'encode' | 'scale' | 'decode' | 'calibrate' | 'compare' | 'write';
+  /** queued: waiting for the engine's running job to finish */
+  stage: 'queued' | 'load' | 'encode' | 'scale' | 'decode' | 'calibrate' | 'compare' | 'write';
   message: string;
   /** 0..1 of the whole job */
   fraction: number;

@@ -18,6 +18,7 @@
  * needs() and select() must be called in this order for the same layer and scale; reset() before
  * every generation.
  */
+import { DEFAULTS } from '../../shared/defaults';
 import type { KvPolicy } from '../../kvcache/policy';
 import { ScaleKVError } from '../../shared/errors';
 import type { PolicySpec, ScaleKVProfile } from '../../shared/types';
@@ -41,7 +42,7 @@ export interface PolicyOptions {
 /** A policy plus how its budgets were set, for run records and the UI. */
 export type CreatedPolicy = KvPolicy & { readonly budget: Budget; readonly note: string };
 
-export const DEFAULT_RATIO = 0.1;
+export const DEFAULT_RATIO = DEFAULTS.ratio;
 /** AMS-KV's condensed scales: the first five 1:1 scales, the 121 tokens ScaleKV never compresses either */
 export const DEFAULT_CONDENSED_SCALES = 5;
 

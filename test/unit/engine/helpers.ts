@@ -1,5 +1,5 @@
 /** Shared set-up for engine tests: the embedded tiny model (built by test/run.mjs) and temp folders. */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { embeddedModelDir } from '../../../src/engine/loadModel';
@@ -8,8 +8,23 @@ import type { GenerateRequest, Progress } from '../../../src/shared/types';
 
 export const TINY = embeddedModelDir();
 
+const made: string[] = [];
+// every test file runs in its own process: its temp folders go when it exits, passed or failed
+process.on('exit', () => {
+  for (const d of made) {
+    try {
+      rmSync(d, { recursive: true, force: true, maxRetries: 2 });
+    } catch {
+      // a child process still writing there; the OS temp cleaner gets it
+    }
+  }
+});
+
+/** a fresh folder under the temp dir, removed when the test process exits */
 export function tempDir(name: string): string {
-  return mkdtempSync(join(tmpdir(), `scalekv-${name}-`));
+  const d = mkdtempSync(join(tmpdir(), `scalekv-${name}-`));
+  made.push(d);
+  return d;
 }
 
 export function ctx(onProgress?: (p: Progress) => void, signal?: AbortSignal): JobContext {

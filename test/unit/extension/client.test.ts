@@ -91,3 +91,10 @@ test('the real engine process reports a missing model as an error, not a crash',
   assert.equal(ok.kind, 'describeModel');
   c.dispose();
 });
+
+test('a request the engine died before accepting goes to a fresh engine once, then fails clearly', async () => {
+  const c = new EngineClient({ workerPath: worker });
+  assert.equal(await code(c.request(gen('unacked-crash'))), 'E_WORKER_CRASHED');
+  assert.equal(c.starts, 2, 'sent again once to a new engine, not forever');
+  c.dispose();
+});

@@ -7,6 +7,9 @@ process.on('message', (m) => {
   }
   if (m.type === 'shutdown') process.exit(0);
   const what = m.request?.prompts?.[0] ?? m.modelPath ?? '';
+  // as the real worker: acknowledge a request before working on it ("unacked-crash" dies before that)
+  if (what === 'unacked-crash') process.exit(4);
+  process.send({ type: 'accepted', id: m.id });
   if (what === 'crash') process.exit(3);
   if (what === 'abort') process.abort();
   if (what === 'hang') return;

@@ -1,0 +1,280 @@
+/**
+ * Every CLI command's flags, with their kinds, choices and help: the parser checks argv against these
+ * and `scalekv <command> --help` prints them. Defaults shown here come from src/shared/defaults.ts.
+ */
+import { RESOLUTIONS } from '../model/schedule';
+import { DEFAULTS, PROVIDER_SETTINGS, QUERY_MODES } from '../shared/defaults';
+import { PROFILE_POLICIES } from '../shared/requests';
+import { POLICY_NAMES } from '../shared/types';
+import type { CommandSpec, FlagSpec } from './args';
+
+const D = DEFAULTS;
+const PRECISIONS = ['auto', 'fp16', 'fp32'];
+const RUNNERS = ['auto', 'fused', 'layerwise'];
+const RES = Object.keys(RESOLUTIONS);
+
+const model: FlagSpec[] = [
+  { name: 'model', kind: 'text', value: 'DIR|FILE', help: 'official-format weights (default: the embedded tiny model)' },
+  { name: 'provider', kind: 'text', value: 'P', choices: PROVIDER_SETTINGS, help: `execution provider (default ${D.provider})` },
+];
+
+const prompts: FlagSpec[] = [
+  { name: 'prompt', kind: 'text', repeat: true, help: 'a prompt; repeat for a batch' },
+  { name: 'prompts-file', kind: 'text', value: 'FILE', help: 'prompts, one per line (# comments); - reads them from stdin' },
+];
+
+const shape: FlagSpec[] = [
+  { name: 'resolution', kind: 'text', value: 'R', choices: RES, help: `Infinity pixel budget (default ${D.resolution})` },
+  { name: 'aspect', kind: 'text', value: 'W:H', help: `aspect ratio, e.g. 16:9 (default ${D.aspect})` },
+  { name: 'cfg', kind: 'number', value: 'X', help: `classifier-free guidance scale (default ${D.cfg})` },
+];
+
+const sampling: FlagSpec[] = [
+  { name: 'seed', kind: 'integer', value: 'N', help: `sampling seed (default ${D.seed})` },
+  { name: 'tau', kind: 'number', value: 'X', help: `sampling temperature (default ${D.tau})` },
+  { name: 'top-k', kind: 'integer', value: 'N', help: `top-k (default ${D.topK})` },
+  { name: 'top-p', kind: 'number', value: 'X', help: `top-p (default ${D.topP})` },
+];
+
+const policyTuning: FlagSpec[] = [
+  { name: 'ratio', kind: 'number', value: 'X', help: `KV budget as a fraction of the full cache (default ${D.ratio})` },
+  {
+    name: 'profile',
+    kind: 'text',
+    value: 'FILE',
+    help: `a ScaleKV profile or official budget table, read by ${PROFILE_POLICIES.join(' and ')}`,
+  },
+  {
+    name: 'query-mode',
+    kind: 'text',
+    value: 'M',
+    choices: QUERY_MODES,
+    help: `observation-window queries: as the official code or the paper (default ${D.queryMode})`,
+  },
+  { name: 'window', kind: 'integer', value: 'N', help: `observation-window queries per scale (default ${D.windowSize})` },
+  { name: 'kernel', kind: 'integer', value: 'N', help: `max-pooling kernel along the key axis (default ${D.poolingKernel})` },
+];
+
+const PROFILE_NOTE = `--profile is read only by ${PROFILE_POLICIES.join(' and ')}. Given without --policy, it switches the policy to
+scalekv; given with a policy that cannot read it, it is an error.`;
+
+const PROMPTS_NOTE = `Long or many prompts belong in a file (--prompts-file F) or on stdin (--prompts-file -): the command
+line is limited (onnxruntime-node crashes past about 28 KB of arguments, so the CLI refuses more than 16 KB).`;
+
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    name: 'generate',
+    summary: 'generate images; writes PNGs, run.json, tokens.bin and retention.bin under --out/<run id>/',
+    usage: 'generate --prompt TEXT [--prompt ...] [--out DIR] [--policy scalekv --ratio 0.1] [flags]',
+    flags: [
+      ...prompts,
+      { name: 'out', kind: 'text', value: 'DIR', help: 'folder the run folder is made in (default runs)' },
+      {
+        name: 'policy',
+        kind: 'text',
+        value: 'NAME',
+        choices: POLICY_NAMES,
+        help: `KV-cache policy (default ${D.policy}; with --profile, scalekv)`,
+      },
+      ...policyTuning,
+      ...sampling,
+      ...shape,
+      ...model,
+    ],
+    notes: `${PROFILE_NOTE}\nWithout --prompt or --prompts-file one example prompt is drawn.\n${PROMPTS_NOTE}`,
+  },
+  {
+    name: 'calibrate',
+    summary: 'calibrate ScaleKV on prompts and write a profile (JSON); resumable through a state file',
+    usage: 'calibrate [--out profile.json] [--prompts-file F | --prompt TEXT ...] [--ratio 0.1] [flags]',
+    flags: [
+      ...prompts,
+      { name: 'out', kind: 'text', value: 'FILE', help: 'the profile to write; its folder must exist (default profile.json)' },
+      { name: 'ratio', kind: 'number', value: 'X', help: `target KV budget (default ${D.ratio})` },
+      { name: 'drafters', kind: 'integer', value: 'N', help: 'drafter layers per scale (default depth / 16, at least 1)' },
+      { name: 'window', kind: 'integer', value: 'N', help: `observation-window queries per scale (default ${D.windowSize})` },
+      { name: 'kernel', kind: 'integer', value: 'N', help: `max-pooling kernel along the key axis (default ${D.poolingKernel})` },
+      { name: 'state', kind: 'text', value: 'FILE', help: 'partial-state file to resume from (default <out>.state.json)' },
+      ...shape,
+      ...model,
+    ],
+    notes: `Without prompts it calibrates on 10 built-in ones, as the paper does.\n${PROMPTS_NOTE}`,
+  },
+  {
+    name: 'compare',
+    summary: 'run the full cache and each --policy on the same prompts and seeds; writes compare.json and compare.md',
+    usage: 'compare --prompt TEXT [--policy scalekv --policy snapkv ...] [--out DIR] [flags]',
+    flags: [
+      ...prompts,
+      { name: 'out', kind: 'text', value: 'DIR', help: 'folder for the runs and the tables (default runs)' },
+      {
+        name: 'policy',
+        kind: 'text',
+        value: 'NAME',
+        repeat: true,
+        choices: POLICY_NAMES,
+        help: 'a policy to compare with the full cache; repeat (default: every one)',
+      },
+      ...policyTuning,
+      ...sampling,
+      ...shape,
+      ...model,
+    ],
+    notes: `--profile is given to the compared policies that read it (${PROFILE_POLICIES.join(', ')}); it is an error when none does.\n${PROMPTS_NOTE}`,
+  },
+  {
+    name: 'bench',
+    summary: 'time and size the engine per provider, config, resolution and policy; writes a Markdown table and JSON',
+    usage: 'bench [--out bench/out/results.md] [--provider cpu ...] [--config tiny ...] [--resolution 1M ...] [flags]',
+    flags: [
+      { name: 'out', kind: 'text', value: 'FILE', help: 'the table to write, JSON beside it (default bench/out/results.md, untracked)' },
+      {
+        name: 'provider',
+        kind: 'text',
+        value: 'P',
+        repeat: true,
+        choices: PROVIDER_SETTINGS.filter((p) => p !== 'auto'),
+        help: 'repeat (default cpu)',
+      },
+      {
+        name: 'config',
+        kind: 'text',
+        value: 'NAME',
+        repeat: true,
+        help: 'tiny or 2b-<blocks>, Infinity-2B shapes with random weights; repeat (default tiny)',
+      },
+      { name: 'resolution', kind: 'text', value: 'R', repeat: true, choices: RES, help: 'repeat (default 0.25M and 1M)' },
+      { name: 'policy', kind: 'text', value: 'NAME', repeat: true, choices: POLICY_NAMES, help: 'repeat (default full and scalekv)' },
+      { name: 'ratio', kind: 'number', value: 'X', repeat: true, help: `repeat (default ${D.ratio})` },
+      { name: 'repeats', kind: 'integer', value: 'N', help: 'runs per row: the first builds the graphs, the fastest of the rest is kept (default 2)' },
+      { name: 'precision', kind: 'text', value: 'P', repeat: true, choices: PRECISIONS, help: 'repeat (default auto: float16 on GPUs)' },
+      { name: 'runner', kind: 'text', value: 'R', choices: RUNNERS, help: 'fused per-scale graphs or layer by layer (default auto)' },
+    ],
+  },
+  {
+    name: 'make-tiny',
+    summary: 'write the embedded tiny Infinity-architecture checkpoint (.pth + safetensors) and calibrate it',
+    usage: 'make-tiny --out DIR [--if-missing]',
+    flags: [
+      { name: 'out', kind: 'text', value: 'DIR', help: 'where the model goes' },
+      { name: 'if-missing', kind: 'boolean', help: 'keep a complete model that is already there' },
+    ],
+  },
+  {
+    name: 'import-budget',
+    summary: 'validate an official ScaleKV budget table and turn it into a profile',
+    usage: 'import-budget --in official.json --out profile.json [--model DIR] [--resolution 1M] [--aspect 1:1]',
+    flags: [
+      { name: 'in', kind: 'text', value: 'FILE', help: 'the official table (keys "Scale 9".., "Block i", Max, Min)' },
+      { name: 'out', kind: 'text', value: 'FILE', help: 'the profile to write' },
+      {
+        name: 'model',
+        kind: 'text',
+        value: 'DIR|FILE',
+        help: 'the model the table is for: its depth, heads and name are read from its files (no sessions are built)',
+      },
+      { name: 'resolution', kind: 'text', value: 'R', choices: RES, help: `the schedule the table is for (default ${D.resolution})` },
+      { name: 'aspect', kind: 'text', value: 'W:H', help: `(default ${D.aspect})` },
+      { name: 'depth', kind: 'integer', value: 'N', help: "without --model: layers (default: the table's Block count)" },
+      { name: 'heads', kind: 'integer', value: 'N', help: 'without --model: heads (default 16, 28 for 40 layers)' },
+      { name: 'head-dim', kind: 'integer', value: 'N', help: 'without --model: head dimension (default 128)' },
+      { name: 'name', kind: 'text', value: 'TEXT', help: 'without --model: model name (default infinity-<depth>-layers)' },
+    ],
+    notes: 'With --model the table is checked against that model (layer count), as Import Budget in VS Code does.',
+  },
+  {
+    name: 'export-budget',
+    summary: 'write a profile as an official budget table',
+    usage: 'export-budget --in profile.json --out official.json',
+    flags: [
+      { name: 'in', kind: 'text', value: 'FILE', help: 'a ScaleKV profile' },
+      { name: 'out', kind: 'text', value: 'FILE', help: 'the official table to write' },
+    ],
+  },
+  {
+    name: 'describe',
+    summary: 'load a model and print its configuration and execution provider',
+    usage: 'describe [--model DIR] [--provider auto]',
+    flags: [...model],
+  },
+  {
+    name: 'export-case',
+    summary: 'write a teacher-forced case (weights, inputs, logits, times) for bench/torch_infinity.py; with --model, that model\'s case for tools/train/parity.py',
+    usage: 'export-case [--config tiny|2b-<blocks> | --model DIR] [--out case] [--resolution 0.25M] [--provider auto] [--repeats 3]',
+    flags: [
+      { name: 'config', kind: 'text', value: 'NAME', help: 'tiny or 2b-<blocks> (default tiny)' },
+      { name: 'model', kind: 'text', value: 'DIR', help: 'a model folder instead of random weights (text, bits, logits, decoded image)' },
+      { name: 'prompt', kind: 'text', value: 'TEXT', help: 'with --model: the prompt (default "a red circle at the top left")' },
+      { name: 'cfg', kind: 'number', value: 'X', help: 'with --model: guidance scale (default 3)' },
+      { name: 'out', kind: 'text', value: 'DIR', help: '(default case)' },
+      { name: 'resolution', kind: 'text', value: 'R', choices: RES, help: '(default 0.25M)' },
+      { name: 'provider', kind: 'text', value: 'P', choices: PROVIDER_SETTINGS, help: `(default ${D.provider})` },
+      { name: 'repeats', kind: 'integer', value: 'N', help: 'timed runs (default 3)' },
+      { name: 'precision', kind: 'text', value: 'P', choices: PRECISIONS, help: 'auto (float16 on GPUs), fp16 or fp32 (default auto)' },
+      { name: 'runner', kind: 'text', value: 'R', choices: RUNNERS, help: 'fused per-scale graphs or layer by layer (default auto)' },
+    ],
+  },
+  {
+    name: 'dataset',
+    summary: 'write a procedural captioned dataset: images.u8 (N x S x S x 3), meta.jsonl, dataset.json',
+    usage: 'dataset --out DIR --count N [--size 512] [--seed S] [--split train|heldout] [--workers K]',
+    flags: [
+      { name: 'out', kind: 'text', value: 'DIR', help: 'the dataset folder (written whole or not at all)' },
+      { name: 'count', kind: 'integer', value: 'N', help: 'images' },
+      { name: 'size', kind: 'integer', value: 'S', help: 'pixels on a side (default 512)' },
+      { name: 'seed', kind: 'integer', value: 'S', help: '(default 0)' },
+      { name: 'split', kind: 'text', value: 'NAME', choices: ['train', 'heldout'], help: '(default train)' },
+      { name: 'workers', kind: 'integer', value: 'K', help: 'worker threads (default: the cores)' },
+    ],
+  },
+  {
+    name: 'heldout',
+    summary: 'write the 50 held-out evaluation prompts with their ground truth (JSON)',
+    usage: 'heldout [--out test/fixtures/dataset/heldout.json]',
+    flags: [{ name: 'out', kind: 'text', value: 'FILE', help: '(default test/fixtures/dataset/heldout.json)' }],
+  },
+  {
+    name: 'check-prompts',
+    summary: 'generate one image per prompt of a prompts file and score colour, position and shape',
+    usage: 'check-prompts --prompts-file F --out DIR [--model DIR] [--limit N] [--policy P --ratio X] [--resolution 0.25M]',
+    flags: [
+      ...model,
+      { name: 'prompts-file', kind: 'text', value: 'FILE', help: 'a held-out prompts file (test/fixtures/dataset/heldout.json)' },
+      { name: 'out', kind: 'text', value: 'DIR', help: 'runs and check.json / check.md' },
+      { name: 'limit', kind: 'integer', value: 'N', help: 'the first N prompts' },
+      { name: 'batch', kind: 'integer', value: 'N', help: 'prompts per generation (default 4)' },
+      { name: 'policy', kind: 'text', value: 'NAME', choices: POLICY_NAMES, help: '(default full)' },
+      { name: 'resolution', kind: 'text', value: 'R', choices: RES, help: '(default 0.25M)' },
+      ...sampling,
+      ...policyTuning,
+    ],
+  },
+  {
+    name: 'make-text-encoder',
+    summary: "write a frozen flan-t5-shaped encoder whose tokenizer holds every word of --dataset DIR's dataset.json",
+    usage: 'make-text-encoder --out DIR (--dataset DIR | --word W ...) [--vocab-size 512]',
+    flags: [
+      { name: 'out', kind: 'text', value: 'DIR', help: '(default flan-t5-shapes)' },
+      { name: 'dataset', kind: 'text', value: 'DIR', help: 'a dataset folder (its vocabulary)' },
+      { name: 'word', kind: 'text', repeat: true, help: 'a word the tokenizer must hold whole' },
+      { name: 'vocab-size', kind: 'integer', value: 'N', help: '(default 512)' },
+      { name: 'seed', kind: 'integer', value: 'N', help: '(default 2024)' },
+      { name: 'rel-std', kind: 'number', value: 'X', help: 'relative-attention bias scale (default 2)' },
+    ],
+  },
+  {
+    name: 'encode-text',
+    summary: 'token ids and T5 features of --prompt ... as JSON',
+    usage: 'encode-text (--text-encoder DIR | --model DIR) --prompt P ... [--out F.json]',
+    flags: [
+      { name: 'text-encoder', kind: 'text', value: 'DIR', help: 'a flan-t5-shaped folder' },
+      { name: 'model', kind: 'text', value: 'DIR', help: 'a model folder (its text encoder)' },
+      { name: 'prompt', kind: 'text', repeat: true, help: 'repeat' },
+      { name: 'out', kind: 'text', value: 'FILE', help: '(default encode-text.json)' },
+    ],
+  },
+];
+
+export function commandSpec(name: string): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}

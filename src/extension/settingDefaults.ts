@@ -1,0 +1,20 @@
+/**
+ * What each setting reads when the user has not set it: the fallbacks settings.ts passes to
+ * getConfiguration().get. No vscode import, so a unit test can hold them against package.json's
+ * contributes.configuration defaults.
+ */
+import { DEFAULTS } from '../shared/defaults';
+
+export const SETTING_DEFAULTS = {
+  modelPath: '',
+  executionProvider: DEFAULTS.provider,
+  defaultRatio: DEFAULTS.ratio,
+  windowSize: DEFAULTS.windowSize,
+  poolingKernel: DEFAULTS.poolingKernel,
+  queryMode: DEFAULTS.queryMode,
+  calibrationPromptsFile: '',
+  outputFolder: '',
+  resolution: DEFAULTS.resolution,
+  cfg: DEFAULTS.cfg,
+  defaultPolicy: DEFAULTS.policy,
+} as const;

@@ -1,0 +1,31 @@
+/**
+ * The generation defaults, in one place: the CLI's flag defaults, the extension settings' fallbacks
+ * (which must equal package.json's contributes.configuration defaults: a unit test checks), the
+ * notebook controller, the commands and the engine all read them here.
+ */
+import type { PolicyName, ProviderSetting, WindowQueryMode } from './types';
+
+export const DEFAULTS = {
+  seed: 0,
+  cfg: 3,
+  tau: 1,
+  topK: 900,
+  topP: 0.97,
+  /** KV budget as a fraction of the full cache (the paper's 10%) */
+  ratio: 0.1,
+  resolution: '1M',
+  /** width:height */
+  aspect: '1:1',
+  /** h / w, the aspect as the engine takes it */
+  aspectRatio: 1,
+  /** observation-window queries per scale (a 4x4 grid of patch centres) */
+  windowSize: 16,
+  /** max-pooling kernel along the key axis */
+  poolingKernel: 5,
+  queryMode: 'code' as WindowQueryMode,
+  policy: 'scalekv' as PolicyName,
+  provider: 'auto' as ProviderSetting,
+} as const;
+
+export const PROVIDER_SETTINGS: readonly ProviderSetting[] = ['auto', 'cuda', 'webgpu', 'cpu'];
+export const QUERY_MODES: readonly WindowQueryMode[] = ['code', 'paper'];

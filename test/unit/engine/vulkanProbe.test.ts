@@ -1,0 +1,28 @@
+/**
+ * WebGPU is probed only where Linux can load the Vulkan loader (Dawn otherwise prints a warning
+ * straight to stderr): the loader is found on LD_LIBRARY_PATH or in the linker cache, and not found
+ * when neither has it.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { vulkanLoaderFound } from '../../../src/engine/runtime';
+import { tempDir } from './helpers';
+
+test('the Vulkan loader is found on LD_LIBRARY_PATH or in the linker cache', { skip: process.platform !== 'linux' && 'Linux only' }, () => {
+  const lib = tempDir('vk');
+  writeFileSync(join(lib, 'libvulkan.so.1'), '');
+  assert.equal(vulkanLoaderFound({ LD_LIBRARY_PATH: `/nonexistent:${lib}` }, '/nonexistent/ld.so.cache'), true);
+  const cache = join(tempDir('vkcache'), 'ld.so.cache');
+  writeFileSync(cache, Buffer.concat([Buffer.from([0, 1, 2]), Buffer.from('libvulkan.so.1\0/usr/lib/x/libvulkan.so.1\0')]));
+  assert.equal(vulkanLoaderFound({}, cache), true);
+});
+
+test('without a loader anywhere it is not found', { skip: process.platform !== 'linux' && 'Linux only' }, (t) => {
+  const cache = join(tempDir('vkcache'), 'ld.so.cache');
+  writeFileSync(cache, 'libc.so.6\0libm.so.6\0');
+  // the machine's own library folders are searched too: only meaningful where they hold no loader
+  if (vulkanLoaderFound({}, cache)) return t.skip('this machine has a Vulkan loader in a standard folder');
+  assert.equal(vulkanLoaderFound({ LD_LIBRARY_PATH: tempDir('empty') }, cache), false);
+});
