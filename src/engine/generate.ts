@@ -142,6 +142,8 @@ export async function generateImages(model: GenerationModel, o: GenerationOption
           { x, gss: cond.gss, cos: rope.cos, sin: rope.sin, pastK: cache.k, pastV: cache.v, caKv: cond.caKv, caBias: cond.caBias, L },
           { idx: needs.windowQueries, mode: needs.queryMode ?? o.queryMode },
           needs.colsum,
+          // the graph's TopK needs a history of at least K' keys: clamp, and none without history
+          needs.asiTopK && cache.len > 0 ? Math.min(needs.asiTopK, cache.len) : 0,
         );
         if (x !== cond.x0 && x.location !== 'cpu') x.dispose();
         x = out.y;
@@ -162,6 +164,7 @@ export async function generateImages(model: GenerationModel, o: GenerationOption
           isLastScale: si === total - 1,
           windowScores: out.win,
           colsum: out.colsum,
+          asiStats: out.asiStats,
         });
         if (sel) {
           if (sel.keep.length !== rows * H * sel.perHead) {

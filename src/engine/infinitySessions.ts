@@ -31,11 +31,13 @@ export interface BlockOut {
   vAll: ort.Tensor;
   win: Float32Array | null;
   colsum: Float32Array | null;
+  asiStats: Float32Array | null;
 }
 
 export class InfinitySessions {
   private blocks: ort.InferenceSession[] = [];
-  private blocksColsum: (ort.InferenceSession | null)[] = [];
+  /** variants of each block with extra statistics, built on first use, keyed by `${block}:${variant}` */
+  private variants = new Map<string, ort.InferenceSession>();
   private constructor(
     readonly cfg: InfinityConfig,
     readonly ep: ExecutionProvider,
@@ -56,18 +58,18 @@ export class InfinitySessions {
     for (let i = 0; i < cfg.depth; i++) {
       if (signal?.aborted) break;
       s.blocks.push(await ort.InferenceSession.create(buildBlockGraph(cfg, ws, i, { colsum: false }), opt(['y', 'k_all', 'v_all'])));
-      s.blocksColsum.push(null);
       onBlock?.(i);
     }
     return s;
   }
 
-  /** Variant of block i that also reports attention mass per key; built on first use. */
-  private async blockWithColsum(i: number): Promise<ort.InferenceSession> {
-    let s = this.blocksColsum[i];
+  /** Variant of block i that also reports attention mass per key and/or the ASI factors. */
+  private async blockVariant(i: number, colsum: boolean, asiStats: boolean): Promise<ort.InferenceSession> {
+    const key = `${i}:${colsum ? 'c' : ''}${asiStats ? 'a' : ''}`;
+    let s = this.variants.get(key);
     if (!s) {
-      s = await ort.InferenceSession.create(buildBlockGraph(this.cfg, this.ws, i, { colsum: true }), sessionOptions(this.ep, ['y', 'k_all', 'v_all']));
-      this.blocksColsum[i] = s;
+      s = await ort.InferenceSession.create(buildBlockGraph(this.cfg, this.ws, i, { colsum, asiStats }), sessionOptions(this.ep, ['y', 'k_all', 'v_all']));
+      this.variants.set(key, s);
     }
     return s;
   }
@@ -93,15 +95,19 @@ export class InfinitySessions {
     feeds: { x: ort.Tensor; gss: ort.Tensor; cos: Float32Array; sin: Float32Array; pastK: ort.Tensor; pastV: ort.Tensor; caKv: ort.Tensor; caBias: ort.Tensor; L: number },
     win: { idx: Int32Array | null; mode: 'code' | 'paper' },
     colsum: boolean,
+    /** K' for the ASI factors (already clamped to the history length), 0 for none */
+    asiTopK = 0,
   ): Promise<BlockOut> {
     const d = this.cfg.embedDim / this.cfg.numHeads;
     const W = win.idx ? win.idx.length : 0;
-    const session = colsum ? await this.blockWithColsum(i) : this.blocks[i];
+    const asi = asiTopK > 0;
+    const session = colsum || asi ? await this.blockVariant(i, colsum, asi) : this.blocks[i];
     // every output is fetched on every run: the WebGPU provider copies an output whose shape changed
     // since a run that did not fetch it from a stale buffer ("Tensor size mismatch")
     const fetches = ['y', 'k_all', 'v_all', 'win_code', 'win_paper'];
     const winName = win.mode === 'paper' ? 'win_paper' : 'win_code';
     if (colsum) fetches.push('colsum');
+    if (asi) fetches.push('asi_stats');
     const r = await session.run(
       {
         x: feeds.x,
@@ -115,6 +121,7 @@ export class InfinitySessions {
         // never an empty index: the WebGPU provider mis-copies zero-sized outputs on later runs, so a
         // one-row window is computed and simply not fetched when the policy wants none
         win_idx: W ? new ort.Tensor('int64', BigInt64Array.from(win.idx!, (v) => BigInt(v)), [W]) : new ort.Tensor('int64', BigInt64Array.of(0n), [1]),
+        ...(asi ? { asi_k: new ort.Tensor('int64', BigInt64Array.of(BigInt(asiTopK)), [1]) } : {}),
       },
       fetches,
     );
@@ -124,6 +131,7 @@ export class InfinitySessions {
       vAll: r.v_all,
       win: W ? (r[winName].data as Float32Array) : null,
       colsum: colsum ? (r.colsum.data as Float32Array) : null,
+      asiStats: asi ? (r.asi_stats.data as Float32Array) : null,
     };
   }
 
@@ -133,6 +141,6 @@ export class InfinitySessions {
   }
 
   async release(): Promise<void> {
-    for (const s of [this.conditioning, this.embed, this.head, this.gatherSession, ...this.blocks, ...this.blocksColsum]) await s?.release();
+    for (const s of [this.conditioning, this.embed, this.head, this.gatherSession, ...this.blocks, ...this.variants.values()]) await s?.release();
   }
 }

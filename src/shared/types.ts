@@ -13,8 +13,14 @@ export interface ScaleShape {
   w: number;
 }
 
-export type PolicyName = 'full' | 'scalekv' | 'local' | 'h2o' | 'snapkv' | 'amskv';
-export const POLICY_NAMES: readonly PolicyName[] = ['full', 'scalekv', 'local', 'h2o', 'snapkv', 'amskv'];
+export type PolicyName = 'full' | 'scalekv' | 'local' | 'h2o' | 'snapkv' | 'amskv' | 'hack' | 'heatkv';
+export const POLICY_NAMES: readonly PolicyName[] = ['full', 'scalekv', 'local', 'h2o', 'snapkv', 'amskv', 'hack', 'heatkv'];
+/** policies that read a calibrated profile (their own statistics or ScaleKV's roles) */
+export const PROFILE_POLICIES: readonly PolicyName[] = ['scalekv', 'amskv', 'hack', 'heatkv'];
+
+/** How budgets are derived from a ratio: the official tables' rule, or this project's older one. */
+export type BudgetRule = 'official' | 'legacy';
+export type AsiMode = 'eq2' | 'current' | 'history' | 'sum';
 
 /**
  * How the observation-window queries are formed when scoring cached keys.
@@ -41,6 +47,8 @@ export interface PolicySpec {
   localScales?: number;
   /** amskv: how many earliest scales are kept as condensed context */
   condensedScales?: number;
+  /** how budgets follow from the ratio where a profile's must be re-derived (default: the profile's rule) */
+  budgetRule?: BudgetRule;
 }
 
 export interface ModelSummary {
@@ -84,6 +92,21 @@ export interface ProfileScale {
   asi?: number[];
   /** ASI per layer per head (calibration only) */
   asiPerHead?: number[][];
+  /** the Eq. 2 factors and the sum index per layer (calibration only), so any asiMode can be re-ranked */
+  asiCurrent?: number[];
+  asiHistory?: number[];
+  asiSum?: number[];
+}
+
+/** HACK's offline head statistics (calibration): how vertical each head's attention is, per [layer][head] */
+export interface HackStats {
+  /** N_hist x sum_j p_j^2 - 1 of the history attention shares p (0 for uniform, large for a few columns) */
+  verticality: number[][];
+}
+
+/** HeatKV's Scale-dependent Cumulative Attention Score per [layer][head][source scale] (calibration) */
+export interface HeatStats {
+  scas: number[][][];
 }
 
 export interface ProfileModelRef {
@@ -117,6 +140,14 @@ export interface ProfileSettings {
   draftersPerScale: number;
   refinerInitialBudget: number;
   refinerDecay: number;
+  /** which rule made the budgets; absent in profiles written before the official rule: 'legacy' */
+  budgetRule?: BudgetRule;
+  /** the official rule's B (tokens per layer), when budgetRule is 'official' */
+  tokensPerLayer?: number;
+  /** how drafters were chosen (calibrated profiles): the ASI mode, K' of Eq. 2, N_d of Eq. 3 */
+  asiMode?: AsiMode;
+  asiTopK?: number;
+  drafterPairs?: number;
 }
 
 export interface ScaleKVProfile {
@@ -128,6 +159,9 @@ export interface ScaleKVProfile {
   calibration?: CalibrationInfo;
   /** one entry per scale of model.schedule */
   scales: ProfileScale[];
+  /** per-head statistics for the hack and heatkv policies (calibrated profiles) */
+  hack?: HackStats;
+  heat?: HeatStats;
   /** where this profile came from: 'calibration', 'official-import', 'allocation' */
   origin: string;
 }
@@ -247,6 +281,8 @@ export interface RunRecord {
   retention?: RetentionIndex;
   /** the profile used (ScaleKV runs) */
   profile?: ScaleKVProfile;
+  /** things the user should know about how the run was set up (e.g. a profile derived on the fly) */
+  notices?: string[];
   fidelity?: FidelityReport;
 }
 
@@ -284,6 +320,14 @@ export interface CalibrateRequest {
   draftersPerScale?: number;
   windowSize?: number;
   poolingKernel?: number;
+  /** how drafters are chosen: 'eq2' (default), one factor alone, or the older sum index */
+  asiMode?: AsiMode;
+  /** K' of Eq. 2 (default DEFAULT_ASI_TOP_K) */
+  asiTopK?: number;
+  /** 'official' (default) or 'legacy' */
+  budgetRule?: BudgetRule;
+  /** N_d of Eq. 3: drafter layer-scale pairs in all (default: the official tables' density) */
+  drafterPairs?: number;
   /** a partial-state file to resume from (written as calibration progresses) */
   statePath?: string;
 }
