@@ -244,6 +244,19 @@ function asiStatsOf(g: Graph, probs: string, pastK: string, k: string): string {
   return g.reduceMean(stack, [2], 0);
 }
 
+/**
+ * The asi_stats computation alone, on given attention probabilities [B,H,L,N] with the history length
+ * taken from past_k [B,H,P,d]: lets tests check the block graph's statistic on hand-made attention maps.
+ */
+export function buildAsiStatsProbe(H: number): Uint8Array {
+  const g = new Graph('asi_stats_probe');
+  const probs = g.input('probs', 'float32', ['B', H, 'L', 'N']);
+  const pastK = g.input('past_k', 'float32', ['B', H, 'P', 'D']);
+  const k = g.input('asi_k', 'int64', [1]);
+  g.outputAs(asiStatsOf(g, probs, pastK, k), 'asi_stats', 'float32', ['B', H, 2]);
+  return g.toBytes();
+}
+
 export function buildHeadGraph(cfg: InfinityConfig, ws: WeightSource): Uint8Array {
   const g = new Graph('infinity_head');
   const C = cfg.embedDim;

@@ -208,7 +208,9 @@ export class AsiAccumulator {
       for (let h = 0; h < heads; h++) this.state.sum[scaleIndex][layer][h] += asiFromColsum(colsum, (r * heads + h) * cacheLen, cacheLen, curLen, top);
       this.state.count[scaleIndex][layer] += 1;
     }
-    if (asiStats) this.addFactors(scaleIndex, layer, asiStats, rowsToUse);
+    // without history every query's attention is on the current map and the top-K' history sum is empty
+    const stats = asiStats ?? (cacheLen === curLen ? new Float32Array(rowsToUse * heads * 2).map((_, i) => (i % 2 ? 0 : 1)) : null);
+    if (stats) this.addFactors(scaleIndex, layer, stats, rowsToUse);
   }
 
   /** the Eq. 2 factors alone: asiStats [rows][heads][2] */
