@@ -15,7 +15,8 @@ import { resolve } from 'node:path';
 import { createEngine } from '../engine/engine';
 import { parseAspect } from '../model/schedule';
 import { toErrorInfo } from '../shared/errors';
-import type { GenerateRequest, PolicyName, PolicySpec, Progress, ProviderSetting } from '../shared/types';
+import { POLICY_NAMES, type AsiMode, type BudgetRule, type GenerateRequest, type PolicyName, type PolicySpec, type Progress, type ProviderSetting } from '../shared/types';
+import { DEFAULT_ASI_TOP_K } from '../scalekv/asi';
 import { list, num, parseArgs, str, type ParsedArgs } from './args';
 import { runBench } from './bench';
 import { exportBudget, importBudget, makeTiny, readPrompts, tinyIsBuilt } from './commands';
@@ -42,9 +43,17 @@ Common flags:
   --resolution R        0.06M | 0.25M | 0.60M | 1M (default 1M)
   --aspect A            width:height, e.g. 1:1, 16:9 (default 1:1)
   --cfg X --tau X --top-k N --top-p X
-  --policy NAME         full | scalekv | snapkv | h2o | local | amskv
-  --ratio X             KV budget as a fraction of the full cache (default 0.1)
-  --profile FILE        a ScaleKV profile or an official budget table (for --policy scalekv)
+  --policy NAME         ${POLICY_NAMES.join(' | ')}
+  --ratio X             KV budget as a fraction of the full cache, within (0, 1] (default 0.1)
+  --profile FILE        a ScaleKV profile or an official budget table (scalekv, hack, heatkv, amskv)
+  --budget-rule R       official | legacy: how budgets follow from the ratio (calibrate: default official;
+                        generate: where a profile's budgets are re-derived, default the profile's rule)
+
+Calibration flags:
+  --asi-mode M          eq2 (default: the paper's Eq. 2) | current | history (one factor alone) | sum (older index)
+  --asi-top-k K         K' of Eq. 2: top history weights summed per query (default ${DEFAULT_ASI_TOP_K})
+  --drafter-pairs N     N_d of Eq. 3: drafter layer-scale pairs in all (default: the official tables' density)
+  --drafters N          drafters per scale (legacy rule)
   --query-mode M        code (default, as the official code) | paper
   --out PATH
 `;
@@ -66,6 +75,7 @@ function policyFrom(a: ParsedArgs, name: string): PolicySpec {
     queryMode: (str(a, 'query-mode', 'code') as 'code' | 'paper') ?? 'code',
     windowSize: num(a, 'window', 16),
     poolingKernel: num(a, 'kernel', 5),
+    budgetRule: str(a, 'budget-rule') as BudgetRule | undefined,
   };
 }
 
@@ -124,6 +134,10 @@ async function main(argv: string[]): Promise<number> {
             provider: b.provider,
             outPath: str(a, 'out') ? out : resolve('profile.json'),
             draftersPerScale: str(a, 'drafters') ? num(a, 'drafters', 2) : undefined,
+            asiMode: str(a, 'asi-mode') as AsiMode | undefined,
+            asiTopK: str(a, 'asi-top-k') ? num(a, 'asi-top-k', DEFAULT_ASI_TOP_K) : undefined,
+            budgetRule: str(a, 'budget-rule') as BudgetRule | undefined,
+            drafterPairs: str(a, 'drafter-pairs') ? num(a, 'drafter-pairs', 0) : undefined,
             statePath: str(a, 'state') ? resolve(str(a, 'state')!) : undefined,
           },
           ctx,

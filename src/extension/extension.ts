@@ -11,7 +11,7 @@ import { scaleSchedule } from '../model/schedule';
 import { checkProfileMatches, formatOfficialTable, parseProfile, profileToOfficial } from '../scalekv/profile';
 import type { EngineResult } from '../shared/protocol';
 import type { CalibrateRequest, GenerateRequest, ModelSummary, PolicyName, PolicySpec, ProfileModelRef, RunRecord, ScaleKVProfile } from '../shared/types';
-import { POLICY_NAMES } from '../shared/types';
+import { POLICY_NAMES, PROFILE_POLICIES } from '../shared/types';
 import { ScaleKVNotebookController } from '../notebook/controller';
 import { SidebarView } from '../views/sidebarView';
 import { registerVisualizerSerializer, VisualizerPanel } from '../views/visualizerPanel';
@@ -100,7 +100,7 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
 
   const policySpec = (name: PolicyName, ratio: number): PolicySpec => {
     const s = readSettings();
-    return { name, ratio, windowSize: s.windowSize, poolingKernel: s.poolingKernel, queryMode: s.queryMode, profilePath: name === 'scalekv' || name === 'amskv' ? profilePath : undefined };
+    return { name, ratio, windowSize: s.windowSize, poolingKernel: s.poolingKernel, queryMode: s.queryMode, profilePath: PROFILE_POLICIES.includes(name) ? profilePath : undefined };
   };
 
   const askRatio = async (def: number, title = 'KV budget') => {
@@ -145,6 +145,8 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
       req = { modelPath: s.modelPath, prompts: [prompt.trim()], seed: Number(seed), aspectRatio: 1, resolution: res.label, cfg: s.cfg, tau: 1, topK: 900, topP: 0.97, policy: policySpec(pol.label as PolicyName, ratio), provider: s.provider, outDir: outputRoot(ctx, s), recordRetention: true };
     }
     const r = await jobs.run<Extract<EngineResult, { kind: 'generate' }>>('Generating', { type: 'generate', request: req });
+    // e.g. a profile derived on the fly for an aspect ratio nobody calibrated
+    for (const n of r?.run.notices ?? []) void vscode.window.showInformationMessage(`ScaleKV: ${n}`);
     if (r) {
       if (opts) addRun(r.runPath, r.run);
       else void showRunResult(r.runPath, r.run);

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineClient } from '../engine/client';
 import type { EngineResult } from '../shared/protocol';
-import { PROFILE_MIME, RUN_MIME, type PolicyName, type ProviderSetting, type RunRecord, type ScaleShape } from '../shared/types';
+import { PROFILE_MIME, PROFILE_POLICIES, RUN_MIME, type PolicyName, type ProviderSetting, type RunRecord, type ScaleShape } from '../shared/types';
 import type { Settings } from '../extension/settings';
 import { sameSchedule, scaleSchedule } from '../model/schedule';
 import { parseCellSpec } from './cellSpec';
@@ -72,12 +72,13 @@ export class ScaleKVNotebookController implements vscode.Disposable {
       // a cell's own "profile" first, then the one this notebook calibrated for the same schedule, then
       // the extension's loaded profile if it fits; otherwise the engine picks the model's shipped one
       const profile = spec.profile ?? [this.calibrated.get(cell.notebook.uri.toString()), s.profilePath].find((p) => p && profileFits(p, schedule));
-      const policy = (name: PolicyName) => ({ name, ratio: spec.ratio, windowSize: s.windowSize, poolingKernel: s.poolingKernel, queryMode: s.queryMode, profilePath: name === 'scalekv' || name === 'amskv' ? profile : undefined });
+      const policy = (name: PolicyName) => ({ name, ratio: spec.ratio, windowSize: s.windowSize, poolingKernel: s.poolingKernel, queryMode: s.queryMode, profilePath: PROFILE_POLICIES.includes(name) ? profile : undefined });
       const opts = { token: ex.token, onProgress: (p: { message: string; fraction: number }) => progress(`[${Math.round(p.fraction * 100)}%] ${p.message}`) };
       const outputs: vscode.NotebookCellOutput[] = [];
       if (spec.action === 'generate') {
         const r = (await this.client.request({ type: 'generate', request: { ...base, policy: policy(spec.policy), outDir: s.outDir, recordRetention: true } }, opts)) as Extract<EngineResult, { kind: 'generate' }>;
         outputs.push(...this.runOutputs(r.runPath, r.run));
+        for (const n of r.run.notices ?? []) outputs.push(new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.text(`Note: ${n}`)]));
       } else if (spec.action === 'calibrate') {
         const out = join(s.outDir, 'profiles', `notebook-profile-${spec.resolution}-${Math.round(spec.ratio * 100)}pct.json`);
         mkdirSync(dirname(out), { recursive: true });

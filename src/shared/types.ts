@@ -49,6 +49,11 @@ export interface PolicySpec {
   condensedScales?: number;
   /** how budgets follow from the ratio where a profile's must be re-derived (default: the profile's rule) */
   budgetRule?: BudgetRule;
+  /** hack: the share of heads (most vertical first) that are contextual, and their budget per head relative to the average */
+  hackContextualFraction?: number;
+  hackContextualShare?: number;
+  /** heatkv: leading scales never pruned */
+  heatSinkScales?: number;
 }
 
 export interface ModelSummary {
