@@ -194,7 +194,7 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     const resolution = opts?.resolution ?? s.resolution;
     const pct = Math.round((opts?.targetRatio ?? ratio) * 100);
     // read again: the first step may have selected another model
-    const req: CalibrateRequest = { modelPath: readSettings().modelPath, prompts, targetRatio: ratio, aspectRatio: 1, resolution, cfg: s.cfg, provider: s.provider, outPath: join(dir, `profile-${resolution}-${pct}pct.json`), windowSize: s.windowSize, poolingKernel: s.poolingKernel, ...opts };
+    const req: CalibrateRequest = { modelPath: readSettings().modelPath, prompts, targetRatio: ratio, aspectRatio: 1, resolution, cfg: s.cfg, provider: s.provider, outPath: join(dir, `profile-${resolution}-${pct}pct.json`), windowSize: s.windowSize, poolingKernel: s.poolingKernel, asiTopK: s.asiTopK, asiMode: s.asiMode, budgetRule: s.budgetRule, ...opts };
     const r = await jobs.run<Extract<EngineResult, { kind: 'calibrate' }>>('Calibrating', { type: 'calibrate', request: req });
     if (!r) return;
     setProfile(r.profilePath, r.profile);

@@ -1,6 +1,7 @@
 /** Typed access to the extension's settings (contributes.configuration in package.json). */
 import * as vscode from 'vscode';
-import type { PolicyName, ProviderSetting, WindowQueryMode } from '../shared/types';
+import { DEFAULT_ASI_TOP_K } from '../scalekv/asi';
+import type { AsiMode, BudgetRule, PolicyName, ProviderSetting, WindowQueryMode } from '../shared/types';
 
 export interface Settings {
   modelPath: string | undefined;
@@ -14,6 +15,9 @@ export interface Settings {
   resolution: string;
   cfg: number;
   policy: PolicyName;
+  asiTopK: number;
+  asiMode: AsiMode;
+  budgetRule: BudgetRule;
 }
 
 export function readSettings(): Settings {
@@ -30,6 +34,9 @@ export function readSettings(): Settings {
     resolution: c.get<string>('resolution', '1M'),
     cfg: c.get<number>('cfg', 3),
     policy: c.get<PolicyName>('defaultPolicy', 'scalekv'),
+    asiTopK: c.get<number>('asiTopK', DEFAULT_ASI_TOP_K),
+    asiMode: c.get<AsiMode>('asiMode', 'eq2'),
+    budgetRule: c.get<BudgetRule>('budgetRule', 'official'),
   };
 }
 
