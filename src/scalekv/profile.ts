@@ -170,7 +170,8 @@ export function createProfile(a: CreateProfileArgs): ScaleKVProfile {
   if (rule === 'official') {
     const o = officialScaleBudgets(model, roles, settings);
     settings.tokensPerLayer = o.tokensPerLayer;
-    settings.baseCapacity = a.settings?.baseCapacity ?? o.tokensPerLayer;
+    // under the official rule nothing is compressed while a cache holds at most B: B is the base capacity
+    settings.baseCapacity = o.tokensPerLayer;
     budgets = o.scales;
   } else {
     const plan = a.plan ?? allocateBudgets(model.schedule, model.depth, settings);
