@@ -20,6 +20,23 @@ import { NOTHING_NEEDED, scaleOfPosition, stack, type Budget } from './common';
 /** the authors' default: the first four scales (57 tokens at 1:1) are never pruned */
 export const DEFAULT_HEAT_SINK_SCALES = 4;
 
+/**
+ * The authors' four sink scales are 57 tokens at 1:1, under 1% of the cache at 1024x1024; on small
+ * schedules or ratios they can exceed a layer's whole budget. Without an explicit setting, as many of the
+ * first four scales as fit in the smallest per-layer budget are sinks.
+ */
+export function fittingSinkScales(schedule: ScaleShape[], smallestLayerBudget: number): number {
+  let tokens = 0;
+  let n = 0;
+  while (n < Math.min(DEFAULT_HEAT_SINK_SCALES, schedule.length)) {
+    const next = schedule[n].h * schedule[n].w;
+    if (tokens + next > smallestLayerBudget) break;
+    tokens += next;
+    n++;
+  }
+  return n;
+}
+
 export function heatkvBudget(uniform: Budget, stats: HeatStats, schedule: ScaleShape[], sinkScales = DEFAULT_HEAT_SINK_SCALES): Budget {
   const depth = stats.scas.length;
   const H = stats.scas[0]?.length ?? 1;

@@ -26,7 +26,7 @@ import { checkRatio, uniformTokensPerLayer } from '../officialRule';
 import { checkProfileMatches, DEFAULT_SETTINGS, officialScaleBudgets } from '../profile';
 import { cumulativeTokens } from '../../model/schedule';
 import { classifyHeads, hackBudget, hackPolicy } from './hack';
-import { heatkvBudget, heatkvPolicy } from './heatkv';
+import { fittingSinkScales, heatkvBudget, heatkvPolicy } from './heatkv';
 import type { WindowLayout } from '../tokenSelection';
 import { amskvPolicy } from './amskv';
 import type { Budget, PolicyModel } from './common';
@@ -218,9 +218,12 @@ export function createPolicy(spec: PolicySpec, model: PolicyModel, options: Poli
     case 'heatkv': {
       const p = requireProfile(spec, model);
       if (!p.heat) throw new ScaleKVError('E_PROFILE_INVALID', `HeatKV needs S-CAS scores from a calibration; the profile (${p.origin}) has none. Calibrate again (ScaleKV: Calibrate, or scalekv calibrate).`);
-      const budget = heatkvBudget(uniformBudget(ratio, model, windowSize, rule), p.heat, model.schedule, spec.heatSinkScales);
+      const uniform = uniformBudget(ratio, model, windowSize, rule);
+      const smallest = Math.min(...model.schedule.map((_, si) => uniform(0, si) ?? Infinity));
+      const sinks = spec.heatSinkScales ?? fittingSinkScales(model.schedule, smallest);
+      const budget = heatkvBudget(uniform, p.heat, model.schedule, sinks);
       checkBudgets(budget, model, 1, 'HeatKV');
-      return make(heatkvPolicy(budget, p.heat, model.schedule, spec.heatSinkScales), budget, `uniform total for ratio ${ratio}; per-layer lengths from S-CAS (${p.origin})`);
+      return make(heatkvPolicy(budget, p.heat, model.schedule, sinks), budget, `uniform total for ratio ${ratio}; per-layer lengths from S-CAS (${p.origin})`);
     }
     default:
       throw new ScaleKVError('E_INVALID_REQUEST', `Unknown policy '${(spec as PolicySpec).name}'. Valid policies: ${POLICY_NAMES.join(', ')}.`);

@@ -113,3 +113,10 @@ test('hack and heatkv need calibrated per-head statistics; bad options are refus
   );
   assert.throws(() => createPolicy({ name: 'snapkv', ratio: 0 }, model), (e: unknown) => e instanceof ScaleKVError && /within \(0, 1\]/.test(e.message));
 });
+
+test('HeatKV keeps the authors\' four sink scales where they fit a layer\'s budget, fewer where they do not', async () => {
+  const { fittingSinkScales } = await import('../../../src/scalekv/policies/heatkv');
+  assert.equal(fittingSinkScales(SQUARE_SCHEDULE, 643), 4);
+  assert.equal(fittingSinkScales(SQUARE_SCHEDULE, 26), 3);
+  assert.equal(fittingSinkScales(SQUARE_SCHEDULE, 0), 0);
+});
