@@ -120,6 +120,13 @@ export function buildEmbedGraph(cfg: InfinityConfig, ws: WeightSource): Uint8Arr
 export interface BlockGraphOptions {
   /** output the attention probability mass per cached key summed over queries (H2O, ASI) */
   colsum: boolean;
+  /**
+   * output asi_stats [B,H,2]: per (row, head), the mean over this scale's queries of (0) the attention
+   * share on the current map and (1) the sum of the top-K' attention weights on the history, with K' fed
+   * as input asi_k (int64 [1], at most the history length P; P must be > 0). The paper's Eq. 2 factors;
+   * calibration only, so the default graph has neither the input nor the output.
+   */
+  asiStats?: boolean;
 }
 
 /**
@@ -147,6 +154,7 @@ export function buildBlockGraph(cfg: InfinityConfig, ws: WeightSource, index: nu
   const caKv = g.input('ca_kv', 'float32', ['B', 'T', D]);
   const caBias = g.input('ca_bias', 'float32', ['B', 1, 1, 'T']);
   const winIdx = g.input('win_idx', 'int64', ['W']);
+  const asiK = opts.asiStats ? g.input('asi_k', 'int64', [1]) : null;
 
   const gss = g.add(gssIn, g.weight(prefix + 'ada_gss', t('ada_gss', [1, 1, 6, C]), [1, 6, C]));
   const part = (i: number) => g.op('Gather', [gss, g.constI64([i], [])], { axis: 1 }); // [B, C]
@@ -220,6 +228,32 @@ export function buildBlockGraph(cfg: InfinityConfig, ws: WeightSource, index: nu
   g.outputAs(winCode, 'win_code', 'float32', ['B', H, 'W', 'N']);
   g.outputAs(winPaper, 'win_paper', 'float32', ['B', H, 'W', 'N']);
   if (opts.colsum) g.outputAs(g.reduceSum(sa.probs, [2], 0), 'colsum', 'float32', ['B', H, 'N']);
+  if (asiK) g.outputAs(asiStatsOf(g, sa.probs, pastK, asiK), 'asi_stats', 'float32', ['B', H, 2]);
+  return g.toBytes();
+}
+
+/** [B,H,2]: per-query current-map share and top-K' history sum, averaged over the queries. */
+function asiStatsOf(g: Graph, probs: string, pastK: string, k: string): string {
+  const P = g.op('Slice', [g.op('Shape', [pastK]), g.constI64([2]), g.constI64([3]), g.constI64([0])]); // [1]
+  const hist = g.op('Slice', [probs, g.constI64([0]), P, g.constI64([3])]);
+  const cur = g.op('Slice', [probs, P, g.constI64([2 ** 62]), g.constI64([3])]);
+  const curShare = g.reduceSum(cur, [3], 0); // [B,H,L]
+  const [top] = g.opN('TopK', [hist, k], { axis: 3, largest: 1, sorted: 1 }, 2);
+  const topSum = g.reduceSum(top, [3], 0);
+  const stack = g.concat([g.op('Unsqueeze', [curShare, g.constI64([3])]), g.op('Unsqueeze', [topSum, g.constI64([3])])], 3); // [B,H,L,2]
+  return g.reduceMean(stack, [2], 0);
+}
+
+/**
+ * The asi_stats computation alone, on given attention probabilities [B,H,L,N] with the history length
+ * taken from past_k [B,H,P,d]: lets tests check the block graph's statistic on hand-made attention maps.
+ */
+export function buildAsiStatsProbe(H: number): Uint8Array {
+  const g = new Graph('asi_stats_probe');
+  const probs = g.input('probs', 'float32', ['B', H, 'L', 'N']);
+  const pastK = g.input('past_k', 'float32', ['B', H, 'P', 'D']);
+  const k = g.input('asi_k', 'int64', [1]);
+  g.outputAs(asiStatsOf(g, probs, pastK, k), 'asi_stats', 'float32', ['B', H, 2]);
   return g.toBytes();
 }
 

@@ -53,6 +53,19 @@ const policyTuning: FlagSpec[] = [
   },
   { name: 'window', kind: 'integer', value: 'N', help: `observation-window queries per scale (default ${D.windowSize})` },
   { name: 'kernel', kind: 'integer', value: 'N', help: `max-pooling kernel along the key axis (default ${D.poolingKernel})` },
+  {
+    name: 'budget-rule',
+    kind: 'text',
+    value: 'R',
+    choices: ['official', 'legacy'],
+    help: `how budgets follow from the ratio where they are derived (default: the profile's; calibrate: ${D.budgetRule})`,
+  },
+];
+
+const calibration: FlagSpec[] = [
+  { name: 'asi-mode', kind: 'text', value: 'M', choices: ['eq2', 'current', 'history', 'sum'], help: `how layers are scored (default ${D.asiMode}: the paper's Eq. 2)` },
+  { name: 'asi-top-k', kind: 'integer', value: 'K', help: `K' of Eq. 2: top history weights summed per query (default ${D.asiTopK})` },
+  { name: 'drafter-pairs', kind: 'integer', value: 'N', help: "N_d of Eq. 3: drafter layer-scale pairs in all (default: the official tables' density)" },
 ];
 
 const PROFILE_NOTE = `--profile is read only by ${PROFILE_POLICIES.join(' and ')}. Given without --policy, it switches the policy to
@@ -91,7 +104,9 @@ export const COMMANDS: readonly CommandSpec[] = [
       ...prompts,
       { name: 'out', kind: 'text', value: 'FILE', help: 'the profile to write; its folder must exist (default profile.json)' },
       { name: 'ratio', kind: 'number', value: 'X', help: `target KV budget (default ${D.ratio})` },
-      { name: 'drafters', kind: 'integer', value: 'N', help: 'drafter layers per scale (default depth / 16, at least 1)' },
+      { name: 'drafters', kind: 'integer', value: 'N', help: 'drafter layers per scale, legacy rule (default depth / 16, at least 1)' },
+      ...calibration,
+      { name: 'budget-rule', kind: 'text', value: 'R', choices: ['official', 'legacy'], help: `how budgets follow from the ratio (default ${D.budgetRule})` },
       { name: 'window', kind: 'integer', value: 'N', help: `observation-window queries per scale (default ${D.windowSize})` },
       { name: 'kernel', kind: 'integer', value: 'N', help: `max-pooling kernel along the key axis (default ${D.poolingKernel})` },
       { name: 'state', kind: 'text', value: 'FILE', help: 'partial-state file to resume from (default <out>.state.json)' },

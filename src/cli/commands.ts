@@ -114,7 +114,12 @@ export function exportBudget(input: string, out: string): string {
 export function tinyIsBuilt(dir: string): boolean {
   try {
     const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
-    return [m.transformer, m.vae, m.textEncoder, ...(m.profiles ?? [])].every((f: string) => existsSync(join(dir, f))) && (m.profiles ?? []).length === 4;
+    const files = [m.transformer, m.vae, m.textEncoder, ...(m.profiles ?? [])].every((f: string) => existsSync(join(dir, f))) && (m.profiles ?? []).length === 4;
+    // profiles from before the official rule and the per-head statistics (hack, heatkv) are rebuilt
+    return files && m.profiles.every((f: string) => {
+      const p = JSON.parse(readFileSync(join(dir, f), 'utf8'));
+      return p.settings?.budgetRule === 'official' && p.hack && p.heat;
+    });
   } catch {
     return false;
   }

@@ -12,7 +12,7 @@ import { parseAspect } from '../model/schedule';
 import { DEFAULTS } from '../shared/defaults';
 import { toErrorInfo, ScaleKVError } from '../shared/errors';
 import { baseRequest, calibrateRequest, generateRequest, policySpec, type BaseRequest } from '../shared/requests';
-import type { PolicyName, PolicySpec, ProviderSetting, WindowQueryMode } from '../shared/types';
+import type { AsiMode, BudgetRule, PolicyName, PolicySpec, ProviderSetting, WindowQueryMode } from '../shared/types';
 import { flag, formatHelp, formatOverview, has, list, num, parseArgs, str, type ParsedArgs } from './args';
 import { checkArgvLength } from './argvLimit';
 import { runBench } from './bench';
@@ -43,6 +43,7 @@ function policyFrom(a: ParsedArgs, name: PolicyName): PolicySpec {
     queryMode: str(a, 'query-mode', DEFAULTS.queryMode) as WindowQueryMode,
     windowSize: num(a, 'window', DEFAULTS.windowSize),
     poolingKernel: num(a, 'kernel', DEFAULTS.poolingKernel),
+    budgetRule: str(a, 'budget-rule') as BudgetRule | undefined,
   });
 }
 
@@ -106,6 +107,10 @@ async function run(a: ParsedArgs, ctx: JobContext): Promise<number> {
         windowSize: num(a, 'window', DEFAULTS.windowSize),
         poolingKernel: num(a, 'kernel', DEFAULTS.poolingKernel),
         statePath: path(a, 'state'),
+        asiMode: str(a, 'asi-mode') as AsiMode | undefined,
+        asiTopK: has(a, 'asi-top-k') ? num(a, 'asi-top-k', DEFAULTS.asiTopK) : undefined,
+        budgetRule: str(a, 'budget-rule') as BudgetRule | undefined,
+        drafterPairs: has(a, 'drafter-pairs') ? num(a, 'drafter-pairs', 0) : undefined,
       });
       const { profilePath, profile } = await withEngine((e) => e.calibrate(request, ctx));
       console.log(

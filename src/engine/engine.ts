@@ -12,6 +12,8 @@ import { downscaleChw } from '../model/thumbnail';
 import { scaleSchedule } from '../model/schedule';
 import { ScaleKVError } from '../shared/errors';
 import { checkOutputFile, prepareOutputFolder, writeFileAtomic } from '../shared/outputFiles';
+import { checkRatio } from '../scalekv/officialRule';
+import { POLICY_NAMES } from '../shared/types';
 import type { CompareRequest, CompareResult, FidelityReport, GenerateRequest, ImageRecord, PolicySpec, RunNotice, RunRecord } from '../shared/types';
 import type { EngineApi, JobContext } from './api';
 import { calibrateProfile } from './calibrate';
@@ -53,8 +55,14 @@ export function createEngine(): EngineApi & { dispose(): Promise<void> } {
     const m = await model(req.modelPath, req.provider, ctx);
     const notices = unknownWordNotices(m, req.prompts);
     const schedule = scaleSchedule(req.aspectRatio, req.resolution);
-    const spec: PolicySpec = resolvePolicySpec(req.policy, { name: m.cfg.name, depth: m.cfg.depth, numHeads: m.cfg.numHeads, headDim: m.cfg.embedDim / m.cfg.numHeads, schedule }, m.defaultProfiles);
+    const derived: string[] = [];
+    const ref = { name: m.cfg.name, depth: m.cfg.depth, numHeads: m.cfg.numHeads, headDim: m.cfg.embedDim / m.cfg.numHeads, schedule };
+    const spec: PolicySpec = resolvePolicySpec(req.policy, ref, m.defaultProfiles, derived);
     checkRecordable(spec);
+    for (const n of derived) {
+      ctx.log?.('warn', n);
+      notices.push({ kind: 'derived-profile', message: n });
+    }
     const policy = createPolicy(spec, { depth: m.cfg.depth, numHeads: m.cfg.numHeads, headDim: m.cfg.embedDim / m.cfg.numHeads, schedule });
     const t0 = performance.now();
     const res = await generateImages(m.generation, {
@@ -238,6 +246,9 @@ function validateGenerate(req: GenerateRequest): void {
   if (!(req.tau > 0)) bad(`Temperature tau must be positive, got ${req.tau}.`);
   if (!(req.topP >= 0 && req.topP <= 1)) bad(`top-p must be within [0, 1], got ${req.topP}.`);
   if (!(req.topK >= 0)) bad(`top-k must be >= 0, got ${req.topK}.`);
+  // policy name and ratio before the model loads: a typo should not cost a model load
+  if (!req.policy || !POLICY_NAMES.includes(req.policy.name)) bad(`Unknown policy '${req.policy?.name}'. Valid policies: ${POLICY_NAMES.join(', ')}.`);
+  if (req.policy.ratio !== undefined) checkRatio(req.policy.ratio);
   scaleSchedule(req.aspectRatio, req.resolution); // E_RESOLUTION for impossible sizes
 }
 

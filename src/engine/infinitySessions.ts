@@ -31,13 +31,13 @@ export interface BlockOut {
   vAll: ort.Tensor;
   win: Float32Array | null;
   colsum: Float32Array | null;
+  asiStats: Float32Array | null;
 }
 
 export class InfinitySessions {
-  // built on first use: runs through the fused per-scale graphs never need them, and each holds a
-  // float32 copy of its block's weights
-  private blocks: (ort.InferenceSession | null)[] = [];
-  private blocksColsum: (ort.InferenceSession | null)[] = [];
+  // every variant is built on first use, keyed by `${block}:${variant}`: runs through the fused
+  // per-scale graphs never need them, and each holds a float32 copy of its block's weights
+  private variants = new Map<string, ort.InferenceSession>();
   private constructor(
     readonly cfg: InfinityConfig,
     readonly ep: ExecutionProvider,
@@ -55,18 +55,16 @@ export class InfinitySessions {
     const head = await ort.InferenceSession.create(buildHeadGraph(cfg, ws), opt());
     const gather = ep === 'webgpu' ? await ort.InferenceSession.create(buildKvGatherGraph(cfg.numHeads, cfg.embedDim / cfg.numHeads), opt(['k_kept', 'v_kept'])) : null;
     const s = new InfinitySessions(cfg, ep, ws, conditioning, embed, head, gather);
-    s.blocks = new Array(cfg.depth).fill(null);
-    s.blocksColsum = new Array(cfg.depth).fill(null);
     return s;
   }
 
-  /** Block i's session, in the variant that also reports attention mass per key when asked. */
-  private async block(i: number, colsum: boolean): Promise<ort.InferenceSession> {
-    const list = colsum ? this.blocksColsum : this.blocks;
-    let s = list[i];
+  /** Block i's session, in the variant that also reports attention mass per key and/or the ASI factors. */
+  private async block(i: number, colsum: boolean, asiStats: boolean): Promise<ort.InferenceSession> {
+    const key = `${i}:${colsum ? 'c' : ''}${asiStats ? 'a' : ''}`;
+    let s = this.variants.get(key);
     if (!s) {
-      s = await ort.InferenceSession.create(buildBlockGraph(this.cfg, this.ws, i, { colsum }), sessionOptions(this.ep, ['y', 'k_all', 'v_all']));
-      list[i] = s;
+      s = await ort.InferenceSession.create(buildBlockGraph(this.cfg, this.ws, i, { colsum, asiStats }), sessionOptions(this.ep, ['y', 'k_all', 'v_all']));
+      this.variants.set(key, s);
     }
     return s;
   }
@@ -92,15 +90,18 @@ export class InfinitySessions {
     feeds: { x: ort.Tensor; gss: ort.Tensor; cos: Float32Array; sin: Float32Array; pastK: ort.Tensor; pastV: ort.Tensor; caKv: ort.Tensor; caBias: ort.Tensor; L: number },
     win: { idx: Int32Array | null; mode: 'code' | 'paper' },
     colsum: boolean,
+    /** K' for the ASI factors (already clamped to the history length), 0 for none */
+    asiTopK = 0,
   ): Promise<BlockOut> {
     const d = this.cfg.embedDim / this.cfg.numHeads;
     const W = win.idx ? win.idx.length : 0;
-    const session = await this.block(i, colsum);
+    const session = await this.block(i, colsum, asiTopK > 0);
     // every output is fetched on every run: the WebGPU provider copies an output whose shape changed
     // since a run that did not fetch it from a stale buffer ("Tensor size mismatch")
     const fetches = ['y', 'k_all', 'v_all', 'win_code', 'win_paper'];
     const winName = win.mode === 'paper' ? 'win_paper' : 'win_code';
     if (colsum) fetches.push('colsum');
+    if (asi) fetches.push('asi_stats');
     const r = await session.run(
       {
         x: feeds.x,
@@ -114,6 +115,7 @@ export class InfinitySessions {
         // never an empty index: the WebGPU provider mis-copies zero-sized outputs on later runs, so a
         // one-row window is computed and simply not fetched when the policy wants none
         win_idx: W ? new ort.Tensor('int64', BigInt64Array.from(win.idx!, (v) => BigInt(v)), [W]) : new ort.Tensor('int64', BigInt64Array.of(0n), [1]),
+        ...(asi ? { asi_k: new ort.Tensor('int64', BigInt64Array.of(BigInt(asiTopK)), [1]) } : {}),
       },
       fetches,
     );
@@ -123,6 +125,7 @@ export class InfinitySessions {
       vAll: r.v_all,
       win: W ? (r[winName].data as Float32Array) : null,
       colsum: colsum ? (r.colsum.data as Float32Array) : null,
+      asiStats: asi ? (r.asi_stats.data as Float32Array) : null,
     };
   }
 
@@ -132,6 +135,6 @@ export class InfinitySessions {
   }
 
   async release(): Promise<void> {
-    for (const s of [this.conditioning, this.embed, this.head, this.gatherSession, ...this.blocks, ...this.blocksColsum]) await s?.release();
+    for (const s of [this.conditioning, this.embed, this.head, this.gatherSession, ...this.blocks, ...this.variants.values()]) await s?.release();
   }
 }

@@ -1,13 +1,15 @@
 /**
  * Turns a run's policy choice into a complete spec: reads the profile file (ours, or an official
- * budget table converted for this model), or falls back to the model's shipped default profile.
+ * budget table converted for this model), or falls back to the model's shipped profile for the run's
+ * schedule, or, where none was calibrated for it (another aspect ratio), derives one on the fly.
  */
 import { readFileSync } from 'node:fs';
 import { sameSchedule } from '../model/schedule';
 import { parseOfficialTable } from '../scalekv/officialBudget';
-import { parseProfile, profileFromOfficial } from '../scalekv/profile';
+import { derivedProfile } from '../scalekv/derivedProfile';
+import { checkProfileMatches, parseProfile, profileFromOfficial } from '../scalekv/profile';
 import { ScaleKVError } from '../shared/errors';
-import type { PolicySpec, ProfileModelRef, ScaleKVProfile } from '../shared/types';
+import { PROFILE_POLICIES, type PolicySpec, type ProfileModelRef, type ScaleKVProfile } from '../shared/types';
 
 export function readProfileOrTable(path: string, model: ProfileModelRef): ScaleKVProfile {
   let text: string;
@@ -30,22 +32,38 @@ export function readProfileOrTable(path: string, model: ProfileModelRef): ScaleK
 }
 
 /**
- * A ScaleKV run without an explicit profile uses the model's shipped profile calibrated for the same
- * schedule; when none fits, the error says which schedules have one and how to calibrate another.
+ * A run of a profile policy (scalekv, hack, heatkv) without an explicit profile uses the model's shipped
+ * profile calibrated for the same schedule. Where none was (another aspect ratio), it derives one from
+ * the nearest shipped profile with budgets for the run's ratio by the official rule, and says so in
+ * `notices`: no manual step, nothing to wait for, and the notice tells how to calibrate for this
+ * schedule instead.
  */
-export function resolvePolicySpec(spec: PolicySpec, model: ProfileModelRef, defaultProfiles: string[] = []): PolicySpec {
+export function resolvePolicySpec(spec: PolicySpec, model: ProfileModelRef, defaultProfiles: string[] = [], notices: string[] = []): PolicySpec {
   const out = { ...spec };
   if (out.profile) return out;
-  if (spec.profilePath && (spec.name === 'scalekv' || spec.name === 'amskv')) {
+  if (spec.profilePath && PROFILE_POLICIES.includes(spec.name)) {
     out.profile = readProfileOrTable(spec.profilePath, model);
-  } else if (spec.name === 'scalekv' && defaultProfiles.length) {
+  } else if (PROFILE_POLICIES.includes(spec.name) && spec.name !== 'amskv' && defaultProfiles.length) {
     const shipped = defaultProfiles.map((p) => readProfileOrTable(p, model));
     const fit = shipped.find((p) => sameSchedule(p.model.schedule, model.schedule));
-    if (!fit) {
-      const have = shipped.map((p) => `${p.model.schedule.length} scales to ${p.model.schedule.at(-1)?.h}x${p.model.schedule.at(-1)?.w}`).join(', ');
-      throw new ScaleKVError('E_PROFILE_MODEL_MISMATCH', `The model ships ScaleKV profiles for ${have}, not for this run's ${model.schedule.length} scales to ${model.schedule.at(-1)?.h}x${model.schedule.at(-1)?.w}. Calibrate one for it (ScaleKV: Calibrate, or scalekv calibrate with the same --resolution and --aspect).`);
+    if (fit) {
+      out.profile = fit;
+      return out;
     }
-    out.profile = fit;
+    const same = shipped.filter((p) => {
+      try {
+        checkProfileMatches(p, { ...model, schedule: p.model.schedule });
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (!same.length) {
+      throw new ScaleKVError('E_PROFILE_MODEL_MISMATCH', `None of the model's shipped profiles fits its layers and heads; calibrate one (ScaleKV: Calibrate, or scalekv calibrate).`);
+    }
+    const d = derivedProfile(same, model, spec.ratio ?? 0.1, spec.windowSize);
+    notices.push(d.notice);
+    out.profile = d.profile;
   }
   return out;
 }

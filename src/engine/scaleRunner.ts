@@ -87,6 +87,8 @@ export function layerwiseRunner(
           { x, gss: cond.gss, cos: step.rope.cos, sin: step.rope.sin, pastK: cache.k, pastV: cache.v, caKv: cond.caKv, caBias: cond.caBias, L },
           { idx: needs.windowQueries, mode: needs.queryMode ?? o.queryMode },
           needs.colsum,
+          // the graph's TopK needs a history of at least K' keys: clamp, and none without history
+          needs.asiTopK && cache.len > 0 ? Math.min(needs.asiTopK, cache.len) : 0,
         );
         drop(x);
         x = out.y;
@@ -107,6 +109,7 @@ export function layerwiseRunner(
           isLastScale: si === schedule.length - 1,
           windowScores: out.win,
           colsum: out.colsum,
+          asiStats: out.asiStats,
         });
         if (sel) {
           if (sel.keep.length !== o.rows * H * sel.perHead) {

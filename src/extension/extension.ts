@@ -14,7 +14,7 @@ import { writeFileAtomic } from '../shared/outputFiles';
 import type { EngineResult } from '../shared/protocol';
 import { baseRequest, calibrateRequest, generateRequest, policySpec as buildPolicySpec } from '../shared/requests';
 import type { CalibrateRequest, GenerateRequest, ModelSummary, PolicyName, PolicySpec, ProfileModelRef, RunRecord, ScaleKVProfile } from '../shared/types';
-import { POLICY_NAMES } from '../shared/types';
+import { POLICY_NAMES, PROFILE_POLICIES } from '../shared/types';
 import { ScaleKVNotebookController } from '../notebook/controller';
 import { SidebarView } from '../views/sidebarView';
 import { registerVisualizerSerializer, VisualizerPanel } from '../views/visualizerPanel';
@@ -158,6 +158,8 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
       req = generateRequest({ ...settingsBase(s), ...chosen, outDir: outputRoot(ctx, s) });
     }
     const r = await jobs.run<Extract<EngineResult, { kind: 'generate' }>>('Generating', { type: 'generate', request: req });
+    // e.g. a profile derived on the fly for an aspect ratio nobody calibrated
+    for (const n of r?.run.notices ?? []) if (n.kind !== 'unknown-words') void vscode.window.showInformationMessage(`ScaleKV: ${n.message}`);
     if (r) {
       if (opts) addRun(r.runPath, r.run);
       else void showRunResult(r.runPath, r.run);
@@ -206,7 +208,7 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     const pct = Math.round((opts?.targetRatio ?? ratio) * 100);
     // read again: the first step may have selected another model
     const outPath = join(dir, `profile-${resolution}-${pct}pct.json`);
-    const tuning = { windowSize: s.windowSize, poolingKernel: s.poolingKernel };
+    const tuning = { windowSize: s.windowSize, poolingKernel: s.poolingKernel, asiTopK: s.asiTopK, asiMode: s.asiMode, budgetRule: s.budgetRule };
     const chosen = { modelPath: readSettings().modelPath, prompts, ratio, resolution, cfg: s.cfg, provider: s.provider, outPath, ...tuning };
     const req: CalibrateRequest = { ...calibrateRequest(chosen), ...opts };
     const r = await jobs.run<Extract<EngineResult, { kind: 'calibrate' }>>('Calibrating', { type: 'calibrate', request: req });

@@ -17,4 +17,7 @@ export const SETTING_DEFAULTS = {
   resolution: DEFAULTS.resolution,
   cfg: DEFAULTS.cfg,
   defaultPolicy: DEFAULTS.policy,
+  asiTopK: DEFAULTS.asiTopK,
+  asiMode: DEFAULTS.asiMode,
+  budgetRule: DEFAULTS.budgetRule,
 } as const;

@@ -1,7 +1,7 @@
 /** Typed access to the extension's settings (contributes.configuration in package.json). */
 import { mkdirSync } from 'node:fs';
 import * as vscode from 'vscode';
-import type { PolicyName, ProviderSetting, WindowQueryMode } from '../shared/types';
+import type { AsiMode, BudgetRule, PolicyName, ProviderSetting, WindowQueryMode } from '../shared/types';
 import { SETTING_DEFAULTS } from './settingDefaults';
 
 export interface Settings {
@@ -16,6 +16,9 @@ export interface Settings {
   resolution: string;
   cfg: number;
   policy: PolicyName;
+  asiTopK: number;
+  asiMode: AsiMode;
+  budgetRule: BudgetRule;
 }
 
 export function readSettings(): Settings {
@@ -33,6 +36,9 @@ export function readSettings(): Settings {
     resolution: c.get<string>('resolution', d.resolution),
     cfg: c.get<number>('cfg', d.cfg),
     policy: c.get<PolicyName>('defaultPolicy', d.defaultPolicy),
+    asiTopK: c.get<number>('asiTopK', d.asiTopK),
+    asiMode: c.get<AsiMode>('asiMode', d.asiMode),
+    budgetRule: c.get<BudgetRule>('budgetRule', d.budgetRule),
   };
 }
 

@@ -18,6 +18,12 @@ export interface PolicyNeeds {
   queryMode: WindowQueryMode;
   /** attention probability mass per cached key, summed over this scale's queries (H2O, ASI) */
   colsum: boolean;
+  /**
+   * K' for the paper's ASI factors (calibration): per (row, head) the mean current-map share and the mean
+   * top-K' history sum of this scale's queries; absent or 0 when not needed. Only asked where the scale
+   * has history; the engine clamps K' to the history length.
+   */
+  asiTopK?: number;
 }
 
 export interface SelectContext {
@@ -38,6 +44,8 @@ export interface SelectContext {
   windowScores: Float32Array | null;
   /** [rows][heads][cacheLen], when needs.colsum was set */
   colsum: Float32Array | null;
+  /** [rows][heads][2] (current share, top-K' history sum), when needs.asiTopK was set */
+  asiStats?: Float32Array | null;
 }
 
 export interface Selection {

@@ -78,11 +78,12 @@ export class ScaleKVNotebookController implements vscode.Disposable {
         const request = generateRequest({ ...base, policy: policy(spec.policy), outDir: s.outDir });
         const r = (await this.client.request({ type: 'generate', request }, opts)) as Extract<EngineResult, { kind: 'generate' }>;
         outputs.push(...this.runOutputs(r.runPath, r.run));
+        for (const n of r.run.notices ?? []) outputs.push(new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.text(`Note: ${n.message}`)]));
       } else if (spec.action === 'calibrate') {
         const out = join(s.outDir, 'profiles', `notebook-profile-${spec.resolution}-${Math.round(spec.ratio * 100)}pct.json`);
         mkdirSync(dirname(out), { recursive: true });
         const { windowSize, poolingKernel } = tuning;
-        const request = calibrateRequest({ ...base, ratio: spec.ratio, windowSize, poolingKernel, outPath: out });
+        const request = calibrateRequest({ ...base, ratio: spec.ratio, windowSize, poolingKernel, outPath: out, asiTopK: s.asiTopK, asiMode: s.asiMode, budgetRule: s.budgetRule });
         const r = (await this.client.request({ type: 'calibrate', request }, opts)) as Extract<EngineResult, { kind: 'calibrate' }>;
         this.calibrated.set(cell.notebook.uri.toString(), r.profilePath);
         outputs.push(new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.json(r.profile, PROFILE_MIME), vscode.NotebookCellOutputItem.text(`profile written to ${r.profilePath}`)]));

@@ -8,6 +8,7 @@ import { ScaleKVError } from '../shared/errors';
 import type { CalibrationInfo, LayerRole, OfficialBudgetTable, ProfileModelRef, ProfileScale, ProfileSettings, ScaleKVProfile, ScaleShape } from '../shared/types';
 import { cumulativeTokens } from '../model/schedule';
 import { allocateBudgets, cacheLengths, type BudgetPlan } from './budgets';
+import { officialPlan, uniformTokensPerLayer } from './officialRule';
 import { formatOfficialTable, OFFICIAL_BASE_CAPACITY, OFFICIAL_FIRST_KEY, officialCompressedScales, scaleIndexOfKey, tableKeyForScale, validateOfficialTable } from './officialBudget';
 
 export const PROFILE_FORMAT = 'scalekv-profile';
@@ -71,6 +72,8 @@ export function validateProfile(x: unknown, origin = 'profile'): ScaleKVProfile 
   if (st.pooling !== 'maxpool' && st.pooling !== 'avgpool') bad(`"settings.pooling" must be "maxpool" or "avgpool", got ${JSON.stringify(st.pooling)}.`);
   if (st.queryMode !== 'code' && st.queryMode !== 'paper') bad(`"settings.queryMode" must be "code" or "paper", got ${JSON.stringify(st.queryMode)}.`);
   if (!(st.targetRatio > 0 && st.targetRatio <= 1)) bad(`"settings.targetRatio" must be within (0, 1], got ${JSON.stringify(st.targetRatio)}.`);
+  if (st.budgetRule !== undefined && st.budgetRule !== 'official' && st.budgetRule !== 'legacy') bad(`"settings.budgetRule" must be "official" or "legacy", got ${JSON.stringify(st.budgetRule)}.`);
+  if (st.asiMode !== undefined && !['eq2', 'current', 'history', 'sum'].includes(st.asiMode)) bad(`"settings.asiMode" must be eq2, current, history or sum, got ${JSON.stringify(st.asiMode)}.`);
   if (!Array.isArray(p.scales) || p.scales.length !== m.schedule.length) bad(`"scales" must have one entry per scale of the schedule (${m.schedule.length}), got ${Array.isArray(p.scales) ? p.scales.length : 'none'}.`);
   const cum = cumulativeTokens(m.schedule);
   p.scales.forEach((s, i) => {
@@ -123,40 +126,92 @@ export interface CreateProfileArgs {
   plan?: BudgetPlan;
   asi?: number[][];
   asiPerHead?: number[][][];
+  /** Eq. 2 factors and the sum index per [scale][layer] */
+  asiFactors?: { current: number[][]; history: number[][]; sum: number[][] };
   calibration?: CalibrationInfo;
+  hack?: ScaleKVProfile['hack'];
+  heat?: ScaleKVProfile['heat'];
   origin: string;
 }
 
-/** A profile from roles and a budget plan (allocated from the settings' ratio when not given). */
-export function createProfile(a: CreateProfileArgs): ScaleKVProfile {
-  const settings: ProfileSettings = { ...DEFAULT_SETTINGS, ...a.settings };
-  const { model } = a;
-  const plan = a.plan ?? allocateBudgets(model.schedule, model.depth, settings);
+/** Per-scale budgets by the official rule for these roles (the last scale takes the row, and roles, before it). */
+export function officialScaleBudgets(model: ProfileModelRef, roles: LayerRole[][], settings: ProfileSettings): {
+  tokensPerLayer: number;
+  scales: { compressed: boolean; drafterBudget: number; refinerBudget: number; limit?: number; roles: LayerRole[] }[];
+} {
+  const B = settings.tokensPerLayer ?? uniformTokensPerLayer(settings.targetRatio, model.schedule);
+  const n = model.schedule.length;
+  const plan = officialPlan(model.schedule, model.depth, (si) => roles[si].filter((r) => r === 'drafter').length, { tokensPerLayer: B, windowSize: settings.windowSize });
   const cum = cumulativeTokens(model.schedule);
+  return {
+    tokensPerLayer: B,
+    scales: model.schedule.map((_, si) => {
+      const row = plan.rows[si];
+      const r = si === n - 1 && n >= 2 && row ? roles[n - 2] : roles[si];
+      if (!row) return { compressed: false, drafterBudget: cum[si], refinerBudget: cum[si], roles: r };
+      // the last scale shares the row before it: its Limit is that scale's, which it does not carry
+      return { compressed: true, drafterBudget: row.max, refinerBudget: row.min, ...(si === n - 1 ? {} : { limit: row.limit }), roles: r };
+    }),
+  };
+}
+
+/** A profile from roles and a budget plan (allocated from the settings' ratio when not given). */
+/**
+ * A profile from roles, with budgets by the settings' rule: 'official' (officialScaleBudgets; what
+ * calibration uses by default) or 'legacy' (a.plan, or allocateBudgets from the settings' ratio; the
+ * default here, so callers written before the official rule keep their budgets).
+ */
+export function createProfile(a: CreateProfileArgs): ScaleKVProfile {
+  const rule = a.settings?.budgetRule ?? 'legacy';
+  const settings: ProfileSettings = { ...DEFAULT_SETTINGS, ...a.settings, budgetRule: rule };
+  const { model } = a;
+  const roles = a.roles ?? model.schedule.map(() => new Array<LayerRole>(model.depth).fill('refiner'));
+  const cum = cumulativeTokens(model.schedule);
+  let budgets: ReturnType<typeof officialScaleBudgets>['scales'];
+  if (rule === 'official') {
+    const o = officialScaleBudgets(model, roles, settings);
+    settings.tokensPerLayer = o.tokensPerLayer;
+    // under the official rule nothing is compressed while a cache holds at most B: B is the base capacity
+    settings.baseCapacity = o.tokensPerLayer;
+    budgets = o.scales;
+  } else {
+    const plan = a.plan ?? allocateBudgets(model.schedule, model.depth, settings);
+    settings.baseCapacity = a.settings?.baseCapacity ?? plan.baseCapacity;
+    budgets = plan.scales.map((b, si) => ({ compressed: b.compressed, drafterBudget: b.drafterBudget, refinerBudget: b.refinerBudget, roles: roles[si] }));
+  }
   const p: ScaleKVProfile = {
     format: PROFILE_FORMAT,
     version: PROFILE_VERSION,
     createdAt: new Date().toISOString(),
     model,
-    settings: { ...settings, baseCapacity: a.settings?.baseCapacity ?? plan.baseCapacity },
+    settings,
     scales: model.schedule.map((shape, si) => {
+      const b = budgets[si];
       const s: ProfileScale = {
         scaleIndex: si,
         shape,
         tokensBefore: si ? cum[si - 1] : 0,
         cumulativeTokens: cum[si],
-        compressed: plan.scales[si].compressed,
-        drafterBudget: plan.scales[si].drafterBudget,
-        refinerBudget: plan.scales[si].refinerBudget,
-        roles: a.roles?.[si] ?? new Array<LayerRole>(model.depth).fill('refiner'),
+        compressed: b.compressed,
+        drafterBudget: b.drafterBudget,
+        refinerBudget: b.refinerBudget,
+        roles: b.roles,
       };
+      if (b.limit !== undefined) s.limit = b.limit;
       if (a.asi) s.asi = a.asi[si];
       if (a.asiPerHead) s.asiPerHead = a.asiPerHead[si];
+      if (a.asiFactors) {
+        s.asiCurrent = a.asiFactors.current[si];
+        s.asiHistory = a.asiFactors.history[si];
+        s.asiSum = a.asiFactors.sum[si];
+      }
       return s;
     }),
     origin: a.origin,
   };
   if (a.calibration) p.calibration = a.calibration;
+  if (a.hack) p.hack = a.hack;
+  if (a.heat) p.heat = a.heat;
   return validateProfile(p, 'the new profile');
 }
 
@@ -204,7 +259,7 @@ export function profileFromOfficial(t: OfficialBudgetTable, model: ProfileModelR
       version: PROFILE_VERSION,
       createdAt: new Date().toISOString(),
       model,
-      settings: { ...DEFAULT_SETTINGS, draftersPerScale: drafters, ...settings, baseCapacity: base },
+      settings: { ...DEFAULT_SETTINGS, draftersPerScale: drafters, budgetRule: 'official', tokensPerLayer: base, ...settings, baseCapacity: base },
       scales,
       origin: 'official-import',
     } satisfies ScaleKVProfile,

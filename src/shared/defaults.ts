@@ -3,7 +3,7 @@
  * (which must equal package.json's contributes.configuration defaults: a unit test checks), the
  * notebook controller, the commands and the engine all read them here.
  */
-import type { PolicyName, ProviderSetting, WindowQueryMode } from './types';
+import type { AsiMode, BudgetRule, PolicyName, ProviderSetting, WindowQueryMode } from './types';
 
 export const DEFAULTS = {
   seed: 0,
@@ -25,6 +25,10 @@ export const DEFAULTS = {
   queryMode: 'code' as WindowQueryMode,
   policy: 'scalekv' as PolicyName,
   provider: 'auto' as ProviderSetting,
+  /** K' of the paper's Eq. 2: the 8..16 range chose the same drafters on the embedded model (README) */
+  asiTopK: 8,
+  asiMode: 'eq2' as AsiMode,
+  budgetRule: 'official' as BudgetRule,
 } as const;
 
 export const PROVIDER_SETTINGS: readonly ProviderSetting[] = ['auto', 'cuda', 'webgpu', 'cpu'];

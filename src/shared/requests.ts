@@ -3,10 +3,9 @@
  * user chose, and everything left out comes from DEFAULTS, so the three cannot drift apart.
  */
 import { DEFAULTS } from './defaults';
-import type { CalibrateRequest, GenerateRequest, PolicyName, PolicySpec, ProviderSetting, WindowQueryMode } from './types';
+import { PROFILE_POLICIES, type BudgetRule, type CalibrateRequest, type GenerateRequest, type PolicyName, type PolicySpec, type ProviderSetting, type WindowQueryMode } from './types';
 
-/** the policies that read a ScaleKV profile (ScaleKV's budgets; AMS-KV borrows its drafters) */
-export const PROFILE_POLICIES: readonly PolicyName[] = ['scalekv', 'amskv'];
+export { PROFILE_POLICIES };
 
 export function usesProfile(name: PolicyName): boolean {
   return PROFILE_POLICIES.includes(name);
@@ -19,6 +18,8 @@ export interface PolicyChoice {
   queryMode?: WindowQueryMode;
   /** given to the policies that use a profile, dropped for the others */
   profilePath?: string;
+  /** how budgets follow from the ratio where they must be re-derived */
+  budgetRule?: BudgetRule;
 }
 
 export function policySpec(name: PolicyName, c: PolicyChoice = {}): PolicySpec {
@@ -29,6 +30,7 @@ export function policySpec(name: PolicyName, c: PolicyChoice = {}): PolicySpec {
     poolingKernel: c.poolingKernel ?? DEFAULTS.poolingKernel,
     queryMode: c.queryMode ?? DEFAULTS.queryMode,
     profilePath: usesProfile(name) ? c.profilePath : undefined,
+    ...(c.budgetRule ? { budgetRule: c.budgetRule } : {}),
   };
 }
 
@@ -68,7 +70,11 @@ export function generateRequest(c: BaseChoice & { policy: PolicySpec; outDir: st
 
 export function calibrateRequest(
   c: Omit<BaseChoice, 'seed' | 'tau' | 'topK' | 'topP'> &
-    Pick<CalibrateRequest, 'outPath' | 'draftersPerScale' | 'statePath'> & { ratio?: number; windowSize?: number; poolingKernel?: number },
+    Pick<CalibrateRequest, 'outPath' | 'draftersPerScale' | 'statePath' | 'asiMode' | 'asiTopK' | 'budgetRule' | 'drafterPairs'> & {
+      ratio?: number;
+      windowSize?: number;
+      poolingKernel?: number;
+    },
 ): CalibrateRequest {
   const b = baseRequest(c);
   return {
@@ -84,5 +90,9 @@ export function calibrateRequest(
     windowSize: c.windowSize ?? DEFAULTS.windowSize,
     poolingKernel: c.poolingKernel ?? DEFAULTS.poolingKernel,
     statePath: c.statePath,
+    asiMode: c.asiMode ?? DEFAULTS.asiMode,
+    asiTopK: c.asiTopK ?? DEFAULTS.asiTopK,
+    budgetRule: c.budgetRule ?? DEFAULTS.budgetRule,
+    drafterPairs: c.drafterPairs,
   };
 }

@@ -13,8 +13,14 @@ export interface ScaleShape {
   w: number;
 }
 
-export type PolicyName = 'full' | 'scalekv' | 'local' | 'h2o' | 'snapkv' | 'amskv';
-export const POLICY_NAMES: readonly PolicyName[] = ['full', 'scalekv', 'local', 'h2o', 'snapkv', 'amskv'];
+export type PolicyName = 'full' | 'scalekv' | 'local' | 'h2o' | 'snapkv' | 'amskv' | 'hack' | 'heatkv';
+export const POLICY_NAMES: readonly PolicyName[] = ['full', 'scalekv', 'local', 'h2o', 'snapkv', 'amskv', 'hack', 'heatkv'];
+/** policies that read a calibrated profile (their own statistics or ScaleKV's roles) */
+export const PROFILE_POLICIES: readonly PolicyName[] = ['scalekv', 'amskv', 'hack', 'heatkv'];
+
+/** How budgets are derived from a ratio: the official tables' rule, or this project's older one. */
+export type BudgetRule = 'official' | 'legacy';
+export type AsiMode = 'eq2' | 'current' | 'history' | 'sum';
 
 /**
  * How the observation-window queries are formed when scoring cached keys.
@@ -44,6 +50,13 @@ export interface PolicySpec {
   localScales?: number;
   /** amskv: how many earliest scales are kept as condensed context */
   condensedScales?: number;
+  /** how budgets follow from the ratio where a profile's must be re-derived (default: the profile's rule) */
+  budgetRule?: BudgetRule;
+  /** hack: the share of heads (most vertical first) that are contextual, and their budget per head relative to the average */
+  hackContextualFraction?: number;
+  hackContextualShare?: number;
+  /** heatkv: leading scales never pruned */
+  heatSinkScales?: number;
 }
 
 export interface ModelSummary {
@@ -87,6 +100,21 @@ export interface ProfileScale {
   asi?: number[];
   /** ASI per layer per head (calibration only) */
   asiPerHead?: number[][];
+  /** the Eq. 2 factors and the sum index per layer (calibration only), so any asiMode can be re-ranked */
+  asiCurrent?: number[];
+  asiHistory?: number[];
+  asiSum?: number[];
+}
+
+/** HACK's offline head statistics (calibration): how vertical each head's attention is, per [layer][head] */
+export interface HackStats {
+  /** N_hist x sum_j p_j^2 - 1 of the history attention shares p (0 for uniform, large for a few columns) */
+  verticality: number[][];
+}
+
+/** HeatKV's Scale-dependent Cumulative Attention Score per [layer][head][source scale] (calibration) */
+export interface HeatStats {
+  scas: number[][][];
 }
 
 export interface ProfileModelRef {
@@ -120,6 +148,14 @@ export interface ProfileSettings {
   draftersPerScale: number;
   refinerInitialBudget: number;
   refinerDecay: number;
+  /** which rule made the budgets; absent in profiles written before the official rule: 'legacy' */
+  budgetRule?: BudgetRule;
+  /** the official rule's B (tokens per layer), when budgetRule is 'official' */
+  tokensPerLayer?: number;
+  /** how drafters were chosen (calibrated profiles): the ASI mode, K' of Eq. 2, N_d of Eq. 3 */
+  asiMode?: AsiMode;
+  asiTopK?: number;
+  drafterPairs?: number;
 }
 
 export interface ScaleKVProfile {
@@ -131,6 +167,9 @@ export interface ScaleKVProfile {
   calibration?: CalibrationInfo;
   /** one entry per scale of model.schedule */
   scales: ProfileScale[];
+  /** per-head statistics for the hack and heatkv policies (calibrated profiles) */
+  hack?: HackStats;
+  heat?: HeatStats;
   /** where this profile came from: 'calibration', 'official-import', 'allocation' */
   origin: string;
 }
@@ -258,10 +297,12 @@ export interface RunRecord {
 }
 
 /** a prompt with words the model does not know: it still generates, and the user is told which */
+/** Something the user should know about a run: prompt words the model never learned, or a profile derived on the fly. */
 export interface RunNotice {
-  kind: 'unknown-words';
-  prompt: string;
-  words: string[];
+  kind: 'unknown-words' | 'derived-profile';
+  /** unknown-words: the prompt and its unknown words */
+  prompt?: string;
+  words?: string[];
   message: string;
 }
 
@@ -299,6 +340,14 @@ export interface CalibrateRequest {
   draftersPerScale?: number;
   windowSize?: number;
   poolingKernel?: number;
+  /** how drafters are chosen: 'eq2' (default), one factor alone, or the older sum index */
+  asiMode?: AsiMode;
+  /** K' of Eq. 2 (default DEFAULT_ASI_TOP_K) */
+  asiTopK?: number;
+  /** 'official' (default) or 'legacy' */
+  budgetRule?: BudgetRule;
+  /** N_d of Eq. 3: drafter layer-scale pairs in all (default: the official tables' density) */
+  drafterPairs?: number;
   /** a partial-state file to resume from (written as calibration progresses) */
   statePath?: string;
 }

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { test } from 'node:test';
 import { createEngine } from '../../../src/engine/engine';
+import { DEFAULT_ASI_TOP_K } from '../../../src/scalekv/asi';
+import { defaultDrafterPairs, officialEligibleScales, uniformTokensPerLayer } from '../../../src/scalekv/officialRule';
 import { cumulativeTokens, scaleSchedule } from '../../../src/model/schedule';
 import { downscaleChw } from '../../../src/model/thumbnail';
 import type { ScaleKVError } from '../../../src/shared/errors';
@@ -92,7 +94,8 @@ const calDir = tempDir('cal');
 
 test('calibration is resumable: an interrupted run continues from the saved prompts', async () => {
   const out = join(calDir, 'profile.json');
-  const req = { prompts: ['a red apple', 'a blue car', 'a green tree'], targetRatio: 0.1, aspectRatio: 1, resolution: '0.25M', cfg: 3, provider: 'cpu' as const, outPath: out, draftersPerScale: 2 };
+  // the legacy rule and the sum index, which choose a fixed number of drafters per scale (calibration's defaults are the official rule and Eq. 2)
+  const req = { prompts: ['a red apple', 'a blue car', 'a green tree'], targetRatio: 0.1, aspectRatio: 1, resolution: '0.25M', cfg: 3, provider: 'cpu' as const, outPath: out, draftersPerScale: 2, budgetRule: 'legacy' as const, asiMode: 'sum' as const };
   const ac = new AbortController();
   let err: ScaleKVError | null = null;
   try {
@@ -114,6 +117,30 @@ test('calibration is resumable: an interrupted run continues from the saved prom
     if (s.compressed) assert.equal(s.roles.filter((x) => x === 'drafter').length, 2);
     assert.equal(s.asi?.length, 8);
     for (const v of s.asi ?? []) assert.ok(v > 0 && v <= 1, `ASI ${v} within (0, 1]`);
+  }
+});
+
+test('calibration by default: Eq. 2 with K\', drafters by Eq. 3 at the official density, official-rule budgets, per-head statistics for hack and heatkv', async () => {
+  const out = join(calDir, 'official.json');
+  const r = await engine.calibrate({ prompts: ['a red apple'], targetRatio: 0.1, aspectRatio: 1, resolution: '0.06M', cfg: 3, provider: 'cpu', outPath: out }, ctx());
+  const p = r.profile;
+  const sched = scaleSchedule(1, '0.06M');
+  const B = uniformTokensPerLayer(0.1, sched);
+  const eligible = officialEligibleScales(sched, B);
+  assert.deepEqual([p.settings.budgetRule, p.settings.asiMode, p.settings.asiTopK, p.settings.tokensPerLayer], ['official', 'eq2', DEFAULT_ASI_TOP_K, B]);
+  assert.equal(p.settings.drafterPairs, defaultDrafterPairs(8, eligible.length));
+  const drafted = eligible.reduce((a, si) => a + p.scales[si].roles.filter((x) => x === 'drafter').length, 0);
+  assert.equal(drafted, p.settings.drafterPairs);
+  for (const s of p.scales) assert.equal(s.asiCurrent?.length, 8);
+  assert.equal(p.hack?.verticality.length, 8);
+  assert.equal(p.heat?.scas[0][0].length, sched.length);
+  // the head-aware policies run on it within the uniform baselines' memory
+  for (const name of ['hack', 'heatkv'] as const) {
+    const g = await engine.generate(request({ policy: { name, ratio: 0.1, profilePath: out }, recordRetention: false }), ctx());
+    const n = g.run.kv.perScale.length;
+    const held = g.run.kv.perScale[n - 2].perLayerTokens.reduce((a, b) => a + b, 0);
+    assert.ok(held <= Math.floor(0.1 * 8 * cumulativeTokens(sched)[n - 2]), `${name} holds ${held} tokens`);
+    assert.ok(held < 8 * cumulativeTokens(sched)[n - 2], `${name} compresses`);
   }
 });
 

@@ -40,3 +40,10 @@ test('the renderer, views and bundles point at files the build writes', () => {
   }
   assert.equal(pkg.contributes.views.scalekv[0].type, 'webview');
 });
+
+test('the default-policy setting offers every policy the engine knows', () => {
+  const names = readFileSync(join(ROOT, 'src', 'shared', 'types.ts'), 'utf8').match(/POLICY_NAMES: readonly PolicyName\[\] = \[([^\]]+)\]/)![1];
+  const engine = [...names.matchAll(/'([a-z0-9]+)'/g)].map((m) => m[1]).sort();
+  assert.deepEqual([...pkg.contributes.configuration.properties['scalekv.defaultPolicy'].enum].sort(), engine);
+  assert.ok(engine.includes('hack') && engine.includes('heatkv'));
+});
