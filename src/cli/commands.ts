@@ -9,9 +9,9 @@ import { writeTinyT5 } from '../model/tiny/t5Tiny';
 import { makeTinyVaeWeights } from '../model/tiny/vaeTiny';
 import type { MapWeights } from '../model/weights';
 import { createEngine } from '../engine/engine';
+export { readPromptsFile as readPrompts } from '../engine/prompts';
 import { parseOfficialTable } from '../scalekv/officialBudget';
 import { formatOfficialTable, parseProfile, profileFromOfficial, profileToOfficial } from '../scalekv/profile';
-import { ScaleKVError } from '../shared/errors';
 import type { ModelManifest } from '../checkpoint/modelFolder';
 import { num, str, type ParsedArgs } from './args';
 
@@ -56,16 +56,6 @@ export async function makeTiny(out: string, calibrate = true): Promise<void> {
     await engine.dispose();
   }
   writeFileSync(join(out, 'manifest.json'), JSON.stringify({ ...manifest, profile: profiles[0], profiles }, null, 2));
-}
-
-export function readPrompts(path: string): string[] {
-  if (!existsSync(path)) throw new ScaleKVError('E_INVALID_REQUEST', `Prompts file not found: ${path}`);
-  const lines = readFileSync(path, 'utf8')
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'));
-  if (!lines.length) throw new ScaleKVError('E_INVALID_REQUEST', `${path} has no prompts (one per line; # starts a comment).`);
-  return lines;
 }
 
 /** Validate an official table against a model's depth and the 1:1 1M schedule, and write it as a profile. */

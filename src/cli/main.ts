@@ -4,6 +4,7 @@
  *   scalekv generate  --prompt "..." [--prompt ...] --out runs/ [--model DIR] [--policy scalekv --ratio 0.1 | --profile P]
  *   scalekv calibrate --out profile.json [--prompts-file F | --prompt ...] [--ratio 0.1]
  *   scalekv compare   --prompt "..." --out runs/cmp --policy scalekv --policy snapkv ... [--ratio 0.1]
+ *   scalekv evaluate  --prompts-file F --policy scalekv --policy snapkv ... --ratio 0.04 --ratio 0.1 --out DIR
  *   scalekv bench     --out bench/results.md
  *   scalekv make-tiny --out media/models/tiny-infinity
  *   scalekv import-budget --in official.json --out profile.json [--model DIR]
@@ -19,6 +20,7 @@ import type { GenerateRequest, PolicyName, PolicySpec, Progress, ProviderSetting
 import { list, num, parseArgs, str, type ParsedArgs } from './args';
 import { runBench } from './bench';
 import { exportBudget, importBudget, makeTiny, readPrompts, tinyIsBuilt } from './commands';
+import { evaluateRequestFromArgs } from './evaluateArgs';
 import { exportCase } from './exportCase';
 
 const HELP = `scalekv <command> [flags]
@@ -27,6 +29,8 @@ Commands:
   generate       generate images (writes PNGs and run.json under --out/<run id>/)
   calibrate      calibrate ScaleKV on prompts and write a profile (JSON)
   compare        run the full cache and each --policy on the same prompts and seeds; writes compare.json and compare.md
+  evaluate       every --policy at every --ratio against the full cache over --prompts-file; writes
+                 leaderboard.json and leaderboard.md under --out; resumable (evaluate.state.json)
   bench          time and size the engine per provider, config and resolution; writes a Markdown table
   make-tiny      write the embedded tiny Infinity-architecture checkpoint (.pth + safetensors)
   import-budget  validate an official ScaleKV budget table and turn it into a profile
@@ -47,6 +51,17 @@ Common flags:
   --profile FILE        a ScaleKV profile or an official budget table (for --policy scalekv)
   --query-mode M        code (default, as the official code) | paper
   --out PATH
+
+evaluate flags:
+  --prompts-file F      one prompt per line (# comments; UTF-8, at most 1 MiB and 1000 prompts)
+  --policy NAME         repeatable (default: every registered policy but full)
+  --ratio X             repeatable (default 0.04, 0.1, 0.2)
+  --seed N              repeatable (default 0): every prompt runs with every seed
+  --profile FILE        ScaleKV profile for every ratio (else the model's shipped one)
+  --calibrate           calibrate a ScaleKV profile per ratio instead (--calibration-prompts-file F)
+  --budget-rule R       repeatable: official | legacy; every row once per rule (ScaleKV calibrated per rule)
+  --ablation            ScaleKV calibrated with ASI eq2, current and history (the paper's Fig. 6b)
+  --keep-runs           keep every candidate's run folder (images, tokens), not only the references
 `;
 
 function progressPrinter(): (p: Progress) => void {
@@ -55,6 +70,13 @@ function progressPrinter(): (p: Progress) => void {
     const line = `[${(p.fraction * 100).toFixed(0).padStart(3)}%] ${p.message}`;
     if (line !== last && (p.stage !== 'scale' || /layer 1\//.test(p.message))) process.stderr.write(line + '\n');
     last = line;
+  };
+}
+
+/** one line per evaluation step (each run, each calibration); the runs' own per-scale lines would be thousands */
+function evaluationPrinter(): (p: Progress) => void {
+  return (p) => {
+    if (p.stage === 'evaluate') process.stderr.write(`[${(p.fraction * 100).toFixed(0).padStart(3)}%] ${p.message}\n`);
   };
 }
 
@@ -140,6 +162,20 @@ async function main(argv: string[]): Promise<number> {
         const names = list(a, 'policy');
         const r = await engine.compare({ base: baseRequest(a), policies: (names.length ? names : ['scalekv', 'snapkv', 'h2o', 'local', 'amskv']).map((n) => policyFrom(a, n)), outDir: out }, ctx);
         console.log(readFileSync(r.tablePath, 'utf8'));
+        console.log(r.jsonPath);
+      } finally {
+        await engine.dispose();
+      }
+      return 0;
+    }
+    case 'evaluate': {
+      // every flag and the prompts file are checked before the engine starts
+      const req = evaluateRequestFromArgs(a);
+      const engine = createEngine();
+      try {
+        const r = await engine.evaluate(req, { ...ctx, onProgress: evaluationPrinter() });
+        console.log(readFileSync(r.tablePath, 'utf8'));
+        console.log(`${r.computed} row measurement(s) run, ${r.resumed} resumed`);
         console.log(r.jsonPath);
       } finally {
         await engine.dispose();

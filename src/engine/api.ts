@@ -7,6 +7,8 @@ import type {
   CalibrateRequest,
   CompareRequest,
   CompareResult,
+  EvaluateRequest,
+  EvaluateResult,
   GenerateRequest,
   ModelSummary,
   Progress,
@@ -27,5 +29,7 @@ export interface EngineApi {
   generate(req: GenerateRequest, ctx: JobContext): Promise<{ run: RunRecord; runPath: string }>;
   calibrate(req: CalibrateRequest, ctx: JobContext): Promise<{ profile: ScaleKVProfile; profilePath: string }>;
   compare(req: CompareRequest, ctx: JobContext): Promise<CompareResult>;
+  /** every policy at every ratio against the full cache over a prompt set; resumable (see evaluate.ts) */
+  evaluate(req: EvaluateRequest, ctx: JobContext): Promise<EvaluateResult>;
   describeModel(modelPath: string | undefined, provider: ProviderSetting): Promise<{ model: ModelSummary; provider: ProviderInfo }>;
 }

@@ -4,7 +4,7 @@
  * writes a profile. Progress is saved after every prompt to a state file, so an interrupted
  * calibration resumes where it stopped (the prompt that was running is measured again).
  */
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { KvPolicy } from '../kvcache/policy';
 import { scaleSchedule } from '../model/schedule';
 import { AsiAccumulator, ASI_DEFINITION, type AsiState } from '../scalekv/asi';
@@ -13,6 +13,7 @@ import { createProfile, DEFAULT_SETTINGS } from '../scalekv/profile';
 import { ScaleKVError } from '../shared/errors';
 import type { CalibrateRequest, ProfileSettings, ScaleKVProfile } from '../shared/types';
 import type { JobContext } from './api';
+import { atomicWrite } from './atomicWrite';
 import { generateImages } from './generate';
 import type { LoadedModel } from './loadModel';
 
@@ -35,12 +36,6 @@ interface SavedState {
   schedule: string;
   prompts: string[];
   asi: AsiState;
-}
-
-function atomicWrite(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
 }
 
 export async function calibrateProfile(m: LoadedModel, req: CalibrateRequest, ctx: JobContext): Promise<{ profile: ScaleKVProfile; profilePath: string }> {

@@ -15,10 +15,13 @@ import type { EngineApi, JobContext } from './api';
 import { calibrateProfile } from './calibrate';
 import { generateImages } from './generate';
 import { loadModel, type LoadedModel } from './loadModel';
-import { agreement, psnr, ssim, toUint8 } from './metrics';
+import { fidelityOfPixels } from './fidelity';
+import { toUint8 } from './metrics';
 import { newRunId, runDir, writeRunRecord, writeTokens } from './runFiles';
 import { resolvePolicySpec } from './policySpec';
 import { formatCompareTable } from './compareTable';
+import { validateGenerate } from './validateRequest';
+import { evaluatePolicies } from './evaluate';
 
 export function createEngine(): EngineApi & { dispose(): Promise<void> } {
   let cached: { key: string; model: LoadedModel } | null = null;
@@ -93,7 +96,7 @@ export function createEngine(): EngineApi & { dispose(): Promise<void> } {
     return { run, runPath, images: res.images, bits: res.bits };
   }
 
-  return {
+  const api: EngineApi & { dispose(): Promise<void> } = {
     async generate(req, ctx) {
       const { run, runPath } = await generate(req, ctx);
       return { run, runPath };
@@ -129,6 +132,8 @@ export function createEngine(): EngineApi & { dispose(): Promise<void> } {
       return { reference: ref.run, candidates, reports, tablePath, jsonPath };
     },
 
+    evaluate: (req, ctx) => evaluatePolicies(api, req, ctx),
+
     async describeModel(modelPath, provider) {
       const m = await model(modelPath, provider, { onProgress: () => {}, signal: new AbortController().signal });
       return { model: m.summary, provider: m.provider };
@@ -139,8 +144,10 @@ export function createEngine(): EngineApi & { dispose(): Promise<void> } {
       cached = null;
     },
   };
+  return api;
 }
 
+/** fidelity of a run's images (as generated, in [-1, 1]) against its full-cache reference */
 export function fidelity(
   ref: RunRecord,
   refImages: Float32Array,
@@ -150,42 +157,5 @@ export function fidelity(
   refBitsPerScale?: Uint8Array[],
   candBitsPerScale?: Uint8Array[],
 ): FidelityReport {
-  const W = ref.images[0].width;
-  const H = ref.images[0].height;
-  const plane = 3 * W * H;
-  const images = ref.images.map((im, b) => {
-    const a = toUint8(refImages.subarray(b * plane, (b + 1) * plane));
-    const c = toUint8(candImages.subarray(b * plane, (b + 1) * plane));
-    return { prompt: im.prompt, seed: im.seed, psnr: psnr(a, c), ssim: ssim(a, c, 3, H, W), lpips: null };
-  });
-  const tokenAgreement = ref.schedule.map((s, si) => ({
-    scaleIndex: si,
-    agreement: refBitsPerScale && candBitsPerScale ? agreement(refBitsPerScale[si], candBitsPerScale[si]) : NaN,
-  }));
-  return {
-    referenceRun: ref.id,
-    candidateRun: cand.id,
-    policy: { ...policy, profile: undefined },
-    images,
-    tokenAgreement,
-    kvHeldRatio: cand.kv.finalHeldBytes / ref.kv.finalHeldBytes,
-    kvPeakRatio: cand.kv.peakBytes / ref.kv.peakBytes,
-    timePerScale: ref.timings.map((t, i) => ({ scaleIndex: t.scaleIndex, referenceMs: t.ms, candidateMs: cand.timings[i]?.ms ?? NaN })),
-    lpipsNote: 'LPIPS needs pretrained AlexNet/VGG weights, which cannot be downloaded here; reported as null.',
-  };
+  return fidelityOfPixels(ref, toUint8(refImages), cand, toUint8(candImages), policy, refBitsPerScale, candBitsPerScale);
 }
-
-function validateGenerate(req: GenerateRequest): void {
-  const bad = (m: string) => {
-    throw new ScaleKVError('E_INVALID_REQUEST', m);
-  };
-  if (!Array.isArray(req.prompts) || req.prompts.length === 0) bad('At least one prompt is needed.');
-  if (req.prompts.some((p) => typeof p !== 'string' || !p.trim())) bad('Prompts must be non-empty text.');
-  if (!Number.isInteger(req.seed) || req.seed < 0) bad(`Seed must be a non-negative integer, got ${req.seed}.`);
-  if (!(req.cfg > 0)) bad(`CFG scale must be positive, got ${req.cfg}.`);
-  if (!(req.tau > 0)) bad(`Temperature tau must be positive, got ${req.tau}.`);
-  if (!(req.topP >= 0 && req.topP <= 1)) bad(`top-p must be within [0, 1], got ${req.topP}.`);
-  if (!(req.topK >= 0)) bad(`top-k must be >= 0, got ${req.topK}.`);
-  scaleSchedule(req.aspectRatio, req.resolution); // E_RESOLUTION for impossible sizes
-}
-

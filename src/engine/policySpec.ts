@@ -29,6 +29,11 @@ export function readProfileOrTable(path: string, model: ProfileModelRef): ScaleK
   throw new ScaleKVError('E_PROFILE_INVALID', `${path} is neither a ScaleKV profile nor an official budget table.`);
 }
 
+/** policies that read a ScaleKV profile when one is given (AMS-KV takes its drafters as cache-demanding layers) */
+export function usesProfile(name: string): boolean {
+  return name === 'scalekv' || name === 'amskv';
+}
+
 /**
  * A ScaleKV run without an explicit profile uses the model's shipped profile calibrated for the same
  * schedule; when none fits, the error says which schedules have one and how to calibrate another.
@@ -36,7 +41,7 @@ export function readProfileOrTable(path: string, model: ProfileModelRef): ScaleK
 export function resolvePolicySpec(spec: PolicySpec, model: ProfileModelRef, defaultProfiles: string[] = []): PolicySpec {
   const out = { ...spec };
   if (out.profile) return out;
-  if (spec.profilePath && (spec.name === 'scalekv' || spec.name === 'amskv')) {
+  if (spec.profilePath && usesProfile(spec.name)) {
     out.profile = readProfileOrTable(spec.profilePath, model);
   } else if (spec.name === 'scalekv' && defaultProfiles.length) {
     const shipped = defaultProfiles.map((p) => readProfileOrTable(p, model));

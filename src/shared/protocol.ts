@@ -7,6 +7,8 @@ import type {
   CalibrateRequest,
   CompareRequest,
   CompareResult,
+  EvaluateRequest,
+  EvaluateResult,
   GenerateRequest,
   ModelSummary,
   Progress,
@@ -22,6 +24,7 @@ export type EngineRequest =
   | { type: 'generate'; id: number; request: GenerateRequest }
   | { type: 'calibrate'; id: number; request: CalibrateRequest }
   | { type: 'compare'; id: number; request: CompareRequest }
+  | { type: 'evaluate'; id: number; request: EvaluateRequest }
   | { type: 'describeModel'; id: number; modelPath?: string; provider: ProviderSetting }
   | { type: 'cancel'; id: number }
   | { type: 'shutdown' };
@@ -30,6 +33,7 @@ export type EngineResult =
   | { kind: 'generate'; run: RunRecord; runPath: string }
   | { kind: 'calibrate'; profile: ScaleKVProfile; profilePath: string }
   | { kind: 'compare'; result: CompareResult }
+  | { kind: 'evaluate'; result: EvaluateResult }
   | { kind: 'describeModel'; model: ModelSummary; provider: ProviderInfo };
 
 // ---- engine worker -> host -------------------------------------------------------------------
