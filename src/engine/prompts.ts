@@ -69,5 +69,13 @@ function firstInvalidUtf8(b: Uint8Array): number {
       hi = mid - 1;
     }
   }
+  // a multi-byte character cut short by the bad byte starts at its lead byte
+  for (let i = lo - 1; i >= Math.max(0, lo - 3); i--) {
+    if (b[i] < 0x80) break;
+    if (b[i] >= 0xc0) {
+      const need = b[i] >= 0xf0 ? 4 : b[i] >= 0xe0 ? 3 : 2;
+      return lo - i < need ? i : lo;
+    }
+  }
   return lo;
 }
