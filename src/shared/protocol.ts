@@ -10,6 +10,7 @@ import type {
   EvaluateRequest,
   EvaluateResult,
   GenerateRequest,
+  Leaderboard,
   ModelSummary,
   Progress,
   ProviderInfo,
@@ -67,8 +68,10 @@ export type ToWebview =
   | { type: 'profile'; profile: ScaleKVProfile | null }
   | { type: 'run'; run: RunRecord | null; images: { prompt: string; dataUri: string }[] }
   | { type: 'retention'; slice: RetentionSlice | null; error?: string }
+  /** an evaluation's leaderboard (table and memory-vs-fidelity plot) */
+  | { type: 'leaderboard'; leaderboard: Leaderboard | null }
   /** the files shown, kept in the webview's state so that the panel's serializer finds them after a reload */
-  | { type: 'source'; state: Pick<VisualizerState, 'runPath' | 'profilePath'> }
+  | { type: 'source'; state: Pick<VisualizerState, 'runPath' | 'profilePath' | 'leaderboardPath'> }
   | { type: 'error'; message: string };
 
 export type ExportKind = 'svg' | 'png' | 'json' | 'csv';
@@ -85,6 +88,8 @@ export type FromWebview =
 export interface VisualizerState {
   profilePath?: string;
   runPath?: string;
+  /** leaderboard.json of an evaluation */
+  leaderboardPath?: string;
   selection?: Selection;
 }
 

@@ -56,6 +56,7 @@ test('ratios outside (0, 1], unknown policies and rules are refused, naming the 
   refused(() => evaluateRequestFromArgs(args('--prompts-file', f, '--policy', 'snapkv', '--policy', 'streamingllm')), /Unknown policy 'streamingllm'\. Valid policies: /);
   try {
     evaluateRequestFromArgs(args('--prompts-file', f, '--policy', 'nope'));
+    assert.fail('an unknown policy was accepted');
   } catch (e) {
     // every registered policy but the reference is listed, whatever the registry holds
     for (const p of POLICY_NAMES.filter((n) => n !== 'full')) assert.match((e as Error).message, new RegExp(`\\b${p}\\b`));
