@@ -4,6 +4,8 @@
  * follow from them: every policy at every ratio, once per budget rule, and ScaleKV once per ASI mode
  * in ablation mode.
  */
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { ScaleKVError } from '../shared/errors';
 import {
   ABLATION_ASI_MODES,
@@ -97,4 +99,13 @@ export function planRows(req: EvaluateRequest): PlannedRow[] {
 /** whether ScaleKV profiles are calibrated by the evaluation (rather than given or shipped) */
 export function calibrates(req: EvaluateRequest): boolean {
   return !req.profilePath && !!(req.calibrate || req.ablation || req.budgetRules?.length);
+}
+
+/**
+ * The folder an evaluation started from VS Code or a notebook writes to: named after the request, so
+ * running the same evaluation again (after a cancel, a crash, a closed window) resumes it.
+ */
+export function evaluationFolder(root: string, req: Omit<EvaluateRequest, 'outDir'>): string {
+  const hash = createHash('sha256').update(JSON.stringify({ ...req, outDir: undefined })).digest('hex').slice(0, 12);
+  return join(root, 'evaluations', `${req.resolution}-${req.prompts.length}p-${hash}`);
 }
