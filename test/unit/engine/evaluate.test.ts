@@ -5,8 +5,9 @@
  * atomically, and the ablation runs ScaleKV once per ASI variant with a profile calibrated for each.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { createEngine } from '../../../src/engine/engine';
 import { evaluatePolicies, STATE_FILE, type EvaluationEngine } from '../../../src/engine/evaluate';
@@ -166,8 +167,48 @@ test('ablation: ScaleKV once per ASI variant, each with its own calibration, asi
   }
 });
 
+test('budget rules: every row once per rule, the rule passed to the policy', async () => {
+  const seen: string[] = [];
+  const c = counting();
+  const e: EvaluationEngine = {
+    ...c.e,
+    generate: (req, x) => {
+      seen.push(`${req.policy.name}:${(req.policy as { budgetRule?: string }).budgetRule ?? '-'}`);
+      return c.e.generate(req, x);
+    },
+  };
+  const r = await evaluatePolicies(e, evalRequest({ policies: ['snapkv'], prompts: [PROMPTS[0]], budgetRules: ['official', 'legacy'] }), ctx());
+  assert.deepEqual(seen, ['full:-', 'snapkv:official', 'snapkv:legacy']);
+  assert.deepEqual(r.leaderboard.rows.map((x) => x.budgetRule).sort(), ['legacy', 'official']);
+  assert.deepEqual(r.leaderboard.budgetRules, ['official', 'legacy']);
+  assert.match(readFileSync(r.tablePath, 'utf8'), /\| snapkv \| 0\.1 \| legacy \|/);
+});
+
 test('candidate run folders are removed after measuring unless kept; the references stay for resuming', async () => {
   const req = evalRequest({ policies: ['snapkv'], prompts: [PROMPTS[0]] });
   const r = await evaluatePolicies(counting().e, req, ctx());
   assert.deepEqual(readdirSync(join(req.outDir, 'runs')), [r.leaderboard.references[0].run]);
+});
+
+test('the CLI: bad input fails before the engine starts; a small evaluation prints its table', () => {
+  const cli = resolve(__dirname, '..', '..', '..', '..', 'dist', 'cli.js');
+  const dir = tempDir('evaluate-cli');
+  const prompts = join(dir, 'prompts.txt');
+  writeFileSync(prompts, `# held out\n${PROMPTS[0]}\n`);
+  const run = (...a: string[]) => spawnSync(process.execPath, [cli, 'evaluate', ...a], { encoding: 'utf8' });
+  const empty = join(dir, 'empty.txt');
+  writeFileSync(empty, '\n# nothing\n');
+  const bad = run('--prompts-file', empty, '--out', join(dir, 'bad'));
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /^error E_INVALID_REQUEST: .*has no prompts/m);
+  assert.doesNotMatch(bad.stderr, /Loading|Building/, 'no model was loaded');
+  assert.equal(existsSync(join(dir, 'bad')), false);
+  const ratio = run('--prompts-file', prompts, '--ratio', '2', '--out', join(dir, 'bad'));
+  assert.match(ratio.stderr, /error E_INVALID_REQUEST: A ratio must be within \(0, 1\]/);
+  const ok = run('--prompts-file', prompts, '--policy', 'snapkv', '--ratio', '0.1', '--resolution', '0.06M', '--provider', 'cpu', '--seed', '2', '--out', join(dir, 'ok'));
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /\| snapkv \| 0\.1 \|/);
+  assert.match(ok.stderr, /prompt 1\/1, seed 2: full cache/);
+  const lb = JSON.parse(readFileSync(join(dir, 'ok', 'leaderboard.json'), 'utf8')) as Leaderboard;
+  assert.deepEqual([lb.rows.length, lb.seeds[0], lb.prompts[0]], [1, 2, PROMPTS[0]]);
 });
