@@ -71,7 +71,7 @@ export function validateEvaluateRequest(req: EvaluateRequest): EvaluateRequest {
   if (req.calibrationPrompts !== undefined) {
     if (!Array.isArray(req.calibrationPrompts) || req.calibrationPrompts.some((p) => typeof p !== 'string' || !p.trim())) bad('Calibration prompts must be non-empty text.');
   }
-  return { ...req, seeds: uniq(req.seeds), ratios: uniq(req.ratios), policies: uniq(req.policies), budgetRules: uniq(req.budgetRules ?? []) };
+  return { ...req, prompts: uniq(req.prompts), seeds: uniq(req.seeds), ratios: uniq(req.ratios), policies: uniq(req.policies), budgetRules: uniq(req.budgetRules ?? []) };
 }
 
 export const rowKey = (policy: string, ratio: number, rule?: string, mode?: string) => `${policy}|${ratio}|${rule ?? '-'}|${mode ?? '-'}`;

@@ -417,7 +417,7 @@ export interface Leaderboard {
   policies: PolicyName[];
   budgetRules: BudgetRuleName[];
   ablation: boolean;
-  /** where each ScaleKV profile came from, by row key prefix (policy / rule / ASI mode / ratio) */
+  /** the ScaleKV profiles the rows used: given, or calibrated per ratio (and rule, and ASI mode) */
   profiles: { rule?: BudgetRuleName; asiMode?: AsiModeName; ratio: number; path: string; origin: string }[];
   references: LeaderboardReference[];
   rows: LeaderboardRow[];

@@ -15,6 +15,7 @@ import { evaluatePolicies, type EvaluationEngine } from '../../../src/engine/eva
 import { planRows } from '../../../src/engine/evaluatePlan';
 import { aggregateRows, formatPsnr } from '../../../src/engine/leaderboard';
 import { MAX_PROMPTS, readPromptsFile } from '../../../src/engine/prompts';
+import { parseCellSpec } from '../../../src/notebook/cellSpec';
 import { decodePng, encodePng } from '../../../src/model/png';
 import { POLICY_NAMES, type EvaluateRequest, type LeaderboardPromptRow } from '../../../src/shared/types';
 import { rng } from '../scalekv/helpers';
@@ -148,4 +149,17 @@ test('leaderboard rows: means over prompts; identical images are counted, not av
   assert.equal(rows[1].psnr, null);
   assert.equal(formatPsnr(rows[0]), '25.00 (1/3 identical)');
   assert.equal(formatPsnr(rows[1]), '∞ (identical)');
+});
+
+test('notebook evaluate cells: defaults, a prompts file instead of prompts, and the same checks as the CLI', () => {
+  const d = { resolution: '0.06M', ratio: 0.1, cfg: 3, policy: 'scalekv' as const };
+  const a = parseCellSpec('{"action": "evaluate", "prompts": ["a red apple"]}', d);
+  assert.deepEqual(a.evaluate, { ratios: [0.04, 0.1, 0.2], seeds: [0], promptsFile: undefined, ablation: false, budgetRules: [] });
+  assert.deepEqual(a.policies, POLICY_NAMES.filter((n) => n !== 'full'));
+  const b = parseCellSpec('{"action": "evaluate", "promptsFile": "p.txt", "policies": ["snapkv"], "ratios": [0.2], "seeds": [1, 2], "ablation": true, "budgetRules": ["legacy"]}', d);
+  assert.deepEqual([b.prompts, b.policies, b.evaluate], [[], ['snapkv'], { ratios: [0.2], seeds: [1, 2], promptsFile: 'p.txt', ablation: true, budgetRules: ['legacy'] }]);
+  assert.throws(() => parseCellSpec('{"action": "evaluate", "prompts": ["a"], "ratios": [0.1, 1.2]}', d), /within \(0, 1\]/);
+  assert.throws(() => parseCellSpec('{"action": "evaluate", "prompts": ["a"], "policies": ["full"]}', d), /reference/);
+  assert.throws(() => parseCellSpec('{"action": "evaluate", "prompts": ["a"], "budgetRules": ["paper"]}', d), /Unknown budget rule/);
+  assert.throws(() => parseCellSpec('{"action": "evaluate"}', d), /at least one prompt/);
 });
