@@ -20,7 +20,9 @@ const numbers = (a: ParsedArgs, name: string): number[] =>
 export function evaluateRequestFromArgs(a: ParsedArgs): EvaluateRequest {
   const file = str(a, 'prompts-file');
   const prompts = file ? readPromptsFile(resolve(file)) : list(a, 'prompt');
-  if (!prompts.length) throw new ScaleKVError('E_INVALID_REQUEST', 'evaluate needs prompts: --prompts-file F (one per line) or --prompt TEXT.');
+  if (!prompts.length) {
+    throw new ScaleKVError('E_INVALID_REQUEST', 'evaluate needs prompts: --prompts-file F (one per line) or --prompt TEXT.');
+  }
   const ratios = numbers(a, 'ratio').map(checkRatio);
   const policies = list(a, 'policy').map(checkPolicyName);
   const seeds = numbers(a, 'seed');

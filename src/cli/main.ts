@@ -174,7 +174,9 @@ async function main(argv: string[]): Promise<number> {
       const engine = createEngine();
       try {
         const r = await engine.evaluate(req, { ...ctx, onProgress: evaluationPrinter() }).catch((e) => {
-          if (toErrorInfo(e).code === 'E_CANCELLED') process.stderr.write(`Finished rows are saved in ${req.outDir}; the same command resumes the evaluation.\n`);
+          if (toErrorInfo(e).code === 'E_CANCELLED') {
+            process.stderr.write(`Finished rows are saved in ${req.outDir}; the same command resumes the evaluation.\n`);
+          }
           throw e;
         });
         console.log(readFileSync(r.tablePath, 'utf8'));

@@ -29,6 +29,7 @@ import type {
   LeaderboardReference,
   ModelSummary,
   PolicySpec,
+  Progress,
   ProfileModelRef,
   ProviderInfo,
   ProviderSetting,
@@ -71,8 +72,11 @@ const cellKey = (c: string, row: string) => `${c}#${row}`;
 const profileKey = (rule: string | undefined, mode: string | undefined, ratio: number) => `${rule ?? '-'}|${mode ?? '-'}|${ratio}`;
 
 function settingsKey(req: EvaluateRequest): string {
-  const { modelPath, resolution, aspectRatio, cfg, tau, topK, topP, provider, windowSize, poolingKernel, queryMode, profilePath, calibrationPrompts } = req;
-  return JSON.stringify({ modelPath, resolution, aspectRatio, cfg, tau, topK, topP, provider, windowSize, poolingKernel, queryMode, profilePath, calibrate: calibrates(req), calibrationPrompts });
+  const { modelPath, resolution, aspectRatio, cfg, tau, topK, topP, provider } = req;
+  const { windowSize, poolingKernel, queryMode, profilePath, calibrationPrompts } = req;
+  const calibrate = calibrates(req);
+  const selection = { windowSize, poolingKernel, queryMode, profilePath, calibrate, calibrationPrompts };
+  return JSON.stringify({ modelPath, resolution, aspectRatio, cfg, tau, topK, topP, provider, ...selection });
 }
 
 function loadState(path: string, settings: string, ctx: JobContext): State {
@@ -150,7 +154,8 @@ export async function evaluatePolicies(engine: EvaluationEngine, request: Evalua
   const step = (message: string): JobContext => {
     ctx.onProgress({ stage: 'evaluate', message, fraction: done / total });
     const at = done;
-    return { ...ctx, onProgress: (p) => ctx.onProgress({ ...p, fraction: (at + p.fraction) / total, message: `${message}: ${p.message}` }) };
+    const inner = (p: Progress) => ctx.onProgress({ ...p, fraction: (at + p.fraction) / total, message: `${message}: ${p.message}` });
+    return { ...ctx, onProgress: inner };
   };
 
   // every row's budgets are checked on the model's shapes before anything is generated
@@ -191,7 +196,8 @@ export async function evaluatePolicies(engine: EvaluationEngine, request: Evalua
         poolingKernel: req.poolingKernel,
         ...extra,
       };
-      const r = await engine.calibrate(calReq, step(`Calibrating ScaleKV for ratio ${n.ratio}${n.rule ? `, ${n.rule} rule` : ''}${n.mode ? `, ASI ${n.mode}` : ''}`));
+      const what = `ratio ${n.ratio}${n.rule ? `, ${n.rule} rule` : ''}${n.mode ? `, ASI ${n.mode}` : ''}`;
+      const r = await engine.calibrate(calReq, step(`Calibrating ScaleKV for ${what}`));
       state.profiles[key] = r.profilePath;
       save();
     }
@@ -236,8 +242,10 @@ export async function evaluatePolicies(engine: EvaluationEngine, request: Evalua
     if (!ref) {
       const r = await engine.generate({ ...base, policy: { name: 'full' } }, step(`${caseName}: full cache`));
       ref = readRun(r.runPath);
-      state.references[c.key] = { prompt: c.prompt, seed: c.seed, run: r.run.id, ms: r.run.totalMs, kvHeldBytes: r.run.kv.finalHeldBytes, kvPeakBytes: r.run.kv.peakBytes };
-      state.meta = { model: r.run.model, provider: r.run.provider, image: { width: r.run.images[0].width, height: r.run.images[0].height } };
+      const { id, totalMs, kv, model: m, provider, images } = r.run;
+      const held = { kvHeldBytes: kv.finalHeldBytes, kvPeakBytes: kv.peakBytes };
+      state.references[c.key] = { prompt: c.prompt, seed: c.seed, run: id, ms: totalMs, ...held };
+      state.meta = { model: m, provider, image: { width: images[0].width, height: images[0].height } };
       save();
     }
     done++;
@@ -312,11 +320,19 @@ export async function evaluatePolicies(engine: EvaluationEngine, request: Evalua
   return { leaderboard: lb, jsonPath, tablePath, computed, resumed };
 }
 
-function profileList(req: EvaluateRequest, needs: [string, { rule?: BudgetRuleName; mode?: AsiModeName; ratio: number }][], state: State): Leaderboard['profiles'] {
+type ProfileNeed = [key: string, need: { rule?: BudgetRuleName; mode?: AsiModeName; ratio: number }];
+
+function profileList(req: EvaluateRequest, needs: ProfileNeed[], state: State): Leaderboard['profiles'] {
   if (req.profilePath) {
     return [{ ratio: readRatio(req.profilePath), path: req.profilePath, origin: 'given; other ratios re-derive budgets from its roles' }];
   }
-  return needs.map(([key, n]) => ({ ...(n.rule && { rule: n.rule }), ...(n.mode && { asiMode: n.mode }), ratio: n.ratio, path: state.profiles[key], origin: 'calibrated by this evaluation' }));
+  return needs.map(([key, n]) => ({
+    ...(n.rule && { rule: n.rule }),
+    ...(n.mode && { asiMode: n.mode }),
+    ratio: n.ratio,
+    path: state.profiles[key],
+    origin: 'calibrated by this evaluation',
+  }));
 }
 
 function readRatio(path: string): number {
@@ -336,30 +352,49 @@ function rolesOf(path: string | undefined): string | null {
 }
 
 /** what a reader must know to read the table right, including where a compared option made no difference */
-function notes(req: EvaluateRequest, plan: PlannedRow[], perPrompt: LeaderboardPromptRow[], profiles: Leaderboard['profiles'], resumed: number): string[] {
+function notes(
+  req: EvaluateRequest,
+  plan: PlannedRow[],
+  perPrompt: LeaderboardPromptRow[],
+  profiles: Leaderboard['profiles'],
+  resumed: number,
+): string[] {
   const out: string[] = [];
   if (plan.some((r) => r.policy === 'scalekv') && !req.profilePath && !calibrates(req)) {
-    out.push("ScaleKV used the model's shipped profile for this schedule; at other ratios than its own, budgets are re-derived from its roles.");
+    out.push("ScaleKV used the model's shipped profile for this schedule; at other ratios than its own, budgets come from its roles.");
   }
-  if (calibrates(req)) out.push(`ScaleKV profiles were calibrated on ${req.calibrationPrompts?.length || 'the 10 built-in'} calibration prompts, one per ratio${req.budgetRules?.length ? ' and budget rule' : ''}${req.ablation ? ' and ASI variant' : ''}.`);
+  if (calibrates(req)) {
+    const per = `one per ratio${req.budgetRules?.length ? ' and budget rule' : ''}${req.ablation ? ' and ASI variant' : ''}`;
+    out.push(`ScaleKV profiles were calibrated on ${req.calibrationPrompts?.length || 'the 10 built-in'} calibration prompts, ${per}.`);
+  }
+  const sameRow = (x: LeaderboardPromptRow, y: LeaderboardPromptRow) =>
+    x.psnr === y.psnr && x.ssim === y.ssim && x.kvHeldBytes === y.kvHeldBytes;
   const same = (a: PlannedRow, b: PlannedRow) => {
     const ra = perPrompt.filter((x) => x.row === a.key);
     const rb = perPrompt.filter((x) => x.row === b.key);
-    return ra.length > 0 && ra.length === rb.length && ra.every((x, i) => x.psnr === rb[i].psnr && x.ssim === rb[i].ssim && x.kvHeldBytes === rb[i].kvHeldBytes);
+    return ra.length > 0 && ra.length === rb.length && ra.every((x, i) => sameRow(x, rb[i]));
   };
   if ((req.budgetRules?.length ?? 0) > 1) {
     out.push('The budget rule is passed to calibration and to every policy as budgetRule.');
     const [a, b] = req.budgetRules!;
-    const pairs = plan.filter((r) => r.budgetRule === a).map((r) => [r, plan.find((s) => s.budgetRule === b && s.policy === r.policy && s.ratio === r.ratio && s.asiMode === r.asiMode)!] as const);
-    if (pairs.length && pairs.every(([x, y]) => same(x, y))) out.push(`Every row measured the same under the ${a} and ${b} rules: this build's policies may not read budgetRule.`);
+    const twin = (r: PlannedRow) =>
+      plan.find((s) => s.budgetRule === b && s.policy === r.policy && s.ratio === r.ratio && s.asiMode === r.asiMode)!;
+    const pairs = plan.filter((r) => r.budgetRule === a).map((r) => [r, twin(r)] as const);
+    if (pairs.length && pairs.every(([x, y]) => same(x, y))) {
+      out.push(`Every row measured the same under the ${a} and ${b} rules: this build's policies may not read budgetRule.`);
+    }
   }
   if (req.ablation) {
-    out.push('The ablation calibrates ScaleKV with asiMode eq2 (the product of both factors, Eq. 2), current (the current-map attention share alone) and history (the history top-K\' share alone), as in the paper\'s Fig. 6b.');
+    out.push(
+      "The ablation calibrates ScaleKV with asiMode eq2 (the product of both factors, Eq. 2), current (the current-map attention share " +
+        "alone) and history (the history top-K' share alone), as in the paper's Fig. 6b.",
+    );
     for (const ratio of req.ratios) {
       for (const rule of req.budgetRules?.length ? req.budgetRules : [undefined]) {
         const rs = profiles.filter((p) => p.ratio === ratio && p.rule === rule).map((p) => rolesOf(p.path));
         if (rs.length > 1 && rs.every((x) => x !== null && x === rs[0])) {
-          out.push(`At ratio ${ratio}${rule ? ` (${rule} rule)` : ''} the three ASI variants chose the same drafters: this build's calibration may not read asiMode.`);
+          const at = `At ratio ${ratio}${rule ? ` (${rule} rule)` : ''}`;
+          out.push(`${at} the three ASI variants chose the same drafters: this build's calibration may not read asiMode.`);
         }
       }
     }

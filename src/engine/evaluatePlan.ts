@@ -36,18 +36,23 @@ const bad = (m: string): never => {
 export const candidatePolicies = (): PolicyName[] => POLICY_NAMES.filter((p) => p !== 'full');
 
 export function checkRatio(r: unknown): number {
-  if (typeof r !== 'number' || !(r > 0 && r <= 1)) bad(`A ratio must be within (0, 1] (the fraction of the full KV cache to keep, e.g. 0.1 for 10%), got ${String(r)}.`);
+  if (typeof r !== 'number' || !(r > 0 && r <= 1)) {
+    bad(`A ratio must be within (0, 1] (the fraction of the full KV cache to keep, e.g. 0.1 for 10%), got ${String(r)}.`);
+  }
   return r as number;
 }
 
 export function checkPolicyName(p: unknown): PolicyName {
-  if (p === 'full') bad(`'full' is the reference every row is measured against, not a candidate. Valid policies: ${candidatePolicies().join(', ')}.`);
-  if (typeof p !== 'string' || !(POLICY_NAMES as readonly string[]).includes(p)) bad(`Unknown policy '${String(p)}'. Valid policies: ${candidatePolicies().join(', ')}.`);
+  const valid = `Valid policies: ${candidatePolicies().join(', ')}.`;
+  if (p === 'full') bad(`'full' is the reference every row is measured against, not a candidate. ${valid}`);
+  if (typeof p !== 'string' || !(POLICY_NAMES as readonly string[]).includes(p)) bad(`Unknown policy '${String(p)}'. ${valid}`);
   return p as PolicyName;
 }
 
 export function checkBudgetRule(r: unknown): BudgetRuleName {
-  if (!(BUDGET_RULE_NAMES as readonly unknown[]).includes(r)) bad(`Unknown budget rule '${String(r)}'. Valid rules: ${BUDGET_RULE_NAMES.join(', ')}.`);
+  if (!(BUDGET_RULE_NAMES as readonly unknown[]).includes(r)) {
+    bad(`Unknown budget rule '${String(r)}'. Valid rules: ${BUDGET_RULE_NAMES.join(', ')}.`);
+  }
   return r as BudgetRuleName;
 }
 
@@ -62,16 +67,28 @@ export function validateEvaluateRequest(req: EvaluateRequest): EvaluateRequest {
   if (!Array.isArray(req.seeds) || !req.seeds.length) bad('An evaluation needs at least one seed.');
   if (!Array.isArray(req.ratios) || !req.ratios.length) bad('An evaluation needs at least one ratio (e.g. 0.04, 0.1, 0.2).');
   req.ratios.forEach(checkRatio);
-  if (!Array.isArray(req.policies) || !req.policies.length) bad(`An evaluation needs at least one policy. Valid policies: ${candidatePolicies().join(', ')}.`);
+  if (!Array.isArray(req.policies) || !req.policies.length) {
+    bad(`An evaluation needs at least one policy. Valid policies: ${candidatePolicies().join(', ')}.`);
+  }
   req.policies.forEach(checkPolicyName);
   (req.budgetRules ?? []).forEach(checkBudgetRule);
   for (const seed of req.seeds) validateSampling({ ...req, seed });
-  if (req.ablation && !req.policies.includes('scalekv')) bad('The ablation compares ScaleKV calibrated with each ASI variant: include --policy scalekv.');
+  if (req.ablation && !req.policies.includes('scalekv')) {
+    bad('The ablation compares ScaleKV calibrated with each ASI variant: include --policy scalekv.');
+  }
   if (req.ablation && req.profilePath) bad('The ablation calibrates one profile per ASI variant; it cannot use a given --profile.');
   if (req.calibrationPrompts !== undefined) {
-    if (!Array.isArray(req.calibrationPrompts) || req.calibrationPrompts.some((p) => typeof p !== 'string' || !p.trim())) bad('Calibration prompts must be non-empty text.');
+    const cal = req.calibrationPrompts;
+    if (!Array.isArray(cal) || cal.some((p) => typeof p !== 'string' || !p.trim())) bad('Calibration prompts must be non-empty text.');
   }
-  return { ...req, prompts: uniq(req.prompts), seeds: uniq(req.seeds), ratios: uniq(req.ratios), policies: uniq(req.policies), budgetRules: uniq(req.budgetRules ?? []) };
+  return {
+    ...req,
+    prompts: uniq(req.prompts),
+    seeds: uniq(req.seeds),
+    ratios: uniq(req.ratios),
+    policies: uniq(req.policies),
+    budgetRules: uniq(req.budgetRules ?? []),
+  };
 }
 
 export const rowKey = (policy: string, ratio: number, rule?: string, mode?: string) => `${policy}|${ratio}|${rule ?? '-'}|${mode ?? '-'}`;
@@ -88,7 +105,8 @@ export function planRows(req: EvaluateRequest): PlannedRow[] {
       const modes: (AsiModeName | undefined)[] = req.ablation && policy === 'scalekv' ? [...ABLATION_ASI_MODES] : [undefined];
       for (const asiMode of modes) {
         for (const ratio of req.ratios) {
-          rows.push({ key: rowKey(policy, ratio, budgetRule, asiMode), policy, label: rowLabel(policy, budgetRule, asiMode), ratio, budgetRule, asiMode });
+          const key = rowKey(policy, ratio, budgetRule, asiMode);
+          rows.push({ key, policy, label: rowLabel(policy, budgetRule, asiMode), ratio, budgetRule, asiMode });
         }
       }
     }

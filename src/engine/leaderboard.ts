@@ -46,7 +46,10 @@ export function aggregateRows(plan: PlannedRow[], perPrompt: LeaderboardPromptRo
 /** rows in the order the tables show them: by rule, then ratio, then PSNR (best first; identical images first of all) */
 export function rankRows(rows: LeaderboardRow[]): LeaderboardRow[] {
   const psnrKey = (r: LeaderboardRow) => (r.psnr === null ? Infinity : r.psnr);
-  return [...rows].sort((a, b) => (a.budgetRule ?? '').localeCompare(b.budgetRule ?? '') || a.ratio - b.ratio || psnrKey(b) - psnrKey(a) || a.label.localeCompare(b.label));
+  const rule = (r: LeaderboardRow) => r.budgetRule ?? '';
+  const order = (a: LeaderboardRow, b: LeaderboardRow) =>
+    rule(a).localeCompare(rule(b)) || a.ratio - b.ratio || psnrKey(b) - psnrKey(a) || a.label.localeCompare(b.label);
+  return [...rows].sort(order);
 }
 
 const f = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
@@ -59,24 +62,31 @@ export function formatPsnr(r: Pick<LeaderboardRow, 'psnr' | 'identical' | 'cases
 
 export function formatLeaderboard(lb: Leaderboard): string {
   const rules = lb.rows.some((r) => r.budgetRule);
-  const refMs = mean(lb.references.map((r) => r.ms));
+  const refMean = (k: 'ms' | 'kvHeldBytes' | 'kvPeakBytes') => mean(lb.references.map((r) => r[k]));
+  const header = ['policy', 'ratio', ...(rules ? ['budget rule'] : []), 'PSNR dB', 'SSIM', 'bits agree (last scale)', 'KV held / full'];
+  header.push('KV peak / full', 'KV held MiB', 'KV peak MiB', 'time ms', 'time / full');
   const lines = [
     `# Leaderboard: ${lb.model.name} on ${lb.provider.used}, ${lb.resolution} ${lb.image.width}x${lb.image.height}`,
     '',
-    `${lb.prompts.length} prompt(s) x ${lb.seeds.length} seed(s) (${lb.seeds.join(', ')}); every row is the mean over them against the full-cache run of the same prompt and seed.`,
-    `Full cache: ${f(refMs, 0)} ms per image on average, KV held ${mib(mean(lb.references.map((r) => r.kvHeldBytes)))} MiB, peak ${mib(mean(lb.references.map((r) => r.kvPeakBytes)))} MiB (float32; bf16 is half).`,
+    `${lb.prompts.length} prompt(s) x ${lb.seeds.length} seed(s) (${lb.seeds.join(', ')}); ` +
+      'every row is the mean over them against the full-cache run of the same prompt and seed.',
+    `Full cache: ${f(refMean('ms'), 0)} ms per image on average, KV held ${mib(refMean('kvHeldBytes'))} MiB, ` +
+      `peak ${mib(refMean('kvPeakBytes'))} MiB (float32; bf16 is half).`,
     '',
-    `| policy | ratio |${rules ? ' budget rule |' : ''} PSNR dB | SSIM | bits agree (last scale) | KV held / full | KV peak / full | KV held MiB | KV peak MiB | time ms | time / full |`,
-    `|---|---|${rules ? '---|' : ''}---|---|---|---|---|---|---|---|---|`,
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
   ];
   for (const r of lb.rows) {
-    lines.push(
-      `| ${r.asiMode ? `${r.policy} (ASI ${r.asiMode})` : r.policy} | ${r.ratio} |${rules ? ` ${r.budgetRule ?? '-'} |` : ''} ${formatPsnr(r)} | ${f(r.ssim, 4)} | ${f(r.bitAgreement, 3)} | ${f(r.kvHeldRatio, 3)} | ${f(r.kvPeakRatio, 3)} | ${mib(r.kvHeldBytes)} | ${mib(r.kvPeakBytes)} | ${f(r.ms, 0)} | ${f(r.timeRatio, 2)} |`,
-    );
+    const name = r.asiMode ? `${r.policy} (ASI ${r.asiMode})` : r.policy;
+    const cells = [name, String(r.ratio), ...(rules ? [r.budgetRule ?? '-'] : []), formatPsnr(r), f(r.ssim, 4), f(r.bitAgreement, 3)];
+    cells.push(f(r.kvHeldRatio, 3), f(r.kvPeakRatio, 3), mib(r.kvHeldBytes), mib(r.kvPeakBytes), f(r.ms, 0), f(r.timeRatio, 2));
+    lines.push(`| ${cells.join(' | ')} |`);
   }
   if (lb.profiles.length) {
     lines.push('', 'ScaleKV profiles:', '');
-    for (const p of lb.profiles) lines.push(`- ratio ${p.ratio}${p.rule ? `, ${p.rule} rule` : ''}${p.asiMode ? `, ASI ${p.asiMode}` : ''}: ${p.path} (${p.origin})`);
+    for (const p of lb.profiles) {
+      lines.push(`- ratio ${p.ratio}${p.rule ? `, ${p.rule} rule` : ''}${p.asiMode ? `, ASI ${p.asiMode}` : ''}: ${p.path} (${p.origin})`);
+    }
   }
   if (lb.notes.length) lines.push('', ...lb.notes.map((n) => `- ${n}`));
   lines.push('');

@@ -353,7 +353,8 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     try {
       if (opts?.promptsFile) prompts = readPromptsFile(opts.promptsFile);
       if (!opts) {
-        const file = (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Text: ['txt'] }, title: 'ScaleKV: Evaluate (1/3): held-out prompts, one per line' }))?.[0]?.fsPath;
+        const title = 'ScaleKV: Evaluate (1/3): held-out prompts, one per line';
+        const file = (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Text: ['txt'] }, title }))?.[0]?.fsPath;
         if (!file) return;
         prompts = readPromptsFile(file);
         const picks = await vscode.window.showQuickPick(
@@ -400,7 +401,8 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     openVisualizer({ leaderboardPath: r.result.jsonPath });
     if (!opts) {
       const resumed = r.result.resumed ? ` (${r.result.resumed} resumed)` : '';
-      const pick = await vscode.window.showInformationMessage(`ScaleKV: ranked ${r.result.leaderboard.rows.length} policy x ratio rows${resumed}.`, 'Open Table');
+      const rows = r.result.leaderboard.rows.length;
+      const pick = await vscode.window.showInformationMessage(`ScaleKV: ranked ${rows} policy x ratio rows${resumed}.`, 'Open Table');
       if (pick) await vscode.window.showTextDocument(vscode.Uri.file(r.result.tablePath));
     }
     return r.result.jsonPath;

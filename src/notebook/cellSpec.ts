@@ -43,7 +43,9 @@ export function parseCellSpec(text: string, defaults: { resolution: string; rati
   const prompts = x.prompts ?? (typeof x.prompt === 'string' ? [x.prompt] : []);
   if (!Array.isArray(prompts) || prompts.some((p) => typeof p !== 'string' || !p.trim())) throw new Error('"prompts" must be a list of non-empty strings.');
   const promptsFile = typeof x.promptsFile === 'string' ? x.promptsFile : undefined;
-  if (action !== 'calibrate' && prompts.length === 0 && !(action === 'evaluate' && promptsFile)) throw new Error('"prompts" needs at least one prompt.');
+  if (action !== 'calibrate' && prompts.length === 0 && !(action === 'evaluate' && promptsFile)) {
+    throw new Error('"prompts" needs at least one prompt.');
+  }
   const pol = (x.policy ?? defaults.policy) as PolicyName;
   if (!POLICY_NAMES.includes(pol)) throw new Error(`"policy" must be one of ${POLICY_NAMES.join(', ')}.`);
   const policies = (x.policies ?? (action === 'evaluate' ? candidatePolicies() : ['scalekv'])) as PolicyName[];

@@ -80,7 +80,8 @@ export class VisualizerPanel {
   }
 
   private sendAll(): void {
-    this.post({ type: 'source', state: { runPath: this.state.runPath, profilePath: this.state.profilePath, leaderboardPath: this.state.leaderboardPath } });
+    const { runPath, profilePath, leaderboardPath } = this.state;
+    this.post({ type: 'source', state: { runPath, profilePath, leaderboardPath } });
     if (this.leaderboard) this.post({ type: 'leaderboard', leaderboard: this.leaderboard });
     if (this.state.profilePath) {
       try {

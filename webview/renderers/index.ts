@@ -184,7 +184,8 @@ export function renderRun(root: HTMLElement, data: unknown): () => void {
 export function renderLeaderboard(root: HTMLElement, data: unknown): () => void {
   const lb = validateLeaderboard(data);
   const ratios = lb.ratios.map((r) => `${Math.round(r * 1000) / 10}%`).join(', ');
-  root.append(el('h2', undefined, `Leaderboard: ${lb.model.name}, ${lb.rows.length} rows at ${ratios} (${lb.prompts.length} prompts × ${lb.seeds.length} seeds)`));
+  const cases = `${lb.prompts.length} prompts × ${lb.seeds.length} seeds`;
+  root.append(el('h2', undefined, `Leaderboard: ${lb.model.name}, ${lb.rows.length} rows at ${ratios} (${cases})`));
   const plot = el('div', 'figure-box leaderboard-plot-host');
   drawLeaderboardPlot(plot, lb);
   root.append(plot, leaderboardTable(lb));

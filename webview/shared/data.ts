@@ -54,10 +54,16 @@ export function validateLeaderboard(l: unknown): Leaderboard {
   if (x.format !== 'scalekv-leaderboard') fail(`not a ScaleKV leaderboard (format is ${JSON.stringify(x.format)})`);
   if (!x.model || typeof x.model.name !== 'string' || !x.provider || !x.image) fail('the leaderboard has no model, provider or image size');
   if (!Array.isArray(x.rows)) fail('the leaderboard has no rows');
-  for (const k of ['prompts', 'seeds', 'notes', 'references', 'perPrompt'] as const) if (!Array.isArray(x[k])) fail(`the leaderboard's ${k} is not a list`);
+  for (const k of ['prompts', 'seeds', 'notes', 'references', 'perPrompt'] as const) {
+    if (!Array.isArray(x[k])) fail(`the leaderboard's ${k} is not a list`);
+  }
   x.rows.forEach((r, i) => {
-    if (!r || typeof r.key !== 'string' || typeof r.label !== 'string' || typeof r.policy !== 'string') fail(`leaderboard row ${i} has no key, label or policy`);
-    if (!isNum(r.ratio) || !isNum(r.kvHeldRatio) || !isNum(r.kvPeakRatio)) fail(`leaderboard row ${i} (${r.label}) lacks its ratio or KV fractions`);
+    if (!r || typeof r.key !== 'string' || typeof r.label !== 'string' || typeof r.policy !== 'string') {
+      fail(`leaderboard row ${i} has no key, label or policy`);
+    }
+    if (!isNum(r.ratio) || !isNum(r.kvHeldRatio) || !isNum(r.kvPeakRatio)) {
+      fail(`leaderboard row ${i} (${r.label}) lacks its ratio or KV fractions`);
+    }
     if (r.psnr !== null && !isNum(r.psnr)) fail(`leaderboard row ${i} (${r.label}) has a PSNR that is neither a number nor null`);
     if (!isInt(r.cases, 1) || !isInt(r.identical)) fail(`leaderboard row ${i} (${r.label}) has no case count`);
   });

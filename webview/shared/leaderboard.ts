@@ -34,14 +34,20 @@ export interface Series {
 /** one series per row label, in a stable (sorted) order: the same policy keeps its mark across leaderboards */
 export function seriesOf(lb: Leaderboard, size = 70): Map<string, Series> {
   const labels = [...new Set(lb.rows.map((r) => r.label))].sort();
-  return new Map(labels.map((label, i) => [label, { label, colour: PALETTE[i % PALETTE.length], shape: SHAPE_NAMES[i % SHAPES.length], path: d3.symbol(SHAPES[i % SHAPES.length], size)()! }]));
+  return new Map(
+    labels.map((label, i) => {
+      const k = i % SHAPES.length;
+      return [label, { label, colour: PALETTE[i % PALETTE.length], shape: SHAPE_NAMES[k], path: d3.symbol(SHAPES[k], size)()! }];
+    }),
+  );
 }
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
 const fx = (x: number, d: number) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 
 function keySymbol(s: Series): SVGSVGElement {
-  const svg = d3.create('svg').attr('class', 'series-key').attr('width', 14).attr('height', 14).attr('viewBox', '-7 -7 14 14').attr('aria-hidden', 'true');
+  const svg = d3.create('svg').attr('class', 'series-key').attr('width', 14).attr('height', 14).attr('viewBox', '-7 -7 14 14');
+  svg.attr('aria-hidden', 'true');
   svg.append('path').attr('class', 'mark').attr('d', s.path).attr('data-shape', s.shape).style('fill', s.colour);
   return svg.node()!;
 }
@@ -54,7 +60,8 @@ export function leaderboardTable(lb: Leaderboard): HTMLElement {
   const table = document.createElement('table');
   table.className = 'leaderboard';
   const head = table.createTHead().insertRow();
-  const cols = ['policy', 'ratio', ...(rules ? ['budget rule'] : []), 'PSNR (dB)', 'SSIM', 'bits agree (last scale)', 'KV held', 'KV peak', 'time / full', 'cases'];
+  const cols = ['policy', 'ratio', ...(rules ? ['budget rule'] : []), 'PSNR (dB)', 'SSIM', 'bits agree (last scale)'];
+  cols.push('KV held', 'KV peak', 'time / full', 'cases');
   for (const h of cols) head.append(Object.assign(document.createElement('th'), { textContent: h, scope: 'col' }));
   const body = table.createTBody();
   for (const r of lb.rows) {
@@ -62,12 +69,16 @@ export function leaderboardTable(lb: Leaderboard): HTMLElement {
     tr.dataset.row = r.key;
     const name = tr.insertCell();
     name.append(keySymbol(series.get(r.label)!), document.createTextNode(` ${r.asiMode ? `${r.policy} (ASI ${r.asiMode})` : r.policy}`));
-    const cells = [String(r.ratio), ...(rules ? [r.budgetRule ?? '-'] : []), formatPsnr(r), fx(r.ssim, 4), fx(r.bitAgreement, 3), pct(r.kvHeldRatio), pct(r.kvPeakRatio), fx(r.timeRatio, 2), String(r.cases)];
+    const cells = [String(r.ratio), ...(rules ? [r.budgetRule ?? '-'] : []), formatPsnr(r), fx(r.ssim, 4), fx(r.bitAgreement, 3)];
+    cells.push(pct(r.kvHeldRatio), pct(r.kvPeakRatio), fx(r.timeRatio, 2), String(r.cases));
     for (const v of cells) tr.insertCell().textContent = v;
   }
   const p = document.createElement('p');
   p.className = 'note';
-  p.textContent = `${lb.model.name} on ${lb.provider.used}, ${lb.resolution} (${lb.image.width}×${lb.image.height}): means over ${lb.prompts.length} prompt(s) × ${lb.seeds.length} seed(s) against the full cache of the same prompt and seed. KV held: after the last scale; peak: while any scale ran.`;
+  p.textContent =
+    `${lb.model.name} on ${lb.provider.used}, ${lb.resolution} (${lb.image.width}×${lb.image.height}): means over ` +
+    `${lb.prompts.length} prompt(s) × ${lb.seeds.length} seed(s) against the full cache of the same prompt and seed. ` +
+    'KV held: after the last scale; peak: while any scale ran.';
   div.append(table, p, ...lb.notes.map((n) => Object.assign(document.createElement('p'), { className: 'note', textContent: n })));
   return div;
 }
@@ -100,7 +111,8 @@ export function drawLeaderboardPlot(host: HTMLElement, lb: Leaderboard): SVGSVGE
   svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${H - m.b})`).call(d3.axisBottom(x).ticks(6, '.0%'));
   svg.append('g').attr('class', 'axis').attr('transform', `translate(${m.l},0)`).call(d3.axisLeft(y).ticks(6));
   svg.append('text').attr('class', 'axis-title').attr('x', 0).attr('y', 14).text('PSNR against the full cache (dB), higher is better');
-  svg.append('text').attr('class', 'axis-title').attr('x', W - m.r).attr('y', H - 4).attr('text-anchor', 'end').text('KV held after the last scale / full cache');
+  const xTitle = svg.append('text').attr('class', 'axis-title').attr('x', W - m.r).attr('y', H - 4).attr('text-anchor', 'end');
+  xTitle.text('KV held after the last scale / full cache');
   if (identicalBand) {
     svg.append('line').attr('class', 'line-full').attr('x1', m.l).attr('x2', W - m.r).attr('y1', m.t + 14).attr('y2', m.t + 14);
     svg.append('text').attr('class', 'axis-title').attr('x', m.l - 6).attr('y', m.t + 10).attr('text-anchor', 'end').text('∞');
@@ -109,7 +121,8 @@ export function drawLeaderboardPlot(host: HTMLElement, lb: Leaderboard): SVGSVGE
   const g = svg.append('g').attr('class', 'series');
   for (const s of series.values()) {
     const pts = lb.rows.filter((r) => r.label === s.label && r.psnr !== null).sort((a, b) => a.kvHeldRatio - b.kvHeldRatio);
-    if (pts.length > 1) g.append('path').attr('class', 'series-line').attr('d', d3.line<LeaderboardRow>().x((r) => x(r.kvHeldRatio)).y(yOf)(pts)).style('stroke', s.colour);
+    const line = d3.line<LeaderboardRow>().x((r) => x(r.kvHeldRatio)).y(yOf);
+    if (pts.length > 1) g.append('path').attr('class', 'series-line').attr('d', line(pts)).style('stroke', s.colour);
   }
   g.selectAll('path.mark')
     .data(lb.rows)
@@ -124,17 +137,27 @@ export function drawLeaderboardPlot(host: HTMLElement, lb: Leaderboard): SVGSVGE
     .attr('data-shape', (r) => series.get(r.label)!.shape)
     .style('fill', (r) => series.get(r.label)!.colour)
     .append('title')
-    .text((r) => `${r.label} at ratio ${r.ratio}: PSNR ${formatPsnr(r)} dB, SSIM ${fx(r.ssim, 4)}, KV held ${pct(r.kvHeldRatio)} (peak ${pct(r.kvPeakRatio)}), last-scale bits ${pct(r.bitAgreement)} equal`);
+    .text(
+      (r) =>
+        `${r.label} at ratio ${r.ratio}: PSNR ${formatPsnr(r)} dB, SSIM ${fx(r.ssim, 4)}, ` +
+        `KV held ${pct(r.kvHeldRatio)} (peak ${pct(r.kvPeakRatio)}), last-scale bits ${pct(r.bitAgreement)} equal`,
+    );
   const legend = svg.append('g').attr('class', 'legend').attr('transform', `translate(${W - legendW},${m.t})`);
   [...series.values()].forEach((s, i) => {
     const row = legend.append('g').attr('transform', `translate(0,${i * 18})`);
-    row.append('path').attr('class', 'mark').attr('d', s.path).attr('transform', 'translate(6,0)').attr('data-shape', s.shape).style('fill', s.colour);
+    const mark = row.append('path').attr('class', 'mark').attr('d', s.path).attr('transform', 'translate(6,0)');
+    mark.attr('data-shape', s.shape).style('fill', s.colour);
     row.append('text').attr('x', 16).attr('y', 4).text(s.label);
   });
   return svg.node()!;
 }
 
 export function leaderboardCsv(lb: Leaderboard): string {
-  const rows = lb.rows.map((r) => [r.label, r.policy, r.ratio, r.budgetRule ?? '', r.asiMode ?? '', r.cases, r.psnr ?? 'inf', r.identical, r.ssim, r.bitAgreement, r.kvHeldRatio, r.kvPeakRatio, r.kvHeldBytes, r.kvPeakBytes, r.ms, r.timeRatio]);
-  return toCsv(['label', 'policy', 'ratio', 'budget_rule', 'asi_mode', 'cases', 'psnr', 'identical', 'ssim', 'bit_agreement', 'kv_held_ratio', 'kv_peak_ratio', 'kv_held_bytes', 'kv_peak_bytes', 'ms', 'time_ratio'], rows);
+  const head = ['label', 'policy', 'ratio', 'budget_rule', 'asi_mode', 'cases', 'psnr', 'identical', 'ssim', 'bit_agreement'];
+  head.push('kv_held_ratio', 'kv_peak_ratio', 'kv_held_bytes', 'kv_peak_bytes', 'ms', 'time_ratio');
+  const rows = lb.rows.map((r) => [
+    ...[r.label, r.policy, r.ratio, r.budgetRule ?? '', r.asiMode ?? '', r.cases, r.psnr ?? 'inf', r.identical, r.ssim, r.bitAgreement],
+    ...[r.kvHeldRatio, r.kvPeakRatio, r.kvHeldBytes, r.kvPeakBytes, r.ms, r.timeRatio],
+  ]);
+  return toCsv(head, rows);
 }

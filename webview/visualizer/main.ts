@@ -333,7 +333,11 @@ const figures: Record<string, FigureSource & { name: () => string }> = {
   memory: { name: () => `${baseName()}-memory`, svg: liveSvg($('memory')), csv: () => (run ? memoryCsv(run.kv) : null) },
   'layer-memory': { name: () => `${baseName()}-memory-S${selection.scaleIndex}`, svg: liveSvg($('layer-memory')) },
   agreement: { name: () => `${baseName()}-agreement`, svg: liveSvg($('agreement')), csv: () => (run?.fidelity ? fidelityCsv(run.fidelity) : null) },
-  leaderboard: { name: () => `scalekv-leaderboard-${leaderboard?.model.name ?? ''}`, svg: liveSvg($('leaderboard-plot')), csv: () => (leaderboard ? leaderboardCsv(leaderboard) : null) },
+  leaderboard: {
+    name: () => `scalekv-leaderboard-${leaderboard?.model.name ?? ''}`,
+    svg: liveSvg($('leaderboard-plot')),
+    csv: () => (leaderboard ? leaderboardCsv(leaderboard) : null),
+  },
 };
 
 document.querySelectorAll<HTMLButtonElement>('button[data-figure][data-export]').forEach((b) =>
