@@ -37,7 +37,9 @@ const marks = (page: Page, root: string): Promise<Mark[]> =>
   page.evaluate((sel) => {
     return Array.from(document.querySelectorAll<SVGPathElement>(`${sel} svg.leaderboard-plot g.series path.mark`)).map((m) => {
       const [, x, y] = /translate\(([-\d.]+),([-\d.]+)\)/.exec(m.getAttribute('transform') ?? '') ?? [];
-      return { row: m.dataset.row!, label: m.dataset.label!, policy: m.dataset.policy!, ratio: Number(m.dataset.ratio), shape: m.dataset.shape!, fill: getComputedStyle(m).fill, x: Number(x), y: Number(y) };
+      const d = m.dataset;
+      const fill = getComputedStyle(m).fill;
+      return { row: d.row!, label: d.label!, policy: d.policy!, ratio: Number(d.ratio), shape: d.shape!, fill, x: Number(x), y: Number(y) };
     });
   }, root);
 
@@ -123,8 +125,10 @@ test('visualizer: the leaderboard section shows table and plot in the theme, exp
   checkMarks(await marks(page, '#leaderboard-plot'), { blue: 'rgb(26, 133, 255)' });
   await page.click('#export-leaderboard-svg');
   await page.click('#export-leaderboard-csv');
-  await page.waitForFunction(() => (window as unknown as { __posted: FromWebview[] }).__posted.filter((m) => m.type === 'export').length >= 2);
-  const ex = (await page.evaluate(() => (window as unknown as { __posted: FromWebview[] }).__posted)).filter((m) => m.type === 'export') as Extract<FromWebview, { type: 'export' }>[];
+  type Posting = { __posted: FromWebview[] };
+  await page.waitForFunction(() => (window as unknown as Posting).__posted.filter((m) => m.type === 'export').length >= 2);
+  const all = await page.evaluate(() => (window as unknown as Posting).__posted);
+  const ex = all.filter((m) => m.type === 'export') as Extract<FromWebview, { type: 'export' }>[];
   const svg = ex.find((e) => e.kind === 'svg')!.data;
   assert.equal((svg.match(/class="mark"/g) ?? []).length, lb.rows.length + LB_POLICIES.length, 'a mark per row plus the legend');
   assert.match(svg, /fill: rgb\(26, 133, 255\)/, 'theme colours are written into the file');

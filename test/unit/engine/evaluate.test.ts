@@ -77,7 +77,8 @@ test('an interrupted evaluation resumes without recomputing finished rows; the l
   const second = counting();
   const progress: string[] = [];
   const r = await evaluatePolicies(second.e, req, ctx((p) => p.stage === 'evaluate' && progress.push(p.message)));
-  assert.equal(second.calls.full, 0, "no reference runs again: the first prompt's rows are done, the second's reference is read back from its files");
+  // no reference runs again: the first prompt's rows are done, the second's reference is read back from its files
+  assert.equal(second.calls.full, 0);
   assert.deepEqual(second.calls.candidates, [`${PROMPTS[1]}|scalekv|0.1`], 'only the row that was missing runs');
   assert.equal(r.computed, 1);
   assert.equal(r.resumed, 3);
@@ -150,7 +151,8 @@ test('a state written with other settings is not reused', async () => {
 });
 
 test('ablation: ScaleKV once per ASI variant, each with its own calibration, asiMode passed through', async () => {
-  const req = evalRequest({ policies: ['scalekv'], prompts: [PROMPTS[0]], ablation: true, calibrationPrompts: ['a bowl of colorful fruit'], keepRuns: true });
+  const calibrationPrompts = ['a bowl of colorful fruit'];
+  const req = evalRequest({ policies: ['scalekv'], prompts: [PROMPTS[0]], ablation: true, calibrationPrompts, keepRuns: true });
   const c = counting();
   const r = await evaluatePolicies(c.e, req, ctx());
   assert.deepEqual(c.calls.calibrations.map((x) => x.asiMode).sort(), ['current', 'eq2', 'history']);
@@ -177,7 +179,8 @@ test('budget rules: every row once per rule, the rule passed to the policy', asy
       return c.e.generate(req, x);
     },
   };
-  const r = await evaluatePolicies(e, evalRequest({ policies: ['snapkv'], prompts: [PROMPTS[0]], budgetRules: ['official', 'legacy'] }), ctx());
+  const req = evalRequest({ policies: ['snapkv'], prompts: [PROMPTS[0]], budgetRules: ['official', 'legacy'] });
+  const r = await evaluatePolicies(e, req, ctx());
   assert.deepEqual(seen, ['full:-', 'snapkv:official', 'snapkv:legacy']);
   assert.deepEqual(r.leaderboard.rows.map((x) => x.budgetRule).sort(), ['legacy', 'official']);
   assert.deepEqual(r.leaderboard.budgetRules, ['official', 'legacy']);
@@ -205,7 +208,8 @@ test('the CLI: bad input fails before the engine starts; a small evaluation prin
   assert.equal(existsSync(join(dir, 'bad')), false);
   const ratio = run('--prompts-file', prompts, '--ratio', '2', '--out', join(dir, 'bad'));
   assert.match(ratio.stderr, /error E_INVALID_REQUEST: A ratio must be within \(0, 1\]/);
-  const ok = run('--prompts-file', prompts, '--policy', 'snapkv', '--ratio', '0.1', '--resolution', '0.06M', '--provider', 'cpu', '--seed', '2', '--out', join(dir, 'ok'));
+  const small = ['--policy', 'snapkv', '--ratio', '0.1', '--resolution', '0.06M', '--provider', 'cpu', '--seed', '2'];
+  const ok = run('--prompts-file', prompts, ...small, '--out', join(dir, 'ok'));
   assert.equal(ok.status, 0, ok.stderr);
   assert.match(ok.stdout, /\| snapkv \| 0\.1 \|/);
   assert.match(ok.stderr, /prompt 1\/1, seed 2: full cache/);

@@ -41,20 +41,27 @@ test('prompts files: empty, too large, too many prompts, not UTF-8, missing', ()
   refused(() => readPromptsFile(file('empty.txt', '')), /has no prompts/);
   refused(() => readPromptsFile(file('comments.txt', '# only a comment\n\n   \n')), /has no prompts/);
   refused(() => readPromptsFile(file('big.txt', Buffer.alloc(2 ** 20 + 1, 0x61))), /at most 1 MiB/);
-  refused(() => readPromptsFile(file('many.txt', Array.from({ length: MAX_PROMPTS + 1 }, (_, i) => `prompt ${i}`).join('\n'))), /1001 prompts; at most 1000/);
+  const many = Array.from({ length: MAX_PROMPTS + 1 }, (_, i) => `prompt ${i}`).join('\n');
+  refused(() => readPromptsFile(file('many.txt', many)), /1001 prompts; at most 1000/);
   // Latin-1 "café" after one good line: the bad byte is at offset 6 + 3
-  refused(() => readPromptsFile(file('latin1.txt', Buffer.concat([Buffer.from('apple\ncaf'), Buffer.from([0xe9, 0x0a])]))), /not valid UTF-8 text \(first bad byte at offset 9\)/);
+  const latin1 = Buffer.concat([Buffer.from('apple\ncaf'), Buffer.from([0xe9, 0x0a])]);
+  refused(() => readPromptsFile(file('latin1.txt', latin1)), /not valid UTF-8 text \(first bad byte at offset 9\)/);
   refused(() => readPromptsFile(file('utf16.txt', Buffer.from('\ufeffa red apple\n', 'utf16le'))), /not valid UTF-8/);
   refused(() => readPromptsFile(join(tempDir('prompts'), 'nope.txt')), /not found/);
   // what is accepted: UTF-8 with a BOM, CRLF, comments, non-ASCII text
-  assert.deepEqual(readPromptsFile(file('ok.txt', '\ufeffa red apple\r\n# skip\n  un café au lait  \n')), ['a red apple', 'un café au lait']);
+  const ok = file('ok.txt', '\ufeffa red apple\r\n# skip\n  un café au lait  \n');
+  assert.deepEqual(readPromptsFile(ok), ['a red apple', 'un café au lait']);
 });
 
 test('ratios outside (0, 1], unknown policies and rules are refused, naming the valid ones', () => {
   const f = file('p.txt', 'a red apple\n');
-  for (const r of ['0', '-0.1', '1.5', 'abc', 'NaN']) refused(() => evaluateRequestFromArgs(args('--prompts-file', f, '--ratio', r)), r === 'abc' || r === 'NaN' ? /--ratio must be a number/ : /within \(0, 1\]/);
+  for (const r of ['0', '-0.1', '1.5', 'abc', 'NaN']) {
+    const want = r === 'abc' || r === 'NaN' ? /--ratio must be a number/ : /within \(0, 1\]/;
+    refused(() => evaluateRequestFromArgs(args('--prompts-file', f, '--ratio', r)), want);
+  }
   assert.deepEqual(evaluateRequestFromArgs(args('--prompts-file', f, '--ratio', '1', '--ratio', '0.04')).ratios, [1, 0.04]);
-  refused(() => evaluateRequestFromArgs(args('--prompts-file', f, '--policy', 'snapkv', '--policy', 'streamingllm')), /Unknown policy 'streamingllm'\. Valid policies: /);
+  const two = args('--prompts-file', f, '--policy', 'snapkv', '--policy', 'streamingllm');
+  refused(() => evaluateRequestFromArgs(two), /Unknown policy 'streamingllm'\. Valid policies: /);
   try {
     evaluateRequestFromArgs(args('--prompts-file', f, '--policy', 'nope'));
     assert.fail('an unknown policy was accepted');
@@ -63,7 +70,8 @@ test('ratios outside (0, 1], unknown policies and rules are refused, naming the 
     for (const p of POLICY_NAMES.filter((n) => n !== 'full')) assert.match((e as Error).message, new RegExp(`\\b${p}\\b`));
   }
   refused(() => evaluateRequestFromArgs(args('--prompts-file', f, '--policy', 'full')), /reference/);
-  refused(() => evaluateRequestFromArgs(args('--prompts-file', f, '--budget-rule', 'paper')), /Unknown budget rule 'paper'\. Valid rules: official, legacy/);
+  const rule = args('--prompts-file', f, '--budget-rule', 'paper');
+  refused(() => evaluateRequestFromArgs(rule), /Unknown budget rule 'paper'\. Valid rules: official, legacy/);
   refused(() => evaluateRequestFromArgs(args('--prompts-file', f, '--seed', '-1')), /Seed must be a non-negative integer/);
   refused(() => evaluateRequestFromArgs(args('--prompts-file', f, '--ablation', '--policy', 'snapkv')), /include --policy scalekv/);
   refused(() => evaluateRequestFromArgs(args('--prompts-file', file('e.txt', ''))), /has no prompts/);
@@ -81,9 +89,14 @@ test('the engine refuses a bad request before generating or writing anything', a
     describeModel: async () => assert.fail('the model was loaded'),
   };
   const out = join(tempDir('eval-bad'), 'out');
-  const base: EvaluateRequest = { prompts: ['a'], seeds: [0], policies: ['snapkv'], ratios: [0.1], aspectRatio: 1, resolution: '0.06M', cfg: 3, tau: 1, topK: 900, topP: 0.97, provider: 'cpu', outDir: out };
-  for (const bad of [{ ratios: [0] }, { ratios: [1.01] }, { policies: ['hello' as 'snapkv'] }, { prompts: [] }, { prompts: ['  '] }, { resolution: '3M' }]) {
-    await assert.rejects(evaluatePolicies(e, { ...base, ...bad }, ctx()), (x: { code?: string }) => x.code === 'E_INVALID_REQUEST' || x.code === 'E_RESOLUTION');
+  const base: EvaluateRequest = {
+    ...{ prompts: ['a'], seeds: [0], policies: ['snapkv'], ratios: [0.1], aspectRatio: 1, resolution: '0.06M', cfg: 3 },
+    ...{ tau: 1, topK: 900, topP: 0.97, provider: 'cpu', outDir: out },
+  };
+  const bads = [{ ratios: [0] }, { ratios: [1.01] }, { policies: ['hello' as 'snapkv'] }, { prompts: [] }, { prompts: ['  '] }, { resolution: '3M' }];
+  for (const bad of bads) {
+    const clear = (x: { code?: string }) => x.code === 'E_INVALID_REQUEST' || x.code === 'E_RESOLUTION';
+    await assert.rejects(evaluatePolicies(e, { ...base, ...bad }, ctx()), clear);
   }
   assert.equal(calls, 0);
   assert.equal(existsSync(out), false);
@@ -109,7 +122,8 @@ test('decodePng reads every row filter back to the pixels (filters applied here,
   const chw = Uint8Array.from({ length: 3 * W * H }, () => Math.floor(r() * 256));
   assert.deepEqual(decodePng(encodePng(chw, W, H)).chw, chw);
   // the same image with rows filtered None, Sub, Up, Average, Paeth, Sub in turn
-  const rows = Array.from({ length: H }, (_, y) => Uint8Array.from({ length: 3 * W }, (_, i) => chw[(i % 3) * W * H + y * W + Math.floor(i / 3)]));
+  const at = (y: number, i: number) => chw[(i % 3) * W * H + y * W + Math.floor(i / 3)];
+  const rows = Array.from({ length: H }, (_, y) => Uint8Array.from({ length: 3 * W }, (_, i) => at(y, i)));
   const paeth = (a: number, b: number, c: number) => {
     const p = a + b - c;
     const [pa, pb, pc] = [Math.abs(p - a), Math.abs(p - b), Math.abs(p - c)];
@@ -133,13 +147,17 @@ test('decodePng reads every row filter back to the pixels (filters applied here,
   const idat = deflateSync(Buffer.from(raw));
   const len = Buffer.alloc(4);
   len.writeUInt32BE(idat.length);
-  const filtered = Buffer.concat([png.subarray(0, ihdrEnd), len, Buffer.from('IDAT'), idat, Buffer.alloc(4), Buffer.from([0, 0, 0, 0]), Buffer.from('IEND'), Buffer.alloc(4)]);
+  const iend = [Buffer.from([0, 0, 0, 0]), Buffer.from('IEND'), Buffer.alloc(4)];
+  const filtered = Buffer.concat([png.subarray(0, ihdrEnd), len, Buffer.from('IDAT'), idat, Buffer.alloc(4), ...iend]);
   assert.deepEqual(decodePng(filtered).chw, chw);
   assert.throws(() => decodePng(Buffer.from('not a png')), /not a PNG/);
 });
 
 test('leaderboard rows: means over prompts; identical images are counted, not averaged as infinite PSNR', () => {
-  const pr = (row: string, psnr: number | null, ssim: number): LeaderboardPromptRow => ({ row, prompt: 'p', seed: 0, candidateRun: 'x', psnr, ssim, bitAgreement: 1, kvHeldBytes: 10, kvPeakBytes: 20, kvHeldRatio: 0.1, kvPeakRatio: 0.2, ms: 5, timeRatio: 1 });
+  const pr = (row: string, psnr: number | null, ssim: number): LeaderboardPromptRow => ({
+    ...{ row, prompt: 'p', seed: 0, candidateRun: 'x', psnr, ssim, bitAgreement: 1 },
+    ...{ kvHeldBytes: 10, kvPeakBytes: 20, kvHeldRatio: 0.1, kvPeakRatio: 0.2, ms: 5, timeRatio: 1 },
+  });
   const plan = planRows({ policies: ['snapkv', 'h2o'], ratios: [0.1] } as unknown as EvaluateRequest);
   const [a, b] = plan.map((p) => p.key);
   const rows = aggregateRows(plan, [pr(a, 20, 0.5), pr(a, null, 1), pr(a, 30, 0.9), pr(b, null, 1)]);
@@ -156,8 +174,10 @@ test('notebook evaluate cells: defaults, a prompts file instead of prompts, and 
   const a = parseCellSpec('{"action": "evaluate", "prompts": ["a red apple"]}', d);
   assert.deepEqual(a.evaluate, { ratios: [0.04, 0.1, 0.2], seeds: [0], promptsFile: undefined, ablation: false, budgetRules: [] });
   assert.deepEqual(a.policies, POLICY_NAMES.filter((n) => n !== 'full'));
-  const b = parseCellSpec('{"action": "evaluate", "promptsFile": "p.txt", "policies": ["snapkv"], "ratios": [0.2], "seeds": [1, 2], "ablation": true, "budgetRules": ["legacy"]}', d);
-  assert.deepEqual([b.prompts, b.policies, b.evaluate], [[], ['snapkv'], { ratios: [0.2], seeds: [1, 2], promptsFile: 'p.txt', ablation: true, budgetRules: ['legacy'] }]);
+  const cell = { action: 'evaluate', promptsFile: 'p.txt', policies: ['snapkv'], ratios: [0.2], seeds: [1, 2], ablation: true, budgetRules: ['legacy'] };
+  const b = parseCellSpec(JSON.stringify(cell), d);
+  const want = { ratios: [0.2], seeds: [1, 2], promptsFile: 'p.txt', ablation: true, budgetRules: ['legacy'] };
+  assert.deepEqual([b.prompts, b.policies, b.evaluate], [[], ['snapkv'], want]);
   assert.throws(() => parseCellSpec('{"action": "evaluate", "prompts": ["a"], "ratios": [0.1, 1.2]}', d), /within \(0, 1\]/);
   assert.throws(() => parseCellSpec('{"action": "evaluate", "prompts": ["a"], "policies": ["full"]}', d), /reference/);
   assert.throws(() => parseCellSpec('{"action": "evaluate", "prompts": ["a"], "budgetRules": ["paper"]}', d), /Unknown budget rule/);
