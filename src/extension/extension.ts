@@ -389,6 +389,8 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
       topK: 900,
       topP: 0.97,
       provider: s.provider,
+      // the loaded profile, as Compare Policies uses it; the ablation and the rule comparison calibrate their own
+      profilePath: opts?.ablation || opts?.budgetRules?.length ? undefined : profilePath,
       ablation: opts?.ablation,
       budgetRules: opts?.budgetRules,
       windowSize: s.windowSize,
