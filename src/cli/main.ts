@@ -19,6 +19,7 @@ import { runBench } from './bench';
 import { commandSpec, COMMANDS } from './commandSpecs';
 import { exportBudget, importBudget, makeTiny, tinyIsBuilt } from './commands';
 import { checkPrompts, readPromptList } from './checkPrompts';
+import { evaluateRequestFromArgs } from './evaluateArgs';
 import { datasetCommand, heldOutCommand } from './dataset';
 import { exportCase } from './exportCase';
 import { encodeText, exportModelCase, makeTextEncoder } from './trainTools';
@@ -123,6 +124,45 @@ async function run(a: ParsedArgs, ctx: JobContext): Promise<number> {
       const base = baseFrom(a, promptsOrExample(a));
       const r = await withEngine((e) => e.compare({ base, policies, outDir: resolve(str(a, 'out', 'runs')!) }, ctx));
       console.log(readFileSync(r.tablePath, 'utf8'));
+      console.log(r.jsonPath);
+      return 0;
+    }
+    case 'evaluate': {
+      // every flag and the prompts file are checked before the engine starts
+      const req = evaluateRequestFromArgs(a);
+      const engine = createEngine();
+      try {
+        const r = await engine.evaluate(req, { ...ctx, onProgress: evaluationPrinter() }).catch((e) => {
+          if (toErrorInfo(e).code === 'E_CANCELLED') {
+            process.stderr.write(`Finished rows are saved in ${req.outDir}; the same command resumes the evaluation.\n`);
+          }
+          throw e;
+        });
+        console.log(readFileSync(r.tablePath, 'utf8'));
+        console.log(`${r.computed} row measurement(s) run, ${r.resumed} resumed`);
+        console.log(r.jsonPath);
+      } finally {
+        await engine.dispose();
+      }
+      return 0;
+    }
+    case 'evaluate': {
+      // every flag and the prompts file are checked before the engine starts
+      const req = evaluateRequestFromArgs(a);
+      // one line per evaluation step (each run, each calibration): the runs' own per-scale lines would be thousands
+      const onProgress = (p: { stage: string; fraction: number; message: string }) => {
+        if (p.stage === 'evaluate') process.stderr.write(`[${(p.fraction * 100).toFixed(0).padStart(3)}%] ${p.message}\n`);
+      };
+      const r = await withEngine((e) =>
+        e.evaluate(req, { ...ctx, onProgress }).catch((err) => {
+          if (toErrorInfo(err).code === 'E_CANCELLED') {
+            process.stderr.write(`Finished rows are saved in ${req.outDir}; the same command resumes the evaluation.\n`);
+          }
+          throw err;
+        }),
+      );
+      console.log(readFileSync(r.tablePath, 'utf8'));
+      console.log(`${r.computed} row measurement(s) run, ${r.resumed} resumed`);
       console.log(r.jsonPath);
       return 0;
     }

@@ -7,6 +7,8 @@ import type {
   CalibrateRequest,
   CompareRequest,
   CompareResult,
+  EvaluateRequest,
+  EvaluateResult,
   GenerateRequest,
   ModelSummary,
   Progress,
@@ -27,6 +29,8 @@ export interface EngineApi {
   generate(req: GenerateRequest, ctx: JobContext): Promise<{ run: RunRecord; runPath: string }>;
   calibrate(req: CalibrateRequest, ctx: JobContext): Promise<{ profile: ScaleKVProfile; profilePath: string }>;
   compare(req: CompareRequest, ctx: JobContext): Promise<CompareResult>;
+  /** every policy at every ratio against the full cache over a prompt set; resumable (see evaluate.ts) */
+  evaluate(req: EvaluateRequest, ctx: JobContext): Promise<EvaluateResult>;
   /** loads (or reuses) the model; ctx lets Select Model be cancelled or timed out like a generation */
   describeModel(
     modelPath: string | undefined,

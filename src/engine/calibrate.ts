@@ -19,6 +19,7 @@ import { ScaleKVError } from '../shared/errors';
 import { writeFileAtomic } from '../shared/outputFiles';
 import type { CalibrateRequest, ProfileSettings, ScaleKVProfile } from '../shared/types';
 import type { JobContext } from './api';
+import { atomicWrite } from './atomicWrite';
 import { generateImages } from './generate';
 import type { LoadedModel } from './loadModel';
 

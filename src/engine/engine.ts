@@ -12,18 +12,19 @@ import { downscaleChw } from '../model/thumbnail';
 import { scaleSchedule } from '../model/schedule';
 import { ScaleKVError } from '../shared/errors';
 import { checkOutputFile, prepareOutputFolder, writeFileAtomic } from '../shared/outputFiles';
-import { checkRatio } from '../scalekv/officialRule';
-import { POLICY_NAMES } from '../shared/types';
 import type { CompareRequest, CompareResult, FidelityReport, GenerateRequest, ImageRecord, PolicySpec, RunNotice, RunRecord } from '../shared/types';
 import type { EngineApi, JobContext } from './api';
 import { calibrateProfile } from './calibrate';
 import { generateImages } from './generate';
 import { loadModel, type LoadedModel } from './loadModel';
-import { agreement, psnr, ssim, toUint8 } from './metrics';
+import { fidelityOfPixels } from './fidelity';
+import { toUint8 } from './metrics';
 import { JobQueue } from './jobQueue';
 import { newRunId, writeRunFolder, writeRunRecord, writeTokens } from './runFiles';
 import { resolvePolicySpec } from './policySpec';
 import { formatCompareTable } from './compareTable';
+import { validateGenerate } from './validateRequest';
+import { evaluatePolicies } from './evaluate';
 
 export function createEngine(): EngineApi & { dispose(): Promise<void> } {
   let cached: { key: string; model: LoadedModel } | null = null;
@@ -118,7 +119,7 @@ export function createEngine(): EngineApi & { dispose(): Promise<void> } {
     return { run, runPath, images: res.images, bits: res.bits };
   }
 
-  return {
+  const api: EngineApi & { dispose(): Promise<void> } = {
     generate: (req, ctx) =>
       exclusive(ctx, async () => {
         const { run, runPath } = await generate(req, ctx);
@@ -133,6 +134,9 @@ export function createEngine(): EngineApi & { dispose(): Promise<void> } {
     },
 
     compare: (req, ctx) => exclusive(ctx, () => compare(req, ctx)),
+
+    // not a turn of its own: each of its generations takes one, so it interleaves with nothing else
+    evaluate: (req, ctx) => evaluatePolicies(api, req, ctx),
 
     async describeModel(modelPath, provider, given) {
       // the loaded model's description needs no turn: it reads no session
@@ -152,6 +156,7 @@ export function createEngine(): EngineApi & { dispose(): Promise<void> } {
       });
     },
   };
+  return api;
 
   async function compare(req: CompareRequest, ctx: JobContext): Promise<CompareResult> {
     if (!req.policies.length) throw new ScaleKVError('E_INVALID_REQUEST', 'Compare needs at least one policy besides the full-cache reference.');
@@ -192,6 +197,7 @@ function checkRecordable(spec: PolicySpec): void {
   }
 }
 
+/** fidelity of a run's images (as generated, in [-1, 1]) against its full-cache reference */
 export function fidelity(
   ref: RunRecord,
   refImages: Float32Array,
@@ -201,29 +207,7 @@ export function fidelity(
   refBitsPerScale?: Uint8Array[],
   candBitsPerScale?: Uint8Array[],
 ): FidelityReport {
-  const W = ref.images[0].width;
-  const H = ref.images[0].height;
-  const plane = 3 * W * H;
-  const images = ref.images.map((im, b) => {
-    const a = toUint8(refImages.subarray(b * plane, (b + 1) * plane));
-    const c = toUint8(candImages.subarray(b * plane, (b + 1) * plane));
-    return { prompt: im.prompt, seed: im.seed, psnr: psnr(a, c), ssim: ssim(a, c, 3, H, W), lpips: null };
-  });
-  const tokenAgreement = ref.schedule.map((s, si) => ({
-    scaleIndex: si,
-    agreement: refBitsPerScale && candBitsPerScale ? agreement(refBitsPerScale[si], candBitsPerScale[si]) : NaN,
-  }));
-  return {
-    referenceRun: ref.id,
-    candidateRun: cand.id,
-    policy: { ...policy, profile: undefined },
-    images,
-    tokenAgreement,
-    kvHeldRatio: cand.kv.finalHeldBytes / ref.kv.finalHeldBytes,
-    kvPeakRatio: cand.kv.peakBytes / ref.kv.peakBytes,
-    timePerScale: ref.timings.map((t, i) => ({ scaleIndex: t.scaleIndex, referenceMs: t.ms, candidateMs: cand.timings[i]?.ms ?? NaN })),
-    lpipsNote: 'LPIPS needs pretrained AlexNet/VGG weights, which cannot be downloaded here; reported as null.',
-  };
+  return fidelityOfPixels(ref, toUint8(refImages), cand, toUint8(candImages), policy, refBitsPerScale, candBitsPerScale);
 }
 
 export function unknownWordNotices(m: Pick<LoadedModel, 'unknownWords'>, prompts: string[]): RunNotice[] {
@@ -235,20 +219,4 @@ export function unknownWordNotices(m: Pick<LoadedModel, 'unknownWords'>, prompts
   });
 }
 
-function validateGenerate(req: GenerateRequest): void {
-  const bad = (m: string) => {
-    throw new ScaleKVError('E_INVALID_REQUEST', m);
-  };
-  if (!Array.isArray(req.prompts) || req.prompts.length === 0) bad('At least one prompt is needed.');
-  if (req.prompts.some((p) => typeof p !== 'string' || !p.trim())) bad('Prompts must be non-empty text.');
-  if (!Number.isInteger(req.seed) || req.seed < 0) bad(`Seed must be a non-negative integer, got ${req.seed}.`);
-  if (!(req.cfg > 0)) bad(`CFG scale must be positive, got ${req.cfg}.`);
-  if (!(req.tau > 0)) bad(`Temperature tau must be positive, got ${req.tau}.`);
-  if (!(req.topP >= 0 && req.topP <= 1)) bad(`top-p must be within [0, 1], got ${req.topP}.`);
-  if (!(req.topK >= 0)) bad(`top-k must be >= 0, got ${req.topK}.`);
-  // policy name and ratio before the model loads: a typo should not cost a model load
-  if (!req.policy || !POLICY_NAMES.includes(req.policy.name)) bad(`Unknown policy '${req.policy?.name}'. Valid policies: ${POLICY_NAMES.join(', ')}.`);
-  if (req.policy.ratio !== undefined) checkRatio(req.policy.ratio);
-  scaleSchedule(req.aspectRatio, req.resolution); // E_RESOLUTION for impossible sizes
-}
 

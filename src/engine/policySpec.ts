@@ -31,6 +31,11 @@ export function readProfileOrTable(path: string, model: ProfileModelRef): ScaleK
   throw new ScaleKVError('E_PROFILE_INVALID', `${path} is neither a ScaleKV profile nor an official budget table.`);
 }
 
+/** policies that read a ScaleKV profile when one is given (AMS-KV takes its drafters as cache-demanding layers) */
+export function usesProfile(name: string): boolean {
+  return name === 'scalekv' || name === 'amskv';
+}
+
 /**
  * A run of a profile policy (scalekv, hack, heatkv) without an explicit profile uses the model's shipped
  * profile calibrated for the same schedule. Where none was (another aspect ratio), it derives one from

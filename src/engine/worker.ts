@@ -58,6 +58,11 @@ async function handle(m: EngineRequest): Promise<void> {
         send({ type: 'result', id: m.id, result: { kind: 'compare', result: r } });
         break;
       }
+      case 'evaluate': {
+        const r = await engine.evaluate(m.request, ctx);
+        send({ type: 'result', id: m.id, result: { kind: 'evaluate', result: r } });
+        break;
+      }
       case 'describeModel': {
         const r = await engine.describeModel(m.modelPath, m.provider, ctx);
         send({ type: 'result', id: m.id, result: { kind: 'describeModel', model: r.model, provider: r.provider } });

@@ -6,14 +6,16 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as vscode from 'vscode';
 import { EngineClient } from '../engine/client';
+import { candidatePolicies, evaluationFolder } from '../engine/evaluatePlan';
 import { readProfileOrTable } from '../engine/policySpec';
+import { readPromptsFile } from '../engine/prompts';
 import { scaleSchedule } from '../model/schedule';
 import { checkProfileMatches, formatOfficialTable, parseProfile, profileToOfficial } from '../scalekv/profile';
 import { DEFAULTS } from '../shared/defaults';
 import { writeFileAtomic } from '../shared/outputFiles';
 import type { EngineResult } from '../shared/protocol';
 import { baseRequest, calibrateRequest, generateRequest, policySpec as buildPolicySpec } from '../shared/requests';
-import type { CalibrateRequest, GenerateRequest, ModelSummary, PolicyName, PolicySpec, ProfileModelRef, RunRecord, ScaleKVProfile } from '../shared/types';
+import type { BudgetRuleName, CalibrateRequest, EvaluateRequest, GenerateRequest, ModelSummary, PolicyName, PolicySpec, ProfileModelRef, RunRecord, ScaleKVProfile } from '../shared/types';
 import { POLICY_NAMES, PROFILE_POLICIES } from '../shared/types';
 import { ScaleKVNotebookController } from '../notebook/controller';
 import { SidebarView } from '../views/sidebarView';
@@ -22,6 +24,25 @@ import { JobRunner } from './jobs';
 import { outputRoot, readSettings, type Settings } from './settings';
 
 let client: EngineClient | undefined;
+
+/** arguments of scalekv.evaluate for scripts and tests */
+interface EvaluateOptions {
+  prompts?: string[];
+  promptsFile?: string;
+  policies?: PolicyName[];
+  ratios?: number[];
+  seeds?: number[];
+  resolution?: string;
+  ablation?: boolean;
+  budgetRules?: BudgetRuleName[];
+  outDir?: string;
+}
+
+/** "0.04, 0.1 0.2" -> [0.04, 0.1, 0.2]; null unless every entry is within (0, 1] */
+function parseRatios(text: string): number[] | null {
+  const parts = text.split(/[\s,]+/).filter(Boolean).map(Number);
+  return parts.length && parts.every((r) => r > 0 && r <= 1) ? parts : null;
+}
 
 export interface ScaleKVApi {
   /** for integration tests: where the last results went */
@@ -84,7 +105,7 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     }
   };
 
-  const openVisualizer = (state: { runPath?: string; profilePath?: string }) => {
+  const openVisualizer = (state: { runPath?: string; profilePath?: string; leaderboardPath?: string }) => {
     const panel = VisualizerPanel.show(ctx.extensionUri, loadProfile, state);
     void ctx.workspaceState.update('scalekv.visualizer', panel.viewState);
   };
@@ -339,6 +360,76 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
     for (const c of r.result.candidates) addRun(join(outDir, c.id, 'run.json'), c);
     await vscode.window.showTextDocument(vscode.Uri.file(r.result.tablePath));
     return r.result.tablePath;
+  });
+
+  /**
+   * Every chosen policy at every ratio against the full cache over a prompt set; with arguments it asks
+   * nothing: { prompts | promptsFile, policies?, ratios?, seeds?, resolution?, ablation?, budgetRules?, outDir? }.
+   * The folder is named after the request, so running the same evaluation again resumes it.
+   */
+  cmd('scalekv.evaluate', async (opts?: EvaluateOptions) => {
+    const s = readSettings();
+    let prompts = opts?.prompts;
+    let policies = opts?.policies;
+    let ratios = opts?.ratios;
+    try {
+      if (opts?.promptsFile) prompts = readPromptsFile(opts.promptsFile);
+      if (!opts) {
+        const title = 'ScaleKV: Evaluate (1/3): held-out prompts, one per line';
+        const file = (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Text: ['txt'] }, title }))?.[0]?.fsPath;
+        if (!file) return;
+        prompts = readPromptsFile(file);
+        const picks = await vscode.window.showQuickPick(
+          candidatePolicies().map((p) => ({ label: p, picked: true })),
+          { canPickMany: true, title: 'ScaleKV: Evaluate (2/3): policies to rank against the full cache' },
+        );
+        if (!picks?.length) return;
+        policies = picks.map((p) => p.label as PolicyName);
+        const r = await vscode.window.showInputBox({
+          title: 'ScaleKV: Evaluate (3/3): KV budgets',
+          prompt: 'Fractions of the full KV cache, comma-separated',
+          value: '0.04, 0.1, 0.2',
+          validateInput: (x) => (parseRatios(x) ? null : 'Enter numbers in (0, 1], e.g. 0.04, 0.1, 0.2.'),
+        });
+        if (r === undefined) return;
+        ratios = parseRatios(r)!;
+      }
+    } catch (e) {
+      return void vscode.window.showErrorMessage(`ScaleKV: ${(e as Error).message}`);
+    }
+    if (!prompts?.length) return void vscode.window.showErrorMessage('ScaleKV: Evaluate needs prompts (a prompts file, one per line).');
+    const body: Omit<EvaluateRequest, 'outDir'> = {
+      modelPath: s.modelPath,
+      prompts,
+      seeds: opts?.seeds ?? [0],
+      policies: policies ?? candidatePolicies(),
+      ratios: ratios ?? [0.04, 0.1, 0.2],
+      aspectRatio: 1,
+      resolution: opts?.resolution ?? s.resolution,
+      cfg: s.cfg,
+      tau: 1,
+      topK: 900,
+      topP: 0.97,
+      provider: s.provider,
+      // the loaded profile, as Compare Policies uses it; the ablation and the rule comparison calibrate their own
+      profilePath: opts?.ablation || opts?.budgetRules?.length ? undefined : profilePath,
+      ablation: opts?.ablation,
+      budgetRules: opts?.budgetRules,
+      windowSize: s.windowSize,
+      poolingKernel: s.poolingKernel,
+      queryMode: s.queryMode,
+    };
+    const request: EvaluateRequest = { ...body, outDir: opts?.outDir ?? evaluationFolder(outputRoot(ctx, s), body) };
+    const r = await jobs.run<Extract<EngineResult, { kind: 'evaluate' }>>('Evaluating policies', { type: 'evaluate', request });
+    if (!r) return;
+    openVisualizer({ leaderboardPath: r.result.jsonPath });
+    if (!opts) {
+      const resumed = r.result.resumed ? ` (${r.result.resumed} resumed)` : '';
+      const rows = r.result.leaderboard.rows.length;
+      const pick = await vscode.window.showInformationMessage(`ScaleKV: ranked ${rows} policy x ratio rows${resumed}.`, 'Open Table');
+      if (pick) await vscode.window.showTextDocument(vscode.Uri.file(r.result.tablePath));
+    }
+    return r.result.jsonPath;
   });
 
   cmd('scalekv.cancel', () => {

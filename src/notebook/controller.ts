@@ -2,15 +2,18 @@
  * The "ScaleKV" notebook controller: executes cells holding a run specification (see cellSpec.ts)
  * through the same engine process as the commands, streams progress into the cell output, supports
  * interrupt, and emits application/vnd.scalekv.profile+json / application/vnd.scalekv.run+json plus
- * the images as image/png.
+ * the images as image/png, and application/vnd.scalekv.leaderboard+json plus its Markdown table for an
+ * evaluation (which resumes when the same cell runs again after an interrupt).
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineClient } from '../engine/client';
 import type { EngineResult } from '../shared/protocol';
+import { candidatePolicies, evaluationFolder } from '../engine/evaluatePlan';
+import { readPromptsFile } from '../engine/prompts';
 import { baseRequest, calibrateRequest, generateRequest, policySpec } from '../shared/requests';
-import { PROFILE_MIME, RUN_MIME, type PolicyName, type ProviderSetting, type RunRecord, type ScaleShape } from '../shared/types';
+import { LEADERBOARD_MIME, PROFILE_MIME, RUN_MIME, type EvaluateRequest, type PolicyName, type ProviderSetting, type RunRecord, type ScaleShape } from '../shared/types';
 import type { Settings } from '../extension/settings';
 import { sameSchedule, scaleSchedule } from '../model/schedule';
 import { parseCellSpec } from './cellSpec';
@@ -87,6 +90,30 @@ export class ScaleKVNotebookController implements vscode.Disposable {
         const r = (await this.client.request({ type: 'calibrate', request }, opts)) as Extract<EngineResult, { kind: 'calibrate' }>;
         this.calibrated.set(cell.notebook.uri.toString(), r.profilePath);
         outputs.push(new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.json(r.profile, PROFILE_MIME), vscode.NotebookCellOutputItem.text(`profile written to ${r.profilePath}`)]));
+      } else if (spec.action === 'evaluate') {
+        const ev = spec.evaluate!;
+        const body: Omit<EvaluateRequest, 'outDir'> = {
+          ...base,
+          prompts: ev.promptsFile ? readPromptsFile(resolve(dirname(cell.notebook.uri.fsPath), ev.promptsFile)) : spec.prompts,
+          seeds: ev.seeds,
+          policies: spec.policies.length ? spec.policies : candidatePolicies(),
+          ratios: ev.ratios,
+          // the ablation and the rule comparison calibrate their own profiles; a cell's own "profile" still wins
+          profilePath: spec.profile ?? (ev.ablation || ev.budgetRules.length ? undefined : profile),
+          ablation: ev.ablation,
+          budgetRules: ev.budgetRules,
+          windowSize: s.windowSize,
+          poolingKernel: s.poolingKernel,
+          queryMode: s.queryMode,
+        };
+        const request: EvaluateRequest = { ...body, outDir: evaluationFolder(s.outDir, body) };
+        const r = (await this.client.request({ type: 'evaluate', request }, opts)) as Extract<EngineResult, { kind: 'evaluate' }>;
+        outputs.push(
+          new vscode.NotebookCellOutput([
+            vscode.NotebookCellOutputItem.json(r.result.leaderboard, LEADERBOARD_MIME),
+            vscode.NotebookCellOutputItem.text(readFileSync(r.result.tablePath, 'utf8'), 'text/markdown'),
+          ]),
+        );
       } else {
         const outDir = join(s.outDir, `compare-${Date.now()}`);
         const r = (await this.client.request({ type: 'compare', request: { base, policies: spec.policies.map(policy), outDir } }, opts)) as Extract<EngineResult, { kind: 'compare' }>;

@@ -7,7 +7,10 @@ import type {
   CalibrateRequest,
   CompareRequest,
   CompareResult,
+  EvaluateRequest,
+  EvaluateResult,
   GenerateRequest,
+  Leaderboard,
   ModelSummary,
   Progress,
   ProviderInfo,
@@ -22,6 +25,7 @@ export type EngineRequest =
   | { type: 'generate'; id: number; request: GenerateRequest }
   | { type: 'calibrate'; id: number; request: CalibrateRequest }
   | { type: 'compare'; id: number; request: CompareRequest }
+  | { type: 'evaluate'; id: number; request: EvaluateRequest }
   | { type: 'describeModel'; id: number; modelPath?: string; provider: ProviderSetting }
   | { type: 'cancel'; id: number }
   | { type: 'shutdown' };
@@ -33,6 +37,7 @@ export type EngineResult =
   | { kind: 'generate'; run: RunRecord; runPath: string }
   | { kind: 'calibrate'; profile: ScaleKVProfile; profilePath: string }
   | { kind: 'compare'; result: CompareResult }
+  | { kind: 'evaluate'; result: EvaluateResult }
   | { kind: 'describeModel'; model: ModelSummary; provider: ProviderInfo };
 
 // ---- engine worker -> host -------------------------------------------------------------------
@@ -68,8 +73,10 @@ export type ToWebview =
   | { type: 'profile'; profile: ScaleKVProfile | null }
   | { type: 'run'; run: RunRecord | null; images: { prompt: string; dataUri: string }[] }
   | { type: 'retention'; slice: RetentionSlice | null; error?: string }
+  /** an evaluation's leaderboard (table and memory-vs-fidelity plot) */
+  | { type: 'leaderboard'; leaderboard: Leaderboard | null }
   /** the files shown, kept in the webview's state so that the panel's serializer finds them after a reload */
-  | { type: 'source'; state: Pick<VisualizerState, 'runPath' | 'profilePath'> }
+  | { type: 'source'; state: Pick<VisualizerState, 'runPath' | 'profilePath' | 'leaderboardPath'> }
   | { type: 'error'; message: string };
 
 export type ExportKind = 'svg' | 'png' | 'json' | 'csv';
@@ -86,6 +93,8 @@ export type FromWebview =
 export interface VisualizerState {
   profilePath?: string;
   runPath?: string;
+  /** leaderboard.json of an evaluation */
+  leaderboardPath?: string;
   selection?: Selection;
 }
 

@@ -366,9 +366,141 @@ export interface CompareResult {
   jsonPath: string;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Evaluation: every policy at every ratio against the full cache, over a prompt set (a leaderboard)
+// ---------------------------------------------------------------------------------------------
+
+/** How budgets are derived from a ratio. Passed through to policies and calibration; older builds ignore it. */
+export type BudgetRuleName = 'official' | 'legacy';
+export const BUDGET_RULE_NAMES: readonly BudgetRuleName[] = ['official', 'legacy'];
+/** Which Attention Selectivity Index calibration measures (the ablation compares the first three). */
+export type AsiModeName = 'eq2' | 'current' | 'history' | 'sum';
+export const ABLATION_ASI_MODES: readonly AsiModeName[] = ['eq2', 'current', 'history'];
+
+export interface EvaluateRequest {
+  modelPath?: string;
+  prompts: string[];
+  /** every prompt runs with every seed */
+  seeds: number[];
+  /** candidate policies (registered names other than 'full'); each runs at every ratio */
+  policies: PolicyName[];
+  ratios: number[];
+  aspectRatio: number;
+  resolution: string;
+  cfg: number;
+  tau: number;
+  topK: number;
+  topP: number;
+  provider: ProviderSetting;
+  /** leaderboard.json, leaderboard.md, evaluate.state.json, runs/ and profiles/ go here */
+  outDir: string;
+  /** a ScaleKV profile or official table for the profile-based policies; otherwise see calibrate */
+  profilePath?: string;
+  /** calibrate a ScaleKV profile per ratio (and rule / ASI mode) instead of using the model's shipped one */
+  calibrate?: boolean;
+  /** prompts for those calibrations (default: the 10 built-in calibration prompts) */
+  calibrationPrompts?: string[];
+  /** run every row once per rule (compares budget rules); empty: the policies' default rule */
+  budgetRules?: BudgetRuleName[];
+  /** ScaleKV once per ASI mode eq2 / current / history, each calibrated with that mode (the paper's Fig. 6b) */
+  ablation?: boolean;
+  windowSize?: number;
+  poolingKernel?: number;
+  queryMode?: WindowQueryMode;
+  /** keep the candidates' run folders (images, tokens); by default only the references are kept */
+  keepRuns?: boolean;
+}
+
+/** One policy x ratio (x rule, x ASI mode) measured on one prompt and seed. */
+export interface LeaderboardPromptRow {
+  /** the leaderboard row this belongs to (LeaderboardRow.key) */
+  row: string;
+  prompt: string;
+  seed: number;
+  candidateRun: string;
+  /** dB; null when the image equals the reference (infinite PSNR) */
+  psnr: number | null;
+  ssim: number;
+  /** fraction of the last scale's sampled bits equal to the reference's */
+  bitAgreement: number;
+  kvHeldBytes: number;
+  kvPeakBytes: number;
+  /** of the full-cache run of the same prompt and seed */
+  kvHeldRatio: number;
+  kvPeakRatio: number;
+  ms: number;
+  timeRatio: number;
+}
+
+/** Means over prompts and seeds of one policy x ratio (x rule, x ASI mode). */
+export interface LeaderboardRow {
+  key: string;
+  policy: PolicyName;
+  /** what the tables and plot call it, e.g. "scalekv" or "scalekv (ASI current)" */
+  label: string;
+  ratio: number;
+  budgetRule?: BudgetRuleName;
+  asiMode?: AsiModeName;
+  /** prompt x seed cases measured */
+  cases: number;
+  /** mean over the cases whose image differs from the reference; null when all are identical */
+  psnr: number | null;
+  /** cases whose image equals the reference */
+  identical: number;
+  ssim: number;
+  bitAgreement: number;
+  kvHeldBytes: number;
+  kvPeakBytes: number;
+  kvHeldRatio: number;
+  kvPeakRatio: number;
+  ms: number;
+  timeRatio: number;
+}
+
+export interface LeaderboardReference {
+  prompt: string;
+  seed: number;
+  run: string;
+  ms: number;
+  kvHeldBytes: number;
+  kvPeakBytes: number;
+}
+
+export interface Leaderboard {
+  format: 'scalekv-leaderboard';
+  version: 1;
+  createdAt: string;
+  model: ModelSummary;
+  provider: ProviderInfo;
+  resolution: string;
+  aspectRatio: number;
+  image: { width: number; height: number };
+  prompts: string[];
+  seeds: number[];
+  ratios: number[];
+  policies: PolicyName[];
+  budgetRules: BudgetRuleName[];
+  ablation: boolean;
+  /** the ScaleKV profiles the rows used: given, or calibrated per ratio (and rule, and ASI mode) */
+  profiles: { rule?: BudgetRuleName; asiMode?: AsiModeName; ratio: number; path: string; origin: string }[];
+  references: LeaderboardReference[];
+  rows: LeaderboardRow[];
+  perPrompt: LeaderboardPromptRow[];
+  notes: string[];
+}
+
+export interface EvaluateResult {
+  leaderboard: Leaderboard;
+  jsonPath: string;
+  tablePath: string;
+  /** rows computed by this call (the rest came from the state of an interrupted evaluation) */
+  computed: number;
+  resumed: number;
+}
+
 export interface Progress {
   /** queued: waiting for the engine's running job to finish */
-  stage: 'queued' | 'load' | 'encode' | 'scale' | 'decode' | 'calibrate' | 'compare' | 'write';
+  stage: 'queued' | 'load' | 'encode' | 'scale' | 'decode' | 'calibrate' | 'compare' | 'evaluate' | 'write';
   message: string;
   /** 0..1 of the whole job */
   fraction: number;
@@ -382,6 +514,8 @@ export interface Progress {
 
 export const PROFILE_MIME = 'application/vnd.scalekv.profile+json';
 export const RUN_MIME = 'application/vnd.scalekv.run+json';
+/** carries a Leaderboard */
+export const LEADERBOARD_MIME = 'application/vnd.scalekv.leaderboard+json';
 
 /** What application/vnd.scalekv.run+json carries: the run, its images, and its retention record inline. */
 export interface RunPayload {

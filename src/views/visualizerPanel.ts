@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import * as vscode from 'vscode';
 import { visualizerHtml } from '../../webview/visualizer/html';
 import type { FromWebview, ToWebview, VisualizerState } from '../shared/protocol';
-import type { RunRecord, ScaleKVProfile } from '../shared/types';
+import type { Leaderboard, RunRecord, ScaleKVProfile } from '../shared/types';
 import { readRetentionSlice } from './retentionReader';
 import { readRunImages, readRunRecord } from './runFolder';
 import { checkWebviewCommand } from './webviewCommand';
@@ -19,6 +19,7 @@ export class VisualizerPanel {
   static current: VisualizerPanel | undefined;
   private state: VisualizerState = {};
   private run: RunRecord | null = null;
+  private leaderboard: Leaderboard | null = null;
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
@@ -59,7 +60,7 @@ export class VisualizerPanel {
     void this.panel.webview.postMessage(m);
   }
 
-  /** show a profile and/or a run (paths); keeps what is not given */
+  /** show a profile, a run and/or a leaderboard (paths); keeps what is not given */
   load(state: VisualizerState): void {
     this.state = { ...this.state, ...state };
     if (state.runPath) {
@@ -69,11 +70,20 @@ export class VisualizerPanel {
         this.post({ type: 'error', message: `Cannot read the run ${state.runPath}: ${(e as Error).message}` });
       }
     }
+    if (state.leaderboardPath) {
+      try {
+        this.leaderboard = JSON.parse(readFileSync(state.leaderboardPath, 'utf8')) as Leaderboard;
+      } catch (e) {
+        this.post({ type: 'error', message: `Cannot read the leaderboard ${state.leaderboardPath}: ${(e as Error).message}` });
+      }
+    }
     this.sendAll();
   }
 
   private sendAll(): void {
-    this.post({ type: 'source', state: { runPath: this.state.runPath, profilePath: this.state.profilePath } });
+    const { runPath, profilePath, leaderboardPath } = this.state;
+    this.post({ type: 'source', state: { runPath, profilePath, leaderboardPath } });
+    if (this.leaderboard) this.post({ type: 'leaderboard', leaderboard: this.leaderboard });
     if (this.state.profilePath) {
       try {
         this.post({ type: 'profile', profile: this.loadProfile(this.state.profilePath) });
@@ -140,7 +150,10 @@ export function registerVisualizerSerializer(ctx: vscode.ExtensionContext, loadP
         // the webview's state is saved with the editor and names the files it showed; the memento is
         // the fallback (an extension's memento writes can be lost when a window closes abruptly)
         const own = state as VisualizerState | undefined;
-        const saved = own?.runPath || own?.profilePath ? { runPath: own.runPath, profilePath: own.profilePath, selection: own.selection } : ctx.workspaceState.get<VisualizerState>('scalekv.visualizer');
+        const saved =
+          own?.runPath || own?.profilePath || own?.leaderboardPath
+            ? { runPath: own.runPath, profilePath: own.profilePath, leaderboardPath: own.leaderboardPath, selection: own.selection }
+            : ctx.workspaceState.get<VisualizerState>('scalekv.visualizer');
         VisualizerPanel.revive(panel, ctx.extensionUri, loadProfile, saved);
       },
     }),

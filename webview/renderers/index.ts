@@ -3,7 +3,8 @@
  *  application/vnd.scalekv.profile+json -> the drafter/refiner grid;
  *  application/vnd.scalekv.run+json     -> image, retention map for a picked layer/scale/head/row
  *                                          (from the retention record carried inline), the run's
- *                                          profile grid, memory and fidelity.
+ *                                          profile grid, memory and fidelity;
+ *  application/vnd.scalekv.leaderboard+json -> an evaluation's table and memory-vs-fidelity plot.
  * Works for any notebook output with these types (the ScaleKV controller's, or a Python kernel's
  * display(..., raw=True)). A malformed payload renders a readable error box, never an empty cell.
  * No vscode import: VS Code loads this as an ES module inside the notebook webview.
@@ -11,8 +12,9 @@
 import { drawGrid } from '../shared/grid';
 import { drawAgreement, drawLayerMemory, drawMemory, fidelityTable } from '../shared/memory';
 import { drawRetention } from '../shared/retention';
-import { sliceFromData, validateProfileShape, validateRunPayload } from '../shared/data';
-import { RUN_MIME, PROFILE_MIME } from '../../src/shared/types';
+import { sliceFromData, validateLeaderboard, validateProfileShape, validateRunPayload } from '../shared/data';
+import { drawLeaderboardPlot, leaderboardTable } from '../shared/leaderboard';
+import { LEADERBOARD_MIME, RUN_MIME, PROFILE_MIME } from '../../src/shared/types';
 import { scopeCss } from './scopeCss';
 import css from '../../media/visualizer.css';
 
@@ -179,6 +181,17 @@ export function renderRun(root: HTMLElement, data: unknown): () => void {
   return () => ro.disconnect();
 }
 
+export function renderLeaderboard(root: HTMLElement, data: unknown): () => void {
+  const lb = validateLeaderboard(data);
+  const ratios = lb.ratios.map((r) => `${Math.round(r * 1000) / 10}%`).join(', ');
+  const cases = `${lb.prompts.length} prompts × ${lb.seeds.length} seeds`;
+  root.append(el('h2', undefined, `Leaderboard: ${lb.model.name}, ${lb.rows.length} rows at ${ratios} (${cases})`));
+  const plot = el('div', 'figure-box leaderboard-plot-host');
+  drawLeaderboardPlot(plot, lb);
+  root.append(plot, leaderboardTable(lb));
+  return () => {};
+}
+
 export function activate(_ctx?: unknown) {
   const disposers = new Map<string, () => void>();
   return {
@@ -191,6 +204,7 @@ export function activate(_ctx?: unknown) {
         let dispose: () => void;
         if (item.mime === PROFILE_MIME) dispose = renderProfile(root, data);
         else if (item.mime === RUN_MIME) dispose = renderRun(root, data);
+        else if (item.mime === LEADERBOARD_MIME) dispose = renderLeaderboard(root, data);
         else throw new Error(`unknown MIME type ${item.mime}`);
         if (item.id) disposers.set(item.id, dispose);
       } catch (e) {

@@ -3,7 +3,7 @@
  * what is wrong instead of an exception deep inside d3 and a blank view.
  */
 import type { RetentionSlice } from '../../src/shared/protocol';
-import type { RetentionIndex, RunPayload, RunRecord, ScaleKVProfile } from '../../src/shared/types';
+import type { Leaderboard, RetentionIndex, RunPayload, RunRecord, ScaleKVProfile } from '../../src/shared/types';
 
 const isInt = (v: unknown, min = 0): v is number => Number.isInteger(v) && (v as number) >= min;
 const isNum = (v: unknown): v is number => typeof v === 'number' && !Number.isNaN(v);
@@ -82,6 +82,28 @@ export function validateRunShape(r: unknown): RunRecord {
     within(x.fidelity.images.length, VIEW_LIMITS.batchRows, 'the number of images in the fidelity report');
     within(x.fidelity.tokenAgreement.length, VIEW_LIMITS.scales, 'the number of scales in the fidelity report');
   }
+  return x;
+}
+
+export function validateLeaderboard(l: unknown): Leaderboard {
+  const x = l as Leaderboard;
+  if (!x || typeof x !== 'object') fail('the leaderboard is not an object');
+  if (x.format !== 'scalekv-leaderboard') fail(`not a ScaleKV leaderboard (format is ${JSON.stringify(x.format)})`);
+  if (!x.model || typeof x.model.name !== 'string' || !x.provider || !x.image) fail('the leaderboard has no model, provider or image size');
+  if (!Array.isArray(x.rows)) fail('the leaderboard has no rows');
+  for (const k of ['prompts', 'seeds', 'notes', 'references', 'perPrompt'] as const) {
+    if (!Array.isArray(x[k])) fail(`the leaderboard's ${k} is not a list`);
+  }
+  x.rows.forEach((r, i) => {
+    if (!r || typeof r.key !== 'string' || typeof r.label !== 'string' || typeof r.policy !== 'string') {
+      fail(`leaderboard row ${i} has no key, label or policy`);
+    }
+    if (!isNum(r.ratio) || !isNum(r.kvHeldRatio) || !isNum(r.kvPeakRatio)) {
+      fail(`leaderboard row ${i} (${r.label}) lacks its ratio or KV fractions`);
+    }
+    if (r.psnr !== null && !isNum(r.psnr)) fail(`leaderboard row ${i} (${r.label}) has a PSNR that is neither a number nor null`);
+    if (!isInt(r.cases, 1) || !isInt(r.identical)) fail(`leaderboard row ${i} (${r.label}) has no case count`);
+  });
   return x;
 }
 

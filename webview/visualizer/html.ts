@@ -47,6 +47,11 @@ ${o.codiconsUri ? `<link href="${attr(o.codiconsUri)}" rel="stylesheet">\n` : ''
   <button type="button" id="error-dismiss" class="icon-button" title="Dismiss"><span class="codicon codicon-close" aria-hidden="true"></span>Dismiss</button>
 </div>
 <main id="content">
+  <section id="leaderboard-section" aria-labelledby="leaderboard-heading" hidden>
+    <div class="section-head"><h2 id="leaderboard-heading">Leaderboard: memory against fidelity</h2>${exportButtons('leaderboard', ['svg', 'png', 'csv'], 'the leaderboard plot')}</div>
+    <div class="figure-box"><div id="leaderboard-plot"></div></div>
+    <div id="leaderboard-table"></div>
+  </section>
   <section id="grid-section" aria-labelledby="grid-heading">
     <div class="section-head"><h2 id="grid-heading">Drafters and refiners by layer and scale</h2>${exportButtons('grid', ['svg', 'png', 'csv'], 'the grid')}</div>
     <div id="grid-empty" class="empty" hidden>

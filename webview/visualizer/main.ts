@@ -10,6 +10,7 @@
  *   #head #row                     retention pickers; #retention (canvas) #retention-note
  *   #image-figure #image #image-caption
  *   #memory #layer-memory #agreement-box #agreement #memory-note #fidelity
+ *   #leaderboard-section #leaderboard-plot (svg.leaderboard-plot) #leaderboard-table   an evaluation, when one is shown
  *   button[data-figure][data-export]   per-figure exports (ids export-<figure>-<kind>)
  *   button[data-command]           empty-state buttons that ask the host to run a command
  *
@@ -18,22 +19,23 @@
  *     'select' and, when the run recorded retention, 'requestRetention' on every selection;
  *     'export' {kind, suggestedName, data: text, or base64 for png}; 'command'; 'error'.
  *   host -> webview: 'profile' | 'run' (with images as data: URIs) | 'retention' (answers the last
- *     requestRetention; a slice for another selection is ignored) | 'source' (the paths shown, kept in
+ *     requestRetention; a slice for another selection is ignored) | 'leaderboard' | 'source' (the paths shown, kept in
  *     the state for the host's serializer) | 'error'.
  * State (selection + last data) is kept with setState so a reload redraws before the host answers.
  */
 import type { ExportKind, FromWebview, RetentionSlice, Selection, ToWebview, VisualizerState } from '../../src/shared/protocol';
-import type { RunRecord, ScaleKVProfile } from '../../src/shared/types';
+import type { Leaderboard, RunRecord, ScaleKVProfile } from '../../src/shared/types';
 import { totalTokens } from '../../src/model/schedule';
 import { drawGrid, type GridView } from '../shared/grid';
 import { drawAgreement, drawLayerMemory, drawMemory, fidelityCsv, fidelityTable, memoryCsv } from '../shared/memory';
 import { drawRetention, retentionCsv, retentionSvg } from '../shared/retention';
-import { gridCsv, validateProfileShape, validateRunShape, validateSlice } from '../shared/data';
+import { gridCsv, validateLeaderboard, validateProfileShape, validateRunShape, validateSlice } from '../shared/data';
+import { drawLeaderboardPlot, leaderboardCsv, leaderboardTable } from '../shared/leaderboard';
 import { exportFigure, liveSvg, type FigureSource } from './exports';
 
 type Images = { prompt: string; dataUri: string }[];
 interface Saved extends VisualizerState {
-  cache?: { profile: ScaleKVProfile | null; run: RunRecord | null; images: Images };
+  cache?: { profile: ScaleKVProfile | null; run: RunRecord | null; images: Images; leaderboard?: Leaderboard | null };
 }
 interface VsCodeApi {
   postMessage(m: FromWebview): void;
@@ -54,28 +56,30 @@ let images: Images = [];
 let selection: Selection = { layer: 0, scaleIndex: 0, head: 0, row: 0 };
 let slice: RetentionSlice | null = null;
 let grid: GridView | null = null;
+let leaderboard: Leaderboard | null = null;
 /** the host's files for what is shown; only kept for the host (see the 'source' message) */
-let source: Pick<VisualizerState, 'runPath' | 'profilePath'> = {};
+let source: Pick<VisualizerState, 'runPath' | 'profilePath' | 'leaderboardPath'> = {};
 
 function restore(): void {
   try {
     const saved = vscode.getState();
     if (saved?.selection) selection = { ...selection, ...saved.selection };
-    source = { runPath: saved?.runPath, profilePath: saved?.profilePath };
+    source = { runPath: saved?.runPath, profilePath: saved?.profilePath, leaderboardPath: saved?.leaderboardPath };
     if (saved?.cache) {
       profile = saved.cache.profile ? validateProfileShape(saved.cache.profile) : null;
       run = saved.cache.run ? validateRunShape(saved.cache.run) : null;
       images = saved.cache.images ?? [];
+      leaderboard = saved.cache.leaderboard ? validateLeaderboard(saved.cache.leaderboard) : null;
     }
   } catch {
     // a state written by an older build is dropped; the host sends the data again on 'ready'
-    profile = run = null;
+    profile = run = leaderboard = null;
   }
 }
 
 function persist(): void {
   const keepImages = images.reduce((a, i) => a + i.dataUri.length, 0) <= MAX_CACHED_IMAGES;
-  vscode.setState({ ...source, selection, cache: { profile, run, images: keepImages ? images : [] } });
+  vscode.setState({ ...source, selection, cache: { profile, run, images: keepImages ? images : [], leaderboard } });
 }
 
 const post = (m: FromWebview) => vscode.postMessage(m);
@@ -108,11 +112,23 @@ function renderAll(): void {
     : p
       ? `${p.origin} profile, ${p.model.depth} layers × ${p.scales.length} scales, ${Math.round(100 * p.settings.targetRatio)}% budget`
       : '';
+  renderLeaderboard();
   renderGrid();
   renderPickers();
   renderRetention();
   renderMemory();
   persist();
+}
+
+function renderLeaderboard(): void {
+  $('leaderboard-section').hidden = !leaderboard;
+  if (!leaderboard) {
+    $('leaderboard-plot').replaceChildren();
+    $('leaderboard-table').replaceChildren();
+    return;
+  }
+  drawLeaderboardPlot($('leaderboard-plot'), leaderboard);
+  $('leaderboard-table').replaceChildren(leaderboardTable(leaderboard));
 }
 
 function renderGrid(): void {
@@ -260,8 +276,18 @@ function onMessage(m: ToWebview): void {
       }
       renderRetention();
       break;
+    case 'leaderboard':
+      try {
+        leaderboard = m.leaderboard ? validateLeaderboard(m.leaderboard) : null;
+        showError(null);
+      } catch (e) {
+        leaderboard = null;
+        showError('Cannot show this leaderboard', (e as Error).message);
+      }
+      renderAll();
+      break;
     case 'source':
-      source = { runPath: m.state.runPath, profilePath: m.state.profilePath };
+      source = { runPath: m.state.runPath, profilePath: m.state.profilePath, leaderboardPath: m.state.leaderboardPath };
       persist();
       break;
     case 'error':
@@ -307,6 +333,11 @@ const figures: Record<string, FigureSource & { name: () => string }> = {
   memory: { name: () => `${baseName()}-memory`, svg: liveSvg($('memory')), csv: () => (run ? memoryCsv(run.kv) : null) },
   'layer-memory': { name: () => `${baseName()}-memory-S${selection.scaleIndex}`, svg: liveSvg($('layer-memory')) },
   agreement: { name: () => `${baseName()}-agreement`, svg: liveSvg($('agreement')), csv: () => (run?.fidelity ? fidelityCsv(run.fidelity) : null) },
+  leaderboard: {
+    name: () => `scalekv-leaderboard-${leaderboard?.model.name ?? ''}`,
+    svg: liveSvg($('leaderboard-plot')),
+    csv: () => (leaderboard ? leaderboardCsv(leaderboard) : null),
+  },
 };
 
 document.querySelectorAll<HTMLButtonElement>('button[data-figure][data-export]').forEach((b) =>
@@ -323,7 +354,7 @@ document.querySelectorAll<HTMLButtonElement>('button[data-figure][data-export]')
   }),
 );
 $('export-json').addEventListener('click', () =>
-  post({ type: 'export', kind: 'json', suggestedName: `${baseName()}.json`, data: JSON.stringify({ profile: activeProfile(), run, selection, retention: currentSlice() }, null, 2) }),
+  post({ type: 'export', kind: 'json', suggestedName: `${baseName()}.json`, data: JSON.stringify({ profile: activeProfile(), run, selection, retention: currentSlice(), leaderboard }, null, 2) }),
 );
 
 // the retention map wraps its panels to the width it has

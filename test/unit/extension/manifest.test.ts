@@ -18,7 +18,7 @@ test('commands: contributed = registered, all in category ScaleKV', () => {
   const registered = new Set([...ext.matchAll(/cmd\('([^']+)'/g)].map((m) => m[1]));
   assert.deepEqual([...registered].sort(), [...contributed].sort());
   for (const c of pkg.contributes.commands) assert.equal(c.category, 'ScaleKV', c.command);
-  for (const want of ['scalekv.calibrate', 'scalekv.generate', 'scalekv.openVisualizer', 'scalekv.selectModel', 'scalekv.importBudget', 'scalekv.exportProfile', 'scalekv.comparePolicies', 'scalekv.cancel']) assert.ok(contributed.has(want), want);
+  for (const want of ['scalekv.calibrate', 'scalekv.generate', 'scalekv.openVisualizer', 'scalekv.selectModel', 'scalekv.importBudget', 'scalekv.exportProfile', 'scalekv.comparePolicies', 'scalekv.evaluate', 'scalekv.cancel']) assert.ok(contributed.has(want), want);
 });
 
 test('settings read by the code are contributed with defaults and descriptions', () => {
@@ -34,7 +34,7 @@ test('settings read by the code are contributed with defaults and descriptions',
 
 test('the renderer, views and bundles point at files the build writes', () => {
   const r = pkg.contributes.notebookRenderer[0];
-  assert.deepEqual(r.mimeTypes.sort(), ['application/vnd.scalekv.profile+json', 'application/vnd.scalekv.run+json']);
+  assert.deepEqual(r.mimeTypes.sort(), ['application/vnd.scalekv.leaderboard+json', 'application/vnd.scalekv.profile+json', 'application/vnd.scalekv.run+json']);
   for (const f of [r.entrypoint, pkg.main, './dist/worker.js', './media/dist/visualizer.js', './media/dist/sidebar.js', './media/visualizer.css', './media/sidebar.css', './media/scalekv.svg']) {
     assert.ok(existsSync(join(ROOT, f)), f);
   }
