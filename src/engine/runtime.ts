@@ -3,6 +3,8 @@
  * A provider counts as available only once a probe session actually runs on it, and the reason for
  * the final choice is reported to the user (e.g. "cuda: not installed with this onnxruntime-node").
  */
+// before onnxruntime-node: in a process started with SCALEKV_ORT_BINDING_DIR it picks the binding
+import { bindingOverride } from './ortBinding';
 import * as ort from 'onnxruntime-node';
 import { Graph } from '../../kernels/onnx/graph';
 import { ScaleKVError } from '../shared/errors';
@@ -50,8 +52,11 @@ export async function chooseProvider(setting: ProviderSetting | string): Promise
   const failures: string[] = [];
   const bundled = new Map((ort.listSupportedBackends?.() ?? []).map((b: { name: string; bundled: boolean }) => [b.name, b.bundled]));
   for (const ep of wanted) {
-    if (ep !== 'cpu' && bundled.get(ep) === false) {
-      failures.push(`${ep}: not installed with this onnxruntime-node (its install step fetches it)`);
+    // the CUDA provider is never in the npm package; "Install CUDA Provider" puts it beside a copy of the binding
+    const installed = ep === 'cuda' && bindingOverride.dir !== undefined;
+    if (ep !== 'cpu' && bundled.get(ep) === false && !installed) {
+      const broken = ep === 'cuda' && bindingOverride.error ? `; the installed one did not load (${bindingOverride.error})` : '';
+      failures.push(`${ep}: not installed with this onnxruntime-node (run ScaleKV: Install CUDA Provider)${broken}`);
       continue;
     }
     const why = await works(ep);

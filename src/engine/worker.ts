@@ -3,6 +3,8 @@
  * native code and gigabytes of buffers, can crash or run out of memory without taking VS Code's
  * extension host with it. Messages are typed in src/shared/protocol.ts.
  */
+// first: it may choose which onnxruntime binding the engine loads (the CUDA provider's copy)
+import './ortBinding';
 import { toErrorInfo } from '../shared/errors';
 import type { EngineEvent, EngineRequest } from '../shared/protocol';
 import type { Progress } from '../shared/types';

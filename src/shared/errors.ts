@@ -18,6 +18,9 @@ export type ErrorCode =
   | 'E_CANCELLED'
   | 'E_WORKER_CRASHED'
   | 'E_INVALID_REQUEST'
+  | 'E_CUDA_UNAVAILABLE'
+  | 'E_DOWNLOAD_FAILED'
+  | 'E_DOWNLOAD_CORRUPT'
   | 'E_INTERNAL';
 
 export interface ErrorInfo {
