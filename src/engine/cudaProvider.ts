@@ -101,6 +101,9 @@ export interface InstallOptions extends NetOptions {
   onProgress?(p: InstallProgress): void;
 }
 
+/** the engine process's environment variable naming the installed folder (read by ortBinding.ts) */
+export const BINDING_DIR_ENV = 'SCALEKV_ORT_BINDING_DIR';
+
 const MANIFEST = 'scalekv-cuda.json';
 const MAX_JSON_BYTES = 16 * 2 ** 20;
 

@@ -9,8 +9,7 @@
  */
 import Module, { createRequire } from 'node:module';
 import { join } from 'node:path';
-
-export const BINDING_DIR_ENV = 'SCALEKV_ORT_BINDING_DIR';
+import { BINDING_DIR_ENV } from './cudaProvider';
 
 /** what happened to the override: the folder in use, or why it is not */
 export const bindingOverride: { dir?: string; error?: string } = {};
