@@ -30,7 +30,9 @@ export const TARGETS = {
 
 /** the repository's README links are relative; in the Marketplace they point at the repository */
 function readmeBaseUrls() {
-  const url = String(pkg.repository?.url ?? pkg.repository ?? '').replace(/^git\+/, '').replace(/\.git$/, '');
+  const url = String(pkg.repository?.url ?? pkg.repository ?? '')
+    .replace(/^git\+/, '')
+    .replace(/\.git$/, '');
   if (!/^https:\/\/github\.com\//.test(url)) throw new Error(`package.json's repository (${url || 'missing'}) is not a GitHub URL`);
   return ['--baseContentUrl', `${url}/blob/HEAD/`, '--baseImagesUrl', `${url}/raw/HEAD/`];
 }
@@ -38,7 +40,10 @@ function readmeBaseUrls() {
 /** the production dependency tree as installed (npm reads node_modules only) */
 function productionPackages() {
   const r = spawnSync('npm', ['ls', '--omit=dev', '--parseable', '--all'], { cwd: root, encoding: 'utf8' });
-  const dirs = r.stdout.split('\n').map((l) => l.trim()).filter((l) => l && l !== root);
+  const dirs = r.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && l !== root);
   for (const need of ['onnxruntime-node', 'onnxruntime-common']) {
     if (!dirs.some((d) => basename(d) === need)) throw new Error(`${need} is not installed: run npm ci first`);
   }
@@ -98,13 +103,23 @@ function main() {
     stage(target, build, dir, deps);
     const file = join(out, `${pkg.name}-${target}-${pkg.version}.vsix`);
     rmSync(file, { force: true });
-    // stdin closed: vsce's yes/no questions (missing LICENSE or repository) fail instead of waiting
-    execFileSync(process.execPath, [vsce, 'package', '--target', target, '--out', file, ...readmeBaseUrls()], { cwd: dir, stdio: ['ignore', 'inherit', 'inherit'] });
+    // stdin closed: a yes/no question from vsce (a missing LICENSE or repository) cannot wait for an answer
+    execFileSync(process.execPath, [vsce, 'package', '--target', target, '--out', file, ...readmeBaseUrls()], {
+      cwd: dir,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     made.push({ target, file: relative(root, file), bytes: statSync(file).size });
     rmSync(dir, { recursive: true, force: true });
   }
   rmSync(build, { recursive: true, force: true });
-  writeFileSync(join(out, 'packages.json'), JSON.stringify({ version: pkg.version, onnxruntimeNode: onnxVersion(), seconds: Math.round((Date.now() - t0) / 1000), packages: made }, null, 2) + '\n');
+  writeFileSync(
+    join(out, 'packages.json'),
+    JSON.stringify(
+      { version: pkg.version, onnxruntimeNode: onnxVersion(), seconds: Math.round((Date.now() - t0) / 1000), packages: made },
+      null,
+      2,
+    ) + '\n',
+  );
   for (const m of made) if (m.bytes) console.log(`${m.target}: ${m.file} ${(m.bytes / 2 ** 20).toFixed(1)} MiB`);
 }
 

@@ -17,7 +17,20 @@
  * Everything appears complete or not at all: the folder is assembled under a staging name and renamed.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, createReadStream, createWriteStream, existsSync, type WriteStream, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  type WriteStream,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { createRequire } from 'node:module';
@@ -135,16 +148,20 @@ export function cudaSource(ortDir: string, platform: string = process.platform, 
   const wanted = (meta.requirements?.[where] ?? []).find((r) => r.startsWith('cuda'));
   const supported = Object.keys(meta.requirements ?? {}).filter((k) => meta.requirements[k].some((r) => r.startsWith('cuda')));
   if (!wanted) {
-    throw unavailable(`onnxruntime-node ${ortVersion} offers a CUDA provider for ${supported.join(', ') || 'no platform'} only; this is ${where}.`);
+    throw unavailable(
+      `onnxruntime-node ${ortVersion} offers a CUDA provider for ${supported.join(', ') || 'no platform'} only; this is ${where}.`,
+    );
   }
   const manifest = meta.manifests?.[`${where}:${wanted}`];
   if (!manifest) throw unavailable(`onnxruntime-node ${ortVersion}'s install metadata has no file list for ${where}:${wanted}.`);
   const pkgKeys = [...new Set(Object.values(manifest).map((f) => f.package))];
-  if (pkgKeys.length !== 1) throw unavailable(`onnxruntime-node ${ortVersion} takes the CUDA files from ${pkgKeys.length} packages; expected one.`);
+  if (pkgKeys.length !== 1)
+    throw unavailable(`onnxruntime-node ${ortVersion} takes the CUDA files from ${pkgKeys.length} packages; expected one.`);
   const pkg = meta.packages?.[pkgKeys[0]];
   const candidate = pkg?.versions?.[0];
   const feed = candidate && meta.feeds?.[candidate.feed];
-  if (!pkg || !candidate || !feed || feed.type !== 'nuget') throw unavailable(`onnxruntime-node ${ortVersion}'s install metadata names no NuGet package for ${where}.`);
+  if (!pkg || !candidate || !feed || feed.type !== 'nuget')
+    throw unavailable(`onnxruntime-node ${ortVersion}'s install metadata names no NuGet package for ${where}.`);
   return {
     ortVersion,
     platform,
@@ -198,7 +215,9 @@ function get(url: string, o: NetOptions, redirects = 5): Promise<http.IncomingMe
     const onAbort = () => stop(cancelled());
     o.signal?.addEventListener('abort', onAbort, { once: true });
     req.on('close', () => o.signal?.removeEventListener('abort', onAbort));
-    req.on('error', (e) => reject(e instanceof ScaleKVError ? e : new ScaleKVError('E_DOWNLOAD_FAILED', `Cannot download ${url}: ${e.message}`)));
+    req.on('error', (e) =>
+      reject(e instanceof ScaleKVError ? e : new ScaleKVError('E_DOWNLOAD_FAILED', `Cannot download ${url}: ${e.message}`)),
+    );
   });
 }
 
@@ -229,7 +248,10 @@ function resource(index: ServiceIndex, type: string): string | undefined {
 }
 
 /** the package's URL and the size and hash it must have */
-export async function resolvePackage(src: CudaSource, o: NetOptions & { feedIndex?: string; pinned?: Record<string, PackageDigest> } = {}): Promise<ResolvedPackage> {
+export async function resolvePackage(
+  src: CudaSource,
+  o: NetOptions & { feedIndex?: string; pinned?: Record<string, PackageDigest> } = {},
+): Promise<ResolvedPackage> {
   const feed = o.feedIndex ?? src.feedIndex;
   const index = await getJson<ServiceIndex>(feed, o);
   const base = resource(index, 'PackageBaseAddress/3.0.0');
@@ -240,12 +262,24 @@ export async function resolvePackage(src: CudaSource, o: NetOptions & { feedInde
   const pinned = (o.pinned ?? PINNED_PACKAGES)[`${id}@${v}`];
   if (pinned) return { url, ...pinned, digestFrom: 'pinned' };
   const reg = resource(index, 'RegistrationsBaseUrl/3.6.0') ?? resource(index, 'RegistrationsBaseUrl');
-  if (!reg) throw new ScaleKVError('E_DOWNLOAD_FAILED', `${feed} lists no registrations, so ${src.packageId} ${src.version} has no published hash to check.`);
+  if (!reg)
+    throw new ScaleKVError(
+      'E_DOWNLOAD_FAILED',
+      `${feed} lists no registrations, so ${src.packageId} ${src.version} has no published hash to check.`,
+    );
   const leaf = await getJson<{ catalogEntry?: string }>(`${reg}${id}/${v}.json`, o);
-  if (typeof leaf.catalogEntry !== 'string') throw new ScaleKVError('E_DOWNLOAD_FAILED', `${src.packageId} ${src.version} has no catalog entry on ${feed}.`);
+  if (typeof leaf.catalogEntry !== 'string')
+    throw new ScaleKVError('E_DOWNLOAD_FAILED', `${src.packageId} ${src.version} has no catalog entry on ${feed}.`);
   const c = await getJson<{ packageHash?: string; packageHashAlgorithm?: string; packageSize?: number }>(leaf.catalogEntry, o);
-  if (c.packageHashAlgorithm?.toUpperCase() !== 'SHA512' || typeof c.packageHash !== 'string' || !/^[A-Za-z0-9+/]{86}==$/.test(c.packageHash)) {
-    throw new ScaleKVError('E_DOWNLOAD_FAILED', `The catalog entry of ${src.packageId} ${src.version} publishes no SHA-512 (${c.packageHashAlgorithm ?? 'none'}).`);
+  if (
+    c.packageHashAlgorithm?.toUpperCase() !== 'SHA512' ||
+    typeof c.packageHash !== 'string' ||
+    !/^[A-Za-z0-9+/]{86}==$/.test(c.packageHash)
+  ) {
+    throw new ScaleKVError(
+      'E_DOWNLOAD_FAILED',
+      `The catalog entry of ${src.packageId} ${src.version} publishes no SHA-512 (${c.packageHashAlgorithm ?? 'none'}).`,
+    );
   }
   if (!Number.isSafeInteger(c.packageSize) || (c.packageSize as number) <= 0) {
     throw new ScaleKVError('E_DOWNLOAD_FAILED', `The catalog entry of ${src.packageId} ${src.version} publishes no package size.`);
@@ -257,7 +291,12 @@ export async function resolvePackage(src: CudaSource, o: NetOptions & { feedInde
  * Streams url to dest, hashing as it goes; stops as soon as more bytes than expected arrive. The file
  * stays only if its size and SHA-512 match.
  */
-export async function downloadVerified(url: string, expect: PackageDigest, dest: string, o: NetOptions & { onProgress?(received: number, total: number): void } = {}): Promise<void> {
+export async function downloadVerified(
+  url: string,
+  expect: PackageDigest,
+  dest: string,
+  o: NetOptions & { onProgress?(received: number, total: number): void } = {},
+): Promise<void> {
   const hash = createHash('sha512');
   let received = 0;
   let out: WriteStream | undefined;
@@ -269,7 +308,8 @@ export async function downloadVerified(url: string, expect: PackageDigest, dest:
       async function* (chunks: AsyncIterable<Buffer>) {
         for await (const c of chunks) {
           received += c.length;
-          if (received > expect.size) throw new ScaleKVError('E_DOWNLOAD_CORRUPT', `${url} sent more than the ${expect.size} bytes published for it.`);
+          if (received > expect.size)
+            throw new ScaleKVError('E_DOWNLOAD_CORRUPT', `${url} sent more than the ${expect.size} bytes published for it.`);
           hash.update(c);
           o.onProgress?.(received, expect.size);
           yield c;
@@ -278,9 +318,14 @@ export async function downloadVerified(url: string, expect: PackageDigest, dest:
       out,
       { signal: o.signal },
     );
-    if (received !== expect.size) throw new ScaleKVError('E_DOWNLOAD_CORRUPT', `The download of ${url} ended after ${received} of ${expect.size} bytes.`);
+    if (received !== expect.size)
+      throw new ScaleKVError('E_DOWNLOAD_CORRUPT', `The download of ${url} ended after ${received} of ${expect.size} bytes.`);
     const got = hash.digest('base64');
-    if (got !== expect.sha512) throw new ScaleKVError('E_DOWNLOAD_CORRUPT', `${url} does not have the published SHA-512 (got ${got.slice(0, 16)}…, expected ${expect.sha512.slice(0, 16)}…).`);
+    if (got !== expect.sha512)
+      throw new ScaleKVError(
+        'E_DOWNLOAD_CORRUPT',
+        `${url} does not have the published SHA-512 (got ${got.slice(0, 16)}…, expected ${expect.sha512.slice(0, 16)}…).`,
+      );
   } catch (e) {
     // the file may still be opening: remove it once the stream has let go of it
     if (out && !out.closed) await new Promise<void>((r) => out!.once('close', () => r()));
@@ -304,7 +349,8 @@ export async function unpackFiles(nupkg: string, files: CudaSource['files'], des
     for (const { name, pathInPackage } of files) {
       const e = dir.get(pathInPackage);
       if (!e) throw new ScaleKVError('E_DOWNLOAD_CORRUPT', `The package has no ${pathInPackage}.`);
-      if (e.method !== 0 && e.method !== 8) throw new ScaleKVError('E_DOWNLOAD_CORRUPT', `${pathInPackage} uses compression method ${e.method}.`);
+      if (e.method !== 0 && e.method !== 8)
+        throw new ScaleKVError('E_DOWNLOAD_CORRUPT', `${pathInPackage} uses compression method ${e.method}.`);
       const start = entryDataOffset(f, e);
       const to = join(destDir, name);
       const raw = createReadStream('', { fd: f.fd, autoClose: false, start, end: start + e.compressedSize - 1 });
@@ -315,7 +361,8 @@ export async function unpackFiles(nupkg: string, files: CudaSource['files'], des
         if (signal?.aborted) throw cancelled();
         throw new ScaleKVError('E_DOWNLOAD_CORRUPT', `${pathInPackage} does not unpack: ${(err as Error).message}`);
       }
-      if (statSync(to).size !== e.size) throw new ScaleKVError('E_DOWNLOAD_CORRUPT', `${pathInPackage} unpacked to ${statSync(to).size} bytes, expected ${e.size}.`);
+      if (statSync(to).size !== e.size)
+        throw new ScaleKVError('E_DOWNLOAD_CORRUPT', `${pathInPackage} unpacked to ${statSync(to).size} bytes, expected ${e.size}.`);
     }
   } finally {
     f.close();
@@ -323,12 +370,22 @@ export async function unpackFiles(nupkg: string, files: CudaSource['files'], des
 }
 
 /** storage/onnxruntime-cuda/<ortVersion>-<platform>-<arch> */
-export function cudaFolder(storageDir: string, ortVersion: string, platform: string = process.platform, arch: string = process.arch): string {
+export function cudaFolder(
+  storageDir: string,
+  ortVersion: string,
+  platform: string = process.platform,
+  arch: string = process.arch,
+): string {
   return join(storageDir, 'onnxruntime-cuda', `${ortVersion}-${platform}-${arch}`);
 }
 
 /** the installed provider for the bundled onnxruntime-node, if complete */
-export function installedCudaProvider(storageDir: string, ortDir: string, platform: string = process.platform, arch: string = process.arch): InstalledCuda | null {
+export function installedCudaProvider(
+  storageDir: string,
+  ortDir: string,
+  platform: string = process.platform,
+  arch: string = process.arch,
+): InstalledCuda | null {
   const ortVersion = ortVersionOf(ortDir);
   const dir = cudaFolder(storageDir, ortVersion, platform, arch);
   try {
@@ -355,21 +412,34 @@ export async function installCudaProvider(o: InstallOptions): Promise<InstalledC
     o.onProgress?.({ phase: 'resolve' });
     const pkg = await resolvePackage(src, o);
     const nupkg = join(staging, 'package.nupkg');
-    await downloadVerified(pkg.url, pkg, nupkg, { ...o, onProgress: (received, total) => o.onProgress?.({ phase: 'download', received, total }) });
+    await downloadVerified(pkg.url, pkg, nupkg, {
+      ...o,
+      onProgress: (received, total) => o.onProgress?.({ phase: 'download', received, total }),
+    });
     o.onProgress?.({ phase: 'unpack' });
     await unpackFiles(nupkg, src.files, bin, o.signal);
     rmSync(nupkg);
     // the binding and libonnxruntime beside the provider: onnxruntime looks for it next to itself
-    for (const n of readdirSync(src.bindingDir)) if (!src.files.some((f) => f.name === n)) copyFileSync(join(src.bindingDir, n), join(bin, n));
+    for (const n of readdirSync(src.bindingDir))
+      if (!src.files.some((f) => f.name === n)) copyFileSync(join(src.bindingDir, n), join(bin, n));
     if (o.signal?.aborted) throw cancelled();
     const files = readdirSync(bin).map((name) => ({ name, bytes: statSync(join(bin, name)).size }));
-    const manifest: CudaManifest = { format: 'scalekv-cuda-provider', ortVersion: src.ortVersion, platform, arch, package: { ...pkg, id: src.packageId, version: src.version }, files, installedAt: new Date().toISOString() };
+    const manifest: CudaManifest = {
+      format: 'scalekv-cuda-provider',
+      ortVersion: src.ortVersion,
+      platform,
+      arch,
+      package: { ...pkg, id: src.packageId, version: src.version },
+      files,
+      installedAt: new Date().toISOString(),
+    };
     writeFileSync(join(bin, MANIFEST), JSON.stringify(manifest, null, 2));
     const dir = cudaFolder(o.storageDir, src.ortVersion, platform, arch);
     rmSync(dir, { recursive: true, force: true });
     renameSync(bin, dir);
     // providers of other onnxruntime versions are hundreds of MB that nothing loads any more
-    for (const n of readdirSync(root)) if (!n.startsWith('.') && join(root, n) !== dir) rmSync(join(root, n), { recursive: true, force: true });
+    for (const n of readdirSync(root))
+      if (!n.startsWith('.') && join(root, n) !== dir) rmSync(join(root, n), { recursive: true, force: true });
     o.onProgress?.({ phase: 'done' });
     return { dir, manifest };
   } finally {

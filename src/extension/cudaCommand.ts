@@ -63,7 +63,10 @@ export class CudaProviderSetup {
             storageDir: this.storage,
             signal: ac.signal,
             onProgress: (p) => {
-              if (p.phase !== 'download') return progress.report({ message: p.phase === 'resolve' ? 'finding the package…' : p.phase === 'unpack' ? 'unpacking…' : 'done' });
+              if (p.phase !== 'download')
+                return progress.report({
+                  message: p.phase === 'resolve' ? 'finding the package…' : p.phase === 'unpack' ? 'unpacking…' : 'done',
+                });
               const pct = (100 * p.received!) / p.total!;
               progress.report({ message: `${mb(p.received!)} of ${mb(p.total!)} MB`, increment: pct - shown });
               shown = pct;
@@ -71,12 +74,17 @@ export class CudaProviderSetup {
           });
         },
       );
-      const from = r.manifest.package.digestFrom === 'pinned' ? 'the size and hash recorded in ScaleKV' : 'the size and SHA-512 NuGet publishes';
-      void vscode.window.showInformationMessage(`ScaleKV: installed the CUDA provider of ${r.manifest.package.id} ${r.manifest.package.version} (checked against ${from}). The engine loads it when it next starts.`);
+      const from =
+        r.manifest.package.digestFrom === 'pinned' ? 'the size and hash recorded in ScaleKV' : 'the size and SHA-512 NuGet publishes';
+      void vscode.window.showInformationMessage(
+        `ScaleKV: installed the CUDA provider of ${r.manifest.package.id} ${r.manifest.package.version} (checked against ${from}). ` +
+          'The engine loads it when it next starts.',
+      );
       return r.dir;
     } catch (e) {
       const err = e as { code?: string; message: string };
-      if (err.code === 'E_CANCELLED') void vscode.window.showInformationMessage('ScaleKV: CUDA provider installation cancelled; nothing was changed.');
+      if (err.code === 'E_CANCELLED')
+        void vscode.window.showInformationMessage('ScaleKV: CUDA provider installation cancelled; nothing was changed.');
       else void vscode.window.showErrorMessage(`ScaleKV: the CUDA provider was not installed: ${err.message}`);
       return undefined;
     }

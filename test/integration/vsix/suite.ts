@@ -22,14 +22,21 @@ test('the installed .vsix is the ScaleKV extension that runs, with its own onnxr
   const ext = vscode.extensions.getExtension<ScaleKVApi>(EXTENSION_ID);
   assert.ok(ext, `${EXTENSION_ID} is installed`);
   assert.equal(ext.extensionPath, scenario().installedPath, 'the extension runs from the folder the .vsix was installed into');
-  assert.ok(existsSync(join(ext.extensionPath, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime.so.1')));
+  assert.ok(
+    existsSync(join(ext.extensionPath, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime.so.1')),
+  );
   api = await ext.activate();
   const registered = new Set(await vscode.commands.getCommands(true));
-  for (const c of ext.packageJSON.contributes.commands as { command: string }[]) assert.ok(registered.has(c.command), `${c.command} is registered`);
+  for (const c of ext.packageJSON.contributes.commands as { command: string }[])
+    assert.ok(registered.has(c.command), `${c.command} is registered`);
 });
 
 test('Generate with the embedded model writes the image and the run record; the engine loads onnxruntime from the .vsix', async () => {
-  runPath = (await vscode.commands.executeCommand<string>('scalekv.generate', { prompts: ['a red apple on a wooden table'], seed: 5, resolution: '0.06M' }))!;
+  runPath = (await vscode.commands.executeCommand<string>('scalekv.generate', {
+    prompts: ['a red apple on a wooden table'],
+    seed: 5,
+    resolution: '0.06M',
+  }))!;
   assert.ok(runPath && existsSync(runPath), `Generate returned ${runPath}`);
   const run = JSON.parse(readFileSync(runPath, 'utf8')) as RunRecord;
   assert.equal(run.model.name, 'infinity-tiny');
@@ -40,15 +47,28 @@ test('Generate with the embedded model writes the image and the run record; the 
   // the engine process is still up after the run: which libonnxruntime did it map?
   const pid = api.client().pid;
   assert.ok(pid, 'the engine process is running');
-  const libs = [...new Set(readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').map((l) => l.split(/\s+/).pop()!).filter((f) => /libonnxruntime\.so/.test(f)))];
-  assert.deepEqual(libs, [join(scenario().installedPath, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime.so.1')]);
+  const libs = [
+    ...new Set(
+      readFileSync(`/proc/${pid}/maps`, 'utf8')
+        .split('\n')
+        .map((l) => l.split(/\s+/).pop()!)
+        .filter((f) => /libonnxruntime\.so/.test(f)),
+    ),
+  ];
+  assert.deepEqual(libs, [
+    join(scenario().installedPath, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime.so.1'),
+  ]);
   ui.notes.push(`engine ${pid} runs on ${run.provider.used} with ${libs[0]}`);
   ui.sidebarText.push(run.model.name, `Runs on ${run.provider.used}`, 'CUDA provider not installed');
 });
 
 test('the visualizer opens on the run', async () => {
   await vscode.commands.executeCommand('scalekv.openRun', runPath);
-  const tab = await waitFor('the visualizer tab', () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith('scalekv.visualizer')));
+  const tab = await waitFor('the visualizer tab', () =>
+    vscode.window.tabGroups.all
+      .flatMap((g) => g.tabs)
+      .find((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith('scalekv.visualizer')),
+  );
   assert.equal(tab.label, 'ScaleKV Visualizer');
   const run = JSON.parse(readFileSync(runPath, 'utf8')) as RunRecord;
   ui.visualizerCells = run.model.depth * run.schedule.length;
@@ -61,21 +81,39 @@ test('the example notebook runs on the installed extension’s controller', asyn
   const code = nb.getCells().filter((c) => c.kind === vscode.NotebookCellKind.Code);
   assert.equal(code.length, 4);
   const t0 = Date.now();
-  await vscode.commands.executeCommand('notebook.cell.execute', { ranges: code.map((c) => ({ start: c.index, end: c.index + 1 })), document: nb.uri });
+  await vscode.commands.executeCommand('notebook.cell.execute', {
+    ranges: code.map((c) => ({ start: c.index, end: c.index + 1 })),
+    document: nb.uri,
+  });
   for (const c of code) {
-    const ok = await waitFor(`cell ${c.index}`, () => {
-      const s = nb.cellAt(c.index).executionSummary;
-      return s?.success !== undefined && (s.timing?.endTime ?? 0) >= t0 ? s.success : undefined;
-    }, 420_000, 250);
-    const texts = nb.cellAt(c.index).outputs.flatMap((o) => o.items).filter((i) => !i.mime.startsWith('image/') && !i.mime.includes('scalekv'));
+    const ok = await waitFor(
+      `cell ${c.index}`,
+      () => {
+        const s = nb.cellAt(c.index).executionSummary;
+        return s?.success !== undefined && (s.timing?.endTime ?? 0) >= t0 ? s.success : undefined;
+      },
+      420_000,
+      250,
+    );
+    const texts = nb
+      .cellAt(c.index)
+      .outputs.flatMap((o) => o.items)
+      .filter((i) => !i.mime.startsWith('image/') && !i.mime.includes('scalekv'));
     assert.equal(ok, true, `cell ${c.index}: ${texts.map((i) => new TextDecoder().decode(i.data).slice(0, 300)).join('\n')}`);
   }
-  const item = (i: number, mime: string) => nb.cellAt(code[i].index).outputs.flatMap((o) => o.items).find((x) => x.mime === mime);
+  const item = (i: number, mime: string) =>
+    nb
+      .cellAt(code[i].index)
+      .outputs.flatMap((o) => o.items)
+      .find((x) => x.mime === mime);
   const json = <T>(x: vscode.NotebookCellOutputItem | undefined): T => JSON.parse(new TextDecoder().decode(x!.data)) as T;
   const profile = json<ScaleKVProfile>(item(0, PROFILE_MIME));
   assert.equal(profile.format, 'scalekv-profile');
   assert.equal(profile.model.schedule.length, 10);
-  for (const [i, policy] of [[1, 'full'], [2, 'scalekv']] as const) {
+  for (const [i, policy] of [
+    [1, 'full'],
+    [2, 'scalekv'],
+  ] as const) {
     const r = json<RunPayload>(item(i, RUN_MIME));
     assert.equal(r.run.request.policy.name, policy);
     assert.ok(item(i, 'image/png'), `cell ${i} shows its image`);
@@ -88,13 +126,13 @@ test('the example notebook runs on the installed extension’s controller', asyn
 
 test('nothing was written into the installed extension', () => {
   const installed = scenario().installedPath;
-  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+  const walk = (d: string): string[] =>
+    readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
   const runs = walk(installed).filter((f) => f.includes(`${sep}runs${sep}`) || f.endsWith('run.json'));
   assert.deepEqual(runs, []);
 });
 
 test('the final view: the visualizer on the run, the sidebar', async () => {
-  await vscode.commands.executeCommand('workbench.action.closeEditorsInOtherGroups');
   await vscode.commands.executeCommand('scalekv.openRun', runPath);
   await vscode.commands.executeCommand('scalekv.sidebar.focus');
 });
@@ -104,5 +142,7 @@ export async function run(): Promise<void> {
   const results = await runCases((l) => console.log(`[scalekv-vsix] ${l}`));
   const report: SuiteReport = { results, ui, waitingForUi: true };
   writeJsonAtomic(join(dir, REPORT_FILE), report);
-  await waitFor('the driver to check the screen', () => (existsSync(join(dir, UI_DONE_FILE)) ? true : undefined), 600_000, 250).catch(() => undefined);
+  await waitFor('the driver to check the screen', () => (existsSync(join(dir, UI_DONE_FILE)) ? true : undefined), 600_000, 250).catch(
+    () => undefined,
+  );
 }

@@ -14,7 +14,13 @@ import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { deflateRawSync } from 'node:zlib';
 import { crc32 } from '../../../src/checkpoint/crc32';
-import { cudaSource, installCudaProvider, installedCudaProvider, type InstallOptions, type InstallProgress } from '../../../src/engine/cudaProvider';
+import {
+  cudaSource,
+  installCudaProvider,
+  installedCudaProvider,
+  type InstallOptions,
+  type InstallProgress,
+} from '../../../src/engine/cudaProvider';
 import { ScaleKVError } from '../../../src/shared/errors';
 import { tempDir } from './helpers';
 
@@ -66,7 +72,9 @@ const sha512 = (b: Buffer) => createHash('sha512').update(b).digest('base64');
 
 // the files onnxruntime-node's metadata names for linux/x64, with recognisable non-library contents
 const SRC = cudaSource(ORT_DIR, 'linux', 'x64');
-const FAKE_LIBS = Object.fromEntries(SRC.files.map((f, i) => [f.pathInPackage, Buffer.from(`not a library: ${f.name} `.repeat(2000 + 500 * i))]));
+const FAKE_LIBS = Object.fromEntries(
+  SRC.files.map((f, i) => [f.pathInPackage, Buffer.from(`not a library: ${f.name} `.repeat(2000 + 500 * i))]),
+);
 /** bytes that do not deflate away, so the package arrives in many chunks */
 function noise(n: number): Buffer {
   const b = Buffer.alloc(n);
@@ -97,13 +105,23 @@ function serve(req: IncomingMessage, res: ServerResponse): void {
   const id = SRC.packageId.toLowerCase();
   const v = SRC.version.toLowerCase();
   if (url === '/v3/index.json') {
-    return json({ version: '3.0.0', resources: [
-      { '@id': `${base}/flat/`, '@type': 'PackageBaseAddress/3.0.0' },
-      { '@id': `${base}/reg/`, '@type': ['RegistrationsBaseUrl/3.6.0', 'RegistrationsBaseUrl/Versioned'] },
-    ] });
+    return json({
+      version: '3.0.0',
+      resources: [
+        { '@id': `${base}/flat/`, '@type': 'PackageBaseAddress/3.0.0' },
+        { '@id': `${base}/reg/`, '@type': ['RegistrationsBaseUrl/3.6.0', 'RegistrationsBaseUrl/Versioned'] },
+      ],
+    });
   }
   if (url === `/reg/${id}/${v}.json`) return json({ '@id': `${base}${url}`, catalogEntry: `${base}/catalog/leaf.json` });
-  if (url === '/catalog/leaf.json') return json({ id: SRC.packageId, version: SRC.version, packageHash: feed.publishedHash, packageHashAlgorithm: 'SHA512', packageSize: feed.publishedSize });
+  if (url === '/catalog/leaf.json')
+    return json({
+      id: SRC.packageId,
+      version: SRC.version,
+      packageHash: feed.publishedHash,
+      packageHashAlgorithm: 'SHA512',
+      packageSize: feed.publishedSize,
+    });
   if (url === `/flat/${id}/${v}/${id}.${v}.nupkg`) {
     if (feed.mode === 'missing') {
       res.writeHead(404);
@@ -145,7 +163,16 @@ function reset(over: Partial<typeof feed> = {}): void {
 }
 
 const storage = tempDir('cuda-storage');
-const options = (over: Partial<InstallOptions> = {}): InstallOptions => ({ ortDir: ORT_DIR, storageDir: storage, platform: 'linux', arch: 'x64', feedIndex: `${base}/v3/index.json`, pinned: {}, idleTimeoutMs: 10_000, ...over });
+const options = (over: Partial<InstallOptions> = {}): InstallOptions => ({
+  ortDir: ORT_DIR,
+  storageDir: storage,
+  platform: 'linux',
+  arch: 'x64',
+  feedIndex: `${base}/v3/index.json`,
+  pinned: {},
+  idleTimeoutMs: 10_000,
+  ...over,
+});
 
 async function refused(code: string, pattern: RegExp, over: Partial<InstallOptions> = {}): Promise<void> {
   await assert.rejects(installCudaProvider(options(over)), (e: unknown) => {
@@ -155,7 +182,10 @@ async function refused(code: string, pattern: RegExp, over: Partial<InstallOptio
     return true;
   });
   // nothing half-written is left behind
-  assert.deepEqual(readdirSync(join(storage, 'onnxruntime-cuda')).filter((n) => n.startsWith('.')), []);
+  assert.deepEqual(
+    readdirSync(join(storage, 'onnxruntime-cuda')).filter((n) => n.startsWith('.')),
+    [],
+  );
 }
 
 describe('the CUDA provider source is what onnxruntime-node’s install step fetches', () => {
@@ -165,13 +195,28 @@ describe('the CUDA provider source is what onnxruntime-node’s install step fet
     assert.equal(SRC.packageId, 'Microsoft.ML.OnnxRuntime.Gpu.Linux');
     assert.equal(SRC.version, ortVersion, 'the package version is the bundled onnxruntime-node version');
     assert.equal(SRC.feedIndex, 'https://api.nuget.org/v3/index.json');
-    assert.deepEqual(SRC.files.map((f) => f.name).sort(), ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so', 'libonnxruntime_providers_tensorrt.so']);
+    assert.deepEqual(SRC.files.map((f) => f.name).sort(), [
+      'libonnxruntime_providers_cuda.so',
+      'libonnxruntime_providers_shared.so',
+      'libonnxruntime_providers_tensorrt.so',
+    ]);
     for (const f of SRC.files) assert.equal(f.pathInPackage, `runtimes/linux-x64/native/${f.name}`);
   });
 
   test('platforms without a CUDA provider in onnxruntime-node are told so', () => {
-    for (const [p, a] of [['darwin', 'arm64'], ['win32', 'x64'], ['linux', 'arm64']]) {
-      assert.throws(() => cudaSource(ORT_DIR, p, a), (e: unknown) => e instanceof ScaleKVError && e.code === 'E_CUDA_UNAVAILABLE' && /linux\/x64 only/.test(e.message) && e.message.includes(`${p}/${a}`));
+    for (const [p, a] of [
+      ['darwin', 'arm64'],
+      ['win32', 'x64'],
+      ['linux', 'arm64'],
+    ]) {
+      assert.throws(
+        () => cudaSource(ORT_DIR, p, a),
+        (e: unknown) =>
+          e instanceof ScaleKVError &&
+          e.code === 'E_CUDA_UNAVAILABLE' &&
+          /linux\/x64 only/.test(e.message) &&
+          e.message.includes(`${p}/${a}`),
+      );
     }
   });
 });
@@ -187,16 +232,27 @@ describe('download, verify, unpack (local server on 127.0.0.1)', () => {
     assert.equal(r.manifest.package.digestFrom, 'nuget-catalog');
     assert.equal(r.manifest.package.sha512, sha512(PACKAGE));
     assert.equal(r.manifest.package.size, PACKAGE.length);
-    assert.equal(r.manifest.package.url, `${base}/flat/${SRC.packageId.toLowerCase()}/${SRC.version}/${SRC.packageId.toLowerCase()}.${SRC.version}.nupkg`);
-    for (const f of SRC.files) assert.deepEqual(readFileSync(join(r.dir, f.name)), FAKE_LIBS[f.pathInPackage], `${f.name} unpacked byte for byte`);
-    for (const n of readdirSync(SRC.bindingDir)) assert.equal(statSync(join(r.dir, n)).size, statSync(join(SRC.bindingDir, n)).size, `${n} copied`);
+    assert.equal(
+      r.manifest.package.url,
+      `${base}/flat/${SRC.packageId.toLowerCase()}/${SRC.version}/${SRC.packageId.toLowerCase()}.${SRC.version}.nupkg`,
+    );
+    for (const f of SRC.files)
+      assert.deepEqual(readFileSync(join(r.dir, f.name)), FAKE_LIBS[f.pathInPackage], `${f.name} unpacked byte for byte`);
+    for (const n of readdirSync(SRC.bindingDir))
+      assert.equal(statSync(join(r.dir, n)).size, statSync(join(SRC.bindingDir, n)).size, `${n} copied`);
     assert.deepEqual(readFileSync(join(r.dir, 'onnxruntime_binding.node')), readFileSync(join(SRC.bindingDir, 'onnxruntime_binding.node')));
     assert.equal(existsSync(join(r.dir, 'other.bin')), false, 'only the named files are unpacked');
     const downloads = progress.filter((p) => p.phase === 'download');
     assert.ok(downloads.length >= 2, 'progress is reported while the package arrives');
-    assert.ok(downloads.every((p, i) => i === 0 || p.received! > downloads[i - 1].received!), 'progress only grows');
+    assert.ok(
+      downloads.every((p, i) => i === 0 || p.received! > downloads[i - 1].received!),
+      'progress only grows',
+    );
     assert.equal(downloads.at(-1)!.received, PACKAGE.length);
-    assert.deepEqual(progress.map((p) => p.phase).filter((p, i, a) => p !== a[i - 1]), ['resolve', 'download', 'unpack', 'done']);
+    assert.deepEqual(
+      progress.map((p) => p.phase).filter((p, i, a) => p !== a[i - 1]),
+      ['resolve', 'download', 'unpack', 'done'],
+    );
     assert.deepEqual(installedCudaProvider(storage, ORT_DIR, 'linux', 'x64')?.dir, r.dir);
   });
 
@@ -205,7 +261,10 @@ describe('download, verify, unpack (local server on 127.0.0.1)', () => {
     const key = `${SRC.packageId.toLowerCase()}@${SRC.version}`;
     const r = await installCudaProvider(options({ pinned: { [key]: { size: PACKAGE.length, sha512: sha512(PACKAGE) } } }));
     assert.equal(r.manifest.package.digestFrom, 'pinned');
-    assert.equal(feed.requests.some((u) => u.startsWith('/reg/') || u.startsWith('/catalog/')), false);
+    assert.equal(
+      feed.requests.some((u) => u.startsWith('/reg/') || u.startsWith('/catalog/')),
+      false,
+    );
   });
 
   test('a corrupt download (one byte changed) is refused by its hash; the earlier install stays', async () => {
@@ -270,34 +329,50 @@ describe('download, verify, unpack (local server on 127.0.0.1)', () => {
 
   // where onnxruntime looks for the provider: only meaningful on the platform whose binding is loaded
   const native = process.platform === 'linux' && process.arch === 'x64';
-  test('the engine loads the copied binding, and onnxruntime looks for the CUDA provider beside it', { skip: !native && 'linux-x64 only' }, () => {
-    assert.ok(installedDir, 'installed by the first case');
-    const probe = (env: Record<string, string>) => {
-      const script = `
+  test(
+    'the engine loads the copied binding, and onnxruntime looks for the CUDA provider beside it',
+    { skip: !native && 'linux-x64 only' },
+    () => {
+      assert.ok(installedDir, 'installed by the first case');
+      const probe = (env: Record<string, string>) => {
+        const script = `
         const { chooseProvider } = require(process.argv[1]);
         chooseProvider('auto').then((p) => {
-          const maps = require('fs').readFileSync('/proc/self/maps', 'utf8').split('\\n').map((l) => l.split(/\\s+/).pop()).filter((f) => /libonnxruntime\\.so/.test(f));
+          const maps = require('fs').readFileSync('/proc/self/maps', 'utf8').split('\\n')
+            .map((l) => l.split(/\\s+/).pop()).filter((f) => /libonnxruntime\\.so/.test(f));
           console.log(JSON.stringify({ provider: p, libs: [...new Set(maps)] }));
         });`;
-      const r = spawnSync(process.execPath, ['-e', script, join(ROOT, 'out', 'src', 'engine', 'runtime.js')], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
-      assert.equal(r.status, 0, r.stderr);
-      return { ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as { provider: { used: string; reason: string }; libs: string[] }), stderr: r.stderr };
-    };
-    const bundledLib = join(SRC.bindingDir, 'libonnxruntime.so.1');
-    const plain = probe({ SCALEKV_ORT_BINDING_DIR: '' });
-    assert.deepEqual(plain.libs, [bundledLib]);
-    assert.match(plain.provider.reason, /cuda: not installed with this onnxruntime-node \(run ScaleKV: Install CUDA Provider\)/);
+        const r = spawnSync(process.execPath, ['-e', script, join(ROOT, 'out', 'src', 'engine', 'runtime.js')], {
+          cwd: ROOT,
+          env: { ...process.env, ...env },
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+        assert.equal(r.status, 0, r.stderr);
+        return {
+          ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as { provider: { used: string; reason: string }; libs: string[] }),
+          stderr: r.stderr,
+        };
+      };
+      const bundledLib = join(SRC.bindingDir, 'libonnxruntime.so.1');
+      const plain = probe({ SCALEKV_ORT_BINDING_DIR: '' });
+      assert.deepEqual(plain.libs, [bundledLib]);
+      assert.match(plain.provider.reason, /cuda: not installed with this onnxruntime-node \(run ScaleKV: Install CUDA Provider\)/);
 
-    const withCuda = probe({ SCALEKV_ORT_BINDING_DIR: installedDir });
-    assert.deepEqual(withCuda.libs, [join(installedDir, 'libonnxruntime.so.1')], 'the copy of libonnxruntime is the one loaded');
-    // the fake provider is not a library: onnxruntime's complaint names where it looked
-    assert.ok(withCuda.stderr.includes(`Failed to load library ${join(installedDir, 'libonnxruntime_providers_shared.so')}`), withCuda.stderr);
-    assert.match(withCuda.provider.reason, /^fell back to (webgpu|cpu) because cuda: /);
-    assert.doesNotMatch(withCuda.provider.reason, /not installed/);
+      const withCuda = probe({ SCALEKV_ORT_BINDING_DIR: installedDir });
+      assert.deepEqual(withCuda.libs, [join(installedDir, 'libonnxruntime.so.1')], 'the copy of libonnxruntime is the one loaded');
+      // the fake provider is not a library: onnxruntime's complaint names where it looked
+      assert.ok(
+        withCuda.stderr.includes(`Failed to load library ${join(installedDir, 'libonnxruntime_providers_shared.so')}`),
+        withCuda.stderr,
+      );
+      assert.match(withCuda.provider.reason, /^fell back to (webgpu|cpu) because cuda: /);
+      assert.doesNotMatch(withCuda.provider.reason, /not installed/);
 
-    const broken = probe({ SCALEKV_ORT_BINDING_DIR: join(storage, 'no-such-folder') });
-    assert.deepEqual(broken.libs, [bundledLib], 'a folder that does not load leaves the bundled binding');
-    assert.match(broken.provider.reason, /the installed one did not load \(.*no-such-folder/);
-    assert.notEqual(broken.provider.used, 'cuda');
-  });
+      const broken = probe({ SCALEKV_ORT_BINDING_DIR: join(storage, 'no-such-folder') });
+      assert.deepEqual(broken.libs, [bundledLib], 'a folder that does not load leaves the bundled binding');
+      assert.match(broken.provider.reason, /the installed one did not load \(.*no-such-folder/);
+      assert.notEqual(broken.provider.used, 'cuda');
+    },
+  );
 });
