@@ -69,7 +69,8 @@ export async function chooseProvider(setting: ProviderSetting | string): Promise
           : `fell back to ${ep} because ${failures.join('; ')}`;
       return { requested: setting as ProviderSetting, used: ep, reason };
     }
-    failures.push(why);
+    // onnxruntime says only "Failed to load shared library": name what the installed provider needs
+    failures.push(installed ? `${why} (the CUDA provider in ${bindingOverride.dir} needs CUDA 12 and cuDNN on the system)` : why);
   }
   throw new ScaleKVError('E_PROVIDER_FAILED', `No execution provider could run: ${failures.join('; ')}`);
 }
