@@ -61,6 +61,8 @@ export class CudaProviderSetup {
           return installCudaProvider({
             ortDir: this.ortDir,
             storageDir: this.storage,
+            // a NuGet mirror (v3 service index) instead of the metadata's feed; the .vsix test's local feed
+            feedIndex: process.env.SCALEKV_CUDA_FEED || undefined,
             signal: ac.signal,
             onProgress: (p) => {
               if (p.phase !== 'download')

@@ -14,6 +14,8 @@ import { test } from 'node:test';
 import type { Frame, Page } from 'playwright-core';
 import { FileRange } from '../../src/checkpoint/fileRange';
 import { readEntry, readZipDirectory } from '../../src/checkpoint/zip';
+import { cudaSource } from '../../src/engine/cudaProvider';
+import { fakeCudaPackage, startFakeFeed } from '../unit/engine/fakeNugetFeed';
 import { tempDir } from '../unit/engine/helpers';
 import { REPORT_FILE, UI_DONE_FILE, type SuiteReport, type VsixScenario } from './protocol';
 import { waitFor } from './suite/harness';
@@ -41,6 +43,8 @@ function frameWith(page: Page, selector: string, timeoutMs = 30_000): Promise<Fr
     300,
   );
 }
+
+const fakeBody = () => fakeCudaPackage(cudaSource(join(ROOT, 'node_modules', 'onnxruntime-node'), 'linux', 'x64')).body;
 
 /** the relative requires of a CommonJS file (what must travel with it) */
 function relativeRequires(js: string): string[] {
@@ -132,7 +136,15 @@ test(
         join(probe, 'package.json'),
         JSON.stringify({ name: 'scalekv-vsix-probe', publisher: 'scalekv-test', version: '0.0.1', engines: { vscode: '^1.90.0' } }),
       );
-      const wb = await openWorkbench(installed, { workspace: ws, state, suite: join(probe, 'suite.js'), developmentPath: probe });
+      // Install CUDA Provider fetches from a local NuGet-shaped feed serving a fake package
+      const feed = await startFakeFeed(cudaSource(join(installedPath, 'node_modules', 'onnxruntime-node'), 'linux', 'x64'), fakeBody());
+      const wb = await openWorkbench(installed, {
+        workspace: ws,
+        state,
+        suite: join(probe, 'suite.js'),
+        developmentPath: probe,
+        env: { SCALEKV_CUDA_FEED: feed.index },
+      });
       const page = wb.page;
       mkdirSync(SHOTS, { recursive: true });
       try {
@@ -172,7 +184,7 @@ test(
               15_000,
             ).catch(() => undefined);
             for (const s of report.ui.sidebarText) assert.ok(text.includes(s), `sidebar shows "${s}" in: ${text.slice(0, 400)}`);
-            assert.ok(await side.locator('button[data-cmd="scalekv.installCudaProvider"]').count(), 'an Install CUDA Provider button');
+            assert.equal(await side.locator('button[data-cmd="scalekv.installCudaProvider"]').count(), 0, 'no Install button once installed');
             await vis.locator('#grid rect.cell[data-layer="1"]').last().click();
             await page.waitForTimeout(1000);
           } finally {
@@ -183,6 +195,7 @@ test(
         writeFileSync(join(ws, UI_DONE_FILE), '{}');
         await new Promise((r) => setTimeout(r, 500));
         await wb.close();
+        feed.close();
         rmSync(join(probe, 'package.json'), { force: true });
       }
     } finally {

@@ -86,7 +86,16 @@ export function installVsix(vsc: InstalledVsCode, state: string, vsix: string, e
 
 export async function openWorkbench(
   vsc: InstalledVsCode,
-  opts: { workspace: string; state: string; suite: string; theme?: string; /** the extension under development; default: this repository */ developmentPath?: string },
+  opts: {
+    workspace: string;
+    state: string;
+    suite: string;
+    theme?: string;
+    /** the extension under development; default: this repository */
+    developmentPath?: string;
+    /** more environment for VS Code's server and its extension host */
+    env?: NodeJS.ProcessEnv;
+  },
 ): Promise<Workbench> {
   const port = await freePort();
   const userData = join(opts.state, 'user-data');
@@ -107,7 +116,7 @@ export async function openWorkbench(
     '--disable-getting-started-override',
     '--vscode-option', 'enable-smoke-test-driver',
   ];
-  const server = spawn(vsc.nodeBin, args, { env: { ...process.env, XDG_CONFIG_HOME: join(opts.state, 'xdg'), XDG_DATA_HOME: join(opts.state, 'xdg') }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(vsc.nodeBin, args, { env: { ...process.env, ...opts.env, XDG_CONFIG_HOME: join(opts.state, 'xdg'), XDG_DATA_HOME: join(opts.state, 'xdg') }, stdio: ['ignore', 'pipe', 'pipe'] });
   const serverLog: string[] = [];
   const onData = (d: Buffer) => serverLog.push(...String(d).split('\n').filter(Boolean));
   server.stdout!.on('data', onData);

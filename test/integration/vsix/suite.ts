@@ -59,7 +59,7 @@ test('Generate with the embedded model writes the image and the run record; the 
     join(scenario().installedPath, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime.so.1'),
   ]);
   ui.notes.push(`engine ${pid} runs on ${run.provider.used} with ${libs[0]}`);
-  ui.sidebarText.push(run.model.name, `Runs on ${run.provider.used}`, 'CUDA provider not installed');
+  ui.sidebarText.push(run.model.name, `Runs on ${run.provider.used}`);
 });
 
 test('the visualizer opens on the run', async () => {
@@ -122,6 +122,31 @@ test('the example notebook runs on the installed extension’s controller', asyn
   for (const p of ['scalekv', 'snapkv', 'h2o', 'local', 'amskv']) assert.match(md, new RegExp(`\\b${p}\\b`));
   ui.notebookProfileCells = profile.model.depth * profile.model.schedule.length;
   ui.notes.push(`example notebook: ${Math.round((Date.now() - t0) / 1000)} s`);
+});
+
+/** the libonnxruntime files the engine process has mapped */
+function engineLibs(): string[] {
+  const pid = api.client().pid;
+  assert.ok(pid, 'the engine process is running');
+  const maps = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n');
+  return [...new Set(maps.map((l) => l.split(/\s+/).pop()!).filter((f) => /libonnxruntime\.so/.test(f)))];
+}
+
+test('Install CUDA Provider fetches from the (local) feed into global storage; the next engine loads it', async () => {
+  const dir = await vscode.commands.executeCommand<string | undefined>('scalekv.installCudaProvider');
+  assert.ok(dir, 'the command returned the installed folder');
+  assert.ok(!dir.startsWith(scenario().installedPath), `${dir} is outside the installed extension`);
+  for (const f of ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so', 'onnxruntime_binding.node', 'libonnxruntime.so.1']) {
+    assert.ok(existsSync(join(dir, f)), f);
+  }
+  const again = await vscode.commands.executeCommand<string>('scalekv.generate', { prompts: ['a small cat'], seed: 1, resolution: '0.06M' });
+  const run = JSON.parse(readFileSync(again!, 'utf8')) as RunRecord;
+  assert.deepEqual(engineLibs(), [join(dir, 'libonnxruntime.so.1')], 'the restarted engine runs the copy beside the provider');
+  // the fake provider is no library: the run falls back, and says where the provider was
+  assert.notEqual(run.provider.used, 'cuda');
+  assert.ok(run.provider.reason.includes(`the CUDA provider in ${dir}`), run.provider.reason);
+  ui.sidebarText.push('CUDA provider installed');
+  ui.notes.push(`after Install CUDA Provider: ${run.provider.reason}`);
 });
 
 test('nothing was written into the installed extension', () => {

@@ -6,14 +6,9 @@
  */
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { deflateRawSync } from 'node:zlib';
-import { crc32 } from '../../../src/checkpoint/crc32';
 import {
   cudaSource,
   installCudaProvider,
@@ -22,143 +17,30 @@ import {
   type InstallProgress,
 } from '../../../src/engine/cudaProvider';
 import { ScaleKVError } from '../../../src/shared/errors';
+import { fakeCudaPackage, sha512, startFakeFeed, zip, type FakeFeed, type FeedBehaviour } from './fakeNugetFeed';
 import { tempDir } from './helpers';
 
 const ORT_DIR = dirname(require.resolve('onnxruntime-node/package.json'));
 const ROOT = resolve(__dirname, '..', '..', '..', '..');
 
-/** a zip (what a .nupkg is) with deflated entries */
-function zip(entries: Record<string, Buffer>): Buffer {
-  const locals: Buffer[] = [];
-  const central: Buffer[] = [];
-  let offset = 0;
-  for (const [name, data] of Object.entries(entries)) {
-    const n = Buffer.from(name);
-    const packed = deflateRawSync(data);
-    const crc = crc32(data);
-    const h = Buffer.alloc(30);
-    h.writeUInt32LE(0x04034b50, 0);
-    h.writeUInt16LE(20, 4);
-    h.writeUInt16LE(8, 8);
-    h.writeUInt32LE(crc, 14);
-    h.writeUInt32LE(packed.length, 18);
-    h.writeUInt32LE(data.length, 22);
-    h.writeUInt16LE(n.length, 26);
-    const c = Buffer.alloc(46);
-    c.writeUInt32LE(0x02014b50, 0);
-    c.writeUInt16LE(20, 4);
-    c.writeUInt16LE(20, 6);
-    c.writeUInt16LE(8, 10);
-    c.writeUInt32LE(crc, 16);
-    c.writeUInt32LE(packed.length, 20);
-    c.writeUInt32LE(data.length, 24);
-    c.writeUInt16LE(n.length, 28);
-    c.writeUInt32LE(offset, 42);
-    locals.push(h, n, packed);
-    central.push(c, n);
-    offset += h.length + n.length + packed.length;
-  }
-  const cd = Buffer.concat(central);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(Object.keys(entries).length, 8);
-  end.writeUInt16LE(Object.keys(entries).length, 10);
-  end.writeUInt32LE(cd.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, cd, end]);
-}
-
-const sha512 = (b: Buffer) => createHash('sha512').update(b).digest('base64');
-
 // the files onnxruntime-node's metadata names for linux/x64, with recognisable non-library contents
 const SRC = cudaSource(ORT_DIR, 'linux', 'x64');
-const FAKE_LIBS = Object.fromEntries(
-  SRC.files.map((f, i) => [f.pathInPackage, Buffer.from(`not a library: ${f.name} `.repeat(2000 + 500 * i))]),
-);
-/** bytes that do not deflate away, so the package arrives in many chunks */
-function noise(n: number): Buffer {
-  const b = Buffer.alloc(n);
-  let x = 12345;
-  for (let i = 0; i < n; i++) b[i] = (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24;
-  return b;
-}
-const PACKAGE = zip({ '[Content_Types].xml': Buffer.from('<Types/>'), ...FAKE_LIBS, 'lib/other.bin': noise(400_000) });
-
-/** what the fake feed does with the next requests */
-const feed = {
-  body: PACKAGE,
-  publishedHash: sha512(PACKAGE),
-  publishedSize: PACKAGE.length,
-  mode: 'ok' as 'ok' | 'flip' | 'short' | 'long' | 'stall' | 'missing',
-  requests: [] as string[],
-};
-let server: Server;
+const { body: PACKAGE, libs: FAKE_LIBS } = fakeCudaPackage(SRC);
+let fake: FakeFeed;
+let feed: FeedBehaviour;
 let base = '';
 
-function serve(req: IncomingMessage, res: ServerResponse): void {
-  const url = req.url ?? '';
-  feed.requests.push(url);
-  const json = (v: unknown) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(v));
-  };
-  const id = SRC.packageId.toLowerCase();
-  const v = SRC.version.toLowerCase();
-  if (url === '/v3/index.json') {
-    return json({
-      version: '3.0.0',
-      resources: [
-        { '@id': `${base}/flat/`, '@type': 'PackageBaseAddress/3.0.0' },
-        { '@id': `${base}/reg/`, '@type': ['RegistrationsBaseUrl/3.6.0', 'RegistrationsBaseUrl/Versioned'] },
-      ],
-    });
-  }
-  if (url === `/reg/${id}/${v}.json`) return json({ '@id': `${base}${url}`, catalogEntry: `${base}/catalog/leaf.json` });
-  if (url === '/catalog/leaf.json')
-    return json({
-      id: SRC.packageId,
-      version: SRC.version,
-      packageHash: feed.publishedHash,
-      packageHashAlgorithm: 'SHA512',
-      packageSize: feed.publishedSize,
-    });
-  if (url === `/flat/${id}/${v}/${id}.${v}.nupkg`) {
-    if (feed.mode === 'missing') {
-      res.writeHead(404);
-      return void res.end();
-    }
-    let body = feed.body;
-    if (feed.mode === 'flip') {
-      body = Buffer.from(body);
-      body[body.length >> 1] ^= 0xff;
-    }
-    if (feed.mode === 'short') body = body.subarray(0, body.length - 1000);
-    if (feed.mode === 'long') body = Buffer.concat([body, Buffer.alloc(5000)]);
-    // chunked (no content-length), as a proxy may send it: the client counts bytes itself
-    res.writeHead(200, { 'content-type': 'application/octet-stream' });
-    if (feed.mode === 'stall') {
-      res.write(body.subarray(0, 65536));
-      return; // then nothing: the client cancels
-    }
-    for (let i = 0; i < body.length; i += 65536) res.write(body.subarray(i, i + 65536));
-    return void res.end();
-  }
-  res.writeHead(404);
-  res.end();
-}
-
 before(async () => {
-  server = createServer(serve);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  fake = await startFakeFeed(SRC, PACKAGE);
+  feed = fake.behaviour;
+  base = fake.base;
 });
 after(() => {
-  server.closeAllConnections();
-  server.close();
+  fake.close();
   rmSync(storage, { recursive: true, force: true });
 });
 
-function reset(over: Partial<typeof feed> = {}): void {
+function reset(over: Partial<FeedBehaviour> = {}): void {
   Object.assign(feed, { body: PACKAGE, publishedHash: sha512(PACKAGE), publishedSize: PACKAGE.length, mode: 'ok', requests: [] }, over);
 }
 
