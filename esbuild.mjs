@@ -2,8 +2,13 @@
 // Node targets keep onnxruntime-node and vscode external; webview bundles are self-contained ESM-free IIFEs.
 import * as esbuild from 'esbuild';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 
 const production = process.argv.includes('--production');
+// --out-root DIR writes dist/ and media/dist/ under DIR (vsix.mjs stages each package there), so a
+// production build never leaves the development bundles' source maps beside minified code
+const rootAt = process.argv.indexOf('--out-root');
+const outRoot = rootAt > 0 ? process.argv[rootAt + 1] : '.';
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning' };
 
 const node = [
@@ -22,15 +27,15 @@ const renderers = [['webview/renderers/index.ts', 'media/dist/renderer.js']];
 const jobs = [];
 for (const [entry, outfile] of node) {
   if (!existsSync(entry)) continue;
-  jobs.push(esbuild.build({ ...common, entryPoints: [entry], outfile, platform: 'node', target: 'node20', format: 'cjs', external: ['vscode', 'onnxruntime-node'] }));
+  jobs.push(esbuild.build({ ...common, entryPoints: [entry], outfile: join(outRoot, outfile), platform: 'node', target: 'node20', format: 'cjs', external: ['vscode', 'onnxruntime-node'] }));
 }
 for (const [entry, outfile] of web) {
   if (!existsSync(entry)) continue;
-  jobs.push(esbuild.build({ ...common, entryPoints: [entry], outfile, platform: 'browser', target: 'es2022', format: 'iife' }));
+  jobs.push(esbuild.build({ ...common, entryPoints: [entry], outfile: join(outRoot, outfile), platform: 'browser', target: 'es2022', format: 'iife' }));
 }
 for (const [entry, outfile] of renderers) {
   // notebook renderers are loaded as ES modules by VS Code
   if (!existsSync(entry)) continue;
-  jobs.push(esbuild.build({ ...common, entryPoints: [entry], outfile, platform: 'browser', target: 'es2022', format: 'esm', loader: { '.css': 'text' } }));
+  jobs.push(esbuild.build({ ...common, entryPoints: [entry], outfile: join(outRoot, outfile), platform: 'browser', target: 'es2022', format: 'esm', loader: { '.css': 'text' } }));
 }
 await Promise.all(jobs);

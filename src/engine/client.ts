@@ -44,9 +44,10 @@ export interface EngineClientOptions {
    */
   describeTimeoutMs?: number;
   onLog?(level: string, message: string): void;
-  /** extra arguments / environment for tests */
+  /** extra arguments for tests */
   execArgv?: string[];
-  env?: NodeJS.ProcessEnv;
+  /** extra environment, read at each start (the CUDA provider's folder once installed) */
+  env?: NodeJS.ProcessEnv | (() => NodeJS.ProcessEnv);
 }
 
 export class EngineClient {
@@ -70,7 +71,7 @@ export class EngineClient {
     const child = fork(this.o.workerPath, [], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       execArgv: this.o.execArgv ?? [],
-      env: { ...process.env, ...this.o.env, ELECTRON_RUN_AS_NODE: '1' },
+      env: { ...process.env, ...(typeof this.o.env === 'function' ? this.o.env() : this.o.env), ELECTRON_RUN_AS_NODE: '1' },
     });
     this.child = child;
     child.stderr?.on('data', (d) => this.o.onLog?.('engine', String(d).trimEnd()));
@@ -234,6 +235,13 @@ export class EngineClient {
 
   get running(): number {
     return this.pending.size;
+  }
+
+  /** stops an idle engine so that the next request starts one with the current environment */
+  restartWhenIdle(): boolean {
+    if (this.pending.size > 0) return false;
+    this.dispose();
+    return true;
   }
 
   dispose(): void {

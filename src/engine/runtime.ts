@@ -5,6 +5,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+// before onnxruntime-node: in a process started with SCALEKV_ORT_BINDING_DIR it picks the binding
+import { bindingOverride } from './ortBinding';
 import * as ort from 'onnxruntime-node';
 import { Graph } from '../../kernels/onnx/graph';
 import { ScaleKVError } from '../shared/errors';
@@ -80,8 +82,11 @@ export async function chooseProvider(setting: ProviderSetting | string): Promise
   const failures: string[] = [];
   const bundled = new Map((ort.listSupportedBackends?.() ?? []).map((b: { name: string; bundled: boolean }) => [b.name, b.bundled]));
   for (const ep of wanted) {
-    if (ep !== 'cpu' && bundled.get(ep) === false) {
-      failures.push(`${ep}: not installed with this onnxruntime-node (its install step fetches it)`);
+    // the CUDA provider is never in the npm package; "Install CUDA Provider" puts it beside a copy of the binding
+    const installed = ep === 'cuda' && bindingOverride.dir !== undefined;
+    if (ep !== 'cpu' && bundled.get(ep) === false && !installed) {
+      const broken = ep === 'cuda' && bindingOverride.error ? `; the installed one did not load (${bindingOverride.error})` : '';
+      failures.push(`${ep}: not installed with this onnxruntime-node (run ScaleKV: Install CUDA Provider)${broken}`);
       continue;
     }
     if (ep === 'webgpu' && process.platform === 'linux' && !vulkanLoaderFound()) {
@@ -98,7 +103,8 @@ export async function chooseProvider(setting: ProviderSetting | string): Promise
           : `fell back to ${ep} because ${failures.join('; ')}`;
       return { requested: setting as ProviderSetting, used: ep, reason };
     }
-    failures.push(why);
+    // onnxruntime says only "Failed to load shared library": name what the installed provider needs
+    failures.push(installed ? `${why} (the CUDA provider in ${bindingOverride.dir} needs CUDA 12 and cuDNN on the system)` : why);
   }
   throw new ScaleKVError('E_PROVIDER_FAILED', `No execution provider could run: ${failures.join('; ')}`);
 }

@@ -5,6 +5,8 @@
  * acknowledged as it arrives ('accepted'), so the client knows which requests a dying engine never
  * started; a message that is not a request (null, an unknown type) is answered, never fatal.
  */
+// first: it may choose which onnxruntime binding the engine loads (the CUDA provider's copy)
+import './ortBinding';
 import { ScaleKVError, toErrorInfo } from '../shared/errors';
 import { ENGINE_JOB_TYPES, type EngineEvent, type EngineRequest } from '../shared/protocol';
 import type { Progress } from '../shared/types';

@@ -20,6 +20,7 @@ import { POLICY_NAMES, PROFILE_POLICIES } from '../shared/types';
 import { ScaleKVNotebookController } from '../notebook/controller';
 import { SidebarView } from '../views/sidebarView';
 import { registerVisualizerSerializer, VisualizerPanel } from '../views/visualizerPanel';
+import { CudaProviderSetup } from './cudaCommand';
 import { JobRunner } from './jobs';
 import { outputRoot, readSettings, type Settings } from './settings';
 
@@ -53,8 +54,10 @@ export interface ScaleKVApi {
 
 export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
   const log = vscode.window.createOutputChannel('ScaleKV', { log: true });
-  client = new EngineClient({ workerPath: join(ctx.extensionPath, 'dist', 'worker.js'), onLog: (l, m) => (l === 'error' ? log.error(m) : log.info(m)) });
+  const cuda = new CudaProviderSetup(ctx);
+  client = new EngineClient({ workerPath: join(ctx.extensionPath, 'dist', 'worker.js'), env: () => cuda.engineEnv(), onLog: (l, m) => (l === 'error' ? log.error(m) : log.info(m)) });
   const sidebar = new SidebarView(ctx.extensionUri);
+  sidebar.update({ cuda: cuda.state() });
   const jobs = new JobRunner(client, (b) => sidebar.update({ busy: b }));
   let lastRun: string | undefined = ctx.workspaceState.get('scalekv.lastRun');
   let profilePath: string | undefined = ctx.workspaceState.get('scalekv.profile');
@@ -430,6 +433,14 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
       if (pick) await vscode.window.showTextDocument(vscode.Uri.file(r.result.tablePath));
     }
     return r.result.jsonPath;
+  });
+
+  cmd('scalekv.installCudaProvider', async () => {
+    const dir = await cuda.install();
+    sidebar.update({ cuda: cuda.state() });
+    // an idle engine restarts now, so the sidebar shows the provider it then runs on
+    if (dir && client!.restartWhenIdle()) void describe().catch(() => undefined);
+    return dir;
   });
 
   cmd('scalekv.cancel', () => {

@@ -22,6 +22,9 @@ export type ErrorCode =
   | 'E_USAGE'
   | 'E_OUTPUT_PATH'
   | 'E_DISK_FULL'
+  | 'E_CUDA_UNAVAILABLE'
+  | 'E_DOWNLOAD_FAILED'
+  | 'E_DOWNLOAD_CORRUPT'
   | 'E_INTERNAL';
 
 export interface ErrorInfo {

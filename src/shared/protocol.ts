@@ -116,6 +116,8 @@ export interface SidebarState {
   profile: { path: string; origin: string; targetRatio: number } | null;
   runs: SidebarRunSummary[];
   busy: string | null;
+  /** the CUDA provider that "Install CUDA Provider" fetches: installed, not yet, or not offered here */
+  cuda?: { state: 'installed' | 'missing' | 'unavailable'; detail: string };
 }
 
 export type ToSidebar = { type: 'state'; state: SidebarState };

@@ -75,3 +75,11 @@ export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileSync(`${path}.partial`, JSON.stringify(value, null, 2));
   renameSync(`${path}.partial`, path);
 }
+
+/** the .vsix install test (vsix.test.ts and vsix/suite.ts): what the driver installed and copied */
+export interface VsixScenario {
+  /** the folder VS Code unpacked the .vsix into */
+  installedPath: string;
+  /** the example notebook, copied into the workspace */
+  notebook: string;
+}

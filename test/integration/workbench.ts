@@ -5,8 +5,8 @@
  * the extension host, as @vscode/test-electron does on the desktop. The URL's payload carries the
  * development options; VS Code's server honours them when started with enable-smoke-test-driver.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -68,7 +68,35 @@ export interface Workbench {
   close(): Promise<void>;
 }
 
-export async function openWorkbench(vsc: InstalledVsCode, opts: { workspace: string; state: string; suite: string; theme?: string }): Promise<Workbench> {
+/**
+ * Installs a .vsix as a user would (`--install-extension`) into the extensions folder that openWorkbench
+ * then uses for the same state folder; returns the folder VS Code unpacked it into.
+ */
+export function installVsix(vsc: InstalledVsCode, state: string, vsix: string, extensionId: string): string {
+  const extensions = join(state, 'extensions');
+  const r = spawnSync(vsc.nodeBin, [vsc.entry, '--user-data-dir', join(state, 'user-data'), '--extensions-dir', extensions, '--install-extension', vsix], {
+    env: { ...process.env, XDG_CONFIG_HOME: join(state, 'xdg'), XDG_DATA_HOME: join(state, 'xdg') },
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
+  const folder = existsSync(extensions) ? readdirSync(extensions).find((n) => n.toLowerCase().startsWith(`${extensionId.toLowerCase()}-`)) : undefined;
+  if (r.status !== 0 || !folder) throw new Error(`code-server --install-extension ${vsix} failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
+  return join(extensions, folder);
+}
+
+export async function openWorkbench(
+  vsc: InstalledVsCode,
+  opts: {
+    workspace: string;
+    state: string;
+    suite: string;
+    theme?: string;
+    /** the extension under development; default: this repository */
+    developmentPath?: string;
+    /** more environment for VS Code's server and its extension host */
+    env?: NodeJS.ProcessEnv;
+  },
+): Promise<Workbench> {
   const port = await freePort();
   const userData = join(opts.state, 'user-data');
   mkdirSync(join(userData, 'User'), { recursive: true });
@@ -88,7 +116,7 @@ export async function openWorkbench(vsc: InstalledVsCode, opts: { workspace: str
     '--disable-getting-started-override',
     '--vscode-option', 'enable-smoke-test-driver',
   ];
-  const server = spawn(vsc.nodeBin, args, { env: { ...process.env, XDG_CONFIG_HOME: join(opts.state, 'xdg'), XDG_DATA_HOME: join(opts.state, 'xdg') }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(vsc.nodeBin, args, { env: { ...process.env, ...opts.env, XDG_CONFIG_HOME: join(opts.state, 'xdg'), XDG_DATA_HOME: join(opts.state, 'xdg') }, stdio: ['ignore', 'pipe', 'pipe'] });
   const serverLog: string[] = [];
   const onData = (d: Buffer) => serverLog.push(...String(d).split('\n').filter(Boolean));
   server.stdout!.on('data', onData);
@@ -114,7 +142,7 @@ export async function openWorkbench(vsc: InstalledVsCode, opts: { workspace: str
   const authority = `127.0.0.1:${port}`;
   const remote = (p: string) => `vscode-remote://${authority}${p}`;
   const url = (withSuite: boolean) => {
-    const payload = JSON.stringify([['extensionDevelopmentPath', remote(ROOT)], ...(withSuite ? [['extensionTestsPath', remote(opts.suite)]] : [])]);
+    const payload = JSON.stringify([['extensionDevelopmentPath', remote(opts.developmentPath ?? ROOT)], ...(withSuite ? [['extensionTestsPath', remote(opts.suite)]] : [])]);
     return `http://${authority}/?folder=${encodeURIComponent(opts.workspace)}&payload=${encodeURIComponent(payload)}`;
   };
   let browser: Browser | null = null;

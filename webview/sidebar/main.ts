@@ -15,6 +15,12 @@ function render(s: SidebarState): void {
     ? `<div class="kv"><b>${escapeHtml(s.model.name)}</b> · ${s.model.depth} layers · ${s.model.numHeads} heads · ${s.model.source === 'embedded' ? 'embedded' : escapeHtml(s.model.source)}</div>`
     : `<div class="muted">${s.modelError ? `<span class="err">${escapeHtml(s.modelError)}</span>` : 'Not loaded yet.'}</div>`;
   const provider = s.provider ? `<div class="kv">Runs on <b>${s.provider.used}</b> <span class="muted">(${escapeHtml(s.provider.reason)})</span></div>` : '';
+  const cuda =
+    s.cuda?.state === 'installed'
+      ? `<div class="kv">CUDA provider installed <span class="muted">(${escapeHtml(s.cuda.detail)})</span></div>`
+      : s.cuda?.state === 'missing'
+        ? `<div class="muted">CUDA provider not installed.</div>${button('scalekv.installCudaProvider', 'Install CUDA Provider', '⇩')}`
+        : '';
   const profile = s.profile ? `<div class="kv">${escapeHtml(s.profile.path.split(/[\\/]/).pop() ?? '')} <span class="muted">${escapeHtml(s.profile.origin)}, ${(100 * s.profile.targetRatio).toFixed(0)}%</span></div>` : '<div class="muted">None: Calibrate or Import Budget.</div>';
   const runs = s.runs.length
     ? `<ul class="runs">${s.runs
@@ -25,7 +31,7 @@ function render(s: SidebarState): void {
         .join('')}</ul>`
     : '<div class="muted">No runs yet.</div>';
   root.innerHTML = `
-  <section><h3>Model</h3>${model}${provider}${button('scalekv.selectModel', 'Select Model', '⌂')}</section>
+  <section><h3>Model</h3>${model}${provider}${button('scalekv.selectModel', 'Select Model', '⌂')}${cuda}</section>
   <section><h3>Profile</h3>${profile}${button('scalekv.calibrate', 'Calibrate', '⚗')}${button('scalekv.importBudget', 'Import Budget', '⇩')}${button('scalekv.exportProfile', 'Export Profile', '⇧')}</section>
   <section><h3>Run</h3>${s.busy ? `<div class="busy">${escapeHtml(s.busy)} ${button('scalekv.cancel', 'Cancel', '■')}</div>` : ''}${button('scalekv.generate', 'Generate', '✦')}${button('scalekv.comparePolicies', 'Compare Policies', '⇄')}${button('scalekv.openVisualizer', 'Open Visualizer', '▦')}</section>
   <section><h3>Recent runs</h3>${runs}</section>`;
