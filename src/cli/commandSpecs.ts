@@ -16,6 +16,7 @@ const RES = Object.keys(RESOLUTIONS);
 const model: FlagSpec[] = [
   { name: 'model', kind: 'text', value: 'DIR|FILE', help: 'official-format weights (default: the embedded tiny model)' },
   { name: 'provider', kind: 'text', value: 'P', choices: PROVIDER_SETTINGS, help: `execution provider (default ${D.provider})` },
+  { name: 'precision', kind: 'text', value: 'P', choices: PRECISIONS, help: 'auto (float16 on GPU providers, float32 on the CPU), fp16 or fp32 (default auto)' },
 ];
 
 const prompts: FlagSpec[] = [

@@ -12,7 +12,7 @@ import { parseAspect } from '../model/schedule';
 import { DEFAULTS } from '../shared/defaults';
 import { toErrorInfo, ScaleKVError } from '../shared/errors';
 import { baseRequest, calibrateRequest, generateRequest, policySpec, type BaseRequest } from '../shared/requests';
-import type { AsiMode, BudgetRule, PolicyName, PolicySpec, ProviderSetting, WindowQueryMode } from '../shared/types';
+import type { AsiMode, BudgetRule, PolicyName, PolicySpec, Precision, ProviderSetting, WindowQueryMode } from '../shared/types';
 import { flag, formatHelp, formatOverview, has, list, num, parseArgs, str, type ParsedArgs } from './args';
 import { checkArgvLength } from './argvLimit';
 import { runBench } from './bench';
@@ -60,6 +60,7 @@ function baseFrom(a: ParsedArgs, prompts: string[]): BaseRequest {
     topK: num(a, 'top-k', DEFAULTS.topK),
     topP: num(a, 'top-p', DEFAULTS.topP),
     provider: str(a, 'provider', DEFAULTS.provider) as ProviderSetting,
+    precision: str(a, 'precision', DEFAULTS.precision) as Precision,
   });
 }
 

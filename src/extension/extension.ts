@@ -127,7 +127,7 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
   };
 
   /** what every request takes from the settings */
-  const settingsBase = (s: Settings) => ({ modelPath: s.modelPath, resolution: s.resolution, cfg: s.cfg, provider: s.provider });
+  const settingsBase = (s: Settings) => ({ modelPath: s.modelPath, resolution: s.resolution, cfg: s.cfg, provider: s.provider, precision: s.precision });
 
   const policySpec = (name: PolicyName, ratio: number): PolicySpec => {
     const s = readSettings();

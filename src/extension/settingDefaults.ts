@@ -8,6 +8,7 @@ import { DEFAULTS } from '../shared/defaults';
 export const SETTING_DEFAULTS = {
   modelPath: '',
   executionProvider: DEFAULTS.provider,
+  precision: DEFAULTS.precision,
   defaultRatio: DEFAULTS.ratio,
   windowSize: DEFAULTS.windowSize,
   poolingKernel: DEFAULTS.poolingKernel,

@@ -1,12 +1,13 @@
 /** Typed access to the extension's settings (contributes.configuration in package.json). */
 import { mkdirSync } from 'node:fs';
 import * as vscode from 'vscode';
-import type { AsiMode, BudgetRule, PolicyName, ProviderSetting, WindowQueryMode } from '../shared/types';
+import type { AsiMode, BudgetRule, PolicyName, Precision, ProviderSetting, WindowQueryMode } from '../shared/types';
 import { SETTING_DEFAULTS } from './settingDefaults';
 
 export interface Settings {
   modelPath: string | undefined;
   provider: ProviderSetting;
+  precision: Precision;
   ratio: number;
   windowSize: number;
   poolingKernel: number;
@@ -27,6 +28,7 @@ export function readSettings(): Settings {
   return {
     modelPath: c.get<string>('modelPath', d.modelPath) || undefined,
     provider: c.get<ProviderSetting>('executionProvider', d.executionProvider),
+    precision: c.get<Precision>('precision', d.precision),
     ratio: c.get<number>('defaultRatio', d.defaultRatio),
     windowSize: c.get<number>('windowSize', d.windowSize),
     poolingKernel: c.get<number>('poolingKernel', d.poolingKernel),

@@ -68,6 +68,7 @@ export class ScaleKVNotebookController implements vscode.Disposable {
         resolution: spec.resolution,
         cfg: spec.cfg,
         provider: (spec.provider ?? s.provider) as ProviderSetting,
+        precision: s.precision,
       });
       const schedule = scaleSchedule(spec.aspectRatio, spec.resolution);
       // a cell's own "profile" first, then the one this notebook calibrated for the same schedule, then

@@ -3,7 +3,7 @@
  * (which must equal package.json's contributes.configuration defaults: a unit test checks), the
  * notebook controller, the commands and the engine all read them here.
  */
-import type { AsiMode, BudgetRule, PolicyName, ProviderSetting, WindowQueryMode } from './types';
+import type { AsiMode, BudgetRule, PolicyName, Precision, ProviderSetting, WindowQueryMode } from './types';
 
 export const DEFAULTS = {
   seed: 0,
@@ -25,6 +25,8 @@ export const DEFAULTS = {
   queryMode: 'code' as WindowQueryMode,
   policy: 'scalekv' as PolicyName,
   provider: 'auto' as ProviderSetting,
+  /** float16 on GPU providers, float32 on the CPU */
+  precision: 'auto' as Precision,
   /** K' of the paper's Eq. 2: the 8..16 range chose the same drafters on the embedded model (README) */
   asiTopK: 8,
   asiMode: 'eq2' as AsiMode,
@@ -32,4 +34,5 @@ export const DEFAULTS = {
 } as const;
 
 export const PROVIDER_SETTINGS: readonly ProviderSetting[] = ['auto', 'cuda', 'webgpu', 'cpu'];
+export const PRECISIONS: readonly Precision[] = ['auto', 'fp16', 'fp32'];
 export const QUERY_MODES: readonly WindowQueryMode[] = ['code', 'paper'];

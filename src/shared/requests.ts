@@ -3,7 +3,7 @@
  * user chose, and everything left out comes from DEFAULTS, so the three cannot drift apart.
  */
 import { DEFAULTS } from './defaults';
-import { PROFILE_POLICIES, type BudgetRule, type CalibrateRequest, type GenerateRequest, type PolicyName, type PolicySpec, type ProviderSetting, type WindowQueryMode } from './types';
+import { PROFILE_POLICIES, type BudgetRule, type CalibrateRequest, type GenerateRequest, type PolicyName, type PolicySpec, type Precision, type ProviderSetting, type WindowQueryMode } from './types';
 
 export { PROFILE_POLICIES };
 
@@ -47,6 +47,7 @@ export interface BaseChoice {
   topK?: number;
   topP?: number;
   provider?: ProviderSetting;
+  precision?: Precision;
 }
 
 export function baseRequest(c: BaseChoice): BaseRequest {
@@ -61,6 +62,7 @@ export function baseRequest(c: BaseChoice): BaseRequest {
     topK: c.topK ?? DEFAULTS.topK,
     topP: c.topP ?? DEFAULTS.topP,
     provider: c.provider ?? DEFAULTS.provider,
+    precision: c.precision ?? DEFAULTS.precision,
   };
 }
 
