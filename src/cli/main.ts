@@ -170,7 +170,7 @@ async function main(argv: string[]): Promise<number> {
     case 'describe': {
       const engine = createEngine();
       try {
-        const r = await engine.describeModel(baseRequest(a).modelPath, str(a, 'provider', 'auto') as ProviderSetting);
+        const r = await engine.describeModel({ modelPath: baseRequest(a).modelPath, provider: str(a, 'provider', 'auto') as ProviderSetting });
         console.log(JSON.stringify(r, null, 2));
       } finally {
         await engine.dispose();

@@ -1,17 +1,18 @@
 /**
  * The engine's entry points, called in the engine process (worker), by the CLI and by tests. The
- * extension host never imports this module directly: it talks to the worker through
- * src/shared/protocol.ts.
+ * extension host reaches them only through the engine process: the messages and replies of that
+ * channel are derived from EngineApi in ./protocol.ts, so this interface is the one contract.
+ * Every method takes one request object and the job's context.
  */
 import type {
   CalibrateRequest,
   CompareRequest,
   CompareResult,
+  DescribeRequest,
   GenerateRequest,
   ModelSummary,
   Progress,
   ProviderInfo,
-  ProviderSetting,
   RunRecord,
   ScaleKVProfile,
 } from '../shared/types';
@@ -27,5 +28,5 @@ export interface EngineApi {
   generate(req: GenerateRequest, ctx: JobContext): Promise<{ run: RunRecord; runPath: string }>;
   calibrate(req: CalibrateRequest, ctx: JobContext): Promise<{ profile: ScaleKVProfile; profilePath: string }>;
   compare(req: CompareRequest, ctx: JobContext): Promise<CompareResult>;
-  describeModel(modelPath: string | undefined, provider: ProviderSetting): Promise<{ model: ModelSummary; provider: ProviderInfo }>;
+  describeModel(req: DescribeRequest, ctx?: JobContext): Promise<{ model: ModelSummary; provider: ProviderInfo }>;
 }

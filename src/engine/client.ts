@@ -5,11 +5,8 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { ScaleKVError, type ErrorInfo } from '../shared/errors';
-import type { EngineEvent, EngineRequest, EngineResult } from '../shared/protocol';
 import type { Progress } from '../shared/types';
-
-type RequestBody = Exclude<EngineRequest, { type: 'cancel' } | { type: 'shutdown' }>;
-type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+import type { EngineCall, EngineEvent, EngineMethod, EngineReplyOf, EngineRequest, EngineRequestOf } from './protocol';
 
 export interface CancelToken {
   isCancellationRequested: boolean;
@@ -17,9 +14,14 @@ export interface CancelToken {
 }
 
 interface Pending {
-  resolve(r: EngineResult): void;
+  resolve(r: EngineReplyOf[EngineMethod]): void;
   reject(e: ScaleKVError): void;
   onProgress?(p: Progress): void;
+}
+
+export interface RequestOptions {
+  onProgress?(p: Progress): void;
+  token?: CancelToken;
 }
 
 export interface EngineClientOptions {
@@ -117,15 +119,17 @@ export class EngineClient {
     }
   }
 
-  async request(body: WithoutId<RequestBody>, opts: { onProgress?(p: Progress): void; token?: CancelToken } = {}): Promise<EngineResult> {
+  /** calls one engine method in the engine process; the reply is that method's (see ./protocol.ts) */
+  async request<M extends EngineMethod>(method: M, request: EngineRequestOf[M], opts: RequestOptions = {}): Promise<EngineReplyOf[M]> {
     if (opts.token?.isCancellationRequested) throw new ScaleKVError('E_CANCELLED', 'The run was cancelled.');
     await this.start();
     // the user may have cancelled while the engine process was starting
     if (opts.token?.isCancellationRequested) throw new ScaleKVError('E_CANCELLED', 'The run was cancelled.');
     const id = this.nextId++;
     const child = this.child!;
-    return new Promise<EngineResult>((resolve, reject) => {
-      const entry: Pending = { resolve, reject, onProgress: opts.onProgress };
+    return new Promise<EngineReplyOf[M]>((resolve, reject) => {
+      // the process answers id with the reply of the method it was called with (its handlers are typed per method)
+      const entry: Pending = { resolve: (r) => resolve(r as EngineReplyOf[M]), reject, onProgress: opts.onProgress };
       this.pending.set(id, entry);
       opts.token?.onCancellationRequested(() => {
         if (!this.pending.has(id)) return;
@@ -141,7 +145,8 @@ export class EngineClient {
           }, this.o.cancelGraceMs ?? 5000),
         );
       });
-      child.send({ ...body, id } as EngineRequest);
+      const call: EngineCall<M> = { type: method, id, request };
+      child.send(call);
     });
   }
 

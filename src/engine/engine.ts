@@ -129,8 +129,8 @@ export function createEngine(): EngineApi & { dispose(): Promise<void> } {
       return { reference: ref.run, candidates, reports, tablePath, jsonPath };
     },
 
-    async describeModel(modelPath, provider) {
-      const m = await model(modelPath, provider, { onProgress: () => {}, signal: new AbortController().signal });
+    async describeModel(req, ctx = { onProgress: () => {}, signal: new AbortController().signal }) {
+      const m = await model(req.modelPath, req.provider, ctx);
       return { model: m.summary, provider: m.provider };
     },
 

@@ -1,15 +1,29 @@
 /**
  * The engine process. The extension host forks it (src/engine/client.ts) so that onnxruntime, with its
  * native code and gigabytes of buffers, can crash or run out of memory without taking VS Code's
- * extension host with it. Messages are typed in src/shared/protocol.ts.
+ * extension host with it. Messages are typed in ./protocol.ts, from EngineApi.
  */
 import { toErrorInfo } from '../shared/errors';
-import type { EngineEvent, EngineRequest } from '../shared/protocol';
 import type { Progress } from '../shared/types';
 import { createEngine } from './engine';
+import { dispatch, type EngineEvent, type EngineHandlers, type EngineRequest } from './protocol';
 
 const engine = createEngine();
 const jobs = new Map<number, AbortController>();
+
+/** what goes back over the channel: generate's images and bits stay in this process */
+const handlers: EngineHandlers = {
+  generate: async (req, ctx) => {
+    const { run, runPath } = await engine.generate(req, ctx);
+    return { run, runPath };
+  },
+  calibrate: async (req, ctx) => {
+    const { profile, profilePath } = await engine.calibrate(req, ctx);
+    return { profile, profilePath };
+  },
+  compare: (req, ctx) => engine.compare(req, ctx),
+  describeModel: (req, ctx) => engine.describeModel(req, ctx),
+};
 
 function send(e: EngineEvent): void {
   process.send?.(e);
@@ -33,28 +47,7 @@ process.on('message', async (m: EngineRequest) => {
     log: (level: 'info' | 'warn' | 'error', message: string) => send({ type: 'log', level, message }),
   };
   try {
-    switch (m.type) {
-      case 'generate': {
-        const r = await engine.generate(m.request, ctx);
-        send({ type: 'result', id: m.id, result: { kind: 'generate', run: r.run, runPath: r.runPath } });
-        break;
-      }
-      case 'calibrate': {
-        const r = await engine.calibrate(m.request, ctx);
-        send({ type: 'result', id: m.id, result: { kind: 'calibrate', profile: r.profile, profilePath: r.profilePath } });
-        break;
-      }
-      case 'compare': {
-        const r = await engine.compare(m.request, ctx);
-        send({ type: 'result', id: m.id, result: { kind: 'compare', result: r } });
-        break;
-      }
-      case 'describeModel': {
-        const r = await engine.describeModel(m.modelPath, m.provider);
-        send({ type: 'result', id: m.id, result: { kind: 'describeModel', model: r.model, provider: r.provider } });
-        break;
-      }
-    }
+    send({ type: 'result', id: m.id, result: await dispatch(handlers, m.type, m.request, ctx) });
   } catch (e) {
     send({ type: 'error', id: m.id, error: toErrorInfo(e) });
   } finally {

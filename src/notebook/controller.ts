@@ -8,7 +8,6 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineClient } from '../engine/client';
-import type { EngineResult } from '../shared/protocol';
 import { PROFILE_MIME, RUN_MIME, type PolicyName, type ProviderSetting, type RunRecord, type ScaleShape } from '../shared/types';
 import type { Settings } from '../extension/settings';
 import { sameSchedule, scaleSchedule } from '../model/schedule';
@@ -76,19 +75,20 @@ export class ScaleKVNotebookController implements vscode.Disposable {
       const opts = { token: ex.token, onProgress: (p: { message: string; fraction: number }) => progress(`[${Math.round(p.fraction * 100)}%] ${p.message}`) };
       const outputs: vscode.NotebookCellOutput[] = [];
       if (spec.action === 'generate') {
-        const r = (await this.client.request({ type: 'generate', request: { ...base, policy: policy(spec.policy), outDir: s.outDir, recordRetention: true } }, opts)) as Extract<EngineResult, { kind: 'generate' }>;
+        const r = await this.client.request('generate', { ...base, policy: policy(spec.policy), outDir: s.outDir, recordRetention: true }, opts);
         outputs.push(...this.runOutputs(r.runPath, r.run));
       } else if (spec.action === 'calibrate') {
         const out = join(s.outDir, 'profiles', `notebook-profile-${spec.resolution}-${Math.round(spec.ratio * 100)}pct.json`);
         mkdirSync(dirname(out), { recursive: true });
-        const r = (await this.client.request({ type: 'calibrate', request: { modelPath: base.modelPath, prompts: spec.prompts, targetRatio: spec.ratio, aspectRatio: spec.aspectRatio, resolution: spec.resolution, cfg: spec.cfg, provider: base.provider, outPath: out } }, opts)) as Extract<EngineResult, { kind: 'calibrate' }>;
+        const calibrate = { modelPath: base.modelPath, prompts: spec.prompts, targetRatio: spec.ratio, aspectRatio: spec.aspectRatio, resolution: spec.resolution, cfg: spec.cfg, provider: base.provider, outPath: out };
+        const r = await this.client.request('calibrate', calibrate, opts);
         this.calibrated.set(cell.notebook.uri.toString(), r.profilePath);
         outputs.push(new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.json(r.profile, PROFILE_MIME), vscode.NotebookCellOutputItem.text(`profile written to ${r.profilePath}`)]));
       } else {
         const outDir = join(s.outDir, `compare-${Date.now()}`);
-        const r = (await this.client.request({ type: 'compare', request: { base, policies: spec.policies.map(policy), outDir } }, opts)) as Extract<EngineResult, { kind: 'compare' }>;
-        outputs.push(new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.text(readFileSync(r.result.tablePath, 'utf8'), 'text/markdown')]));
-        for (const cand of r.result.candidates) outputs.push(...this.runOutputs(join(outDir, cand.id, 'run.json'), cand));
+        const r = await this.client.request('compare', { base, policies: spec.policies.map(policy), outDir }, opts);
+        outputs.push(new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.text(readFileSync(r.tablePath, 'utf8'), 'text/markdown')]));
+        for (const cand of r.candidates) outputs.push(...this.runOutputs(join(outDir, cand.id, 'run.json'), cand));
       }
       await ex.replaceOutput(outputs);
       ex.end(true, Date.now());

@@ -1,45 +1,9 @@
 /**
- * Typed messages between the extension host and the engine worker, and between the host and the
- * webviews (visualizer panel, sidebar). One module so that both ends are checked by the compiler.
+ * Typed messages between the extension host and the webviews (visualizer panel, sidebar). One module
+ * so that both ends are checked by the compiler. The engine process's messages are in
+ * src/engine/protocol.ts, derived from EngineApi.
  */
-import type { ErrorInfo } from './errors';
-import type {
-  CalibrateRequest,
-  CompareRequest,
-  CompareResult,
-  GenerateRequest,
-  ModelSummary,
-  Progress,
-  ProviderInfo,
-  ProviderSetting,
-  RunRecord,
-  ScaleKVProfile,
-} from './types';
-
-// ---- host -> engine worker -------------------------------------------------------------------
-
-export type EngineRequest =
-  | { type: 'generate'; id: number; request: GenerateRequest }
-  | { type: 'calibrate'; id: number; request: CalibrateRequest }
-  | { type: 'compare'; id: number; request: CompareRequest }
-  | { type: 'describeModel'; id: number; modelPath?: string; provider: ProviderSetting }
-  | { type: 'cancel'; id: number }
-  | { type: 'shutdown' };
-
-export type EngineResult =
-  | { kind: 'generate'; run: RunRecord; runPath: string }
-  | { kind: 'calibrate'; profile: ScaleKVProfile; profilePath: string }
-  | { kind: 'compare'; result: CompareResult }
-  | { kind: 'describeModel'; model: ModelSummary; provider: ProviderInfo };
-
-// ---- engine worker -> host -------------------------------------------------------------------
-
-export type EngineEvent =
-  | { type: 'ready' }
-  | { type: 'progress'; id: number; progress: Progress }
-  | { type: 'result'; id: number; result: EngineResult }
-  | { type: 'error'; id: number; error: ErrorInfo }
-  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
+import type { ModelSummary, ProviderInfo, RunRecord, ScaleKVProfile } from './types';
 
 // ---- host <-> visualizer webview -------------------------------------------------------------
 

@@ -15,6 +15,6 @@ process.on('message', (m) => {
     return;
   }
   process.send({ type: 'progress', id: m.id, progress: { stage: 'scale', message: 'scale 1', fraction: 0.5 } });
-  process.send({ type: 'result', id: m.id, result: { kind: 'describeModel', model: { name: what }, provider: { used: 'cpu' } } });
+  process.send({ type: 'result', id: m.id, result: { run: { id: what }, runPath: `/fake/${what}/run.json` } });
 });
 process.send({ type: 'ready' });
