@@ -1,7 +1,9 @@
 // Builds the extension host, the engine worker, the CLI and the webview bundles.
 // Node targets keep onnxruntime-node and vscode external; webview bundles are self-contained ESM-free IIFEs.
 import * as esbuild from 'esbuild';
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 const production = process.argv.includes('--production');
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning' };
@@ -32,3 +34,8 @@ for (const [entry, outfile] of renderers) {
   jobs.push(esbuild.build({ ...common, entryPoints: [entry], outfile, platform: 'browser', target: 'es2022', format: 'esm', loader: { '.css': 'text' } }));
 }
 await Promise.all(jobs);
+
+// codicons for the webviews' VS Code Elements buttons: linked as media/dist/codicons/codicon.css, which loads its font beside it
+const codicons = dirname(createRequire(import.meta.url).resolve('@vscode/codicons/dist/codicon.css'));
+mkdirSync('media/dist/codicons', { recursive: true });
+for (const f of ['codicon.css', 'codicon.ttf']) copyFileSync(join(codicons, f), join('media/dist/codicons', f));

@@ -51,7 +51,13 @@ export class VisualizerPanel {
   private html(): string {
     const w = this.panel.webview;
     const media = (f: string) => w.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', ...f.split('/'))).toString();
-    return visualizerHtml({ scriptUri: media('dist/visualizer.js'), styleUri: media('visualizer.css'), nonce: randomBytes(16).toString('base64'), cspSource: w.cspSource });
+    return visualizerHtml({
+      scriptUri: media('dist/visualizer.js'),
+      styleUri: media('visualizer.css'),
+      codiconsUri: media('dist/codicons/codicon.css'),
+      nonce: randomBytes(16).toString('base64'),
+      cspSource: w.cspSource,
+    });
   }
 
   private post(m: ToWebview): void {
