@@ -4,7 +4,7 @@
  * error and the next request starts a fresh process; the extension host itself never waits on it.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { ScaleKVError, type ErrorInfo } from '../shared/errors';
+import { ScaleKVError } from '../shared/errors';
 import type { Progress } from '../shared/types';
 import type { EngineCall, EngineEvent, EngineMethod, EngineReplyOf, EngineRequest, EngineRequestOf } from './protocol';
 
@@ -168,9 +168,4 @@ export class EngineClient {
       setTimeout(() => c.kill('SIGKILL'), 2000).unref();
     }
   }
-}
-
-export function errorText(e: unknown): string {
-  const i = e as ErrorInfo;
-  return i && i.code ? `${i.message} (${i.code})` : String(e);
 }

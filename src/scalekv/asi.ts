@@ -24,7 +24,7 @@
 import { ScaleKVError } from '../shared/errors';
 import type { LayerRole } from '../shared/types';
 
-export const DEFAULT_HISTORY_TOP = 0.1;
+const DEFAULT_HISTORY_TOP = 0.1;
 
 export const ASI_DEFINITION =
   'ASI = A_cur + A_top: A_cur = share of the scale\'s attention (colsum over its queries) on the current token map, A_top = share on the top 10% history keys by attention; averaged over heads, conditional rows and prompts; the lowest-ASI layers of each scale are its drafters.';
@@ -45,9 +45,6 @@ export function asiFromColsum(colsum: ArrayLike<number>, offset: number, cacheLe
   for (let j = hist - 1; j >= hist - top; j--) topMass += h[j];
   return (cur + topMass) / total;
 }
-
-/** @deprecated name kept for older callers */
-export const headAsi = asiFromColsum;
 
 export interface AsiState {
   format?: 'scalekv-asi-state';

@@ -16,6 +16,5 @@ export const COMMANDS = {
 } as const;
 
 export type CommandName = keyof typeof COMMANDS;
-export type CommandId = (typeof COMMANDS)[CommandName];
 
 export const COMMAND_IDS: readonly string[] = Object.values(COMMANDS);

@@ -12,7 +12,7 @@ import type { FromWebview, ToWebview, VisualizerState } from '../shared/protocol
 import type { RunRecord, ScaleKVProfile } from '../shared/types';
 import { readRetentionSlice } from './retentionReader';
 
-export const VIEW_TYPE = 'scalekv.visualizer';
+const VIEW_TYPE = 'scalekv.visualizer';
 
 export class VisualizerPanel {
   static current: VisualizerPanel | undefined;

@@ -92,7 +92,7 @@ function tabs(label: string, panels: [string, HTMLElement][]): HTMLElement {
   return t;
 }
 
-export function renderProfile(root: HTMLElement, data: unknown): () => void {
+function renderProfile(root: HTMLElement, data: unknown): () => void {
   const p = validateProfileShape(data);
   root.append(el('h2', undefined, `${p.model.name}: drafters and refiners (${p.model.depth} layers × ${p.scales.length} scales, ${Math.round(100 * p.settings.targetRatio)}% budget, ${p.origin})`));
   const gridHost = el('div');
@@ -107,7 +107,7 @@ export function renderProfile(root: HTMLElement, data: unknown): () => void {
   return () => {};
 }
 
-export function renderRun(root: HTMLElement, data: unknown): () => void {
+function renderRun(root: HTMLElement, data: unknown): () => void {
   const { payload, kept } = validateRunPayload(data);
   const run = payload.run;
   const idx = payload.retention?.index ?? null;

@@ -48,7 +48,7 @@ export function validateRunShape(r: unknown): RunRecord {
   return x;
 }
 
-export function validateRetentionIndex(r: RetentionIndex): RetentionIndex {
+function validateRetentionIndex(r: RetentionIndex): RetentionIndex {
   if (!r || !isInt(r.batchRows, 1) || !isInt(r.heads, 1) || !Array.isArray(r.entries)) fail('the retention index lacks rows, heads or entries');
   r.entries.forEach((e, i) => {
     if (!e || !isInt(e.layer) || !isInt(e.scaleIndex) || !isInt(e.count) || !Number.isInteger(e.offset) || e.offset < -1) fail(`retention entry ${i} is malformed`);
