@@ -1,7 +1,8 @@
 /**
  * Loads the real webview bundles in Debian's Chromium (playwright-core) with a stand-in for the
  * VS Code webview API that records posted messages and keeps state across reloads, and VS Code-like
- * theme variables for light, dark and high-contrast themes.
+ * theme variables for light, dark and high-contrast themes (the default themes' values, including
+ * those the VS Code Elements controls read: buttons, dropdowns, checkboxes, lists).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -33,6 +34,16 @@ const THEMES: Record<Theme, Record<string, string>> = {
     '--vscode-button-secondaryForeground': '#cccccc',
     '--vscode-dropdown-background': '#3c3c3c',
     '--vscode-dropdown-foreground': '#f0f0f0',
+    '--vscode-button-background': '#0078d4',
+    '--vscode-button-foreground': '#ffffff',
+    '--vscode-icon-foreground': '#cccccc',
+    '--vscode-settings-dropdownBackground': '#313131',
+    '--vscode-settings-dropdownForeground': '#cccccc',
+    '--vscode-settings-dropdownBorder': '#3c3c3c',
+    '--vscode-checkbox-background': '#313131',
+    '--vscode-checkbox-border': '#3c3c3c',
+    '--vscode-list-activeSelectionBackground': '#04395e',
+    '--vscode-list-activeSelectionForeground': '#ffffff',
     '--vscode-font-family': 'system-ui, sans-serif',
   },
   light: {
@@ -49,6 +60,16 @@ const THEMES: Record<Theme, Record<string, string>> = {
     '--vscode-button-secondaryForeground': '#3b3b3b',
     '--vscode-dropdown-background': '#ffffff',
     '--vscode-dropdown-foreground': '#3b3b3b',
+    '--vscode-button-background': '#005fb8',
+    '--vscode-button-foreground': '#ffffff',
+    '--vscode-icon-foreground': '#3b3b3b',
+    '--vscode-settings-dropdownBackground': '#ffffff',
+    '--vscode-settings-dropdownForeground': '#3b3b3b',
+    '--vscode-settings-dropdownBorder': '#cecece',
+    '--vscode-checkbox-background': '#f8f8f8',
+    '--vscode-checkbox-border': '#cecece',
+    '--vscode-list-activeSelectionBackground': '#e8e8e8',
+    '--vscode-list-activeSelectionForeground': '#000000',
     '--vscode-font-family': 'system-ui, sans-serif',
   },
   hc: {
@@ -64,6 +85,19 @@ const THEMES: Record<Theme, Record<string, string>> = {
     '--vscode-errorForeground': '#f48771',
     '--vscode-dropdown-background': '#000000',
     '--vscode-dropdown-foreground': '#ffffff',
+    '--vscode-button-background': '#000000',
+    '--vscode-button-foreground': '#ffffff',
+    '--vscode-button-border': '#6fc3df',
+    '--vscode-button-secondaryBackground': '#000000',
+    '--vscode-button-secondaryForeground': '#ffffff',
+    '--vscode-icon-foreground': '#ffffff',
+    '--vscode-settings-dropdownBackground': '#000000',
+    '--vscode-settings-dropdownForeground': '#ffffff',
+    '--vscode-settings-dropdownBorder': '#6fc3df',
+    '--vscode-checkbox-background': '#000000',
+    '--vscode-checkbox-border': '#6fc3df',
+    '--vscode-list-activeSelectionBackground': '#000000',
+    '--vscode-list-activeSelectionForeground': '#ffffff',
     '--vscode-font-family': 'system-ui, sans-serif',
   },
   'hc-light': {
@@ -80,6 +114,19 @@ const THEMES: Record<Theme, Record<string, string>> = {
     '--vscode-errorForeground': '#b5200d',
     '--vscode-dropdown-background': '#ffffff',
     '--vscode-dropdown-foreground': '#292929',
+    '--vscode-button-background': '#0f4a85',
+    '--vscode-button-foreground': '#ffffff',
+    '--vscode-button-border': '#0f4a85',
+    '--vscode-button-secondaryBackground': '#ffffff',
+    '--vscode-button-secondaryForeground': '#292929',
+    '--vscode-icon-foreground': '#292929',
+    '--vscode-settings-dropdownBackground': '#ffffff',
+    '--vscode-settings-dropdownForeground': '#292929',
+    '--vscode-settings-dropdownBorder': '#0f4a85',
+    '--vscode-checkbox-background': '#ffffff',
+    '--vscode-checkbox-border': '#0f4a85',
+    '--vscode-list-activeSelectionBackground': '#0f4a85',
+    '--vscode-list-activeSelectionForeground': '#ffffff',
     '--vscode-font-family': 'system-ui, sans-serif',
   },
 };
