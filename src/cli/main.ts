@@ -130,25 +130,6 @@ async function run(a: ParsedArgs, ctx: JobContext): Promise<number> {
     case 'evaluate': {
       // every flag and the prompts file are checked before the engine starts
       const req = evaluateRequestFromArgs(a);
-      const engine = createEngine();
-      try {
-        const r = await engine.evaluate(req, { ...ctx, onProgress: evaluationPrinter() }).catch((e) => {
-          if (toErrorInfo(e).code === 'E_CANCELLED') {
-            process.stderr.write(`Finished rows are saved in ${req.outDir}; the same command resumes the evaluation.\n`);
-          }
-          throw e;
-        });
-        console.log(readFileSync(r.tablePath, 'utf8'));
-        console.log(`${r.computed} row measurement(s) run, ${r.resumed} resumed`);
-        console.log(r.jsonPath);
-      } finally {
-        await engine.dispose();
-      }
-      return 0;
-    }
-    case 'evaluate': {
-      // every flag and the prompts file are checked before the engine starts
-      const req = evaluateRequestFromArgs(a);
       // one line per evaluation step (each run, each calibration): the runs' own per-scale lines would be thousands
       const onProgress = (p: { stage: string; fraction: number; message: string }) => {
         if (p.stage === 'evaluate') process.stderr.write(`[${(p.fraction * 100).toFixed(0).padStart(3)}%] ${p.message}\n`);

@@ -13,7 +13,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { decodePng } from '../model/png';
+import { decodePngPlanes } from '../model/png';
 import { scaleSchedule } from '../model/schedule';
 import { createPolicy } from '../scalekv/policies';
 import { cancelled, ScaleKVError, toErrorInfo } from '../shared/errors';
@@ -101,11 +101,7 @@ interface Measured {
 function readRun(runPath: string): Measured {
   const run = JSON.parse(readFileSync(runPath, 'utf8')) as RunRecord;
   const dir = dirname(runPath);
-  const img = decodePng(readFileSync(join(dir, run.images[0].path)), run.images[0].path);
-  // the metrics read planes (C x H x W); the decoder gives pixels (H x W x 3)
-  const plane = img.width * img.height;
-  const pixels = new Uint8Array(3 * plane);
-  for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) pixels[c * plane + i] = img.data[i * 3 + c];
+  const pixels = decodePngPlanes(readFileSync(join(dir, run.images[0].path)), run.images[0].path).chw;
   return { run, pixels, bits: readTokens(dir, run, run.model.codebookDim) };
 }
 

@@ -95,7 +95,8 @@ export class InfinitySessions {
   ): Promise<BlockOut> {
     const d = this.cfg.embedDim / this.cfg.numHeads;
     const W = win.idx ? win.idx.length : 0;
-    const session = await this.block(i, colsum, asiTopK > 0);
+    const asi = asiTopK > 0;
+    const session = await this.block(i, colsum, asi);
     // every output is fetched on every run: the WebGPU provider copies an output whose shape changed
     // since a run that did not fetch it from a stale buffer ("Tensor size mismatch")
     const fetches = ['y', 'k_all', 'v_all', 'win_code', 'win_paper'];
@@ -135,6 +136,6 @@ export class InfinitySessions {
   }
 
   async release(): Promise<void> {
-    for (const s of [this.conditioning, this.embed, this.head, this.gatherSession, ...this.blocks, ...this.variants.values()]) await s?.release();
+    for (const s of [this.conditioning, this.embed, this.head, this.gatherSession, ...this.variants.values()]) await s?.release();
   }
 }

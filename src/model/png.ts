@@ -117,3 +117,12 @@ export function decodePng(png: Uint8Array, origin = 'image'): { width: number; h
   }
   return { width, height, data: rgb };
 }
+
+/** PNG bytes -> 8-bit planes, C x H x W (the layout the engine's images and metrics use) */
+export function decodePngPlanes(png: Uint8Array, origin = 'image'): { width: number; height: number; chw: Uint8Array } {
+  const img = decodePng(png, origin);
+  const plane = img.width * img.height;
+  const chw = new Uint8Array(3 * plane);
+  for (let i = 0; i < plane; i++) for (let c = 0; c < 3; c++) chw[c * plane + i] = img.data[i * 3 + c];
+  return { width: img.width, height: img.height, chw };
+}

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
+import { readSmallFile } from '../shared/files';
 import * as vscode from 'vscode';
 import { visualizerHtml } from '../../webview/visualizer/html';
 import type { FromWebview, ToWebview, VisualizerState } from '../shared/protocol';
@@ -78,7 +79,7 @@ export class VisualizerPanel {
     }
     if (state.leaderboardPath) {
       try {
-        this.leaderboard = JSON.parse(readFileSync(state.leaderboardPath, 'utf8')) as Leaderboard;
+        this.leaderboard = JSON.parse(readSmallFile(state.leaderboardPath, 64 * 2 ** 20, 'leaderboard')) as Leaderboard;
       } catch (e) {
         this.post({ type: 'error', message: `Cannot read the leaderboard ${state.leaderboardPath}: ${(e as Error).message}` });
       }

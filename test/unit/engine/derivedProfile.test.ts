@@ -43,7 +43,7 @@ test('generate at 16:9 with ScaleKV through the engine process (the extension\'s
     assert.equal(r.kind, 'generate');
     const run = (r as { run: RunRecord }).run;
     assert.equal(run.notices?.length, 1);
-    assert.match(run.notices![0], /No ScaleKV profile was calibrated for this run's 7 scales to 12x21/);
+    assert.match(run.notices![0].message, /No ScaleKV profile was calibrated for this run's 7 scales to 12x21/);
     assert.deepEqual(run.profile!.model.schedule, scaleSchedule(9 / 16, '0.06M'));
     assert.equal(run.profile!.settings.budgetRule, 'official');
     assert.ok(run.kv.finalHeldBytes < run.kv.finalFullBytes, 'the cache was compressed');

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { createEngine } from '../../../src/engine/engine';
 import { evaluatePolicies, STATE_FILE, type EvaluationEngine } from '../../../src/engine/evaluate';
-import { decodePng } from '../../../src/model/png';
+import { decodePngPlanes } from '../../../src/model/png';
 import type { CalibrateRequest, EvaluateRequest, GenerateRequest, Leaderboard, RunRecord } from '../../../src/shared/types';
 import { ctx, tempDir } from './helpers';
 
@@ -95,7 +95,7 @@ test('an interrupted evaluation resumes without recomputing finished rows; the l
   const runs = join(req.outDir, 'runs');
   const load = (id: string) => {
     const run = JSON.parse(readFileSync(join(runs, id, 'run.json'), 'utf8')) as RunRecord;
-    return { run, px: decodePng(readFileSync(join(runs, id, run.images[0].path))).chw, tokens: readFileSync(join(runs, id, 'tokens.bin')) };
+    return { run, px: decodePngPlanes(readFileSync(join(runs, id, run.images[0].path))).chw, tokens: readFileSync(join(runs, id, 'tokens.bin')) };
   };
   for (const row of lb.perPrompt) {
     const ref = load(lb.references.find((x) => x.prompt === row.prompt)!.run);
