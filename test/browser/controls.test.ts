@@ -207,6 +207,30 @@ test('sidebar: named buttons and a progress bar while busy; Enter and Space run 
   await page.close();
 });
 
+test('sidebar: the CUDA provider row offers Install CUDA Provider while missing, and only then', async () => {
+  const page = await browser.newPage({ viewport: { width: 320, height: 800 } });
+  const errors = watch(page);
+  await page.goto(sidebarPage('dark'));
+  const install = page.getByRole('button', { name: 'Install CUDA Provider', exact: true });
+  await send(page, [{ type: 'state', state: { ...sidebarState(null), cuda: { state: 'missing', detail: 'not downloaded' } } }]);
+  await install.waitFor();
+  assert.equal(await page.getByText('CUDA provider not installed.').count(), 1);
+  await tabTo(page, COMMANDS.installCudaProvider);
+  await page.keyboard.press('Enter');
+  const last = (await posted(page)).filter((m) => m.type === 'command').pop() as Extract<FromSidebar, { type: 'command' }>;
+  assert.equal(last.command, COMMANDS.installCudaProvider);
+
+  await send(page, [{ type: 'state', state: { ...sidebarState(null), cuda: { state: 'installed', detail: 'CUDA 12, 210.4 MB' } } }]);
+  await page.getByText('CUDA provider installed').waitFor();
+  assert.equal(await install.count(), 0, 'no install button once installed');
+  await send(page, [{ type: 'state', state: { ...sidebarState(null), cuda: { state: 'unavailable', detail: 'no CUDA build for darwin' } } }]);
+  await until('nothing about CUDA where it cannot run', () => page.getByText(/CUDA provider/).count(), 0);
+  assert.equal(await install.count(), 0);
+  assert.deepEqual(await cspRefusals(page), [], 'no CSP refusal under the host CSP');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('notebook renderer: labelled selects and figure tabs work from the keyboard', async () => {
   const page = await browser.newPage({ viewport: { width: 1100, height: 1000 } });
   const errors = watch(page);

@@ -23,11 +23,12 @@ function render(s: SidebarState): void {
     ? `<div class="kv"><b>${escapeHtml(s.model.name)}</b> · ${s.model.depth} layers · ${s.model.numHeads} heads · ${s.model.source === 'embedded' ? 'embedded' : escapeHtml(s.model.source)}</div>`
     : `<div class="muted">${s.modelError ? `<span class="err">${escapeHtml(s.modelError)}</span>` : 'Not loaded yet.'}</div>`;
   const provider = s.provider ? `<div class="kv">Runs on <b>${s.provider.used}</b> <span class="muted">(${escapeHtml(s.provider.reason)})</span></div>` : '';
+  const installCuda = button(COMMANDS.installCudaProvider, 'Install CUDA Provider', 'desktop-download', true);
   const cuda =
     s.cuda?.state === 'installed'
       ? `<div class="kv">CUDA provider installed <span class="muted">(${escapeHtml(s.cuda.detail)})</span></div>`
       : s.cuda?.state === 'missing'
-        ? `<div class="muted">CUDA provider not installed.</div>${button(COMMANDS.installCudaProvider, 'Install CUDA Provider', 'desktop-download', true)}`
+        ? `<div class="muted">CUDA provider not installed.</div>${installCuda}`
         : '';
   const profile = s.profile
     ? `<div class="kv">${escapeHtml(s.profile.path.split(/[\\/]/).pop() ?? '')} <span class="muted">${escapeHtml(s.profile.origin)}, ${(100 * s.profile.targetRatio).toFixed(0)}%</span></div>`

@@ -23,9 +23,11 @@ export function calibrateCommand(state: ExtensionState) {
     const resolution = opts?.resolution ?? s.resolution;
     const pct = Math.round((opts?.targetRatio ?? choice.ratio) * 100);
     const outPath = join(dir, `profile-${resolution}-${pct}pct.json`);
-    const tuning = { windowSize: s.windowSize, poolingKernel: s.poolingKernel, asiTopK: s.asiTopK, asiMode: s.asiMode, budgetRule: s.budgetRule };
+    const { windowSize, poolingKernel, asiTopK, asiMode, budgetRule } = s;
+    const tuning = { windowSize, poolingKernel, asiTopK, asiMode, budgetRule };
     // the model read again: the first step may have selected another one
-    const chosen = { modelPath: state.settings().modelPath, prompts: choice.prompts, ratio: choice.ratio, resolution, cfg: s.cfg, provider: s.provider };
+    const modelPath = state.settings().modelPath;
+    const chosen = { modelPath, prompts: choice.prompts, ratio: choice.ratio, resolution, cfg: s.cfg, provider: s.provider };
     const req: CalibrateRequest = { ...calibrateRequest({ ...chosen, outPath, ...tuning }), ...opts };
     const r = await state.jobs.run('Calibrating', 'calibrate', req);
     if (!r) return undefined;

@@ -71,7 +71,8 @@ export function evaluateCommand(state: ExtensionState) {
     state.openVisualizer({ leaderboardPath: r.jsonPath });
     if (!opts) {
       const resumed = r.resumed ? ` (${r.resumed} resumed)` : '';
-      const pick = await vscode.window.showInformationMessage(`ScaleKV: ranked ${r.leaderboard.rows.length} policy x ratio rows${resumed}.`, 'Open Table');
+      const ranked = `ScaleKV: ranked ${r.leaderboard.rows.length} policy x ratio rows${resumed}.`;
+      const pick = await vscode.window.showInformationMessage(ranked, 'Open Table');
       if (pick) await vscode.window.showTextDocument(vscode.Uri.file(r.tablePath));
     }
     return r.jsonPath;
