@@ -1,8 +1,9 @@
 // Builds the extension host, the engine worker, the CLI and the webview bundles.
 // Node targets keep onnxruntime-node and vscode external; webview bundles are self-contained ESM-free IIFEs.
 import * as esbuild from 'esbuild';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 
 const production = process.argv.includes('--production');
 // --out-root DIR writes dist/ and media/dist/ under DIR (vsix.mjs stages each package there), so a
@@ -39,3 +40,9 @@ for (const [entry, outfile] of renderers) {
   jobs.push(esbuild.build({ ...common, entryPoints: [entry], outfile: join(outRoot, outfile), platform: 'browser', target: 'es2022', format: 'esm', loader: { '.css': 'text' } }));
 }
 await Promise.all(jobs);
+
+// codicons for the webviews' VS Code Elements buttons: linked as media/dist/codicons/codicon.css, which loads its font beside it
+const codicons = dirname(createRequire(import.meta.url).resolve('@vscode/codicons/dist/codicon.css'));
+const codiconsOut = join(outRoot, 'media/dist/codicons');
+mkdirSync(codiconsOut, { recursive: true });
+for (const f of ['codicon.css', 'codicon.ttf']) copyFileSync(join(codicons, f), join(codiconsOut, f));

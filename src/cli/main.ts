@@ -209,7 +209,7 @@ async function run(a: ParsedArgs, ctx: JobContext): Promise<number> {
       console.log(exportBudget(required(a, 'in'), required(a, 'out')));
       return 0;
     case 'describe': {
-      const r = await withEngine((e) => e.describeModel(path(a, 'model'), str(a, 'provider', DEFAULTS.provider) as ProviderSetting));
+      const r = await withEngine((e) => e.describeModel({ modelPath: path(a, 'model'), provider: str(a, 'provider', DEFAULTS.provider) as ProviderSetting }));
       console.log(JSON.stringify(r, null, 2));
       return 0;
     }

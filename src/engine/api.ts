@@ -1,19 +1,20 @@
 /**
  * The engine's entry points, called in the engine process (worker), by the CLI and by tests. The
- * extension host never imports this module directly: it talks to the worker through
- * src/shared/protocol.ts.
+ * extension host reaches them only through the engine process: the messages and replies of that
+ * channel are derived from EngineApi in ./protocol.ts, so this interface is the one contract.
+ * Every method takes one request object and the job's context.
  */
 import type {
   CalibrateRequest,
   CompareRequest,
   CompareResult,
+  DescribeRequest,
   EvaluateRequest,
   EvaluateResult,
   GenerateRequest,
   ModelSummary,
   Progress,
   ProviderInfo,
-  ProviderSetting,
   RunRecord,
   ScaleKVProfile,
 } from '../shared/types';
@@ -32,9 +33,5 @@ export interface EngineApi {
   /** every policy at every ratio against the full cache over a prompt set; resumable (see evaluate.ts) */
   evaluate(req: EvaluateRequest, ctx: JobContext): Promise<EvaluateResult>;
   /** loads (or reuses) the model; ctx lets Select Model be cancelled or timed out like a generation */
-  describeModel(
-    modelPath: string | undefined,
-    provider: ProviderSetting,
-    ctx?: JobContext,
-  ): Promise<{ model: ModelSummary; provider: ProviderInfo }>;
+  describeModel(req: DescribeRequest, ctx?: JobContext): Promise<{ model: ModelSummary; provider: ProviderInfo }>;
 }

@@ -6,12 +6,9 @@
  * was killed) goes to a fresh process once instead of failing.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { ScaleKVError, type ErrorInfo } from '../shared/errors';
-import type { EngineEvent, EngineRequest, EngineResult } from '../shared/protocol';
+import { ScaleKVError } from '../shared/errors';
 import type { Progress } from '../shared/types';
-
-type RequestBody = Exclude<EngineRequest, { type: 'cancel' } | { type: 'shutdown' }>;
-type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
+import type { EngineCall, EngineEvent, EngineMethod, EngineReplyOf, EngineRequest, EngineRequestOf } from './protocol';
 
 export interface CancelToken {
   isCancellationRequested: boolean;
@@ -19,16 +16,24 @@ export interface CancelToken {
 }
 
 interface Pending {
-  resolve(r: EngineResult): void;
+  resolve(r: EngineReplyOf[EngineMethod]): void;
   reject(e: ScaleKVError): void;
   onProgress?(p: Progress): void;
-  body: WithoutId<RequestBody>;
+  /** the call as sent (again, under the same id, if a dying engine never accepted it) */
+  call: EngineCall;
   /** the process it was sent to */
   child: ChildProcess;
   /** the engine said it started it */
   accepted: boolean;
   /** already sent again after an engine died */
   resent: boolean;
+}
+
+export interface RequestOptions {
+  onProgress?(p: Progress): void;
+  token?: CancelToken;
+  /** stops the request with E_TIMEOUT after this long (describeModel has a default, see describeTimeoutMs) */
+  timeoutMs?: number;
 }
 
 export interface EngineClientOptions {
@@ -131,7 +136,7 @@ export class EngineClient {
     p.child = child;
     p.accepted = false;
     // a send into a channel that just closed fails here; the exit that follows resends or rejects it
-    child.send({ ...p.body, id } as EngineRequest, (e) => e && this.o.onLog?.('warn', `engine request ${id} not delivered: ${e.message}`));
+    child.send(p.call satisfies EngineRequest, (e) => e && this.o.onLog?.('warn', `engine request ${id} not delivered: ${e.message}`));
   }
 
   private onEvent(m: EngineEvent): void {
@@ -161,10 +166,8 @@ export class EngineClient {
     }
   }
 
-  async request(
-    body: WithoutId<RequestBody>,
-    opts: { onProgress?(p: Progress): void; token?: CancelToken; timeoutMs?: number } = {},
-  ): Promise<EngineResult> {
+  /** calls one engine method in the engine process; the reply is that method's (see ./protocol.ts) */
+  async request<M extends EngineMethod>(method: M, request: EngineRequestOf[M], opts: RequestOptions = {}): Promise<EngineReplyOf[M]> {
     if (opts.token?.isCancellationRequested) throw new ScaleKVError('E_CANCELLED', 'The run was cancelled.');
     // an engine whose channel has closed (killed while idle, its exit not yet reported) is not reused
     if (this.child && !this.child.connected) this.forget(this.child);
@@ -172,13 +175,23 @@ export class EngineClient {
     // the user may have cancelled while the engine process was starting
     if (opts.token?.isCancellationRequested) throw new ScaleKVError('E_CANCELLED', 'The run was cancelled.');
     const id = this.nextId++;
-    return new Promise<EngineResult>((resolve, reject) => {
+    return new Promise<EngineReplyOf[M]>((resolve, reject) => {
       let limit: NodeJS.Timeout | undefined;
       const settle = <T>(f: (x: T) => void) => (x: T) => {
         clearTimeout(limit);
         f(x);
       };
-      const entry: Pending = { resolve: settle(resolve), reject: settle(reject), onProgress: opts.onProgress, body, child: this.child!, accepted: false, resent: false };
+      const entry: Pending = {
+        // the process answers id with the reply of the method it was called with (its handlers are typed per method)
+        resolve: settle((r) => resolve(r as EngineReplyOf[M])),
+        reject: settle(reject),
+        onProgress: opts.onProgress,
+        // EngineCall<M> for a generic M is one member of the union, which the compiler cannot see
+        call: { type: method, id, request } satisfies EngineCall<M> as EngineCall,
+        child: this.child!,
+        accepted: false,
+        resent: false,
+      };
       this.pending.set(id, entry);
       const stop = (err: ScaleKVError) => {
         if (!this.pending.has(id)) return;
@@ -196,9 +209,9 @@ export class EngineClient {
         );
       };
       opts.token?.onCancellationRequested(() => stop(new ScaleKVError('E_CANCELLED', 'The run was cancelled.')));
-      const ms = opts.timeoutMs ?? (body.type === 'describeModel' ? (this.o.describeTimeoutMs ?? 600_000) : undefined);
+      const ms = opts.timeoutMs ?? (method === 'describeModel' ? (this.o.describeTimeoutMs ?? 600_000) : undefined);
       if (ms !== undefined) {
-        const what = body.type === 'describeModel' ? 'Reading the model' : `The ${body.type} request`;
+        const what = method === 'describeModel' ? 'Reading the model' : `The ${method} request`;
         const took = ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
         const why = 'A file in the model folder may be damaged, or on a slow or hung drive.';
         limit = setTimeout(() => stop(new ScaleKVError('E_TIMEOUT', `${what} took longer than ${took} and was stopped. ${why}`)), ms);
@@ -255,9 +268,4 @@ export class EngineClient {
       setTimeout(() => c.kill('SIGKILL'), 2000).unref();
     }
   }
-}
-
-export function errorText(e: unknown): string {
-  const i = e as ErrorInfo;
-  return i && i.code ? `${i.message} (${i.code})` : String(e);
 }

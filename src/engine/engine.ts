@@ -138,12 +138,12 @@ export function createEngine(): EngineApi & { dispose(): Promise<void> } {
     // not a turn of its own: each of its generations takes one, so it interleaves with nothing else
     evaluate: (req, ctx) => evaluatePolicies(api, req, ctx),
 
-    async describeModel(modelPath, provider, given) {
+    async describeModel(req, given) {
       // the loaded model's description needs no turn: it reads no session
-      if (cached?.key === modelKey(modelPath, provider)) return { model: cached.model.summary, provider: cached.model.provider };
+      if (cached?.key === modelKey(req.modelPath, req.provider)) return { model: cached.model.summary, provider: cached.model.provider };
       const ctx: JobContext = given ?? { onProgress: () => {}, signal: new AbortController().signal };
       return exclusive(ctx, async () => {
-        const m = await model(modelPath, provider, ctx);
+        const m = await model(req.modelPath, req.provider, ctx);
         return { model: m.summary, provider: m.provider };
       });
     },

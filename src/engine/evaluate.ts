@@ -21,6 +21,7 @@ import type {
   AsiModeName,
   BudgetRuleName,
   CalibrateRequest,
+  DescribeRequest,
   EvaluateRequest,
   EvaluateResult,
   GenerateRequest,
@@ -32,7 +33,6 @@ import type {
   Progress,
   ProfileModelRef,
   ProviderInfo,
-  ProviderSetting,
   RunRecord,
   ScaleKVProfile,
 } from '../shared/types';
@@ -48,7 +48,7 @@ import { readTokens } from './runFiles';
 export interface EvaluationEngine {
   generate(req: GenerateRequest, ctx: JobContext): Promise<{ run: RunRecord; runPath: string }>;
   calibrate(req: CalibrateRequest, ctx: JobContext): Promise<{ profile: ScaleKVProfile; profilePath: string }>;
-  describeModel(modelPath: string | undefined, provider: ProviderSetting): Promise<{ model: ModelSummary; provider: ProviderInfo }>;
+  describeModel(req: DescribeRequest): Promise<{ model: ModelSummary; provider: ProviderInfo }>;
 }
 
 interface State {
@@ -160,7 +160,7 @@ export async function evaluatePolicies(engine: EvaluationEngine, request: Evalua
 
   // every row's budgets are checked on the model's shapes before anything is generated
   ctx.onProgress({ stage: 'load', message: 'Loading the model', fraction: 0 });
-  const { model } = await engine.describeModel(req.modelPath, req.provider);
+  const { model } = await engine.describeModel({ modelPath: req.modelPath, provider: req.provider });
   const modelRef: ProfileModelRef = { name: model.name, depth: model.depth, numHeads: model.numHeads, headDim: model.headDim, schedule };
   const preflight = (rows: PlannedRow[]) => {
     for (const r of rows) {

@@ -1,19 +1,34 @@
 /**
  * The engine process. The extension host forks it (src/engine/client.ts) so that onnxruntime, with its
  * native code and gigabytes of buffers, can crash or run out of memory without taking VS Code's
- * extension host with it. Messages are typed in src/shared/protocol.ts. Every job request is
+ * extension host with it. Messages are typed in ./protocol.ts, from EngineApi. Every job request is
  * acknowledged as it arrives ('accepted'), so the client knows which requests a dying engine never
  * started; a message that is not a request (null, an unknown type) is answered, never fatal.
  */
 // first: it may choose which onnxruntime binding the engine loads (the CUDA provider's copy)
 import './ortBinding';
 import { ScaleKVError, toErrorInfo } from '../shared/errors';
-import { ENGINE_JOB_TYPES, type EngineEvent, type EngineRequest } from '../shared/protocol';
 import type { Progress } from '../shared/types';
 import { createEngine } from './engine';
+import { dispatch, ENGINE_METHODS, type EngineEvent, type EngineHandlers, type EngineRequest } from './protocol';
 
 const engine = createEngine();
 const jobs = new Map<number, AbortController>();
+
+/** what goes back over the channel: generate's images and bits stay in this process */
+const handlers: EngineHandlers = {
+  generate: async (req, ctx) => {
+    const { run, runPath } = await engine.generate(req, ctx);
+    return { run, runPath };
+  },
+  calibrate: async (req, ctx) => {
+    const { profile, profilePath } = await engine.calibrate(req, ctx);
+    return { profile, profilePath };
+  },
+  compare: (req, ctx) => engine.compare(req, ctx),
+  evaluate: (req, ctx) => engine.evaluate(req, ctx),
+  describeModel: (req, ctx) => engine.describeModel(req, ctx),
+};
 
 function send(e: EngineEvent): void {
   process.send?.(e);
@@ -44,33 +59,7 @@ async function handle(m: EngineRequest): Promise<void> {
     log: (level: 'info' | 'warn' | 'error', message: string) => send({ type: 'log', level, message }),
   };
   try {
-    switch (m.type) {
-      case 'generate': {
-        const r = await engine.generate(m.request, ctx);
-        send({ type: 'result', id: m.id, result: { kind: 'generate', run: r.run, runPath: r.runPath } });
-        break;
-      }
-      case 'calibrate': {
-        const r = await engine.calibrate(m.request, ctx);
-        send({ type: 'result', id: m.id, result: { kind: 'calibrate', profile: r.profile, profilePath: r.profilePath } });
-        break;
-      }
-      case 'compare': {
-        const r = await engine.compare(m.request, ctx);
-        send({ type: 'result', id: m.id, result: { kind: 'compare', result: r } });
-        break;
-      }
-      case 'evaluate': {
-        const r = await engine.evaluate(m.request, ctx);
-        send({ type: 'result', id: m.id, result: { kind: 'evaluate', result: r } });
-        break;
-      }
-      case 'describeModel': {
-        const r = await engine.describeModel(m.modelPath, m.provider, ctx);
-        send({ type: 'result', id: m.id, result: { kind: 'describeModel', model: r.model, provider: r.provider } });
-        break;
-      }
-    }
+    send({ type: 'result', id: m.id, result: await dispatch(handlers, m.type, m.request, ctx) });
   } catch (e) {
     send({ type: 'error', id: m.id, error: toErrorInfo(e) });
   } finally {
@@ -81,11 +70,11 @@ async function handle(m: EngineRequest): Promise<void> {
 process.on('message', (m: unknown) => {
   const type = m && typeof m === 'object' ? (m as { type?: unknown }).type : undefined;
   const id = m && typeof m === 'object' ? (m as { id?: unknown }).id : undefined;
-  const known = type === 'shutdown' || ((type === 'cancel' || ENGINE_JOB_TYPES.includes(type as never)) && typeof id === 'number');
+  const known = type === 'shutdown' || ((type === 'cancel' || ENGINE_METHODS.includes(type as never)) && typeof id === 'number');
   if (!known) {
     const error = new ScaleKVError(
       'E_INVALID_REQUEST',
-      `The engine cannot handle ${describe(m)}; it takes ${ENGINE_JOB_TYPES.join(', ')}, cancel and shutdown, each with a numeric id.`,
+      `The engine cannot handle ${describe(m)}; it takes ${ENGINE_METHODS.join(', ')}, cancel and shutdown, each with a numeric id.`,
     );
     if (typeof id === 'number') send({ type: 'error', id, error: error.toInfo() });
     else send({ type: 'log', level: 'error', message: error.message });

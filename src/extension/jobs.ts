@@ -5,11 +5,8 @@
  */
 import * as vscode from 'vscode';
 import type { EngineClient } from '../engine/client';
-import type { EngineRequest, EngineResult } from '../shared/protocol';
+import type { EngineMethod, EngineReplyOf, EngineRequestOf } from '../engine/protocol';
 import type { ScaleKVError } from '../shared/errors';
-
-type Body = Exclude<EngineRequest, { type: 'cancel' } | { type: 'shutdown' }>;
-type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 export class JobRunner {
   private current: vscode.CancellationTokenSource | null = null;
@@ -28,7 +25,8 @@ export class JobRunner {
     return true;
   }
 
-  async run<T extends EngineResult>(title: string, body: WithoutId<Body>): Promise<T | undefined> {
+  /** runs one engine method; undefined when another job runs, or this one failed or was cancelled (the user is told) */
+  async run<M extends EngineMethod>(title: string, method: M, request: EngineRequestOf[M]): Promise<EngineReplyOf[M] | undefined> {
     if (this.current) {
       void vscode.window.showWarningMessage('A ScaleKV job is already running. Cancel it first (ScaleKV: Cancel).');
       return undefined;
@@ -40,7 +38,7 @@ export class JobRunner {
       return await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `ScaleKV: ${title}`, cancellable: true }, async (progress, token) => {
         token.onCancellationRequested(() => cts.cancel());
         let last = 0;
-        const r = await this.client.request(body, {
+        return await this.client.request(method, request, {
           token: cts.token,
           onProgress: (p) => {
             const pct = Math.round(p.fraction * 100);
@@ -48,7 +46,6 @@ export class JobRunner {
             last = Math.max(last, pct);
           },
         });
-        return r as T;
       });
     } catch (e) {
       const err = e as ScaleKVError;

@@ -56,7 +56,7 @@ export interface InfinityConfig {
   t5: T5Config;
 }
 
-export const T5_FLAN_XL: T5Config = {
+const T5_FLAN_XL: T5Config = {
   vocabSize: 32128,
   dModel: 2048,
   dKv: 64,
@@ -69,7 +69,7 @@ export const T5_FLAN_XL: T5Config = {
   gatedGelu: true,
 };
 
-export const VAE_D32: VaeConfig = {
+const VAE_D32: VaeConfig = {
   codebookDim: 32,
   baseChannels: 128,
   channelMult: [1, 2, 4, 4, 4],
@@ -78,7 +78,7 @@ export const VAE_D32: VaeConfig = {
   outChannels: 3,
 };
 
-export const VAE_D56: VaeConfig = { ...VAE_D32, codebookDim: 56 };
+const VAE_D56: VaeConfig = { ...VAE_D32, codebookDim: 56 };
 
 function mlpHidden(C: number, ratio = 4): number {
   return Math.round((C * ratio) / 256) * 256;
@@ -151,12 +151,6 @@ export const INFINITY_TINY: InfinityConfig = {
   ropeMaxEdge: 128,
   vae: TINY_VAE,
   t5: TINY_T5,
-};
-
-export const PRESETS: Record<string, InfinityConfig> = {
-  'infinity-2b': INFINITY_2B,
-  'infinity-8b': INFINITY_8B,
-  'infinity-tiny': INFINITY_TINY,
 };
 
 export function headDim(cfg: InfinityConfig): number {

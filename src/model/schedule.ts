@@ -18,7 +18,6 @@ const RATIO_TO_HW: Record<string, [number, number][]> = {
 };
 
 export const RESOLUTIONS: Record<string, number> = { '0.06M': 7, '0.25M': 10, '0.60M': 12, '1M': 13 };
-export const VAE_STRIDE = 16;
 
 interface Template {
   ratio: number;
@@ -26,7 +25,7 @@ interface Template {
 }
 
 /** All templates including the transposed (w > h) ones, keyed like upstream (int(1/r*1000)/1000). */
-export const TEMPLATES: Template[] = (() => {
+const TEMPLATES: Template[] = (() => {
   const out: Template[] = [];
   for (const [k, hws] of Object.entries(RATIO_TO_HW)) {
     const r = Number(k);
@@ -36,7 +35,7 @@ export const TEMPLATES: Template[] = (() => {
   return out;
 })();
 
-export function nearestTemplate(hDivW: number): Template {
+function nearestTemplate(hDivW: number): Template {
   if (!Number.isFinite(hDivW) || hDivW <= 0) {
     throw new ScaleKVError('E_RESOLUTION', `Aspect ratio h/w must be a positive number, got ${hDivW}.`);
   }
@@ -72,11 +71,6 @@ export function totalTokens(schedule: ScaleShape[]): number {
 export function cumulativeTokens(schedule: ScaleShape[]): number[] {
   let acc = 0;
   return schedule.map((s) => (acc += s.h * s.w));
-}
-
-export function imageSize(schedule: ScaleShape[]): { width: number; height: number } {
-  const last = schedule[schedule.length - 1];
-  return { width: last.w * VAE_STRIDE, height: last.h * VAE_STRIDE };
 }
 
 /** Parse "1024x1024", "1:1", "16:9", or a number, into h/w. */

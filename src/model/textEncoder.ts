@@ -48,7 +48,7 @@ export function readT5Config(path: string): T5Config {
 }
 
 /** the weights file of a HF model folder */
-export function findWeights(dir: string): string {
+function findWeights(dir: string): string {
   for (const n of ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json']) {
     if (existsSync(join(dir, n))) return join(dir, n);
   }

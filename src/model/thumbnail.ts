@@ -5,7 +5,7 @@
  */
 
 /** the long side of a thumbnail, in pixels */
-export const THUMBNAIL_SIDE = 256;
+const THUMBNAIL_SIDE = 256;
 
 /**
  * Box-filter downscale of planar [3, H, W] 8-bit values by the smallest integer factor that brings

@@ -9,7 +9,6 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineClient } from '../engine/client';
-import type { EngineResult } from '../shared/protocol';
 import { candidatePolicies, evaluationFolder } from '../engine/evaluatePlan';
 import { readPromptsFile } from '../engine/prompts';
 import { baseRequest, calibrateRequest, generateRequest, policySpec } from '../shared/requests';
@@ -80,7 +79,7 @@ export class ScaleKVNotebookController implements vscode.Disposable {
       const outputs: vscode.NotebookCellOutput[] = [];
       if (spec.action === 'generate') {
         const request = generateRequest({ ...base, policy: policy(spec.policy), outDir: s.outDir });
-        const r = (await this.client.request({ type: 'generate', request }, opts)) as Extract<EngineResult, { kind: 'generate' }>;
+        const r = await this.client.request('generate', request, opts);
         outputs.push(...this.runOutputs(r.runPath, r.run));
         for (const n of r.run.notices ?? []) outputs.push(new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.text(`Note: ${n.message}`)]));
       } else if (spec.action === 'calibrate') {
@@ -88,7 +87,7 @@ export class ScaleKVNotebookController implements vscode.Disposable {
         mkdirSync(dirname(out), { recursive: true });
         const { windowSize, poolingKernel } = tuning;
         const request = calibrateRequest({ ...base, ratio: spec.ratio, windowSize, poolingKernel, outPath: out, asiTopK: s.asiTopK, asiMode: s.asiMode, budgetRule: s.budgetRule });
-        const r = (await this.client.request({ type: 'calibrate', request }, opts)) as Extract<EngineResult, { kind: 'calibrate' }>;
+        const r = await this.client.request('calibrate', request, opts);
         this.calibrated.set(cell.notebook.uri.toString(), r.profilePath);
         outputs.push(new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.json(r.profile, PROFILE_MIME), vscode.NotebookCellOutputItem.text(`profile written to ${r.profilePath}`)]));
       } else if (spec.action === 'evaluate') {
@@ -108,18 +107,18 @@ export class ScaleKVNotebookController implements vscode.Disposable {
           queryMode: s.queryMode,
         };
         const request: EvaluateRequest = { ...body, outDir: evaluationFolder(s.outDir, body) };
-        const r = (await this.client.request({ type: 'evaluate', request }, opts)) as Extract<EngineResult, { kind: 'evaluate' }>;
+        const r = await this.client.request('evaluate', request, opts);
         outputs.push(
           new vscode.NotebookCellOutput([
-            vscode.NotebookCellOutputItem.json(r.result.leaderboard, LEADERBOARD_MIME),
-            vscode.NotebookCellOutputItem.text(readFileSync(r.result.tablePath, 'utf8'), 'text/markdown'),
+            vscode.NotebookCellOutputItem.json(r.leaderboard, LEADERBOARD_MIME),
+            vscode.NotebookCellOutputItem.text(readFileSync(r.tablePath, 'utf8'), 'text/markdown'),
           ]),
         );
       } else {
         const outDir = join(s.outDir, `compare-${Date.now()}`);
-        const r = (await this.client.request({ type: 'compare', request: { base, policies: spec.policies.map(policy), outDir } }, opts)) as Extract<EngineResult, { kind: 'compare' }>;
-        outputs.push(new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.text(readFileSync(r.result.tablePath, 'utf8'), 'text/markdown')]));
-        for (const cand of r.result.candidates) outputs.push(...this.runOutputs(join(outDir, cand.id, 'run.json'), cand));
+        const r = await this.client.request('compare', { base, policies: spec.policies.map(policy), outDir }, opts);
+        outputs.push(new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.text(readFileSync(r.tablePath, 'utf8'), 'text/markdown')]));
+        for (const cand of r.candidates) outputs.push(...this.runOutputs(join(outDir, cand.id, 'run.json'), cand));
       }
       await ex.replaceOutput(outputs);
       ex.end(true, Date.now());

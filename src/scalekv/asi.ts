@@ -35,7 +35,7 @@ export const DEFAULT_ASI_TOP_K = 8;
 /** the eps of Eq. 3: a scale whose layers all score the same gets z = 0 everywhere */
 export const ASI_Z_EPS = 1e-8;
 /** the sum index's share of history keys */
-export const DEFAULT_HISTORY_TOP = 0.1;
+const DEFAULT_HISTORY_TOP = 0.1;
 
 export const ASI_DEFINITIONS: Record<AsiMode, string> = {
   eq2: "ASI = E_i[attention share on the current map] x E_i[sum of the top-K' attention weights on the history] (paper Eq. 2), z-scored per scale and ranked over all layer-scale pairs (Eq. 3)",
@@ -75,9 +75,6 @@ export function asiFromColsum(colsum: ArrayLike<number>, offset: number, cacheLe
   for (let j = hist - 1; j >= hist - top; j--) topMass += h[j];
   return (cur + topMass) / total;
 }
-
-/** @deprecated name kept for older callers */
-export const headAsi = asiFromColsum;
 
 /** ASI of one mode from the two Eq. 2 factor means and the sum index. */
 export function asiOf(mode: AsiMode, current: number, history: number, sum: number): number {

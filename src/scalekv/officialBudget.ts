@@ -18,7 +18,7 @@ import { cumulativeTokens } from '../model/schedule';
 export const OFFICIAL_BASE_CAPACITY = 650;
 /** the slots get_cache_sizes fills */
 export const OFFICIAL_FIRST_KEY = 9;
-export const OFFICIAL_LAST_KEY = 13;
+const OFFICIAL_LAST_KEY = 13;
 /** the official code's last scale index, whose capacity comes from the one before */
 const OFFICIAL_LAST_SCALE = 12;
 
@@ -28,7 +28,7 @@ const bad = (m: string): never => {
 };
 
 /** The table slot update_kv reads at scale index si. */
-export function officialSlotForScale(si: number): number {
+function officialSlotForScale(si: number): number {
   return (si === OFFICIAL_LAST_SCALE ? si - 1 : si) + 2;
 }
 
@@ -163,6 +163,3 @@ export function simulateCacheLengths(t: OfficialBudgetTable, depth: number, sche
     return [...len];
   });
 }
-
-/** @deprecated name kept for callers written before simulateCacheLengths */
-export const simulateOfficialCacheLengths = simulateCacheLengths;

@@ -11,8 +11,8 @@ import { allocateBudgets, cacheLengths, type BudgetPlan } from './budgets';
 import { officialPlan, uniformTokensPerLayer } from './officialRule';
 import { formatOfficialTable, OFFICIAL_BASE_CAPACITY, OFFICIAL_FIRST_KEY, officialCompressedScales, scaleIndexOfKey, tableKeyForScale, validateOfficialTable } from './officialBudget';
 
-export const PROFILE_FORMAT = 'scalekv-profile';
-export const PROFILE_VERSION = 1;
+const PROFILE_FORMAT = 'scalekv-profile';
+const PROFILE_VERSION = 1;
 
 export const DEFAULT_SETTINGS: ProfileSettings = {
   targetRatio: DEFAULTS.ratio,
@@ -52,7 +52,7 @@ export function checkProfileMatches(p: ScaleKVProfile, model: ProfileModelRef, o
 const isPosInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
 
 /** Structural validation of a parsed profile; throws E_PROFILE_INVALID naming the field at fault. */
-export function validateProfile(x: unknown, origin = 'profile'): ScaleKVProfile {
+function validateProfile(x: unknown, origin = 'profile'): ScaleKVProfile {
   const bad = (m: string): never => {
     throw new ScaleKVError('E_PROFILE_INVALID', `${origin}: ${m}`);
   };

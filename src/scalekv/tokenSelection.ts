@@ -17,7 +17,7 @@ import type { ScaleShape } from '../shared/types';
  * token count up in this table (Infinity's 1:1 schedule) by scale index, and treats the last that
  * many cache entries as a square map.
  */
-export const OFFICIAL_SCALE_SIZES: readonly number[] = [1, 4, 16, 36, 64, 144, 256, 400, 576, 1024, 1600, 2304, 4096];
+const OFFICIAL_SCALE_SIZES: readonly number[] = [1, 4, 16, 36, 64, 144, 256, 400, 576, 1024, 1600, 2304, 4096];
 
 /**
  * 'official': the official code's window, including its assumption that every map is the square of
@@ -114,7 +114,7 @@ export function windowQueryIndices(a: WindowArgs): Int32Array {
  * F.max_pool1d (implicit -inf padding) or F.avg_pool1d (count_include_pad=True: zero padding, always
  * divided by the kernel) along one axis, stride 1, padding floor(k/2). Odd kernels keep the length.
  */
-export function pool1d(x: Float64Array, kernel: number, mode: 'maxpool' | 'avgpool'): Float64Array {
+function pool1d(x: Float64Array, kernel: number, mode: 'maxpool' | 'avgpool'): Float64Array {
   const n = x.length;
   const pad = Math.floor(kernel / 2);
   const out = new Float64Array(n + 2 * pad - kernel + 1);
@@ -151,7 +151,7 @@ export interface SelectOptions {
 }
 
 /** Window scores summed over the window's queries, window keys set to -inf (the official mask). */
-export function windowKeyScores(scores: ArrayLike<number>, rows: number, keyLen: number, windowKeys: Int32Array): Float64Array {
+function windowKeyScores(scores: ArrayLike<number>, rows: number, keyLen: number, windowKeys: Int32Array): Float64Array {
   const summed = new Float64Array(keyLen);
   for (let q = 0; q < rows; q++) {
     const o = q * keyLen;

@@ -1,55 +1,9 @@
 /**
- * Typed messages between the extension host and the engine worker, and between the host and the
- * webviews (visualizer panel, sidebar). One module so that both ends are checked by the compiler.
+ * Typed messages between the extension host and the webviews (visualizer panel, sidebar). One module
+ * so that both ends are checked by the compiler. The engine process's messages are in
+ * src/engine/protocol.ts, derived from EngineApi.
  */
-import type { ErrorInfo } from './errors';
-import type {
-  CalibrateRequest,
-  CompareRequest,
-  CompareResult,
-  EvaluateRequest,
-  EvaluateResult,
-  GenerateRequest,
-  Leaderboard,
-  ModelSummary,
-  Progress,
-  ProviderInfo,
-  ProviderSetting,
-  RunRecord,
-  ScaleKVProfile,
-} from './types';
-
-// ---- host -> engine worker -------------------------------------------------------------------
-
-export type EngineRequest =
-  | { type: 'generate'; id: number; request: GenerateRequest }
-  | { type: 'calibrate'; id: number; request: CalibrateRequest }
-  | { type: 'compare'; id: number; request: CompareRequest }
-  | { type: 'evaluate'; id: number; request: EvaluateRequest }
-  | { type: 'describeModel'; id: number; modelPath?: string; provider: ProviderSetting }
-  | { type: 'cancel'; id: number }
-  | { type: 'shutdown' };
-
-/** the request types that start a job (the others are cancel and shutdown) */
-export const ENGINE_JOB_TYPES = ['generate', 'calibrate', 'compare', 'describeModel'] as const;
-
-export type EngineResult =
-  | { kind: 'generate'; run: RunRecord; runPath: string }
-  | { kind: 'calibrate'; profile: ScaleKVProfile; profilePath: string }
-  | { kind: 'compare'; result: CompareResult }
-  | { kind: 'evaluate'; result: EvaluateResult }
-  | { kind: 'describeModel'; model: ModelSummary; provider: ProviderInfo };
-
-// ---- engine worker -> host -------------------------------------------------------------------
-
-export type EngineEvent =
-  | { type: 'ready' }
-  /** the worker has received request id and starts it (a request never accepted can be sent again) */
-  | { type: 'accepted'; id: number }
-  | { type: 'progress'; id: number; progress: Progress }
-  | { type: 'result'; id: number; result: EngineResult }
-  | { type: 'error'; id: number; error: ErrorInfo }
-  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
+import type { Leaderboard, ModelSummary, ProviderInfo, RunRecord, ScaleKVProfile } from './types';
 
 // ---- host <-> visualizer webview -------------------------------------------------------------
 

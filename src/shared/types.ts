@@ -352,6 +352,12 @@ export interface CalibrateRequest {
   statePath?: string;
 }
 
+/** which model to describe, and the provider setting it would run under */
+export interface DescribeRequest {
+  modelPath?: string;
+  provider: ProviderSetting;
+}
+
 export interface CompareRequest {
   base: Omit<GenerateRequest, 'policy' | 'outDir'>;
   policies: PolicySpec[];

@@ -1,6 +1,7 @@
 /** The activity-bar view: model and provider (and why), loaded profile, recent runs, main commands. */
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
+import { sidebarHtml } from '../../webview/sidebar/html';
 import type { FromSidebar, SidebarState, ToSidebar } from '../shared/protocol';
 import { checkWebviewCommand } from './webviewCommand';
 
@@ -15,11 +16,13 @@ export class SidebarView implements vscode.WebviewViewProvider {
     this.view = view;
     view.webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, 'media')] };
     const media = (f: string) => view.webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', ...f.split('/'))).toString();
-    const nonce = randomBytes(16).toString('base64');
-    view.webview.html = `<!DOCTYPE html><html lang="en"><head><meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${view.webview.cspSource}; script-src 'nonce-${nonce}'; font-src ${view.webview.cspSource};">
-<link href="${media('sidebar.css')}" rel="stylesheet"></head>
-<body><div id="root"></div><script nonce="${nonce}" src="${media('dist/sidebar.js')}"></script></body></html>`;
+    view.webview.html = sidebarHtml({
+      scriptUri: media('dist/sidebar.js'),
+      styleUri: media('sidebar.css'),
+      codiconsUri: media('dist/codicons/codicon.css'),
+      nonce: randomBytes(16).toString('base64'),
+      cspSource: view.webview.cspSource,
+    });
     view.webview.onDidReceiveMessage((m: FromSidebar) => {
       if (m.type === 'ready') this.push();
       else if (m.type === 'command') {

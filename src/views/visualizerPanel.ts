@@ -14,7 +14,7 @@ import { readRetentionSlice } from './retentionReader';
 import { readRunImages, readRunRecord } from './runFolder';
 import { checkWebviewCommand } from './webviewCommand';
 
-export const VIEW_TYPE = 'scalekv.visualizer';
+const VIEW_TYPE = 'scalekv.visualizer';
 
 export class VisualizerPanel {
   static current: VisualizerPanel | undefined;
@@ -54,7 +54,13 @@ export class VisualizerPanel {
   private html(): string {
     const w = this.panel.webview;
     const media = (f: string) => w.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'media', ...f.split('/'))).toString();
-    return visualizerHtml({ scriptUri: media('dist/visualizer.js'), styleUri: media('visualizer.css'), nonce: randomBytes(16).toString('base64'), cspSource: w.cspSource });
+    return visualizerHtml({
+      scriptUri: media('dist/visualizer.js'),
+      styleUri: media('visualizer.css'),
+      codiconsUri: media('dist/codicons/codicon.css'),
+      nonce: randomBytes(16).toString('base64'),
+      cspSource: w.cspSource,
+    });
   }
 
   private post(m: ToWebview): void {

@@ -12,7 +12,7 @@ import { runPayload } from '../../src/notebook/payload';
 import { PROFILE_MIME, RUN_MIME, type RunPayload, type ScaleKVProfile } from '../../src/shared/types';
 import { ctx, request } from '../unit/engine/helpers';
 import { profile2B, smallPayload } from '../fixtures/webview/makeFixtures';
-import { launch, rendererPage, shot, watch, type Theme } from './harness';
+import { choose, launch, rendererPage, shot, watch, type Theme } from './harness';
 
 let browser: Browser;
 let p2b: ScaleKVProfile;
@@ -24,6 +24,9 @@ before(async () => {
   browser = await launch();
 });
 after(async () => browser?.close());
+
+const value = (page: Page, selector: string) => page.locator(selector).evaluate((e) => (e as HTMLElement & { value: string }).value);
+const scaleName = (run: RunPayload['run'], si: number) => `${si} (${run.schedule[si].h}×${run.schedule[si].w})`;
 
 async function render(theme: Theme, items: [string, string, unknown][]): Promise<{ page: Page; errors: string[] }> {
   const page = await browser.newPage({ viewport: { width: 1100, height: 1000 } });
@@ -47,21 +50,21 @@ test('profile and run payloads render with the shared drawing code; pickers and 
   const run = payload.run;
   const canvas = page.locator('#out2 canvas.retention');
   // opens on the last compressed scale
-  assert.equal(await page.locator('#out2 select.scale').inputValue(), '12');
+  assert.equal(await value(page, '#out2 .scale'), '12');
   const si = 11;
   const refiner = run.profile!.scales[si].roles.indexOf('refiner');
-  await page.selectOption('#out2 select.scale', String(si));
-  await page.selectOption('#out2 select.layer', String(refiner));
+  await choose(page, '#out2 .scale', scaleName(run, si));
+  await choose(page, '#out2 .layer', String(refiner));
   assert.equal(Number(await canvas.getAttribute('data-kept')), run.profile!.scales[si].refinerBudget);
   const drafter = run.profile!.scales[si].roles.indexOf('drafter');
   await page.locator(`#out2 svg.grid rect.cell[data-layer="${drafter}"][data-scale="${si}"]`).click();
-  assert.equal(await page.locator('#out2 select.layer').inputValue(), String(drafter));
+  assert.equal(await value(page, '#out2 .layer'), String(drafter));
   assert.equal(Number(await canvas.getAttribute('data-kept')), run.profile!.scales[si].drafterBudget);
-  await page.selectOption('#out2 select.scale', '1');
+  await choose(page, '#out2 .scale', scaleName(run, 1));
   assert.equal(Number(await canvas.getAttribute('data-kept')), 5, 'nothing is evicted at 2x2: all 1+4 tokens kept');
-  await page.selectOption('#out2 select.scale', '12');
+  await choose(page, '#out2 .scale', scaleName(run, 12));
   assert.equal(await canvas.getAttribute('data-total'), '10521');
-  await page.selectOption('#out2 select.row', '1');
+  await choose(page, '#out2 .row', 'unconditional');
   assert.equal(Number(await canvas.getAttribute('data-kept')), run.kv.perScale[12].perLayerTokens[drafter]);
   assert.equal(await page.locator('#out2 img').getAttribute('src'), payload.images[0].dataUri);
   assert.equal(await page.locator('#out2 svg.memory rect.bar-held[data-scale]').count(), 13);
@@ -115,8 +118,8 @@ test('a payload built from a real engine run renders its retention map', async (
   const n = real.run.schedule.length;
   const si = prof.scales.map((s) => s.compressed).lastIndexOf(true);
   const layer = prof.scales[si].roles.indexOf('refiner');
-  await page.selectOption('#out1 select.scale', String(si));
-  await page.selectOption('#out1 select.layer', String(layer));
+  await choose(page, '#out1 .scale', scaleName(real.run, si));
+  await choose(page, '#out1 .layer', String(layer));
   assert.equal(Number(await page.locator('#out1 canvas.retention').getAttribute('data-kept')), real.run.kv.perScale[si].perLayerTokens[layer]);
   assert.equal(await page.locator('#out1 svg.grid .cells rect.cell').count(), prof.model.depth * n);
   await shot(page, 'renderer-engine-hc');

@@ -12,7 +12,7 @@ import type { FromWebview, Selection } from '../../src/shared/protocol';
 import type { RunRecord, ScaleKVProfile } from '../../src/shared/types';
 import { readRetentionSlice } from '../../src/views/retentionReader';
 import { profile2B, profile8B, type SmallRun } from '../fixtures/webview/makeFixtures';
-import { launch, shot, visualizerPage, watch, writeSmallRun, type Theme } from './harness';
+import { choose, launch, shot, visualizerPage, watch, writeSmallRun, type Theme } from './harness';
 
 let browser: Browser;
 let p2b: ScaleKVProfile;
@@ -108,12 +108,12 @@ test('clicking a cell posts select and requestRetention, and the retention map c
   assert.equal(await page.locator('svg.grid rect.cell.selected').count(), 1);
   // another head keeps as many tokens but different ones
   const before = await page.locator('#retention').evaluate((c: HTMLCanvasElement) => c.toDataURL());
-  await page.selectOption('#head', '2');
+  await choose(page, '#head', 'head 2');
   assert.equal((await lastOf(page, 'requestRetention'))?.selection.head, 2);
   await answerRetention(page);
   assert.equal(await kept(page), keptDrafter);
   assert.notEqual(await page.locator('#retention').evaluate((c: HTMLCanvasElement) => c.toDataURL()), before);
-  await page.selectOption('#row', '1');
+  await choose(page, '#row', 'unconditional');
   assert.equal((await lastOf(page, 'requestRetention'))?.selection.row, 1);
   await answerRetention(page);
   assert.equal(await page.locator('#image').getAttribute('src'), fx.imageDataUri);
@@ -267,7 +267,7 @@ test('Infinity-8B sized grid (40 x 13) and a 64x64 retention map render complete
 test('high contrast light theme and the empty state', async () => {
   const { page, errors } = await open('hc-light');
   assert.equal(await page.locator('#grid-empty').isVisible(), true);
-  await page.click('#grid-empty button[data-command="scalekv.calibrate"]');
+  await page.click('#grid-empty vscode-button[data-command="scalekv.calibrate"]');
   assert.deepEqual(await lastOf(page, 'command'), { type: 'command', command: 'scalekv.calibrate' });
   await sendRun(page);
   await cell(page, 5, 11).click();

@@ -17,6 +17,7 @@ import { drawLeaderboardPlot, leaderboardTable } from '../shared/leaderboard';
 import { LEADERBOARD_MIME, RUN_MIME, PROFILE_MIME } from '../../src/shared/types';
 import { scopeCss } from './scopeCss';
 import css from '../../media/visualizer.css';
+import '../shared/elements';
 
 /** The parts of the notebook renderer API's OutputItem used here. */
 interface OutputItem {
@@ -27,6 +28,11 @@ interface OutputItem {
 
 const ROOT = '.scalekv-output';
 let scoped: string | null = null;
+/** makes the ids that tie each picker's label to its select unique across the notebook's outputs */
+let nextId = 0;
+
+/** the part of vscode-single-select used here */
+type Select = HTMLElement & { value: string };
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
@@ -53,15 +59,42 @@ function errorBox(root: HTMLElement, msg: string): void {
   root.append(d);
 }
 
-function picker(label: string, cls: string, options: [string, string][]): { wrap: HTMLElement; select: HTMLSelectElement } {
-  const wrap = el('label', 'picker');
-  const select = el('select', cls);
-  select.append(...options.map(([v, t]) => new Option(t, v)));
-  wrap.append(el('span', undefined, `${label} `), select);
+/** a labelled VS Code select; class cls names it for the tests */
+function picker(label: string, cls: string, options: [string, string][]): { wrap: HTMLElement; select: Select } {
+  const wrap = el('span', 'picker');
+  const select = document.createElement('vscode-single-select') as Select;
+  select.className = cls;
+  select.id = `scalekv-picker-${++nextId}`;
+  select.setAttribute('label', label);
+  for (const [v, t] of options) {
+    const o = document.createElement('vscode-option');
+    o.setAttribute('value', v);
+    o.textContent = t;
+    select.append(o);
+  }
+  const l = document.createElement('vscode-label');
+  l.setAttribute('for', select.id);
+  l.textContent = label;
+  wrap.append(l, select);
   return { wrap, select };
 }
 
-export function renderProfile(root: HTMLElement, data: unknown): () => void {
+/** VS Code tabs, one panel per [title, content]; the first is shown */
+function tabs(label: string, panels: [string, HTMLElement][]): HTMLElement {
+  const t = document.createElement('vscode-tabs');
+  t.setAttribute('aria-label', label);
+  for (const [title, content] of panels) {
+    const h = document.createElement('vscode-tab-header');
+    h.slot = 'header';
+    h.textContent = title;
+    const p = document.createElement('vscode-tab-panel');
+    p.append(content);
+    t.append(h, p);
+  }
+  return t;
+}
+
+function renderProfile(root: HTMLElement, data: unknown): () => void {
   const p = validateProfileShape(data);
   root.append(el('h2', undefined, `${p.model.name}: drafters and refiners (${p.model.depth} layers × ${p.scales.length} scales, ${Math.round(100 * p.settings.targetRatio)}% budget, ${p.origin})`));
   const gridHost = el('div');
@@ -76,7 +109,7 @@ export function renderProfile(root: HTMLElement, data: unknown): () => void {
   return () => {};
 }
 
-export function renderRun(root: HTMLElement, data: unknown): () => void {
+function renderRun(root: HTMLElement, data: unknown): () => void {
   const { payload, kept } = validateRunPayload(data);
   const run = payload.run;
   const idx = payload.retention?.index ?? null;
@@ -118,14 +151,19 @@ export function renderRun(root: HTMLElement, data: unknown): () => void {
   note.setAttribute('aria-live', 'polite');
   const gridHost = el('div');
   const hover = el('div', 'hover note');
-  const charts = el('div', 'memory-row');
   const memHost = el('div', 'figure-box');
   const layerHost = el('div', 'figure-box');
   const agreeHost = el('div', 'figure-box');
-  charts.append(memHost, layerHost, agreeHost);
+  // notebook outputs are narrow: one figure at a time
+  const figures: [string, HTMLElement][] = [
+    ['KV per scale', memHost],
+    ['KV per layer', layerHost],
+  ];
+  if (run.fidelity?.tokenAgreement.length) figures.push(['Token agreement', agreeHost]);
+  figures.push(['Fidelity', fidelityTable(run.fidelity)]);
   root.append(controls, retentionRow, note);
   if (run.profile) root.append(el('h2', undefined, 'Drafters and refiners (click a cell to show its tokens)'), gridHost, hover);
-  root.append(el('h2', undefined, 'Memory and fidelity'), charts, fidelityTable(run.fidelity));
+  root.append(el('h2', undefined, 'Memory and fidelity'), tabs('Memory and fidelity', figures));
 
   const sel = () => ({ layer: Number(layer.select.value), scaleIndex: Number(scale.select.value), head: Number(head.select.value), row: Number(row.select.value) });
   const grid = run.profile
@@ -168,7 +206,7 @@ export function renderRun(root: HTMLElement, data: unknown): () => void {
       draw();
     });
     drawLayerMemory(layerHost, run.kv, s.scaleIndex);
-    agreeHost.hidden = !drawAgreement(agreeHost, run.fidelity, s.scaleIndex);
+    drawAgreement(agreeHost, run.fidelity, s.scaleIndex);
   }
   for (const p of [layer, scale, head, row]) p.select.addEventListener('change', draw);
   draw();

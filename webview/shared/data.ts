@@ -107,7 +107,7 @@ export function validateLeaderboard(l: unknown): Leaderboard {
   return x;
 }
 
-export function validateRetentionIndex(r: RetentionIndex): RetentionIndex {
+function validateRetentionIndex(r: RetentionIndex): RetentionIndex {
   if (!r || !isInt(r.batchRows, 1) || !isInt(r.heads, 1) || !Array.isArray(r.entries)) fail('the retention index lacks rows, heads or entries');
   within(r.batchRows, VIEW_LIMITS.batchRows, 'the retention index\'s row count');
   within(r.heads, VIEW_LIMITS.heads, 'the retention index\'s head count');

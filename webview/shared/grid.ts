@@ -35,7 +35,7 @@ const GAP = 2;
 const STEP = CELL + GAP;
 let instances = 0;
 
-export function cellInfo(p: ScaleKVProfile, layer: number, si: number, run?: RunRecord | null): string {
+function cellInfo(p: ScaleKVProfile, layer: number, si: number, run?: RunRecord | null): string {
   const s = p.scales[si];
   const role = s.compressed ? s.roles[layer] : 'full cache (scale not compressed)';
   const budget = !s.compressed ? 'none' : `${s.roles[layer] === 'drafter' ? s.drafterBudget : s.refinerBudget} tokens`;

@@ -148,14 +148,22 @@ export function fidelityTable(f: FidelityReport | undefined): HTMLElement {
     return div;
   }
   const fmt = (v: number | null, d = 2) => (v === null ? 'n/a' : v === Infinity ? '∞' : Number.isFinite(v) ? v.toFixed(d) : 'n/a');
-  const table = document.createElement('table');
-  const head = table.createTHead().insertRow();
-  for (const h of ['prompt', 'seed', 'PSNR (dB)', 'SSIM', 'LPIPS']) head.append(Object.assign(document.createElement('th'), { textContent: h }));
-  const body = table.createTBody();
+  // a VS Code Elements table (needs webview/shared/elements.ts loaded): roles table/row/columnheader/cell
+  const table = document.createElement('vscode-table');
+  table.setAttribute('bordered-rows', '');
+  table.setAttribute('zebra', '');
+  table.setAttribute('aria-label', 'Fidelity against the full cache');
+  const head = document.createElement('vscode-table-header');
+  head.slot = 'header';
+  for (const h of ['prompt', 'seed', 'PSNR (dB)', 'SSIM', 'LPIPS']) head.append(Object.assign(document.createElement('vscode-table-header-cell'), { textContent: h }));
+  const body = document.createElement('vscode-table-body');
+  body.slot = 'body';
   for (const im of f.images) {
-    const r = body.insertRow();
-    for (const v of [im.prompt, String(im.seed), fmt(im.psnr), fmt(im.ssim, 4), fmt(im.lpips, 4)]) r.insertCell().textContent = v;
+    const r = document.createElement('vscode-table-row');
+    for (const v of [im.prompt, String(im.seed), fmt(im.psnr), fmt(im.ssim, 4), fmt(im.lpips, 4)]) r.append(Object.assign(document.createElement('vscode-table-cell'), { textContent: v }));
+    body.append(r);
   }
+  table.append(head, body);
   const p = document.createElement('p');
   p.textContent = `Against ${f.referenceRun}: KV held ${(100 * f.kvHeldRatio).toFixed(1)}% of the full cache, peak ${(100 * f.kvPeakRatio).toFixed(1)}%.${f.lpipsNote ? ` ${f.lpipsNote}` : ''}`;
   div.append(table, p);

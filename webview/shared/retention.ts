@@ -43,7 +43,7 @@ const PAD = 10;
 const LABEL = 16;
 const FONT = '11px sans-serif';
 
-export function retentionStats(v: RetentionView): RetentionStats {
+function retentionStats(v: RetentionView): RetentionStats {
   const keptSet = new Set(v.kept);
   let start = 0;
   const perScale = [];

@@ -21,7 +21,7 @@ const plain = new Map<string, string>();
  * Any CSS colour as rgb()/rgba(). Browsers report color-mix() results as color(srgb ...), which many
  * SVG editors and converters cannot read; painting one pixel gives the plain channels.
  */
-export function plainColour(v: string): string {
+function plainColour(v: string): string {
   if (!v || v === 'none' || v.startsWith('url(') || v.startsWith('rgb')) return v;
   const hit = plain.get(v);
   if (hit) return hit;
@@ -36,7 +36,7 @@ export function plainColour(v: string): string {
   return out;
 }
 
-export function themeColour(name: string, fallback: string, within: Element = document.body): string {
+function themeColour(name: string, fallback: string, within: Element = document.body): string {
   return resolveColour(`var(${name})`, fallback, within);
 }
 

@@ -7,12 +7,14 @@
  *   #export-json                   whole-view JSON export
  *   #error #error-title #error-detail #error-dismiss   the error panel (role=alert)
  *   #grid-empty #grid #hover       the grid (svg.grid inside #grid), its empty state, hover numbers
- *   #head #row                     retention pickers; #retention (canvas) #retention-note
+ *   #head #row                     retention pickers (vscode-single-select); #retention (canvas) #retention-note
+ *   #retention-loading             progress ring while the kept tokens are on their way
+ *   #show-image (vscode-checkbox)  the image beside the map, or the map alone at full width
  *   #image-figure #image #image-caption
  *   #memory #layer-memory #agreement-box #agreement #memory-note #fidelity
  *   #leaderboard-section #leaderboard-plot (svg.leaderboard-plot) #leaderboard-table   an evaluation, when one is shown
- *   button[data-figure][data-export]   per-figure exports (ids export-<figure>-<kind>)
- *   button[data-command]           empty-state buttons that ask the host to run a command
+ *   vscode-button[data-figure][data-export]   per-figure exports (ids export-<figure>-<kind>)
+ *   vscode-button[data-command]    empty-state buttons that ask the host to run a command
  *
  * MESSAGES (src/shared/protocol.ts):
  *   webview -> host: 'ready' once loaded (the host then sends 'profile' and/or 'run');
@@ -32,6 +34,7 @@ import { drawRetention, retentionCsv, retentionSvg } from '../shared/retention';
 import { gridCsv, validateLeaderboard, validateProfileShape, validateRunShape, validateSlice } from '../shared/data';
 import { drawLeaderboardPlot, leaderboardCsv, leaderboardTable } from '../shared/leaderboard';
 import { exportFigure, liveSvg, type FigureSource } from './exports';
+import '../shared/elements';
 
 type Images = { prompt: string; dataUri: string }[];
 interface Saved extends VisualizerState {
@@ -49,6 +52,11 @@ const MAX_CACHED_IMAGES = 4_000_000;
 
 const vscode = acquireVsCodeApi();
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+/** the parts of VS Code Elements' controls used here (a select's value, a button's or option's disabled state) */
+type Select = HTMLElement & { value: string };
+type Toggle = HTMLElement & { disabled: boolean };
+type Checkbox = HTMLElement & { checked: boolean };
 
 let profile: ScaleKVProfile | null = null;
 let run: RunRecord | null = null;
@@ -149,20 +157,31 @@ function renderGrid(): void {
 
 function renderPickers(): void {
   const heads = run?.retention?.heads ?? run?.model.numHeads ?? activeProfile()?.model.numHeads ?? 1;
-  const headSel = $<HTMLSelectElement>('head');
-  if (headSel.options.length !== heads) headSel.replaceChildren(...Array.from({ length: heads }, (_, h) => new Option(`head ${h}`, String(h))));
+  const headSel = $<Select>('head');
+  if (headSel.children.length !== heads) headSel.replaceChildren(...Array.from({ length: heads }, (_, h) => option(String(h), `head ${h}`)));
   headSel.value = String(selection.head);
-  const rowSel = $<HTMLSelectElement>('row');
+  const rowSel = $<Select>('row');
   const rows = run?.retention?.batchRows ?? 2;
-  rowSel.options[1].disabled = rows < 2;
+  rowSel.querySelector<Toggle>('vscode-option[value="1"]')!.disabled = rows < 2;
   rowSel.value = String(selection.row);
   const s = activeProfile()?.scales[selection.scaleIndex];
   $('selection-label').textContent = `layer ${selection.layer}, scale ${selection.scaleIndex}${s ? ` (${s.shape.h}×${s.shape.w})` : ''}, head ${selection.head}, ${selection.row ? 'unconditional' : 'conditional'} row`;
 }
 
+function option(value: string, label: string): HTMLElement {
+  const o = document.createElement('vscode-option');
+  o.setAttribute('value', value);
+  o.textContent = label;
+  return o;
+}
+
+/** the image goes beside the map unless the user unticked "Show the image" */
+const imageShown = () => !!images[0] && $<Checkbox>('show-image').checked;
+
 function renderImage(): void {
   const fig = $('image-figure');
-  const im = images[0];
+  $('show-image').hidden = !images[0];
+  const im = imageShown() ? images[0] : undefined;
   fig.hidden = !im;
   if (!im) return;
   const img = $<HTMLImageElement>('image');
@@ -172,7 +191,7 @@ function renderImage(): void {
 
 function retentionWidth(): number {
   const row = document.querySelector('.retention-row') as HTMLElement;
-  const imageW = images[0] ? 220 : 0;
+  const imageW = imageShown() ? 220 : 0;
   return Math.max(320, (row?.clientWidth || 900) - imageW - 16);
 }
 
@@ -180,14 +199,15 @@ function renderRetention(): void {
   renderImage();
   const canvas = $<HTMLCanvasElement>('retention');
   const note = $('retention-note');
-  const show = (text: string, drawn: boolean) => {
+  const show = (text: string, drawn: boolean, loading = false) => {
     note.textContent = text;
     canvas.hidden = !drawn;
-    document.querySelectorAll<HTMLButtonElement>('[data-figure="retention"]').forEach((b) => (b.disabled = !drawn));
+    $('retention-loading').hidden = !loading;
+    document.querySelectorAll<Toggle>('[data-figure="retention"]').forEach((b) => (b.disabled = !drawn));
   };
   if (!run) return show('Token retention needs a run: generate with ScaleKV to see which tokens each layer keeps.', false);
   if (!run.retention) return show('This run did not record kept tokens (generate with retention recording on).', false);
-  if (!currentSlice()) return show('Loading the kept tokens…', false);
+  if (!currentSlice()) return show('Loading the kept tokens…', false, true);
   const st = drawRetention(canvas, { schedule: run.schedule, upTo: selection.scaleIndex, kept: slice!.kept }, retentionWidth());
   const evicted = st.total - st.kept;
   show(
@@ -308,10 +328,11 @@ window.addEventListener('message', (ev: MessageEvent<ToWebview>) => {
   }
 });
 
-$<HTMLSelectElement>('head').addEventListener('change', (e) => select({ ...selection, head: Number((e.target as HTMLSelectElement).value) }));
-$<HTMLSelectElement>('row').addEventListener('change', (e) => select({ ...selection, row: Number((e.target as HTMLSelectElement).value) }));
+$<Select>('head').addEventListener('change', () => select({ ...selection, head: Number($<Select>('head').value) }));
+$<Select>('row').addEventListener('change', () => select({ ...selection, row: Number($<Select>('row').value) }));
+$('show-image').addEventListener('change', renderRetention);
 $('error-dismiss').addEventListener('click', () => showError(null));
-document.querySelectorAll<HTMLButtonElement>('button[data-command]').forEach((b) => b.addEventListener('click', () => post({ type: 'command', command: b.dataset.command! })));
+document.querySelectorAll<HTMLElement>('[data-command]').forEach((b) => b.addEventListener('click', () => post({ type: 'command', command: b.dataset.command! })));
 
 const baseName = () => (run ? `scalekv-${run.id}` : `scalekv-${activeProfile()?.model.name ?? 'profile'}`);
 const retentionView = () => (run && currentSlice() ? { schedule: run.schedule, upTo: selection.scaleIndex, kept: slice!.kept } : null);
@@ -340,8 +361,10 @@ const figures: Record<string, FigureSource & { name: () => string }> = {
   },
 };
 
-document.querySelectorAll<HTMLButtonElement>('button[data-figure][data-export]').forEach((b) =>
+document.querySelectorAll<Toggle>('[data-figure][data-export]').forEach((b) =>
   b.addEventListener('click', async () => {
+    // a disabled vscode-button still receives pointer clicks
+    if (b.disabled) return;
     const f = figures[b.dataset.figure!];
     const kind = b.dataset.export as ExportKind;
     try {

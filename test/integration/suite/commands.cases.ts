@@ -6,6 +6,7 @@ import * as assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
+import { COMMANDS } from '../../../src/shared/commandIds';
 import type { RunRecord, ScaleKVProfile } from '../../../src/shared/types';
 import { EXTENSION_ID, extensionApi, made, runsDir, scenario, sleep, snapshot, ui, workspaceDir } from './context';
 import { test, waitFor } from './harness';
@@ -35,7 +36,7 @@ test('the extension activates and registers every contributed command', async ()
 });
 
 test('Select Model accepts the embedded default and reports it', async () => {
-  const ok = await vscode.commands.executeCommand<boolean>('scalekv.selectModel', '');
+  const ok = await vscode.commands.executeCommand<boolean>(COMMANDS.selectModel, '');
   assert.equal(ok, true);
   assert.equal(config().get('modelPath'), '');
 });
@@ -43,7 +44,7 @@ test('Select Model accepts the embedded default and reports it', async () => {
 test('Calibrate on the embedded model writes a profile', async () => {
   const api = await extensionApi();
   const before = Date.now();
-  profilePath = (await vscode.commands.executeCommand<string>('scalekv.calibrate', { prompts: ['a red apple on a wooden table', PROMPT], targetRatio: 0.1, resolution: '0.06M' }))!;
+  profilePath = (await vscode.commands.executeCommand<string>(COMMANDS.calibrate, { prompts: ['a red apple on a wooden table', PROMPT], targetRatio: 0.1, resolution: '0.06M' }))!;
   assert.ok(profilePath, 'Calibrate returned the profile path');
   assert.equal(dirname(profilePath), join(runsDir(), 'profiles'), 'profiles go to the output folder');
   assert.ok(statSync(profilePath).mtimeMs >= before - 1000, 'the profile is new');
@@ -61,7 +62,7 @@ test('Calibrate on the embedded model writes a profile', async () => {
 test('Generate with ScaleKV writes PNG images, the run record and its retention record', async () => {
   const api = await extensionApi();
   const runsBefore = new Set(existsSync(runsDir()) ? readdirSync(runsDir()) : []);
-  runPath = (await vscode.commands.executeCommand<string>('scalekv.generate', {
+  runPath = (await vscode.commands.executeCommand<string>(COMMANDS.generate, {
     prompts: [PROMPT],
     seed: 3,
     resolution: '0.06M',
@@ -87,7 +88,7 @@ test('Generate with ScaleKV writes PNG images, the run record and its retention 
 });
 
 test('Compare Policies writes a table and opens it', async () => {
-  const table = await vscode.commands.executeCommand<string>('scalekv.comparePolicies', { prompt: PROMPT, policies: ['scalekv', 'snapkv'], ratio: 0.1, resolution: '0.06M' });
+  const table = await vscode.commands.executeCommand<string>(COMMANDS.comparePolicies, { prompt: PROMPT, policies: ['scalekv', 'snapkv'], ratio: 0.1, resolution: '0.06M' });
   assert.ok(table && existsSync(table), 'the comparison table exists');
   const md = readFileSync(table, 'utf8');
   for (const p of ['scalekv', 'snapkv', 'full']) assert.match(md, new RegExp(`\\b${p}\\b`), `the table has a ${p} row`);
@@ -96,7 +97,7 @@ test('Compare Policies writes a table and opens it', async () => {
 
 test('Export Profile writes the loaded profile', async () => {
   const target = join(workspaceDir(), 'exported-profile.json');
-  const out = await vscode.commands.executeCommand<string>('scalekv.exportProfile', { kind: 'profile', target });
+  const out = await vscode.commands.executeCommand<string>(COMMANDS.exportProfile, { kind: 'profile', target });
   assert.equal(out, target);
   assert.deepEqual(JSON.parse(readFileSync(target, 'utf8')), JSON.parse(readFileSync(profilePath, 'utf8')));
 });
@@ -104,14 +105,14 @@ test('Export Profile writes the loaded profile', async () => {
 test('Export Profile refuses the official format for a profile it cannot carry, and writes nothing', async () => {
   // the official table starts at "Scale 9": a 256x256 profile compresses earlier scales
   const target = join(workspaceDir(), 'exported-official.json');
-  const out = await vscode.commands.executeCommand<string>('scalekv.exportProfile', { kind: 'official', target });
+  const out = await vscode.commands.executeCommand<string>(COMMANDS.exportProfile, { kind: 'official', target });
   assert.equal(out, undefined);
   assert.equal(existsSync(target), false);
   ui.errors.push('the official table format only carries');
 });
 
 test('Open Visualizer shows the last run in a webview panel', async () => {
-  await vscode.commands.executeCommand('scalekv.openVisualizer');
+  await vscode.commands.executeCommand(COMMANDS.openVisualizer);
   const tab = await waitFor('the visualizer tab', () =>
     vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith('scalekv.visualizer')),
   );
@@ -132,7 +133,7 @@ async function refusedImport(file: string, errorFragment: string): Promise<void>
   const api = await extensionApi();
   const loaded = api.lastProfilePath();
   const before = snapshot(workspaceDir());
-  const r = await vscode.commands.executeCommand('scalekv.importBudget', file);
+  const r = await vscode.commands.executeCommand(COMMANDS.importBudget, file);
   assert.equal(r, undefined, 'the import is refused');
   assert.deepEqual(snapshot(workspaceDir()), before, 'nothing on disk changed');
   assert.equal(api.lastProfilePath(), loaded, 'the loaded profile is unchanged');
@@ -177,7 +178,7 @@ test('Select Model: a folder with missing files is refused and the setting kept'
   copyFileSync(join(scenario().repoRoot, 'media', 'models', 'tiny-infinity', 'infinity_tiny.pth'), join(folder, 'infinity_tiny.pth'));
   const before = snapshot(workspaceDir());
   const setting = config().inspect('modelPath');
-  const ok = await vscode.commands.executeCommand<boolean>('scalekv.selectModel', folder);
+  const ok = await vscode.commands.executeCommand<boolean>(COMMANDS.selectModel, folder);
   assert.equal(ok, false);
   assert.deepEqual(config().inspect('modelPath'), setting, 'the model setting is unchanged');
   assert.deepEqual(snapshot(workspaceDir()), before, 'nothing on disk changed');
@@ -195,7 +196,7 @@ test('Select Model: a truncated checkpoint is refused', async () => {
   const pth = join(folder, 'infinity_tiny.pth');
   writeFileSync(pth, readFileSync(pth).subarray(0, Math.floor(statSync(pth).size / 2)));
   const before = snapshot(workspaceDir());
-  const ok = await vscode.commands.executeCommand<boolean>('scalekv.selectModel', folder);
+  const ok = await vscode.commands.executeCommand<boolean>(COMMANDS.selectModel, folder);
   assert.equal(ok, false);
   assert.deepEqual(snapshot(workspaceDir()), before, 'nothing on disk changed');
   ui.errors.push('infinity_tiny.pth');
@@ -204,10 +205,10 @@ test('Select Model: a truncated checkpoint is refused', async () => {
 test('Cancel stops a running generation and writes no run', async () => {
   const api = await extensionApi();
   const before = snapshot(runsDir());
-  const pending = vscode.commands.executeCommand<string | undefined>('scalekv.generate', { prompts: [PROMPT], resolution: '1M', policy: { name: 'full', ratio: 1, windowSize: 16, poolingKernel: 5, queryMode: 'code' } });
+  const pending = vscode.commands.executeCommand<string | undefined>(COMMANDS.generate, { prompts: [PROMPT], resolution: '1M', policy: { name: 'full', ratio: 1, windowSize: 16, poolingKernel: 5, queryMode: 'code' } });
   await waitFor('the engine to start the run', () => (api.client().pid ? true : undefined));
   await sleep(1500);
-  await vscode.commands.executeCommand('scalekv.cancel');
+  await vscode.commands.executeCommand(COMMANDS.cancel);
   assert.equal(await pending, undefined, 'a cancelled Generate returns nothing');
   assert.deepEqual(snapshot(runsDir()), before, 'no run folder or file was written');
   ui.errors.push('Generating cancelled');
@@ -216,13 +217,13 @@ test('Cancel stops a running generation and writes no run', async () => {
 test('a crashed engine is reported and the next run starts a new one', async () => {
   const api = await extensionApi();
   const starts = api.client().starts;
-  const pending = vscode.commands.executeCommand<string | undefined>('scalekv.generate', { prompts: [PROMPT], resolution: '1M', policy: { name: 'full', ratio: 1, windowSize: 16, poolingKernel: 5, queryMode: 'code' } });
+  const pending = vscode.commands.executeCommand<string | undefined>(COMMANDS.generate, { prompts: [PROMPT], resolution: '1M', policy: { name: 'full', ratio: 1, windowSize: 16, poolingKernel: 5, queryMode: 'code' } });
   const pid = await waitFor('the engine process', () => api.client().pid);
   await sleep(1500);
   process.kill(pid, 'SIGKILL');
   assert.equal(await pending, undefined, 'the crashed run returns nothing');
   ui.errors.push('Generating failed');
-  const again = await vscode.commands.executeCommand<string>('scalekv.generate', { prompts: [PROMPT], resolution: '0.06M', policy: { name: 'full', ratio: 1, windowSize: 16, poolingKernel: 5, queryMode: 'code' } });
+  const again = await vscode.commands.executeCommand<string>(COMMANDS.generate, { prompts: [PROMPT], resolution: '0.06M', policy: { name: 'full', ratio: 1, windowSize: 16, poolingKernel: 5, queryMode: 'code' } });
   assert.ok(again && existsSync(again), 'the next Generate works');
   assert.ok(api.client().starts > starts, 'a new engine process was started');
 });

@@ -5,6 +5,7 @@
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as vscode from 'vscode';
+import { COMMANDS } from '../../../src/shared/commandIds';
 import type { RunRecord } from '../../../src/shared/types';
 import { made, sleep, ui } from './context';
 import { test } from './harness';
@@ -12,7 +13,7 @@ import { test } from './harness';
 test('the final view is arranged for the on-screen checks', async () => {
   assert.ok(made.scalekvRun, 'the commands made a ScaleKV run');
   // the sidebar's run list opens a run this way
-  await vscode.commands.executeCommand('scalekv.openRun', made.scalekvRun);
+  await vscode.commands.executeCommand(COMMANDS.openRun, made.scalekvRun);
   const run = JSON.parse(readFileSync(made.scalekvRun, 'utf8')) as RunRecord;
   ui.visualizerCells = run.model.depth * run.schedule.length;
   const last = run.schedule.length - 1;

@@ -39,9 +39,8 @@ test('generate at 16:9 with ScaleKV through the engine process (the extension\'s
   const out = tempDir('wide');
   const c = new EngineClient({ workerPath: join(ROOT, 'dist', 'worker.js') });
   try {
-    const r = await c.request({ type: 'generate', request: request({ aspectRatio: 9 / 16, resolution: '0.06M', policy: { name: 'scalekv', ratio: 0.1 }, outDir: out, recordRetention: false }) });
-    assert.equal(r.kind, 'generate');
-    const run = (r as { run: RunRecord }).run;
+    const req = request({ aspectRatio: 9 / 16, resolution: '0.06M', policy: { name: 'scalekv', ratio: 0.1 }, outDir: out, recordRetention: false });
+    const { run } = await c.request('generate', req);
     assert.equal(run.notices?.length, 1);
     assert.match(run.notices![0].message, /No ScaleKV profile was calibrated for this run's 7 scales to 12x21/);
     assert.deepEqual(run.profile!.model.schedule, scaleSchedule(9 / 16, '0.06M'));

@@ -8,10 +8,10 @@ import { ctx, TINY } from './helpers';
 test('describeModel stops with E_CANCELLED when its signal is aborted, and works after', async () => {
   const engine = createEngine();
   const ac = new AbortController();
-  const p = engine.describeModel(TINY, 'cpu', ctx(undefined, ac.signal));
+  const p = engine.describeModel({ modelPath: TINY, provider: 'cpu' }, ctx(undefined, ac.signal));
   ac.abort();
   await assert.rejects(p, (e: ScaleKVError) => e.code === 'E_CANCELLED');
-  const r = await engine.describeModel(TINY, 'cpu', ctx());
+  const r = await engine.describeModel({ modelPath: TINY, provider: 'cpu' }, ctx());
   assert.equal(r.model.name, 'infinity-tiny');
   await engine.dispose();
 });

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { EngineClient } from '../../../src/engine/client';
 import { JobQueue } from '../../../src/engine/jobQueue';
 import type { ScaleKVError } from '../../../src/shared/errors';
-import type { EngineEvent } from '../../../src/shared/protocol';
+import type { EngineEvent } from '../../../src/engine/protocol';
 import type { Progress } from '../../../src/shared/types';
 import { request, TINY } from './helpers';
 
@@ -34,28 +34,25 @@ test('describing another model during a generate waits for it; both succeed', as
     let describeFinishedMidGenerate = false;
     let scalesAfterDescribeSent = 0;
     let describe: Promise<unknown> | null = null;
-    const gen = c.request(
-      { type: 'generate', request: request({ resolution: '0.06M', prompts: ['a lighthouse'] }) },
-      {
-        onProgress: (p) => {
-          stages.push(p);
-          // the generate is computing: ask for another model (the same files under another key)
-          if (p.stage === 'scale' && p.scaleIndex === 1 && !describe)
-            describe = c.request({ type: 'describeModel', modelPath: TINY, provider: 'cpu' }).then((r) => ((describeDone = true), r));
-          else if (describe && p.stage === 'scale') {
-            scalesAfterDescribeSent++;
-            if (describeDone) describeFinishedMidGenerate = true;
-          }
-        },
+    const gen = c.request('generate', request({ resolution: '0.06M', prompts: ['a lighthouse'] }), {
+      onProgress: (p) => {
+        stages.push(p);
+        // the generate is computing: ask for another model (the same files under another key)
+        if (p.stage === 'scale' && p.scaleIndex === 1 && !describe)
+          describe = c.request('describeModel', { modelPath: TINY, provider: 'cpu' }).then((r) => ((describeDone = true), r));
+        else if (describe && p.stage === 'scale') {
+          scalesAfterDescribeSent++;
+          if (describeDone) describeFinishedMidGenerate = true;
+        }
       },
-    );
+    });
     const r = await gen;
-    assert.equal(r.kind, 'generate');
+    assert.equal(r.run.images.length, 1, 'the generate answered with its run');
     assert.ok(describe, 'the describe was sent mid-generate');
     assert.ok(scalesAfterDescribeSent > 0, 'the generate kept computing after the describe arrived');
     assert.equal(describeFinishedMidGenerate, false, 'the describe waited for the generate');
     const d = await describe!;
-    assert.equal((d as { kind: string }).kind, 'describeModel');
+    assert.ok((d as { model: { depth: number } }).model.depth > 0, 'the describe answered with the model');
     assert.equal(c.starts, 1, 'no engine crash');
   } finally {
     c.dispose();
@@ -65,11 +62,11 @@ test('describing another model during a generate waits for it; both succeed', as
 test('a request right after an idle engine was killed starts a new engine', async () => {
   const c = new EngineClient({ workerPath: WORKER });
   try {
-    assert.equal((await c.request({ type: 'describeModel', provider: 'cpu' })).kind, 'describeModel');
+    assert.ok((await c.request('describeModel', { provider: 'cpu' })).model.depth > 0);
     process.kill(c.pid!, 'SIGKILL');
     // no await between the kill and the request: the client has not yet heard of the exit
-    const r = await c.request({ type: 'describeModel', provider: 'cpu' });
-    assert.equal(r.kind, 'describeModel');
+    const r = await c.request('describeModel', { provider: 'cpu' });
+    assert.ok(r.model.depth > 0);
     assert.equal(c.starts, 2);
   } finally {
     c.dispose();
@@ -79,7 +76,7 @@ test('a request right after an idle engine was killed starts a new engine', asyn
 test('a null message and an unknown request type are answered; the engine keeps working', async () => {
   const c = new EngineClient({ workerPath: WORKER });
   try {
-    assert.equal((await c.request({ type: 'describeModel', provider: 'cpu' })).kind, 'describeModel');
+    assert.ok((await c.request('describeModel', { provider: 'cpu' })).model.depth > 0);
     const child = (c as unknown as { child: import('node:child_process').ChildProcess }).child;
     const events: EngineEvent[] = [];
     child.on('message', (m: EngineEvent) => events.push(m));
@@ -87,7 +84,7 @@ test('a null message and an unknown request type are answered; the engine keeps 
     child.send(null as never);
     child.send({ type: 'paint', id: 9999 } as never);
     child.send({ type: 'generate' } as never); // no id
-    assert.equal(await code(c.request({ type: 'frobnicate' } as never)), 'E_INVALID_REQUEST');
+    assert.equal(await code(c.request('frobnicate' as never, {} as never)), 'E_INVALID_REQUEST');
     await new Promise((r) => setTimeout(r, 100));
     const unknown = events.find((e) => e.type === 'error' && e.id === 9999);
     assert.ok(unknown && unknown.type === 'error' && /paint/.test(unknown.error.message), JSON.stringify(events));
@@ -95,7 +92,7 @@ test('a null message and an unknown request type are answered; the engine keeps 
       events.some((e) => e.type === 'log' && /null/.test(e.message)),
       'the null message is reported in the log',
     );
-    assert.equal((await c.request({ type: 'describeModel', provider: 'cpu' })).kind, 'describeModel');
+    assert.ok((await c.request('describeModel', { provider: 'cpu' })).model.depth > 0);
     assert.equal(c.pid, pid, 'the same engine process answered');
     assert.equal(c.starts, 1);
   } finally {

@@ -42,7 +42,7 @@ function evalRequest(over: Partial<EvaluateRequest> = {}): EvaluateRequest {
 function counting(after?: { n: number; then: () => void }) {
   const calls = { full: 0, candidates: [] as string[], calibrations: [] as (CalibrateRequest & { asiMode?: string })[] };
   const e: EvaluationEngine = {
-    describeModel: (m, p) => engine.describeModel(m, p),
+    describeModel: (req) => engine.describeModel(req),
     async calibrate(req, c) {
       calls.calibrations.push(req);
       return engine.calibrate(req, c);

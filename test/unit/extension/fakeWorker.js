@@ -6,7 +6,7 @@ process.on('message', (m) => {
     return;
   }
   if (m.type === 'shutdown') process.exit(0);
-  const what = m.request?.prompts?.[0] ?? m.modelPath ?? '';
+  const what = m.request?.prompts?.[0] ?? m.request?.modelPath ?? '';
   // as the real worker: acknowledge a request before working on it ("unacked-crash" dies before that)
   if (what === 'unacked-crash') process.exit(4);
   process.send({ type: 'accepted', id: m.id });
@@ -18,6 +18,9 @@ process.on('message', (m) => {
     return;
   }
   process.send({ type: 'progress', id: m.id, progress: { stage: 'scale', message: 'scale 1', fraction: 0.5 } });
-  process.send({ type: 'result', id: m.id, result: { kind: 'describeModel', model: { name: what }, provider: { used: 'cpu' } } });
+  // each method's own reply shape (src/engine/protocol.ts)
+  const result =
+    m.type === 'describeModel' ? { model: { name: what }, provider: { used: 'cpu' } } : { run: { id: what }, runPath: `/fake/${what}/run.json` };
+  process.send({ type: 'result', id: m.id, result });
 });
 process.send({ type: 'ready' });

@@ -1,22 +1,28 @@
 /**
- * The manifest and the code agree: every contributed command is registered by the extension and
- * every registered command is contributed under category "ScaleKV"; every setting the code reads has
- * a default and a description; the renderer and views point at files the build produces.
+ * The manifest and the code agree: the contributed commands are exactly COMMANDS (the ids the
+ * extension registers, one handler each, and the webviews' buttons use), all under category
+ * "ScaleKV"; every setting the code reads has a default and a description; the renderer and views
+ * point at files the build produces.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
+import { COMMAND_IDS, COMMANDS } from '../../../src/shared/commandIds';
 
 const ROOT = resolve(__dirname, '..', '..', '..', '..');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-const ext = readFileSync(join(ROOT, 'src', 'extension', 'extension.ts'), 'utf8');
+const handlers = readFileSync(join(ROOT, 'src', 'extension', 'commands', 'index.ts'), 'utf8');
 const settings = readFileSync(join(ROOT, 'src', 'extension', 'settings.ts'), 'utf8');
 
-test('commands: contributed = registered, all in category ScaleKV', () => {
+test('commands: contributed = COMMANDS = the handlers registered, all in category ScaleKV', () => {
   const contributed = new Set<string>(pkg.contributes.commands.map((c: { command: string }) => c.command));
-  const registered = new Set([...ext.matchAll(/cmd\('([^']+)'/g)].map((m) => m[1]));
-  assert.deepEqual([...registered].sort(), [...contributed].sort());
+  assert.deepEqual([...COMMAND_IDS].sort(), [...contributed].sort());
+  assert.equal(new Set(COMMAND_IDS).size, COMMAND_IDS.length, 'no id twice');
+  // activate registers COMMANDS[name] with COMMAND_HANDLERS[name] for every name (the type checks the pairing)
+  const block = /COMMAND_HANDLERS[^\n]*\} = \{([^}]*)\}/.exec(handlers)?.[1] ?? '';
+  const named = [...block.matchAll(/^\s*(\w+):/gm)].map((m) => m[1]);
+  assert.deepEqual(named.sort(), Object.keys(COMMANDS).sort());
   for (const c of pkg.contributes.commands) assert.equal(c.category, 'ScaleKV', c.command);
   for (const want of ['scalekv.calibrate', 'scalekv.generate', 'scalekv.openVisualizer', 'scalekv.selectModel', 'scalekv.importBudget', 'scalekv.exportProfile', 'scalekv.comparePolicies', 'scalekv.evaluate', 'scalekv.cancel']) assert.ok(contributed.has(want), want);
 });
