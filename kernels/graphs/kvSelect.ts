@@ -27,6 +27,15 @@ export interface SelectInputs {
 export function selectIndices(g: Graph, s: SelectInputs, sel: InGraphSelection): { local: string; flat: string } {
   const { B, H, N } = s;
   const W = sel.windowKeys.length;
+  const offsets = new Float32Array(B * H);
+  for (let i = 0; i < B * H; i++) offsets[i] = i * N;
+  if (sel.capacity === W) {
+    // a budget of exactly the window keeps the window, as the official code does
+    const idx = new Float32Array(B * H * W);
+    for (let i = 0; i < B * H; i++) for (let j = 0; j < W; j++) idx[i * W + j] = offsets[i] + sel.windowKeys[j];
+    const local = BigInt64Array.from({ length: B * H * W }, (_, i) => BigInt(sel.windowKeys[i % W]));
+    return { local: g.initializer(g.fresh('winkeep'), 'int64', [B, H, W], rawBytes(local)), flat: g.constF(idx, [B * H * W], 'winflat') };
+  }
   const mask = new Float32Array(N);
   for (const k of sel.windowKeys) mask[k] = -Infinity;
   const maskT = g.constF(mask, [N], 'winmask');
@@ -46,8 +55,6 @@ export function selectIndices(g: Graph, s: SelectInputs, sel: InGraphSelection):
   const all = g.concat([g.op('Cast', [top], { to: 1 }), g.constF(winF, [B * H, 1, W], 'winkeys')], 2);
   // cache order: the kept indices sorted ascending
   const asc = g.opN('TopK', [all, g.constI64([sel.capacity])], { axis: -1, largest: 0, sorted: 1 }, 2)[0]; // float [B*H,1,cap]
-  const offsets = new Float32Array(B * H);
-  for (let i = 0; i < B * H; i++) offsets[i] = i * N;
   const flatIdx = g.reshape(g.add(asc, g.constF(offsets, [B * H, 1, 1], 'rowoff')), [B * H * sel.capacity]);
   return { local: g.reshape(g.op('Cast', [asc], { to: 7 }), [B, H, sel.capacity]), flat: flatIdx };
 }

@@ -26,9 +26,9 @@ export function windowedPolicy(name: PolicyName, budget: Budget, o: WindowedOpti
       const cap = budget(layer, si);
       if (cap === null || cacheLen <= cap) return null;
       const plan = planWindow({ scaleIndex: si, shape: schedule[si], keyLen: cacheLen, windowSize: o.windowSize, layout: o.layout });
-      // a budget within the window keeps just the window; average pooling lets masked window keys tie
-      // with real ones: both stay on the layer-by-layer path, whose selection handles them exactly
-      if (cap <= plan.keys.length || o.pooling !== 'maxpool') return 'layerwise';
+      // a budget below the window keeps more than the budget (the official code's warning case); average
+      // pooling lets masked window keys tie with real ones: both stay on the layer-by-layer path
+      if (cap < plan.keys.length || o.pooling !== 'maxpool') return 'layerwise';
       return { capacity: cap, windowKeys: plan.keys, windowQueries: plan.queries, kernel: o.kernel, pooling: o.pooling, queryMode: o.queryMode };
     },
     needs(layer: number, si: number, cacheLen: number, schedule: ScaleShape[]): PolicyNeeds {

@@ -12,16 +12,24 @@ import { scaleSchedule } from '../../../src/model/schedule';
 import { makeTinyInfinityWeights } from '../../../src/model/tiny/infinityTiny';
 import { gaussian } from '../../../src/model/weights';
 import { generateImages } from '../../../src/engine/generate';
+import { fusedWeightCache } from '../../../src/engine/fusedRunner';
 import { InfinitySessions } from '../../../src/engine/infinitySessions';
 import type { KvPolicy } from '../../../src/kvcache/policy';
 import { referenceLogits } from '../../reference/infinityRef';
 
-const keepAll: KvPolicy = { name: 'full', reset() {}, needs: () => ({ windowQueries: null, queryMode: 'code', colsum: false }), select: () => null };
+const keepAll: KvPolicy = {
+  name: 'full',
+  reset() {},
+  needs: () => ({ windowQueries: null, queryMode: 'code', colsum: false }),
+  select: () => null,
+  staticSelection: () => null,
+};
 
-async function check(aspect: number, resolution: string) {
+async function check(aspect: number, resolution: string, runner: 'layerwise' | 'fused' = 'layerwise') {
   const cfg = INFINITY_TINY;
   const ws = makeTinyInfinityWeights(cfg);
   const sessions = await InfinitySessions.create(cfg, ws, 'cpu');
+  const fused = fusedWeightCache(cfg, ws, 'cpu');
   const schedule = scaleSchedule(aspect, resolution);
   const B = 2;
   const lens = [5, 3];
@@ -32,9 +40,10 @@ async function check(aspect: number, resolution: string) {
   const bits = schedule.map((s, si) => Uint8Array.from(gaussian(B * s.h * s.w * cfg.codebookDim, 1, 100 + si), (v) => (v > 0 ? 1 : 0)));
   const engineLogits: Float32Array[] = [];
   await generateImages(
-    { cfg, sessions, cfgUncond: ws.get('cfg_uncond'), encodeText: async () => ({ features, lens, maxLen: T }), decode: async (z) => z },
-    { prompts: ['a', 'b'], seed: 0, aspectRatio: aspect, resolution, cfg: 3, tau: 1, topK: 0, topP: 0, policy: keepAll, queryMode: 'code', recordRetention: false, forcedBits: bits, onLogits: (si, l) => (engineLogits[si] = l.slice()) },
+    { cfg, sessions, cfgUncond: ws.get('cfg_uncond'), encodeText: async () => ({ features, lens, maxLen: T }), decode: async (z) => z, fused: (p) => fused.get(p) },
+    { prompts: ['a', 'b'], seed: 0, aspectRatio: aspect, resolution, cfg: 3, tau: 1, topK: 0, topP: 0, policy: keepAll, queryMode: 'code', recordRetention: false, forcedBits: bits, runner, onLogits: (si, l) => (engineLogits[si] = l.slice()) },
   );
+  await fused.release();
   await sessions.release();
   // the reference gets the documented inputs: conditional rows, then cfg_uncond[:len] rows
   const rows = 2 * B;
@@ -62,8 +71,10 @@ async function check(aspect: number, resolution: string) {
     report.push(`${si}:${maxErr.toExponential(1)}`);
     assert.ok(maxErr <= 1e-4 * (1 + maxRef), `scale ${si}: max |engine - float64| = ${maxErr} (max |ref| ${maxRef})`);
   });
-  console.log(`# ${resolution} h/w=${aspect.toFixed(3)} max abs error per scale: ${report.join(' ')}`);
+  console.log(`# ${runner} ${resolution} h/w=${aspect.toFixed(3)} max abs error per scale: ${report.join(' ')}`);
 }
 
 test('logits of every scale match the float64 reference (1:1, 7 scales)', () => check(1, '0.06M'));
 test('logits of every scale match the float64 reference (non-square 3:4 template, 7 scales)', () => check(1.333, '0.06M'));
+test('the fused per-scale graphs (float32, CPU) match the float64 reference at every scale (1:1)', () => check(1, '0.06M', 'fused'));
+test('the fused per-scale graphs (float32, CPU) match the float64 reference at every scale (3:4)', () => check(1.333, '0.06M', 'fused'));

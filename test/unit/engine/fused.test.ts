@@ -1,0 +1,165 @@
+/**
+ * The fused per-scale graphs: float16 conversion, the in-graph token selection against the host's
+ * selectKeep (which the scalekv tests hold to the official update_kv) on the graph's own scores, ties
+ * included, and a whole ScaleKV generation fused vs layer by layer on the CPU (float32): the same kept
+ * tokens in every layer, row and head, and logits within 1e-4 x (1 + max|logit|).
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import * as ort from 'onnxruntime-node';
+import { gatherKept, selectIndices } from '../../../kernels/graphs/kvSelect';
+import { Graph } from '../../../kernels/onnx/graph';
+import { halfBitsToFloat, toHalfBits } from '../../../kernels/onnx/half';
+import { fusedWeightCache, planScales, queryChunkFor } from '../../../src/engine/fusedRunner';
+import { generateImages } from '../../../src/engine/generate';
+import { InfinitySessions } from '../../../src/engine/infinitySessions';
+import { INFINITY_TINY } from '../../../src/model/config';
+import { scaleSchedule } from '../../../src/model/schedule';
+import { makeTinyInfinityWeights } from '../../../src/model/tiny/infinityTiny';
+import { gaussian } from '../../../src/model/weights';
+import { createPolicy } from '../../../src/scalekv/policies';
+import { planWindow, selectKeep } from '../../../src/scalekv/tokenSelection';
+import type { ScaleKVProfile } from '../../../src/shared/types';
+import { tempDir, TINY } from './helpers';
+
+test('float16 conversion rounds to nearest even and round-trips every finite half', () => {
+  const cases: [number, number][] = [
+    [1, 0x3c00],
+    [-2, 0xc000],
+    [0.1, 0x2e66],
+    [65504, 0x7bff],
+    [65520, 0x7c00], // rounds up past the largest half: infinity
+    [2 ** -14, 0x0400], // smallest normal
+    [2 ** -24, 0x0001], // smallest subnormal
+    [2 ** -26, 0x0000], // underflow
+    [1 + 2 ** -11, 0x3c00], // a tie: to the even mantissa
+    [1 + 3 * 2 ** -11, 0x3c02],
+    [-Infinity, 0xfc00],
+  ];
+  for (const [v, h] of cases) assert.equal(toHalfBits(v), h, `${v}`);
+  assert.ok(Number.isNaN(halfBitsToFloat(toHalfBits(NaN))));
+  for (let h = 0; h < 0x10000; h++) {
+    if ((h & 0x7c00) === 0x7c00 && h & 0x3ff) continue; // NaN payloads
+    assert.equal(toHalfBits(halfBitsToFloat(h)), h, `0x${h.toString(16)}`);
+  }
+});
+
+async function runSelection(scores: Float32Array, B: number, H: number, W: number, N: number, sel: Parameters<typeof selectIndices>[2]) {
+  const g = new Graph('select');
+  const s = g.input('scores', 'float32', [B, H, W, N]);
+  const cache = g.input('cache', 'float32', [B, H, N, 2]);
+  const keep = selectIndices(g, { scores: s, B, H, N }, sel);
+  g.outputAs(keep.local, 'keep', 'int64', [B, H, sel.capacity]);
+  g.outputAs(gatherKept(g, cache, keep.flat, B, H, sel.capacity, 2), 'kept', 'float32', [B, H, sel.capacity, 2]);
+  const session = await ort.InferenceSession.create(g.toBytes(), { executionProviders: ['cpu'] });
+  // every cache entry holds its own (row-head, index), so the gather can be checked exactly
+  const cacheData = new Float32Array(B * H * N * 2);
+  for (let rh = 0; rh < B * H; rh++) for (let j = 0; j < N; j++) cacheData.set([rh, j], (rh * N + j) * 2);
+  const r = await session.run({ scores: new ort.Tensor('float32', scores, [B, H, W, N]), cache: new ort.Tensor('float32', cacheData, [B, H, N, 2]) });
+  await session.release();
+  return { keep: Int32Array.from(r.keep.data as BigInt64Array, Number), kept: r.kept.data as Float32Array };
+}
+
+test('in-graph selection keeps exactly what selectKeep keeps, per row and head, ties included', async () => {
+  const B = 2;
+  const H = 3;
+  for (const [seed, tied] of [
+    [1, false],
+    [2, true],
+    [3, true],
+  ] as const) {
+    const shape = { h: 16, w: 16 };
+    const N = 600 + 256;
+    const plan = planWindow({ scaleIndex: 6, shape, keyLen: N, windowSize: 16 });
+    const W = plan.queries.length;
+    const capacity = 200;
+    // tied scores: a few integer levels, so max-pooling makes long runs of equal values
+    const scores = Float32Array.from(gaussian(B * H * W * N, 1, seed), (v) => (tied ? Math.round(v) : v));
+    const sel = { capacity, windowKeys: plan.keys, windowQueries: plan.queries, kernel: 5, pooling: 'maxpool' as const, queryMode: 'code' as const };
+    const { keep, kept } = await runSelection(scores, B, H, W, N, sel);
+    for (let rh = 0; rh < B * H; rh++) {
+      const want = selectKeep(scores.subarray(rh * W * N, (rh + 1) * W * N), plan, N, { capacity, kernel: 5, pooling: 'maxpool' })!;
+      const got = keep.subarray(rh * capacity, (rh + 1) * capacity);
+      assert.deepEqual([...got], [...want], `seed ${seed}, row-head ${rh}`);
+      for (let j = 0; j < capacity; j++) assert.deepEqual([kept[(rh * capacity + j) * 2], kept[(rh * capacity + j) * 2 + 1]], [rh, want[j]]);
+    }
+  }
+});
+
+test('policies that decide on the host stay layer by layer; query chunks shrink as keys grow', () => {
+  const schedule = scaleSchedule(1, '0.06M');
+  const model = { depth: 8, numHeads: 4, headDim: 16, schedule };
+  assert.equal(planScales(createPolicy({ name: 'h2o', ratio: 0.1 }, model), 8, schedule), null);
+  assert.equal(planScales(createPolicy({ name: 'snapkv', ratio: 0.1, pooling: 'avgpool' }, model), 8, schedule), null);
+  const snap = planScales(createPolicy({ name: 'snapkv', ratio: 0.1 }, model), 8, schedule)!;
+  assert.equal(snap.length, schedule.length);
+  assert.ok(snap.some((row) => row.some((s) => s !== null)), 'SnapKV compresses some scale');
+  assert.equal(queryChunkFor(10521), 128);
+  assert.equal(queryChunkFor(4746), 256);
+  assert.ok(queryChunkFor(100) >= 4096);
+});
+
+test('a ScaleKV generation fused and layer by layer keeps the same tokens and agrees in its logits (CPU, float32)', async () => {
+  const cfg = INFINITY_TINY;
+  const ws = makeTinyInfinityWeights(cfg);
+  const sessions = await InfinitySessions.create(cfg, ws, 'cpu');
+  const fused = fusedWeightCache(cfg, ws, 'cpu');
+  const resolution = '0.06M';
+  const schedule = scaleSchedule(1, resolution);
+  const profile = JSON.parse(readFileSync(join(TINY, `profile-${resolution}-10pct.json`), 'utf8')) as ScaleKVProfile;
+  const model = {
+    cfg,
+    sessions,
+    cfgUncond: ws.get('cfg_uncond'),
+    encodeText: async () => ({ features: gaussian(2 * 5 * cfg.textChannels, 1, 42), lens: [5, 3], maxLen: 5 }),
+    decode: async (z: Float32Array) => z,
+    fused: (p: 'float16' | 'float32') => fused.get(p),
+  };
+  const out: Record<string, { logits: Float32Array[]; positions: number[]; runner: string; held: number }> = {};
+  try {
+    for (const runner of ['layerwise', 'fused'] as const) {
+      const logits: Float32Array[] = [];
+      const policy = createPolicy({ name: 'scalekv', profile }, { depth: cfg.depth, numHeads: cfg.numHeads, headDim: 16, schedule });
+      const r = await generateImages(model, {
+        prompts: ['a', 'b'],
+        seed: 3,
+        aspectRatio: 1,
+        resolution,
+        cfg: 3,
+        tau: 1,
+        topK: 0,
+        topP: 0,
+        policy,
+        queryMode: 'code',
+        recordRetention: true,
+        runner,
+        onLogits: (si, l) => (logits[si] = l.slice()),
+      });
+      const file = join(tempDir('fused'), 'retention.bin');
+      const index = r.retention!.write(file, 'retention.bin');
+      // every kept position of every layer, scale, row and head, and how each entry is laid out
+      const positions = [...index.entries.flatMap((e) => [e.scaleIndex, e.layer, e.offset, e.count]), ...new Int32Array(readFileSync(file).buffer.slice(0))];
+      out[runner] = { logits, positions, runner: r.runner, held: r.kv.finalHeldBytes };
+    }
+  } finally {
+    await fused.release();
+    await sessions.release();
+  }
+  assert.equal(out.fused.runner, 'fused');
+  assert.equal(out.layerwise.runner, 'layerwise');
+  assert.ok(out.fused.positions.length > 1000, 'tokens were evicted and recorded');
+  assert.deepEqual(out.fused.positions, out.layerwise.positions, 'the same kept tokens in every layer, scale, row and head');
+  assert.equal(out.fused.held, out.layerwise.held);
+  out.layerwise.logits.forEach((a, si) => {
+    const b = out.fused.logits[si];
+    let err = 0;
+    let ref = 0;
+    for (let i = 0; i < a.length; i++) {
+      err = Math.max(err, Math.abs(a[i] - b[i]));
+      ref = Math.max(ref, Math.abs(a[i]));
+    }
+    assert.ok(err <= 1e-4 * (1 + ref), `scale ${si}: max |fused - layerwise| = ${err}`);
+  });
+});
