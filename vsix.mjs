@@ -59,7 +59,9 @@ function stage(target, build, dir, deps) {
   cpSync(join(root, 'examples'), join(dir, 'examples'), { recursive: true });
   // media/ as built (styles, icon, the embedded model), with this build's webview bundles
   const ownBundles = join(root, 'media', 'dist');
-  cpSync(join(root, 'media'), join(dir, 'media'), { recursive: true, filter: (s) => noMaps(s) && !s.startsWith(ownBundles) });
+  // the trained infinity-shapes model (32 MiB) is not the embedded default yet, so packages leave it out
+  const trained = join(root, 'media', 'models', 'infinity-shapes');
+  cpSync(join(root, 'media'), join(dir, 'media'), { recursive: true, filter: (s) => noMaps(s) && !s.startsWith(ownBundles) && !s.startsWith(trained) });
   cpSync(join(build, 'media', 'dist'), join(dir, 'media', 'dist'), { recursive: true, filter: noMaps });
   cpSync(join(build, 'dist'), join(dir, 'dist'), { recursive: true, filter: noMaps });
   if (!existsSync(join(dir, 'media', 'models', 'tiny-infinity', 'manifest.json'))) {
