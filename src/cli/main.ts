@@ -87,6 +87,7 @@ async function run(a: ParsedArgs, ctx: JobContext): Promise<number> {
       const policy = policyFrom(a, generatePolicyName(a));
       const request = generateRequest({ ...baseFrom(a, promptsOrExample(a)), policy, outDir: resolve(str(a, 'out', 'runs')!) });
       const { run, runPath } = await withEngine((e) => e.generate(request, ctx));
+      for (const n of run.notices ?? []) process.stderr.write(`notice: ${n.message}\n`);
       const ratio = run.kv.finalHeldBytes / run.kv.finalFullBytes;
       console.log(
         `${run.images.length} image(s) ${run.images[0].width}x${run.images[0].height} with ${run.request.policy.name} ` +
