@@ -10,6 +10,8 @@ import { rawBytes, type Graph } from '../onnx/graph';
 
 export type InGraphSelection = StaticSelection;
 
+const INT32 = 6;
+
 export interface SelectInputs {
   /** float32 window scores [B, H, W, N] */
   scores: string;
@@ -19,10 +21,11 @@ export interface SelectInputs {
 }
 
 /**
- * Indices to keep, ascending within each (row, head): `local` int64 [B, H, capacity] (cache indices,
+ * Indices to keep, ascending within each (row, head): `local` int32 [B, H, capacity] (cache indices,
  * for the host's position bookkeeping) and `flat` float32 [B*H*capacity] (indices into the cache
  * flattened to [B*H*N, d], for one plain Gather). Index arithmetic stays in float32, exact below
- * 2^24, because the WebGPU provider runs few int64 ops and each one it leaves to the CPU costs a sync.
+ * 2^24, and indices are int32: the WebGPU provider leaves int64 Reshapes to the CPU, and each such
+ * node cost a GPU round trip per layer (~100-250 ms per compressed scale on the H100).
  */
 export function selectIndices(g: Graph, s: SelectInputs, sel: InGraphSelection): { local: string; flat: string } {
   const { B, H, N } = s;
@@ -33,8 +36,8 @@ export function selectIndices(g: Graph, s: SelectInputs, sel: InGraphSelection):
     // a budget of exactly the window keeps the window, as the official code does
     const idx = new Float32Array(B * H * W);
     for (let i = 0; i < B * H; i++) for (let j = 0; j < W; j++) idx[i * W + j] = offsets[i] + sel.windowKeys[j];
-    const local = BigInt64Array.from({ length: B * H * W }, (_, i) => BigInt(sel.windowKeys[i % W]));
-    return { local: g.initializer(g.fresh('winkeep'), 'int64', [B, H, W], rawBytes(local)), flat: g.constF(idx, [B * H * W], 'winflat') };
+    const local = Int32Array.from({ length: B * H * W }, (_, i) => sel.windowKeys[i % W]);
+    return { local: g.initializer(g.fresh('winkeep'), 'int32', [B, H, W], rawBytes(local)), flat: g.constF(idx, [B * H * W], 'winflat') };
   }
   const mask = new Float32Array(N);
   for (const k of sel.windowKeys) mask[k] = -Infinity;
@@ -56,11 +59,11 @@ export function selectIndices(g: Graph, s: SelectInputs, sel: InGraphSelection):
   // cache order: the kept indices sorted ascending
   const asc = g.opN('TopK', [all, g.constI64([sel.capacity])], { axis: -1, largest: 0, sorted: 1 }, 2)[0]; // float [B*H,1,cap]
   const flatIdx = g.reshape(g.add(asc, g.constF(offsets, [B * H, 1, 1], 'rowoff')), [B * H * sel.capacity]);
-  return { local: g.reshape(g.op('Cast', [asc], { to: 7 }), [B, H, sel.capacity]), flat: flatIdx };
+  return { local: g.op('Cast', [g.reshape(asc, [B, H, sel.capacity])], { to: INT32 }), flat: flatIdx };
 }
 
 /** Gather kept entries per (row, head): cache [B, H, N, d] and flat float indices -> [B, H, K, d]. */
 export function gatherKept(g: Graph, cache: string, flat: string, B: number, H: number, K: number, d: number): string {
-  const rows = g.op('Gather', [g.reshape(cache, [-1, d]), g.op('Cast', [flat], { to: 7 })], { axis: 0 });
+  const rows = g.op('Gather', [g.reshape(cache, [-1, d]), g.op('Cast', [flat], { to: INT32 })], { axis: 0 });
   return g.reshape(rows, [B, H, K, d]);
 }

@@ -11,12 +11,13 @@
  *
  * Inputs: x0 [B,1,C] (first scale) or codes [B,L,dc] (later scales), gss [B,6,C], head_ss [B,2,C],
  * ca_kv [B,T,D], ca_bias [B,1,1,T], past_k{l}/past_v{l} [B,H,P_l,d] where P_l > 0, and the weights.
- * Outputs: logits [B,L,2dc]; unless last, k{l}/v{l} [B,H,P'_l,d]; keep{l} int64 [B,H,cap] where a
- * layer selects; with debugScores, win{l} [B,H,W,N] float32.
+ * Outputs: logits [B,L,2dc]; unless last, k{l}/v{l} [B,H,P'_l,d]; where any layer selects, keep int32:
+ * every selecting layer's [B,H,cap] indices flattened and concatenated in layer order (one output, because
+ * each output read on the host is a GPU round trip of its own: 32 of them cost ~90 ms per scale); with
+ * debugScores, win{l} [B,H,W,N] float32.
  */
 import type { InfinityConfig } from '../../src/model/config';
 import { floatAttr, Graph, rawBytes } from '../onnx/graph';
-import { toHalf } from '../onnx/half';
 import { gatherKept, selectIndices, type InGraphSelection } from './kvSelect';
 import { stepWeights, weightDtype, type StepPrecision } from './stepWeights';
 
@@ -62,7 +63,6 @@ export function buildScaleStepGraph(cfg: InfinityConfig, plan: ScaleStepPlan): U
   const cdt = plan.precision;
   const toC = (x: string) => (half ? g.op('Cast', [x], { to: F16 }) : x);
   const toF = (x: string) => (half ? g.op('Cast', [x], { to: F32 }) : x);
-  const constC = (v: number) => (half ? g.initializer(g.fresh('hc'), 'float16', [], rawBytes(toHalf([v]))) : g.scalarF(v));
 
   const W: Record<string, string> = {};
   for (const w of stepWeights(cfg, null)) {
@@ -87,38 +87,37 @@ export function buildScaleStepGraph(cfg: InfinityConfig, plan: ScaleStepPlan): U
 
   const cos = g.constF(plan.ropeCos, [L, d / 2], 'cos');
   const sin = g.constF(plan.ropeSin, [L, d / 2], 'sin');
-  const rope = (z: string) => {
-    const pairs = g.reshape(z, [B, H, L, d / 2, 2]);
-    const a = g.op('Gather', [pairs, g.constI64([0], [])], { axis: 4 });
-    const b = g.op('Gather', [pairs, g.constI64([1], [])], { axis: 4 });
-    const ra = g.sub(g.mul(cos, a), g.mul(sin, b));
-    const rb = g.add(g.mul(sin, a), g.mul(cos, b));
-    const st = g.concat([g.op('Unsqueeze', [ra, g.constI64([4])]), g.op('Unsqueeze', [rb, g.constI64([4])])], 4);
-    return g.reshape(st, [B, H, L, d]);
-  };
+  // positions are the table's rows: an offset of 0 into this scale's own [L, d/2] table
+  const posIds = g.initializer(g.fresh('pos'), 'int64', [1], rawBytes(BigInt64Array.of(0n)));
+  // 2-D RoPE on (even, odd) channel pairs: one RotaryEmbedding op instead of a dozen elementwise ones
+  const rope = (z: string) => g.op('RotaryEmbedding', [z, posIds, cos, sin], { interleaved: 1 }, 1, 'com.microsoft');
+  // F.normalize over a head's channels as an RMS norm scaled by 1/sqrt(d): x / sqrt(sum x^2) in one op
+  const invSqrtD = g.constF(new Float32Array(d).fill(1 / Math.sqrt(d)), [d], 'l2w');
+  const l2norm = (z: string) => g.op('SimplifiedLayerNormalization', [z, invSqrtD], { axis: -1, epsilon: floatAttr(1e-24 / d) });
   const ones = g.constF(new Float32Array(C).fill(1), [C]);
   const zeros = g.constF(new Float32Array(C), [C]);
   const ln = (v: string, wgt = ones, bias = zeros) => g.op('LayerNormalization', [v, wgt, bias], { axis: -1, epsilon: floatAttr(cfg.normEps) });
   const heads = (z: string, n: number) => g.transpose(g.reshape(z, [B, n, H, d]), [0, 2, 1, 3]); // [B,n,C] -> [B,H,n,d]
   const merge = (z: string, n: number) => g.reshape(g.transpose(z, [0, 2, 1, 3]), [B, n, C]);
-  const one = g.scalarF(1);
   const caKvC = toC(caKv);
   const caBiasC = toC(caBias);
   const deferred: (() => void)[] = [];
+  const keeps: string[] = [];
+  let keepLen = 0;
 
   plan.layers.forEach((lp, l) => {
     const b = `b${l}.`;
-    const gss = g.add(gssIn, W[b + 'ada_gss']);
-    const part = (i: number) => g.reshape(g.op('Gather', [gss, g.constI64([i], [])], { axis: 1 }), [B, 1, C]);
-    const [gamma1, gamma2, scale1, scale2, shift1, shift2] = [0, 1, 2, 3, 4, 5].map(part);
+    // ada_gss's scale rows carry the 1 of (1 + scale) (stepWeights), so one Split yields all six
+    const [gamma1, gamma2, scale1, scale2, shift1, shift2] = g.opN('Split', [g.add(gssIn, W[b + 'ada_gss'])], { axis: 1 }, 6);
 
     // ---- self-attention over [past cache, this scale]
-    const xsa = toC(g.add(g.mul(ln(x), g.add(scale1, one)), shift1));
+    const xsa = toC(g.add(g.mul(ln(x), scale1), shift1));
     const qkv = g.reshape(g.add(g.matmul(xsa, W[b + 'qkv.t']), W[b + 'qkv.bias']), [B, L, 3, H, d]);
-    const pick = (i: number) => g.transpose(g.op('Gather', [qkv, g.constI64([i], [])], { axis: 2 }), [0, 2, 1, 3]); // [B,H,L,d]
-    const q32 = rope(g.mul(g.l2normalize(toF(pick(0))), W[b + 'head_scale']));
-    const kNew = toC(rope(g.l2normalize(toF(pick(1)))));
-    const vNew = pick(2);
+    // [B,L,3,H,d] -> [3,B,H,L,d] -> q, k, v [B,H,L,d]: one transpose and one split
+    const [qP, kP, vP] = g.opN('Split', [g.transpose(qkv, [2, 0, 3, 1, 4])], { axis: 0 }, 3).map((z) => g.reshape(z, [B, H, L, d]));
+    const q32 = rope(g.mul(l2norm(toF(qP)), W[b + 'head_scale']));
+    const kNew = toC(rope(l2norm(toF(kP))));
+    const vNew = vP;
     const N = lp.pastLen + L;
     const kAll = lp.pastLen ? g.concat([g.input(`past_k${l}`, cdt, [B, H, lp.pastLen, d]), kNew], 2) : kNew;
     const vAll = lp.pastLen ? g.concat([g.input(`past_v${l}`, cdt, [B, H, lp.pastLen, d]), vNew], 2) : vNew;
@@ -140,12 +139,14 @@ export function buildScaleStepGraph(cfg: InfinityConfig, plan: ScaleStepPlan): U
     const ckv = g.reshape(linear(caKvC, b + 'ca_kv'), [B, -1, 2, H, d]);
     const ck = g.transpose(g.op('Gather', [ckv, g.constI64([0], [])], { axis: 2 }), [0, 2, 3, 1]); // [B,H,d,T]
     const cv = g.transpose(g.op('Gather', [ckv, g.constI64([1], [])], { axis: 2 }), [0, 2, 1, 3]); // [B,H,T,d]
-    const cs = g.add(g.mul(g.matmul(cq, ck), constC(1 / Math.sqrt(d))), caBiasC);
+    const cs = g.add(g.matmul(cq, ck), caBiasC); // ca_q carries the 1/sqrt(d) (stepWeights)
     x = g.add(x, toF(linear(merge(g.matmul(g.softmax(cs, -1), cv), L), b + 'ca_proj')));
 
     // ---- FFN
-    const xf = g.add(g.mul(ln(x), g.add(scale2, one)), shift2);
-    const f = linear(g.geluTanh(linear(xf, b + 'fc1'), half ? constC : undefined), b + 'fc2');
+    const xf = g.add(g.mul(ln(x), scale2), shift2);
+    // bias + GELU(tanh) in one op
+    const h1 = g.op('FastGelu', [g.matmul(toC(xf), W[b + 'fc1.t']), W[b + 'fc1.bias']], {}, 1, 'com.microsoft');
+    const f = linear(h1, b + 'fc2');
     x = g.add(x, g.mul(toF(f), gamma2));
 
     // ---- token selection and the cache the next scale reads. The window scores are computed here, so
@@ -171,7 +172,8 @@ export function buildScaleStepGraph(cfg: InfinityConfig, plan: ScaleStepPlan): U
       let vOut = vAll;
       if (lp.select && scores) {
         const keep = selectIndices(g, { scores, B, H, N }, lp.select);
-        g.outputAs(keep.local, `keep${l}`, 'int64', [B, H, lp.select.capacity]);
+        keeps.push(g.reshape(keep.local, [B * H * lp.select.capacity]));
+        keepLen += B * H * lp.select.capacity;
         if (!plan.last) {
           kOut = gatherKept(g, kAll, keep.flat, B, H, lp.select.capacity, d);
           vOut = gatherKept(g, vAll, keep.flat, B, H, lp.select.capacity, d);
@@ -187,8 +189,9 @@ export function buildScaleStepGraph(cfg: InfinityConfig, plan: ScaleStepPlan): U
 
   // ---- bitwise head (float32)
   const hp = (i: number) => g.reshape(g.op('Gather', [headSS, g.constI64([i], [])], { axis: 1 }), [B, 1, C]);
-  const xh = g.add(g.mul(ln(x), g.add(hp(0), one)), hp(1));
+  const xh = g.add(g.mul(ln(x), g.add(hp(0), g.scalarF(1))), hp(1));
   g.outputAs(g.add(g.matmul(xh, W['head.t']), W['head.bias']), 'logits', 'float32', [B, L, 2 * dc]);
   for (const emit of deferred) emit();
+  if (keeps.length) g.outputAs(keeps.length === 1 ? keeps[0] : g.concat(keeps, 0), 'keep', 'int32', [keepLen]);
   return g.toBytes();
 }

@@ -46,7 +46,13 @@ export function stepWeights(cfg: InfinityConfig, ws: WeightSource | null): StepW
   const prefixes = ws ? blockPrefixes(ws, cfg.depth) : Array.from({ length: cfg.depth }, (_, i) => `blocks.${i}.`);
   prefixes.forEach((p, l) => {
     const b = `b${l}.`;
-    add(b + 'ada_gss', [1, 6, C], 'float32', l, () => expectTensor(src, p + 'ada_gss', [1, 1, 6, C]));
+    // rows (gamma1, gamma2, scale1, scale2, shift1, shift2); the graph multiplies by (1 + scale), so the
+    // scale rows are uploaded with their 1 added and the graph needs no Add per block and scale
+    add(b + 'ada_gss', [1, 6, C], 'float32', l, () => {
+      const gss = Float32Array.from(expectTensor(src, p + 'ada_gss', [1, 1, 6, C]));
+      for (let i = 2 * C; i < 4 * C; i++) gss[i] += 1;
+      return gss;
+    });
     linT(b + 'qkv.t', p + 'sa.mat_qkv.weight', 3 * C, C, l);
     add(b + 'qkv.bias', [3 * C], 'compute', l, () => {
       const bias = new Float32Array(3 * C);
@@ -60,8 +66,10 @@ export function stepWeights(cfg: InfinityConfig, ws: WeightSource | null): StepW
     vec(b + 'proj.bias', p + 'sa.proj.bias', C, l);
     vec(b + 'ca_norm.weight', p + 'ca_norm.weight', C, l, 'float32');
     vec(b + 'ca_norm.bias', p + 'ca_norm.bias', C, l, 'float32');
-    linT(b + 'ca_q.t', p + 'ca.mat_q.weight', C, C, l);
-    vec(b + 'ca_q.bias', p + 'ca.mat_q.bias', C, l);
+    // the cross-attention's 1/sqrt(d) is folded into its query projection
+    const caScale = 1 / Math.sqrt(C / H);
+    add(b + 'ca_q.t', [C, C], 'compute', l, () => transpose2d(expectTensor(src, p + 'ca.mat_q.weight', [C, C]), C, C).map((v) => v * caScale));
+    add(b + 'ca_q.bias', [C], 'compute', l, () => expectTensor(src, p + 'ca.mat_q.bias', [C]).map((v) => v * caScale));
     linT(b + 'ca_kv.t', p + 'ca.mat_kv.weight', 2 * C, D, l);
     add(b + 'ca_kv.bias', [2 * C], 'compute', l, () => {
       const bias = new Float32Array(2 * C);

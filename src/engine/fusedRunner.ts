@@ -71,21 +71,22 @@ export class FusedModel {
         if (signal?.aborted) throw new Error('aborted');
         const dt = weightDtype(w, precision);
         const data = w.read();
-        const host = dt === 'float16' ? new ort.Tensor('float16', toHalf(data), w.dims) : new ort.Tensor('float32', data, w.dims);
         bytes += data.length * (dt === 'float16' ? 2 : 4);
         if (ep === 'cpu') {
-          weights[`w.${w.name}`] = host;
+          weights[`w.${w.name}`] = dt === 'float16' ? new ort.Tensor('float16', toHalf(data), w.dims) : new ort.Tensor('float32', data, w.dims);
           continue;
         }
-        // a device tensor comes out of a session run: push each weight through an identity graph once
+        // a device tensor comes out of a session run: push each weight through a graph once, which
+        // also rounds float16 weights on the GPU (converting 2B parameters in JavaScript took about a minute)
         let up = uploaders.get(dt);
         if (!up) {
           const g = new Graph('upload');
-          g.outputAs(g.input('x', dt, null), 'y', dt, null);
+          const x = g.input('x', 'float32', null);
+          g.outputAs(dt === 'float16' ? g.op('Cast', [x], { to: 10 }) : x, 'y', dt, null);
           up = await ort.InferenceSession.create(g.toBytes(), sessionOptions(ep, ['y']));
           uploaders.set(dt, up);
         }
-        weights[`w.${w.name}`] = (await up.run({ x: host })).y;
+        weights[`w.${w.name}`] = (await up.run({ x: new ort.Tensor('float32', data, w.dims) })).y;
       }
     } catch (e) {
       for (const t of Object.values(weights)) if (t.location !== 'cpu') t.dispose();
@@ -196,10 +197,17 @@ export function fusedRunner(
       const before = caches.reduce((a, c) => a + layerBytes(c.len), 0);
       let after = 0;
       let widest = 0;
+      // every selecting layer's indices arrive in one tensor, in layer order
+      const keepAll = r.keep ? (r.keep.data as Int32Array) : null;
+      let keepAt = 0;
       caches.forEach((c, l) => {
         const sel = o.plans[si][l];
-        const keepT = sel ? r[`keep${l}`] : null;
-        const keep: Selection | null = keepT ? { perHead: sel!.capacity, keep: Int32Array.from(keepT.data as BigInt64Array, Number) } : null;
+        let keep: Selection | null = null;
+        if (sel && keepAll) {
+          const n = o.rows * H * sel.capacity;
+          keep = { perHead: sel.capacity, keep: keepAll.subarray(keepAt, keepAt + n) };
+          keepAt += n;
+        }
         widest = Math.max(widest, layerBytes(c.len + L));
         const cacheLen = c.len + L;
         c.adopt(last ? null : r[`k${l}`], last ? null : r[`v${l}`], L, step.firstPos, keep);

@@ -125,12 +125,34 @@ export function sessionOptions(ep: ExecutionProvider, gpuOutputs: string[] = [])
   if (acc) (webgpu as Record<string, unknown>).enableMatmulFp32Accumulation = true;
   const provider = ep === 'webgpu' && (cache || validation || acc) ? (webgpu as unknown as ort.InferenceSession.ExecutionProviderConfig) : ep;
   const o: ort.InferenceSession.SessionOptions = { executionProviders: [provider], graphOptimizationLevel: 'all', enableCpuMemArena: false };
+  // WebGPU sessions plan no memory pattern: each of the 13 scale graphs otherwise keeps a block sized for
+  // its own peak, and the card held 16.8 GiB instead of 13.2 (ScaleKV 10%, 2B, 1024x1024) at the same
+  // speed (bench/gpu.md). SCALEKV_ORT_MEM_PATTERN=1 turns it back on for measurements.
+  if (ep === 'webgpu' && process.env.SCALEKV_ORT_MEM_PATTERN !== '1') o.enableMemPattern = false;
   // SCALEKV_ORT_LOG=0 prints onnxruntime's verbose log, including which provider runs each node
   const log = process.env.SCALEKV_ORT_LOG;
   if (log !== undefined && /^[0-4]$/.test(log)) o.logSeverityLevel = Number(log) as 0 | 1 | 2 | 3 | 4;
+  if (ep === 'webgpu') {
+    const extra = webgpuConfigEntries(process.env.SCALEKV_WEBGPU_CONFIG);
+    if (Object.keys(extra).length) o.extra = extra;
+  }
   if (ep === 'webgpu' && gpuOutputs.length) {
     // keep hidden states and KV caches on the device between runs; read small results on the CPU
     o.preferredOutputLocation = Object.fromEntries(gpuOutputs.map((n) => [n, 'gpu-buffer'])) as Record<string, ort.Tensor.DataLocation>;
   }
   return o;
+}
+
+/**
+ * SCALEKV_WEBGPU_CONFIG="maxNumPendingDispatches=256,enableInt64=1": provider settings the Node binding's
+ * option list does not carry, passed as the session config entries the provider reads them from
+ * (ep.webgpuexecutionprovider.<key>). For measurements on the GPU machine.
+ */
+export function webgpuConfigEntries(spec: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (spec ?? '').split(',')) {
+    const m = /^\s*([A-Za-z][A-Za-z0-9]*)\s*=\s*([^,]*?)\s*$/.exec(part);
+    if (m) out[`ep.webgpuexecutionprovider.${m[1]}`] = m[2];
+  }
+  return out;
 }

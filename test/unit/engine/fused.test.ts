@@ -51,7 +51,7 @@ async function runSelection(scores: Float32Array, B: number, H: number, W: numbe
   const s = g.input('scores', 'float32', [B, H, W, N]);
   const cache = g.input('cache', 'float32', [B, H, N, 2]);
   const keep = selectIndices(g, { scores: s, B, H, N }, sel);
-  g.outputAs(keep.local, 'keep', 'int64', [B, H, sel.capacity]);
+  g.outputAs(keep.local, 'keep', 'int32', [B, H, sel.capacity]);
   g.outputAs(gatherKept(g, cache, keep.flat, B, H, sel.capacity, 2), 'kept', 'float32', [B, H, sel.capacity, 2]);
   const session = await ort.InferenceSession.create(g.toBytes(), { executionProviders: ['cpu'] });
   // every cache entry holds its own (row-head, index), so the gather can be checked exactly
@@ -59,7 +59,7 @@ async function runSelection(scores: Float32Array, B: number, H: number, W: numbe
   for (let rh = 0; rh < B * H; rh++) for (let j = 0; j < N; j++) cacheData.set([rh, j], (rh * N + j) * 2);
   const r = await session.run({ scores: new ort.Tensor('float32', scores, [B, H, W, N]), cache: new ort.Tensor('float32', cacheData, [B, H, N, 2]) });
   await session.release();
-  return { keep: Int32Array.from(r.keep.data as BigInt64Array, Number), kept: r.kept.data as Float32Array };
+  return { keep: r.keep.data as Int32Array, kept: r.kept.data as Float32Array };
 }
 
 test('in-graph selection keeps exactly what selectKeep keeps, per row and head, ties included', async () => {

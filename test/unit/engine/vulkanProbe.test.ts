@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { vulkanLoaderFound } from '../../../src/engine/runtime';
+import { sessionOptions, vulkanLoaderFound, webgpuConfigEntries } from '../../../src/engine/runtime';
 import { tempDir } from './helpers';
 
 test('the Vulkan loader is found on LD_LIBRARY_PATH or in the linker cache', { skip: process.platform !== 'linux' && 'Linux only' }, () => {
@@ -25,4 +25,26 @@ test('without a loader anywhere it is not found', { skip: process.platform !== '
   // the machine's own library folders are searched too: only meaningful where they hold no loader
   if (vulkanLoaderFound({}, cache)) return t.skip('this machine has a Vulkan loader in a standard folder');
   assert.equal(vulkanLoaderFound({ LD_LIBRARY_PATH: tempDir('empty') }, cache), false);
+});
+
+test('WebGPU provider settings the binding does not list become session config entries; odd parts are ignored', () => {
+  assert.deepEqual(webgpuConfigEntries('maxNumPendingDispatches=256, enableInt64 = 1,bad,=3,x y=2'), {
+    'ep.webgpuexecutionprovider.maxNumPendingDispatches': '256',
+    'ep.webgpuexecutionprovider.enableInt64': '1',
+  });
+  assert.deepEqual(webgpuConfigEntries(undefined), {});
+});
+
+test('WebGPU sessions plan no memory pattern unless asked; CPU sessions keep the default', () => {
+  const before = process.env.SCALEKV_ORT_MEM_PATTERN;
+  try {
+    delete process.env.SCALEKV_ORT_MEM_PATTERN;
+    assert.equal(sessionOptions('webgpu').enableMemPattern, false);
+    assert.equal(sessionOptions('cpu').enableMemPattern, undefined);
+    process.env.SCALEKV_ORT_MEM_PATTERN = '1';
+    assert.equal(sessionOptions('webgpu').enableMemPattern, undefined);
+  } finally {
+    if (before === undefined) delete process.env.SCALEKV_ORT_MEM_PATTERN;
+    else process.env.SCALEKV_ORT_MEM_PATTERN = before;
+  }
 });
