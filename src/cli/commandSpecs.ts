@@ -111,6 +111,11 @@ export const COMMANDS: readonly CommandSpec[] = [
       { name: 'window', kind: 'integer', value: 'N', help: `observation-window queries per scale (default ${D.windowSize})` },
       { name: 'kernel', kind: 'integer', value: 'N', help: `max-pooling kernel along the key axis (default ${D.poolingKernel})` },
       { name: 'state', kind: 'text', value: 'FILE', help: 'partial-state file to resume from (default <out>.state.json)' },
+      {
+        name: 'keep-state',
+        kind: 'boolean',
+        help: 'keep the state file at the end: another ratio, budget rule or ASI mode with the same prompts and --state reuses it without running the model',
+      },
       ...shape,
       ...model,
     ],
@@ -155,7 +160,13 @@ export const COMMANDS: readonly CommandSpec[] = [
       { name: 'tau', kind: 'number', value: 'X', help: `(default ${D.tau})` },
       { name: 'top-k', kind: 'integer', value: 'N', help: `(default ${D.topK})` },
       { name: 'top-p', kind: 'number', value: 'X', help: `(default ${D.topP})` },
-      { name: 'profile', kind: 'text', value: 'FILE', help: "ScaleKV profile for every ratio (default: the model's shipped one)" },
+      {
+        name: 'profile',
+        kind: 'text',
+        value: 'FILE',
+        repeat: true,
+        help: "a profile for every ratio (default: the model's shipped one); repeat: each row takes the one made for its ratio and rule",
+      },
       { name: 'calibrate', kind: 'boolean', help: 'calibrate a ScaleKV profile per ratio instead' },
       { name: 'calibration-prompts-file', kind: 'text', value: 'FILE', help: 'prompts for --calibrate (default: the 10 built-in ones)' },
       { name: 'budget-rule', kind: 'text', value: 'R', repeat: true, choices: ['official', 'legacy'], help: 'repeat: every row once per rule' },
@@ -166,6 +177,21 @@ export const COMMANDS: readonly CommandSpec[] = [
       { name: 'query-mode', kind: 'text', value: 'M', choices: QUERY_MODES, help: `(default ${D.queryMode})` },
     ],
     notes: PROMPTS_NOTE,
+  },
+  {
+    name: 'merge-leaderboards',
+    summary: 'merge the leaderboards of an evaluation sharded over processes into one; --check scores every kept image against its prompt',
+    usage: 'merge-leaderboards --part DIR [--part DIR ...] --out DIR [--check]',
+    flags: [
+      { name: 'part', kind: 'text', value: 'DIR', repeat: true, help: 'an evaluate --out folder; repeat (folders without leaderboard.json yet are skipped)' },
+      { name: 'out', kind: 'text', value: 'DIR', help: 'where leaderboard.json and leaderboard.md (and prompt-check.*) go' },
+      {
+        name: 'check',
+        kind: 'boolean',
+        help: 'run the prompt checker on every kept image (evaluate --keep-runs): shares matching colour, +position, +shape per row',
+      },
+    ],
+    notes: 'Parts must come from the same model, size and image; a row measured twice for the same prompt and seed is an error.',
   },
   {
     name: 'bench',

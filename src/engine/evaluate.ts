@@ -38,7 +38,7 @@ import type {
 } from '../shared/types';
 import type { JobContext } from './api';
 import { atomicWrite } from './atomicWrite';
-import { calibrates, planRows, validateEvaluateRequest, type PlannedRow } from './evaluatePlan';
+import { calibrates, matchProfiles, planRows, validateEvaluateRequest, type GivenProfile, type PlannedRow } from './evaluatePlan';
 import { fidelityOfPixels } from './fidelity';
 import { aggregateRows, formatLeaderboard, rankRows } from './leaderboard';
 import { readProfileOrTable, resolvePolicySpec, usesProfile } from './policySpec';
@@ -73,9 +73,9 @@ const profileKey = (rule: string | undefined, mode: string | undefined, ratio: n
 
 function settingsKey(req: EvaluateRequest): string {
   const { modelPath, resolution, aspectRatio, cfg, tau, topK, topP, provider } = req;
-  const { windowSize, poolingKernel, queryMode, profilePath, calibrationPrompts } = req;
+  const { windowSize, poolingKernel, queryMode, profilePath, profileSet, calibrationPrompts } = req;
   const calibrate = calibrates(req);
-  const selection = { windowSize, poolingKernel, queryMode, profilePath, calibrate, calibrationPrompts };
+  const selection = { windowSize, poolingKernel, queryMode, profilePath, profileSet, calibrate, calibrationPrompts };
   return JSON.stringify({ modelPath, resolution, aspectRatio, cfg, tau, topK, topP, provider, ...selection });
 }
 
@@ -134,9 +134,11 @@ export async function evaluatePolicies(engine: EvaluationEngine, request: Evalua
         return [profileKey(r.budgetRule, mode, r.ratio), { rule: r.budgetRule, mode, ratio: r.ratio }] as const;
       })).entries()]
     : [];
+  let fromSet = new Map<string, string>();
   const profileFor = (r: PlannedRow): string | undefined => {
     if (!usesProfile(r.policy)) return undefined;
     if (req.profilePath) return req.profilePath;
+    if (req.profileSet?.length) return fromSet.get(r.key);
     return calibrated ? state.profiles[profileKey(r.budgetRule, r.asiMode ?? (req.ablation ? 'eq2' : undefined), r.ratio)] : undefined;
   };
   const specFor = (r: PlannedRow): PolicySpec & PassThrough => ({
@@ -162,11 +164,16 @@ export async function evaluatePolicies(engine: EvaluationEngine, request: Evalua
   ctx.onProgress({ stage: 'load', message: 'Loading the model', fraction: 0 });
   const { model } = await engine.describeModel({ modelPath: req.modelPath, provider: req.provider });
   const modelRef: ProfileModelRef = { name: model.name, depth: model.depth, numHeads: model.numHeads, headDim: model.headDim, schedule };
+  const given = (req.profileSet ?? []).map((path): GivenProfile => {
+    const p = readProfileOrTable(path, modelRef);
+    return { path, ratio: p.settings.targetRatio, rule: p.settings.budgetRule ?? 'legacy' };
+  });
+  if (given.length) fromSet = matchProfiles(profileRows, given);
   const preflight = (rows: PlannedRow[]) => {
     for (const r of rows) {
       const spec = specFor(r);
-      // ScaleKV without a profile takes the model's shipped one, which only the engine knows
-      if (r.policy === 'scalekv' && !spec.profilePath) continue;
+      // ScaleKV, HACK and HeatKV without a profile take the model's shipped one, which only the engine knows
+      if (usesProfile(r.policy) && r.policy !== 'amskv' && !spec.profilePath) continue;
       try {
         createPolicy(resolvePolicySpec(spec, modelRef), modelRef);
       } catch (e) {
@@ -290,7 +297,7 @@ export async function evaluatePolicies(engine: EvaluationEngine, request: Evalua
   const perPrompt = cases.flatMap((c) => plan.map((r) => state.cells[cellKey(c.key, r.key)]).filter((x) => !!x));
   const meta = state.meta;
   if (!meta) throw new ScaleKVError('E_INTERNAL', `${statePath} names finished rows but no reference run; delete it and evaluate again.`);
-  const profiles = profileList(req, needs, state);
+  const profiles = profileList(req, needs, state, given);
   const lb: Leaderboard = {
     format: 'scalekv-leaderboard',
     version: 1,
@@ -322,7 +329,8 @@ export async function evaluatePolicies(engine: EvaluationEngine, request: Evalua
 
 type ProfileNeed = [key: string, need: { rule?: BudgetRuleName; mode?: AsiModeName; ratio: number }];
 
-function profileList(req: EvaluateRequest, needs: ProfileNeed[], state: State): Leaderboard['profiles'] {
+function profileList(req: EvaluateRequest, needs: ProfileNeed[], state: State, given: GivenProfile[]): Leaderboard['profiles'] {
+  if (given.length) return given.map((p) => ({ rule: p.rule, ratio: p.ratio, path: p.path, origin: 'given (one of the profile set)' }));
   if (req.profilePath) {
     return [{ ratio: readRatio(req.profilePath), path: req.profilePath, origin: 'given; other ratios re-derive budgets from its roles' }];
   }
@@ -360,7 +368,7 @@ function notes(
   resumed: number,
 ): string[] {
   const out: string[] = [];
-  if (plan.some((r) => r.policy === 'scalekv') && !req.profilePath && !calibrates(req)) {
+  if (plan.some((r) => r.policy === 'scalekv') && !req.profilePath && !req.profileSet?.length && !calibrates(req)) {
     out.push("ScaleKV used the model's shipped profile for this schedule; at other ratios than its own, budgets come from its roles.");
   }
   if (calibrates(req)) {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { bindingOverride } from './ortBinding';
 import * as ort from 'onnxruntime-node';
 import { Graph } from '../../kernels/onnx/graph';
+import { threadOptions } from '../model/cpuThreads';
 import { ScaleKVError } from '../shared/errors';
 import type { ExecutionProvider, ProviderInfo, ProviderSetting } from '../shared/types';
 
@@ -124,7 +125,13 @@ export function sessionOptions(ep: ExecutionProvider, gpuOutputs: string[] = [])
   const acc = process.env.SCALEKV_WEBGPU_FP32_ACCUMULATION === '1';
   if (acc) (webgpu as Record<string, unknown>).enableMatmulFp32Accumulation = true;
   const provider = ep === 'webgpu' && (cache || validation || acc) ? (webgpu as unknown as ort.InferenceSession.ExecutionProviderConfig) : ep;
-  const o: ort.InferenceSession.SessionOptions = { executionProviders: [provider], graphOptimizationLevel: 'all', enableCpuMemArena: false };
+  // SCALEKV_CPU_THREADS=N: intra-op threads on the CPU provider (model/cpuThreads.ts)
+  const o: ort.InferenceSession.SessionOptions = {
+    executionProviders: [provider],
+    graphOptimizationLevel: 'all',
+    enableCpuMemArena: false,
+    ...threadOptions(ep),
+  };
   // SCALEKV_ORT_LOG=0 prints onnxruntime's verbose log, including which provider runs each node
   const log = process.env.SCALEKV_ORT_LOG;
   if (log !== undefined && /^[0-4]$/.test(log)) o.logSeverityLevel = Number(log) as 0 | 1 | 2 | 3 | 4;
