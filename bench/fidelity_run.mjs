@@ -9,15 +9,17 @@
  * 1. Calibration: one `scalekv calibrate` measures the calibration prompts once (--keep-state) and writes
  *    the profile for the first rule and ratio; the other rules and ratios reuse that measurement (no model
  *    run). Profile rows (scalekv, amskv, hack, heatkv) wait for it; the uniform-budget rows do not.
- * 2. Jobs: one `scalekv evaluate` per (rule, prompt, group): group "uniform" is snapkv, h2o, local;
- *    group "profile" is scalekv, amskv, hack, heatkv with the rule's calibrated profile per ratio. Each
- *    job runs its prompt's full-cache reference and its rows. Official-rule jobs come first, prompt by
- *    prompt, then the legacy ones: if the deadline cuts the run, the legacy rule has fewer prompts.
- * 3. After every finished job the finished parts are merged (`scalekv merge-leaderboards --check`) into
- *    --out: leaderboard.json/.md, prompt-check.json/.md, and progress.json, so a cut-off run leaves its
- *    results so far. At --deadline seconds running jobs are stopped; a job is not started when the time
- *    jobs of its group took so far says it cannot finish in time. The final merge takes only the prompts
- *    whose two groups both finished (per rule), so every row of a rule averages the same prompts.
+ * 2. Jobs: one `scalekv evaluate --progressive` per (rule, chunk of --chunk prompts, group): group
+ *    "uniform" is snapkv, h2o, local; group "profile" is scalekv, amskv, hack, heatkv with the rule's
+ *    calibrated profile per ratio (a profile set). A process pays the model load and graph building once
+ *    per chunk, and its leaderboard grows after every prompt. Official-rule jobs come first, then legacy:
+ *    if the deadline cuts the run, the legacy rule has fewer prompts.
+ * 3. Every --merge-every seconds and after every job, what the parts have so far is merged
+ *    (`scalekv merge-leaderboards --check`) into --out: leaderboard.json/.md, prompt-check.json/.md and
+ *    progress.json, so a run cut off from outside still leaves its results. At --deadline seconds running
+ *    jobs are stopped (their finished prompts count). The final merge keeps only the prompts measured in
+ *    every row of their rule (--complete-only), so the rows of a rule average the same prompts; --out/all/
+ *    holds every measurement.
  *
  * Nothing but summaries goes to --out (images stay in --work).
  */
@@ -43,9 +45,12 @@ const DEFAULTS = {
   threads: 1,
   'cal-threads': 2,
   deadline: 520,
+  chunk: 5,
+  'merge-every': 30,
   ratios: '0.04,0.1,0.2',
   rules: 'official,legacy',
   seed: 0,
+  done: '',
 };
 const GROUPS = { uniform: ['snapkv', 'h2o', 'local'], profile: ['scalekv', 'amskv', 'hack', 'heatkv'] };
 
@@ -59,10 +64,11 @@ function parseArgs(argv) {
     }
     o[k] = argv[++i];
   }
-  for (const k of ['prompts', 'legacy-prompts', 'workers', 'threads', 'cal-threads', 'deadline', 'seed']) o[k] = Number(o[k]);
+  for (const k of ['prompts', 'legacy-prompts', 'workers', 'threads', 'cal-threads', 'deadline', 'seed', 'chunk', 'merge-every']) o[k] = Number(o[k]);
   o.ratios = String(o.ratios).split(',').map(Number);
   o.rules = String(o.rules).split(',');
   for (const k of ['out', 'work', 'model', 'heldout', 'calibration']) o[k] = resolve(o[k]);
+  if (o.done) o.done = resolve(o.done);
   return o;
 }
 
@@ -78,7 +84,17 @@ mkdirSync(join(o.out, 'logs'), { recursive: true });
 
 const heldout = JSON.parse(readFileSync(o.heldout, 'utf8')).prompts.map((p) => p.prompt);
 const prompts = heldout.slice(0, o.prompts);
-prompts.forEach((p, i) => writeFileSync(join(o.work, 'prompts', `${i}.txt`), `${p}\n`));
+
+/**
+ * --done F: the final leaderboard.json of an earlier call; the prompts it has for a rule are measured
+ * there already, so this call skips them and the two calls' leaderboards merge without overlap
+ */
+const doneBefore = new Map(o.rules.map((r) => [r, new Set()]));
+if (o.done) {
+  const lb = JSON.parse(readFileSync(o.done, 'utf8'));
+  const ruleOf = new Map(lb.rows.map((r) => [r.key, r.budgetRule ?? '-']));
+  for (const c of lb.perPrompt) doneBefore.get(ruleOf.get(c.row))?.add(c.prompt);
+}
 
 const profilePath = (rule, ratio) => join(o.work, 'profiles', `${rule}-${ratio}.json`);
 const common = ['--model', o.model, '--resolution', o.resolution, '--provider', 'cpu'];
@@ -109,7 +125,8 @@ let calibrationFailed = false;
 const calibration = { started: elapsed(), profiles: [] };
 async function calibrate() {
   const state = join(o.work, 'calibration.state.json');
-  for (const rule of o.rules) {
+  // only the rules that still have profile rows to measure
+  for (const rule of o.rules.filter((r) => jobs.some((j) => j.rule === r && j.group === 'profile'))) {
     for (const ratio of o.ratios) {
       const t = Date.now();
       const args = ['calibrate', ...common, '--prompts-file', o.calibration, '--ratio', String(ratio), '--budget-rule', rule];
@@ -134,86 +151,88 @@ async function calibrate() {
 const jobs = [];
 for (const rule of o.rules) {
   const n = rule === 'legacy' ? Math.min(o['legacy-prompts'], prompts.length) : prompts.length;
-  for (let i = 0; i < n; i++) {
-    for (const group of Object.keys(GROUPS)) jobs.push({ rule, i, group, dir: join(o.work, 'jobs', `${rule}-${i}-${group}`), state: 'todo' });
+  const todo = prompts.slice(0, n).map((p, i) => (doneBefore.get(rule).has(p) ? -1 : i)).filter((i) => i >= 0);
+  for (let k = 0; k < todo.length; k += o.chunk) {
+    const ids = todo.slice(k, k + o.chunk);
+    for (const group of Object.keys(GROUPS)) {
+      const name = `${rule}-${ids[0]}-${group}`;
+      jobs.push({ name, rule, ids, group, dir: join(o.work, 'jobs', name), state: 'todo' });
+    }
   }
 }
 
 function jobArgs(j) {
-  const args = ['evaluate', ...common, '--prompts-file', join(o.work, 'prompts', `${j.i}.txt`), '--seed', String(o.seed)];
+  const file = join(o.work, 'prompts', `${j.rule}-${j.ids[0]}.txt`);
+  writeFileSync(file, j.ids.map((i) => prompts[i]).join('\n') + '\n');
+  const args = ['evaluate', ...common, '--prompts-file', file, '--seed', String(o.seed)];
   for (const p of GROUPS[j.group]) args.push('--policy', p);
   for (const r of o.ratios) args.push('--ratio', String(r));
-  args.push('--budget-rule', j.rule, '--out', j.dir, '--keep-runs');
+  args.push('--budget-rule', j.rule, '--out', j.dir, '--keep-runs', '--progressive');
   if (j.group === 'profile') for (const r of o.ratios) args.push('--profile', profilePath(j.rule, r));
   return args;
 }
 
-const median = (xs) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : 0);
-const took = (group) => jobs.filter((j) => j.state === 'done' && j.group === group).map((j) => j.seconds);
-
-/** the next job that may start now: profile jobs only once calibrated; none that cannot end by the deadline */
+/** the next job that may start now: profile jobs only once calibrated */
 function nextJob() {
-  for (const j of jobs) {
-    if (j.state !== 'todo') continue;
-    if (j.group === 'profile' && !calibrated) continue;
-    const est = median(took(j.group));
-    if (elapsed() + est > o.deadline) continue;
-    return j;
-  }
-  return null;
+  if (elapsed() > o.deadline - 30) return null;
+  return jobs.find((j) => j.state === 'todo' && (j.group === 'uniform' || calibrated)) ?? null;
 }
 
 // ---- merging ------------------------------------------------------------------------------------
-let merging = null;
-let mergeAgain = false;
-function complete(rule) {
-  const done = (i, g) => jobs.some((j) => j.rule === rule && j.i === i && j.group === g && j.state === 'done');
-  return prompts.map((_, i) => i).filter((i) => done(i, 'uniform') && done(i, 'profile'));
+const hasLeaderboard = (j) => existsSync(join(j.dir, 'leaderboard.json'));
+/** prompts each job has finished (its progressive leaderboard's prompts) */
+function finishedPrompts(j) {
+  try {
+    return JSON.parse(readFileSync(join(j.dir, 'leaderboard.json'), 'utf8')).prompts;
+  } catch {
+    return [];
+  }
+}
+function completePrompts(rule) {
+  const of = (g) => new Set(jobs.filter((j) => j.rule === rule && j.group === g).flatMap(finishedPrompts));
+  const u = of('uniform');
+  return [...of('profile')].filter((p) => u.has(p)).length;
 }
 function writeProgress(final) {
-  const rows = jobs.map(({ rule, i, group, state, seconds, rc, started }) => ({ rule, prompt: i, group, state, seconds, rc, started }));
-  const perImage = (group) => {
-    const rows = GROUPS[group].length * o.ratios.length + 1;
-    return took(group).map((s) => s / rows);
-  };
   const info = {
     final,
     elapsedSeconds: elapsed(),
     settings: { ...o, cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: totalmem() / 2 ** 30, node: process.version },
     calibration,
-    completePrompts: Object.fromEntries(o.rules.map((r) => [r, complete(r).length])),
-    secondsPerImage: { uniform: median(perImage('uniform')), profile: median(perImage('profile')) },
-    jobs: rows,
+    completePrompts: Object.fromEntries(o.rules.map((r) => [r, completePrompts(r)])),
+    jobs: jobs.map(({ name, rule, ids, group, state, started, seconds, rc }) => ({ name, rule, prompts: ids.length, group, state, started, seconds, rc })),
   };
+  info.jobs.forEach((x, k) => (x.finishedPrompts = finishedPrompts(jobs[k]).length));
   writeFileSync(join(o.out, 'progress.json'), JSON.stringify(info, null, 1));
 }
+let merging = null;
+/** merges every part with a leaderboard so far into --out (final: only prompts every row of their rule measured) */
 function merge(final = false) {
-  if (merging) {
-    mergeAgain = true;
-    return merging;
-  }
-  const parts = final
-    ? o.rules.flatMap((r) => complete(r).flatMap((i) => Object.keys(GROUPS).map((g) => join(o.work, 'jobs', `${r}-${i}-${g}`))))
-    : jobs.filter((j) => j.state === 'done').map((j) => j.dir);
+  if (merging) return merging;
   writeProgress(final);
+  const parts = jobs.filter(hasLeaderboard).map((j) => j.dir);
   if (!parts.length) return Promise.resolve();
-  const args = ['merge-leaderboards', '--check', '--out', o.out];
-  for (const p of parts) args.push('--part', p);
-  merging = runCli(args, 1, join(o.work, 'merge.log')).then((rc) => {
-    if (rc !== 0) {
-      log(`merge failed (rc ${rc}); see logs/merge.log`);
-      copyFileSync(join(o.work, 'merge.log'), join(o.out, 'logs', 'merge.log'));
-    }
+  const run = (out, extra, logName) => {
+    const args = ['merge-leaderboards', '--out', out, ...extra];
+    for (const p of parts) args.push('--part', p);
+    return runCli(args, 1, join(o.work, logName)).then((rc) => {
+      if (rc !== 0) {
+        log(`merge into ${out} failed (rc ${rc}); see logs/${logName}`);
+        copyFileSync(join(o.work, logName), join(o.out, 'logs', logName));
+      }
+    });
+  };
+  merging = (final
+    ? run(join(o.out, 'all'), ['--check'], 'merge-all.log').then(() => run(o.out, ['--check', '--complete-only'], 'merge.log'))
+    : run(o.out, ['--check'], 'merge.log')
+  ).then(() => {
     merging = null;
-    if (mergeAgain && !final) {
-      mergeAgain = false;
-      return merge();
-    }
   });
   return merging;
 }
 
 // ---- the run ------------------------------------------------------------------------------------
+if (o.done) log(`--done ${o.done}: ${o.rules.map((r) => `${r} ${doneBefore.get(r).size}`).join(', ')} prompt(s) measured there are skipped`);
 log(`${prompts.length} prompts, rules ${o.rules.join('/')}, ratios ${o.ratios.join('/')}, ${jobs.length} jobs on ${o.workers} workers`);
 const calDone = calibrate();
 let slotsForJobs = o.workers - 1; // one worker calibrates first
@@ -232,24 +251,25 @@ async function worker(id) {
     const j = nextJob();
     if (!j) {
       const waiting = jobs.some((x) => x.state === 'todo' && x.group === 'profile' && !calibrated && !calibrationFailed);
-      if (!waiting) return;
+      if (!waiting || elapsed() > o.deadline - 30) return;
       await new Promise((r) => setTimeout(r, 500));
       continue;
     }
     j.state = 'running';
     j.started = elapsed();
-    const rc = await runCli(jobArgs(j), o.threads, join(o.work, `job-${j.rule}-${j.i}-${j.group}.log`));
+    const logFile = join(o.work, `job-${j.name}.log`);
+    const rc = await runCli(jobArgs(j), o.threads, logFile);
     j.rc = rc;
     j.seconds = elapsed() - j.started;
-    j.state = rc === 0 && existsSync(join(j.dir, 'leaderboard.json')) ? 'done' : elapsed() > o.deadline ? 'stopped' : 'failed';
-    if (j.state === 'failed') {
-      copyFileSync(join(o.work, `job-${j.rule}-${j.i}-${j.group}.log`), join(o.out, 'logs', `job-${j.rule}-${j.i}-${j.group}.log`));
-    }
-    log(`${j.rule} prompt ${j.i} ${j.group}: ${j.state} in ${j.seconds.toFixed(1)} s`);
-    if (j.state === 'done') merge();
+    j.state = rc === 0 ? 'done' : elapsed() > o.deadline ? 'stopped' : 'failed';
+    if (j.state === 'failed') copyFileSync(logFile, join(o.out, 'logs', `job-${j.name}.log`));
+    log(`${j.name} (${j.ids.length} prompts): ${j.state} in ${j.seconds.toFixed(1)} s, ${finishedPrompts(j).length} prompts finished`);
+    merge();
   }
 }
 
+// progressive leaderboards grow while jobs run: merge what there is every --merge-every seconds
+const ticker = setInterval(() => merge(), o['merge-every'] * 1000);
 const stopAt = setTimeout(() => {
   log(`deadline (${o.deadline} s): stopping ${running.size} running process(es)`);
   for (const c of running) c.kill('SIGKILL');
@@ -258,9 +278,9 @@ const stopAt = setTimeout(() => {
 // profile jobs become runnable when calibration ends; jobs never run out while calibration is pending
 await Promise.all([calDone, ...Array.from({ length: o.workers }, (_, i) => worker(i))]);
 clearTimeout(stopAt);
+clearInterval(ticker);
 for (const j of jobs) if (j.state === 'todo') j.state = calibrationFailed && j.group === 'profile' ? 'skipped' : 'not started';
-mergeAgain = false;
 while (merging) await merging;
 await merge(true);
 writeProgress(true);
-log(`done: complete prompts ${JSON.stringify(Object.fromEntries(o.rules.map((r) => [r, complete(r).length])))}; results in ${o.out}`);
+log(`done: complete prompts ${JSON.stringify(Object.fromEntries(o.rules.map((r) => [r, completePrompts(r)])))}; results in ${o.out}`);

@@ -172,6 +172,11 @@ export const COMMANDS: readonly CommandSpec[] = [
       { name: 'budget-rule', kind: 'text', value: 'R', repeat: true, choices: ['official', 'legacy'], help: 'repeat: every row once per rule' },
       { name: 'ablation', kind: 'boolean', help: "ScaleKV calibrated with ASI eq2, current and history alone (the paper's Fig. 6b)" },
       { name: 'keep-runs', kind: 'boolean', help: "keep every candidate's run folder, not only the references" },
+      {
+        name: 'progressive',
+        kind: 'boolean',
+        help: 'also write the leaderboard after every finished prompt (the prompts so far, marked partial), not only at the end',
+      },
       { name: 'window', kind: 'integer', value: 'N', help: `(default ${D.windowSize})` },
       { name: 'kernel', kind: 'integer', value: 'N', help: `(default ${D.poolingKernel})` },
       { name: 'query-mode', kind: 'text', value: 'M', choices: QUERY_MODES, help: `(default ${D.queryMode})` },
@@ -181,7 +186,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'merge-leaderboards',
     summary: 'merge the leaderboards of an evaluation sharded over processes into one; --check scores every kept image against its prompt',
-    usage: 'merge-leaderboards --part DIR [--part DIR ...] --out DIR [--check]',
+    usage: 'merge-leaderboards --part DIR [--part DIR ...] --out DIR [--check] [--complete-only]',
     flags: [
       { name: 'part', kind: 'text', value: 'DIR', repeat: true, help: 'an evaluate --out folder; repeat (folders without leaderboard.json yet are skipped)' },
       { name: 'out', kind: 'text', value: 'DIR', help: 'where leaderboard.json and leaderboard.md (and prompt-check.*) go' },
@@ -189,6 +194,11 @@ export const COMMANDS: readonly CommandSpec[] = [
         name: 'check',
         kind: 'boolean',
         help: 'run the prompt checker on every kept image (evaluate --keep-runs): shares matching colour, +position, +shape per row',
+      },
+      {
+        name: 'complete-only',
+        kind: 'boolean',
+        help: 'keep only the prompts measured in every row of their budget rule, so the rows of a rule average the same prompts',
       },
     ],
     notes: 'Parts must come from the same model, size and image; a row measured twice for the same prompt and seed is an error.',

@@ -53,5 +53,6 @@ export function evaluateRequestFromArgs(a: ParsedArgs): EvaluateRequest {
     poolingKernel: str(a, 'kernel') ? num(a, 'kernel', 5) : undefined,
     queryMode: str(a, 'query-mode') as WindowQueryMode | undefined,
     keepRuns: str(a, 'keep-runs') === 'true',
+    progressive: str(a, 'progressive') === 'true',
   });
 }

@@ -152,7 +152,7 @@ async function run(a: ParsedArgs, ctx: JobContext): Promise<number> {
       return 0;
     }
     case 'merge-leaderboards': {
-      const r = mergeCommand(list(a, 'part'), required(a, 'out'), flag(a, 'check'));
+      const r = mergeCommand(list(a, 'part'), required(a, 'out'), flag(a, 'check'), flag(a, 'complete-only'));
       for (const d of r.skipped) process.stderr.write(`no leaderboard.json yet in ${d}; skipped\n`);
       console.log(readFileSync(r.tablePath, 'utf8'));
       if (r.checkPath) {

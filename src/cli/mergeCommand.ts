@@ -27,7 +27,7 @@ export interface MergeResult {
   unchecked: number;
 }
 
-export function mergeCommand(partDirs: string[], outDir: string, check: boolean): MergeResult {
+export function mergeCommand(partDirs: string[], outDir: string, check: boolean, completeOnly = false): MergeResult {
   if (!partDirs.length) throw new ScaleKVError('E_USAGE', 'merge-leaderboards needs at least one --part DIR (an evaluate --out folder).');
   const parts: { origin: string; dir: string; leaderboard: Leaderboard }[] = [];
   const skipped: string[] = [];
@@ -47,7 +47,7 @@ export function mergeCommand(partDirs: string[], outDir: string, check: boolean)
     parts.push({ origin: file, dir: d, leaderboard: checkLeaderboard(json, file) });
   }
   if (!parts.length) throw new ScaleKVError('E_INVALID_REQUEST', `None of the ${partDirs.length} part folder(s) has a leaderboard.json yet.`);
-  const lb = mergeLeaderboards(parts);
+  const lb = mergeLeaderboards(parts, { completeOnly });
   const out = resolve(outDir);
   mkdirSync(out, { recursive: true });
   const jsonPath = join(out, 'leaderboard.json');

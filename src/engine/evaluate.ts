@@ -214,7 +214,7 @@ export async function evaluatePolicies(engine: EvaluationEngine, request: Evalua
 
   let computed = 0;
   let resumed = 0;
-  for (const c of cases) {
+  for (const [ci, c] of cases.entries()) {
     check();
     const todo = plan.filter((r) => !state.cells[cellKey(c.key, r.key)]);
     resumed += plan.length - todo.length;
@@ -292,39 +292,59 @@ export async function evaluatePolicies(engine: EvaluationEngine, request: Evalua
       computed++;
       done++;
     }
+    // every case up to this one is finished: a leaderboard of them, for watching or merging a sharded run
+    if (req.progressive && ci < cases.length - 1) writeLeaderboard(cases.slice(0, ci + 1));
   }
 
-  const perPrompt = cases.flatMap((c) => plan.map((r) => state.cells[cellKey(c.key, r.key)]).filter((x) => !!x));
-  const meta = state.meta;
-  if (!meta) throw new ScaleKVError('E_INTERNAL', `${statePath} names finished rows but no reference run; delete it and evaluate again.`);
-  const profiles = profileList(req, needs, state, given);
-  const lb: Leaderboard = {
-    format: 'scalekv-leaderboard',
-    version: 1,
-    createdAt: new Date().toISOString(),
-    model: meta.model,
-    provider: meta.provider,
-    resolution: req.resolution,
-    aspectRatio: req.aspectRatio,
-    image: meta.image,
-    prompts: req.prompts,
-    seeds: req.seeds,
-    ratios: req.ratios,
-    policies: req.policies,
-    budgetRules: req.budgetRules ?? [],
-    ablation: !!req.ablation,
-    profiles,
-    references: cases.map((c) => state.references[c.key]).filter((x) => !!x),
-    rows: rankRows(aggregateRows(plan, perPrompt)),
-    perPrompt,
-    notes: notes(req, plan, perPrompt, profiles, resumed),
-  };
-  const jsonPath = join(req.outDir, 'leaderboard.json');
-  const tablePath = join(req.outDir, 'leaderboard.md');
-  atomicWrite(jsonPath, JSON.stringify(lb, null, 2));
-  atomicWrite(tablePath, formatLeaderboard(lb));
+  const { lb, jsonPath, tablePath } = writeLeaderboard(cases);
   ctx.onProgress({ stage: 'write', message: `Leaderboard written (${computed} rows measured, ${resumed} resumed)`, fraction: 1 });
   return { leaderboard: lb, jsonPath, tablePath, computed, resumed };
+
+  function writeLeaderboard(finished: typeof cases) {
+    const perPrompt = finished.flatMap((c) => plan.map((r) => state.cells[cellKey(c.key, r.key)]).filter((x) => !!x));
+    const meta = state.meta;
+    if (!meta) throw new ScaleKVError('E_INTERNAL', `${statePath} names finished rows but no reference run; delete it and evaluate again.`);
+    const profiles = profileList(req, needs, state, given);
+    const partial = finished.length < cases.length;
+    const lb = leaderboardOf(meta, profiles, finished, perPrompt, partial);
+    const jsonPath = join(req.outDir, 'leaderboard.json');
+    const tablePath = join(req.outDir, 'leaderboard.md');
+    atomicWrite(jsonPath, JSON.stringify(lb, null, 2));
+    atomicWrite(tablePath, formatLeaderboard(lb));
+    return { lb, jsonPath, tablePath };
+  }
+
+  function leaderboardOf(
+    meta: NonNullable<State['meta']>,
+    profiles: Leaderboard['profiles'],
+    finished: typeof cases,
+    perPrompt: LeaderboardPromptRow[],
+    partial: boolean,
+  ): Leaderboard {
+    const stillRunning =
+      `Partial: ${finished.length} of ${cases.length} prompt and seed case(s) finished so far; ` + 'the evaluation is running or was stopped.';
+    return {
+      format: 'scalekv-leaderboard',
+      version: 1,
+      createdAt: new Date().toISOString(),
+      model: meta.model,
+      provider: meta.provider,
+      resolution: req.resolution,
+      aspectRatio: req.aspectRatio,
+      image: meta.image,
+      prompts: partial ? [...new Set(finished.map((c) => c.prompt))] : req.prompts,
+      seeds: partial ? [...new Set(finished.map((c) => c.seed))] : req.seeds,
+      ratios: req.ratios,
+      policies: req.policies,
+      budgetRules: req.budgetRules ?? [],
+      ablation: !!req.ablation,
+      profiles,
+      references: finished.map((c) => state.references[c.key]).filter((x) => !!x),
+      rows: rankRows(aggregateRows(plan, perPrompt)),
+      perPrompt,
+      notes: [...notes(req, plan, perPrompt, profiles, resumed), ...(partial ? [stillRunning] : [])],
+    };
+  }
 }
 
 type ProfileNeed = [key: string, need: { rule?: BudgetRuleName; mode?: AsiModeName; ratio: number }];
@@ -371,7 +391,7 @@ function notes(
   if (plan.some((r) => r.policy === 'scalekv') && !req.profilePath && !req.profileSet?.length && !calibrates(req)) {
     out.push("ScaleKV used the model's shipped profile for this schedule; at other ratios than its own, budgets come from its roles.");
   }
-  if (calibrates(req)) {
+  if (calibrates(req) && plan.some((r) => usesProfile(r.policy))) {
     const per = `one per ratio${req.budgetRules?.length ? ' and budget rule' : ''}${req.ablation ? ' and ASI variant' : ''}`;
     out.push(`ScaleKV profiles were calibrated on ${req.calibrationPrompts?.length || 'the 10 built-in'} calibration prompts, ${per}.`);
   }

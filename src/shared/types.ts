@@ -426,6 +426,11 @@ export interface EvaluateRequest {
   queryMode?: WindowQueryMode;
   /** keep the candidates' run folders (images, tokens); by default only the references are kept */
   keepRuns?: boolean;
+  /**
+   * also write the leaderboard after every finished prompt and seed, covering the cases finished so far
+   * (marked partial in its notes), so a watcher or a sharded run's merge sees results before the end
+   */
+  progressive?: boolean;
 }
 
 /** One policy x ratio (x rule, x ASI mode) measured on one prompt and seed. */

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { matchProfiles, planRows, rowKey, rowLabel } from '../../../src/engine/evaluatePlan';
 import { aggregateRows, formatLeaderboard, rankRows } from '../../../src/engine/leaderboard';
-import { checkLeaderboard, mergeLeaderboards } from '../../../src/engine/mergeLeaderboards';
+import { checkLeaderboard, completeCases, mergeLeaderboards } from '../../../src/engine/mergeLeaderboards';
 import type { BudgetRuleName, EvaluateRequest, Leaderboard, LeaderboardPromptRow, PolicyName } from '../../../src/shared/types';
 
 function cell(policy: PolicyName, ratio: number, rule: BudgetRuleName, prompt: string, psnr: number | null, ssim: number): LeaderboardPromptRow {
@@ -89,6 +89,29 @@ test('merged rows are the means over every part; different case counts show in t
   assert.match(md, /\| scalekv \| 0\.1 \| official \| 2 \| 12\.00 \(1\/2 identical\) \|/);
   // a single complete evaluation keeps its table as before: no cases column
   assert.doesNotMatch(formatLeaderboard(a), /\| cases \|/);
+});
+
+test('complete-only: per rule, only prompts measured in every row of that rule are averaged', () => {
+  // official: p1 has both rows, p2 only snapkv (its profile part stopped); legacy: p1 has its one row
+  const a = part('official', 'p1', [cell('snapkv', 0.1, 'official', 'p1', 20, 0.8), cell('scalekv', 0.1, 'official', 'p1', 10, 0.5)]);
+  const b = part('official', 'p2', [cell('snapkv', 0.1, 'official', 'p2', 30, 0.6)]);
+  const c = part('legacy', 'p2', [cell('snapkv', 0.1, 'legacy', 'p2', 25, 0.7)]);
+  const parts = [a, b, c].map((leaderboard, i) => ({ origin: `part${i}`, leaderboard }));
+  const lb = mergeLeaderboards(parts, { completeOnly: true });
+  const snap = lb.rows.find((r) => r.key === rowKey('snapkv', 0.1, 'official'))!;
+  assert.deepEqual([snap.cases, snap.psnr], [1, 20], 'p2 is left out of the official rows');
+  assert.equal(lb.rows.find((r) => r.key === rowKey('snapkv', 0.1, 'legacy'))!.cases, 1, 'p2 is complete for the legacy rule');
+  assert.deepEqual(lb.prompts, ['p1', 'p2']);
+  assert.deepEqual(lb.references.map((r) => r.prompt).sort(), ['p1', 'p2']);
+  assert.ok(lb.notes.some((n) => /1 measurement\(s\) of unfinished prompts left out/.test(n)));
+  // without the option every measurement counts
+  assert.equal(mergeLeaderboards(parts).rows.find((r) => r.key === rowKey('snapkv', 0.1, 'official'))!.cases, 2);
+  // the pure function on its own: the official rule's plan has two rows
+  const plan = [...a.rows, ...c.rows].map(({ key, policy, label, ratio, budgetRule }) => ({ key, policy, label, ratio, budgetRule }));
+  const all = [...a.perPrompt, ...b.perPrompt, ...c.perPrompt];
+  const r = completeCases(plan, all);
+  assert.equal(r.dropped, 1);
+  assert.deepEqual(r.kept.map((x) => `${x.row}:${x.prompt}`), all.filter((x) => x.prompt === 'p1' || x.row.includes('legacy')).map((x) => `${x.row}:${x.prompt}`));
 });
 
 test('parts of another model, a row measured twice, and files that are not leaderboards are refused', () => {
