@@ -27,7 +27,8 @@ export function evaluateRequestFromArgs(a: ParsedArgs): EvaluateRequest {
   const policies = list(a, 'policy').map(checkPolicyName);
   const seeds = numbers(a, 'seed');
   const calFile = str(a, 'calibration-prompts-file');
-  const profile = str(a, 'profile');
+  // one profile serves every ratio; several form a set, each row taking the one made for its ratio and rule
+  const profiles = list(a, 'profile').map((p) => resolve(p));
   return validateEvaluateRequest({
     modelPath: str(a, 'model') ? resolve(str(a, 'model')!) : undefined,
     prompts,
@@ -42,7 +43,8 @@ export function evaluateRequestFromArgs(a: ParsedArgs): EvaluateRequest {
     topP: num(a, 'top-p', 0.97),
     provider: str(a, 'provider', 'auto') as ProviderSetting,
     outDir: resolve(str(a, 'out', 'evaluation')!),
-    profilePath: profile ? resolve(profile) : undefined,
+    profilePath: profiles.length === 1 ? profiles[0] : undefined,
+    ...(profiles.length > 1 && { profileSet: profiles }),
     calibrate: str(a, 'calibrate') === 'true',
     calibrationPrompts: calFile ? readPromptsFile(resolve(calFile)) : undefined,
     budgetRules: list(a, 'budget-rule').map(checkBudgetRule),
@@ -51,5 +53,6 @@ export function evaluateRequestFromArgs(a: ParsedArgs): EvaluateRequest {
     poolingKernel: str(a, 'kernel') ? num(a, 'kernel', 5) : undefined,
     queryMode: str(a, 'query-mode') as WindowQueryMode | undefined,
     keepRuns: str(a, 'keep-runs') === 'true',
+    progressive: str(a, 'progressive') === 'true',
   });
 }

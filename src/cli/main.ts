@@ -20,6 +20,7 @@ import { commandSpec, COMMANDS } from './commandSpecs';
 import { exportBudget, importBudget, makeTiny, tinyIsBuilt } from './commands';
 import { checkPrompts, readPromptList } from './checkPrompts';
 import { evaluateRequestFromArgs } from './evaluateArgs';
+import { mergeCommand } from './mergeCommand';
 import { datasetCommand, heldOutCommand } from './dataset';
 import { exportCase } from './exportCase';
 import { encodeText, exportModelCase, makeTextEncoder } from './trainTools';
@@ -110,6 +111,7 @@ async function run(a: ParsedArgs, ctx: JobContext): Promise<number> {
         windowSize: num(a, 'window', DEFAULTS.windowSize),
         poolingKernel: num(a, 'kernel', DEFAULTS.poolingKernel),
         statePath: path(a, 'state'),
+        keepState: str(a, 'keep-state') === 'true',
         asiMode: str(a, 'asi-mode') as AsiMode | undefined,
         asiTopK: has(a, 'asi-top-k') ? num(a, 'asi-top-k', DEFAULTS.asiTopK) : undefined,
         budgetRule: str(a, 'budget-rule') as BudgetRule | undefined,
@@ -147,6 +149,17 @@ async function run(a: ParsedArgs, ctx: JobContext): Promise<number> {
       console.log(readFileSync(r.tablePath, 'utf8'));
       console.log(`${r.computed} row measurement(s) run, ${r.resumed} resumed`);
       console.log(r.jsonPath);
+      return 0;
+    }
+    case 'merge-leaderboards': {
+      const r = mergeCommand(list(a, 'part'), required(a, 'out'), flag(a, 'check'), flag(a, 'complete-only'));
+      for (const d of r.skipped) process.stderr.write(`no leaderboard.json yet in ${d}; skipped\n`);
+      console.log(readFileSync(r.tablePath, 'utf8'));
+      if (r.checkPath) {
+        console.log(readFileSync(r.checkPath, 'utf8'));
+        console.log(`${r.checked} image(s) checked now, ${r.unchecked} without an image or a checkable prompt`);
+      }
+      console.log(`${r.merged} part(s) merged -> ${r.jsonPath}`);
       return 0;
     }
     case 'bench':

@@ -170,6 +170,6 @@ export async function calibrateProfile(m: LoadedModel, req: CalibrateRequest, ct
     origin: 'calibration',
   });
   writeFileAtomic(req.outPath, JSON.stringify(profile, null, 2));
-  rmSync(statePath, { force: true });
+  if (!req.keepState) rmSync(statePath, { force: true });
   return { profile, profilePath: req.outPath };
 }

@@ -38,7 +38,7 @@ import type {
 } from '../shared/types';
 import type { JobContext } from './api';
 import { atomicWrite } from './atomicWrite';
-import { calibrates, planRows, validateEvaluateRequest, type PlannedRow } from './evaluatePlan';
+import { calibrates, matchProfiles, planRows, validateEvaluateRequest, type GivenProfile, type PlannedRow } from './evaluatePlan';
 import { fidelityOfPixels } from './fidelity';
 import { aggregateRows, formatLeaderboard, rankRows } from './leaderboard';
 import { readProfileOrTable, resolvePolicySpec, usesProfile } from './policySpec';
@@ -73,9 +73,9 @@ const profileKey = (rule: string | undefined, mode: string | undefined, ratio: n
 
 function settingsKey(req: EvaluateRequest): string {
   const { modelPath, resolution, aspectRatio, cfg, tau, topK, topP, provider } = req;
-  const { windowSize, poolingKernel, queryMode, profilePath, calibrationPrompts } = req;
+  const { windowSize, poolingKernel, queryMode, profilePath, profileSet, calibrationPrompts } = req;
   const calibrate = calibrates(req);
-  const selection = { windowSize, poolingKernel, queryMode, profilePath, calibrate, calibrationPrompts };
+  const selection = { windowSize, poolingKernel, queryMode, profilePath, profileSet, calibrate, calibrationPrompts };
   return JSON.stringify({ modelPath, resolution, aspectRatio, cfg, tau, topK, topP, provider, ...selection });
 }
 
@@ -134,9 +134,11 @@ export async function evaluatePolicies(engine: EvaluationEngine, request: Evalua
         return [profileKey(r.budgetRule, mode, r.ratio), { rule: r.budgetRule, mode, ratio: r.ratio }] as const;
       })).entries()]
     : [];
+  let fromSet = new Map<string, string>();
   const profileFor = (r: PlannedRow): string | undefined => {
     if (!usesProfile(r.policy)) return undefined;
     if (req.profilePath) return req.profilePath;
+    if (req.profileSet?.length) return fromSet.get(r.key);
     return calibrated ? state.profiles[profileKey(r.budgetRule, r.asiMode ?? (req.ablation ? 'eq2' : undefined), r.ratio)] : undefined;
   };
   const specFor = (r: PlannedRow): PolicySpec & PassThrough => ({
@@ -162,11 +164,16 @@ export async function evaluatePolicies(engine: EvaluationEngine, request: Evalua
   ctx.onProgress({ stage: 'load', message: 'Loading the model', fraction: 0 });
   const { model } = await engine.describeModel({ modelPath: req.modelPath, provider: req.provider });
   const modelRef: ProfileModelRef = { name: model.name, depth: model.depth, numHeads: model.numHeads, headDim: model.headDim, schedule };
+  const given = (req.profileSet ?? []).map((path): GivenProfile => {
+    const p = readProfileOrTable(path, modelRef);
+    return { path, ratio: p.settings.targetRatio, rule: p.settings.budgetRule ?? 'legacy' };
+  });
+  if (given.length) fromSet = matchProfiles(profileRows, given);
   const preflight = (rows: PlannedRow[]) => {
     for (const r of rows) {
       const spec = specFor(r);
-      // ScaleKV without a profile takes the model's shipped one, which only the engine knows
-      if (r.policy === 'scalekv' && !spec.profilePath) continue;
+      // ScaleKV, HACK and HeatKV without a profile take the model's shipped one, which only the engine knows
+      if (usesProfile(r.policy) && r.policy !== 'amskv' && !spec.profilePath) continue;
       try {
         createPolicy(resolvePolicySpec(spec, modelRef), modelRef);
       } catch (e) {
@@ -207,7 +214,7 @@ export async function evaluatePolicies(engine: EvaluationEngine, request: Evalua
 
   let computed = 0;
   let resumed = 0;
-  for (const c of cases) {
+  for (const [ci, c] of cases.entries()) {
     check();
     const todo = plan.filter((r) => !state.cells[cellKey(c.key, r.key)]);
     resumed += plan.length - todo.length;
@@ -285,44 +292,65 @@ export async function evaluatePolicies(engine: EvaluationEngine, request: Evalua
       computed++;
       done++;
     }
+    // every case up to this one is finished: a leaderboard of them, for watching or merging a sharded run
+    if (req.progressive && ci < cases.length - 1) writeLeaderboard(cases.slice(0, ci + 1));
   }
 
-  const perPrompt = cases.flatMap((c) => plan.map((r) => state.cells[cellKey(c.key, r.key)]).filter((x) => !!x));
-  const meta = state.meta;
-  if (!meta) throw new ScaleKVError('E_INTERNAL', `${statePath} names finished rows but no reference run; delete it and evaluate again.`);
-  const profiles = profileList(req, needs, state);
-  const lb: Leaderboard = {
-    format: 'scalekv-leaderboard',
-    version: 1,
-    createdAt: new Date().toISOString(),
-    model: meta.model,
-    provider: meta.provider,
-    resolution: req.resolution,
-    aspectRatio: req.aspectRatio,
-    image: meta.image,
-    prompts: req.prompts,
-    seeds: req.seeds,
-    ratios: req.ratios,
-    policies: req.policies,
-    budgetRules: req.budgetRules ?? [],
-    ablation: !!req.ablation,
-    profiles,
-    references: cases.map((c) => state.references[c.key]).filter((x) => !!x),
-    rows: rankRows(aggregateRows(plan, perPrompt)),
-    perPrompt,
-    notes: notes(req, plan, perPrompt, profiles, resumed),
-  };
-  const jsonPath = join(req.outDir, 'leaderboard.json');
-  const tablePath = join(req.outDir, 'leaderboard.md');
-  atomicWrite(jsonPath, JSON.stringify(lb, null, 2));
-  atomicWrite(tablePath, formatLeaderboard(lb));
+  const { lb, jsonPath, tablePath } = writeLeaderboard(cases);
   ctx.onProgress({ stage: 'write', message: `Leaderboard written (${computed} rows measured, ${resumed} resumed)`, fraction: 1 });
   return { leaderboard: lb, jsonPath, tablePath, computed, resumed };
+
+  function writeLeaderboard(finished: typeof cases) {
+    const perPrompt = finished.flatMap((c) => plan.map((r) => state.cells[cellKey(c.key, r.key)]).filter((x) => !!x));
+    const meta = state.meta;
+    if (!meta) throw new ScaleKVError('E_INTERNAL', `${statePath} names finished rows but no reference run; delete it and evaluate again.`);
+    const profiles = profileList(req, needs, state, given);
+    const partial = finished.length < cases.length;
+    const lb = leaderboardOf(meta, profiles, finished, perPrompt, partial);
+    const jsonPath = join(req.outDir, 'leaderboard.json');
+    const tablePath = join(req.outDir, 'leaderboard.md');
+    atomicWrite(jsonPath, JSON.stringify(lb, null, 2));
+    atomicWrite(tablePath, formatLeaderboard(lb));
+    return { lb, jsonPath, tablePath };
+  }
+
+  function leaderboardOf(
+    meta: NonNullable<State['meta']>,
+    profiles: Leaderboard['profiles'],
+    finished: typeof cases,
+    perPrompt: LeaderboardPromptRow[],
+    partial: boolean,
+  ): Leaderboard {
+    const stillRunning =
+      `Partial: ${finished.length} of ${cases.length} prompt and seed case(s) finished so far; ` + 'the evaluation is running or was stopped.';
+    return {
+      format: 'scalekv-leaderboard',
+      version: 1,
+      createdAt: new Date().toISOString(),
+      model: meta.model,
+      provider: meta.provider,
+      resolution: req.resolution,
+      aspectRatio: req.aspectRatio,
+      image: meta.image,
+      prompts: partial ? [...new Set(finished.map((c) => c.prompt))] : req.prompts,
+      seeds: partial ? [...new Set(finished.map((c) => c.seed))] : req.seeds,
+      ratios: req.ratios,
+      policies: req.policies,
+      budgetRules: req.budgetRules ?? [],
+      ablation: !!req.ablation,
+      profiles,
+      references: finished.map((c) => state.references[c.key]).filter((x) => !!x),
+      rows: rankRows(aggregateRows(plan, perPrompt)),
+      perPrompt,
+      notes: [...notes(req, plan, perPrompt, profiles, resumed), ...(partial ? [stillRunning] : [])],
+    };
+  }
 }
 
 type ProfileNeed = [key: string, need: { rule?: BudgetRuleName; mode?: AsiModeName; ratio: number }];
 
-function profileList(req: EvaluateRequest, needs: ProfileNeed[], state: State): Leaderboard['profiles'] {
+function profileList(req: EvaluateRequest, needs: ProfileNeed[], state: State, given: GivenProfile[]): Leaderboard['profiles'] {
+  if (given.length) return given.map((p) => ({ rule: p.rule, ratio: p.ratio, path: p.path, origin: 'given (one of the profile set)' }));
   if (req.profilePath) {
     return [{ ratio: readRatio(req.profilePath), path: req.profilePath, origin: 'given; other ratios re-derive budgets from its roles' }];
   }
@@ -360,10 +388,10 @@ function notes(
   resumed: number,
 ): string[] {
   const out: string[] = [];
-  if (plan.some((r) => r.policy === 'scalekv') && !req.profilePath && !calibrates(req)) {
+  if (plan.some((r) => r.policy === 'scalekv') && !req.profilePath && !req.profileSet?.length && !calibrates(req)) {
     out.push("ScaleKV used the model's shipped profile for this schedule; at other ratios than its own, budgets come from its roles.");
   }
-  if (calibrates(req)) {
+  if (calibrates(req) && plan.some((r) => usesProfile(r.policy))) {
     const per = `one per ratio${req.budgetRules?.length ? ' and budget rule' : ''}${req.ablation ? ' and ASI variant' : ''}`;
     out.push(`ScaleKV profiles were calibrated on ${req.calibrationPrompts?.length || 'the 10 built-in'} calibration prompts, ${per}.`);
   }

@@ -76,7 +76,10 @@ export function validateEvaluateRequest(req: EvaluateRequest): EvaluateRequest {
   if (req.ablation && !req.policies.includes('scalekv')) {
     bad('The ablation compares ScaleKV calibrated with each ASI variant: include --policy scalekv.');
   }
-  if (req.ablation && req.profilePath) bad('The ablation calibrates one profile per ASI variant; it cannot use a given --profile.');
+  if (req.ablation && (req.profilePath || req.profileSet?.length)) {
+    bad('The ablation calibrates one profile per ASI variant; it cannot use a given --profile.');
+  }
+  if (req.profilePath && req.profileSet?.length) bad('Give either one profile for every ratio or a profile set, not both.');
   if (req.calibrationPrompts !== undefined) {
     const cal = req.calibrationPrompts;
     if (!Array.isArray(cal) || cal.some((p) => typeof p !== 'string' || !p.trim())) bad('Calibration prompts must be non-empty text.');
@@ -88,6 +91,7 @@ export function validateEvaluateRequest(req: EvaluateRequest): EvaluateRequest {
     ratios: uniq(req.ratios),
     policies: uniq(req.policies),
     budgetRules: uniq(req.budgetRules ?? []),
+    ...(req.profileSet && { profileSet: uniq(req.profileSet) }),
   };
 }
 
@@ -116,7 +120,32 @@ export function planRows(req: EvaluateRequest): PlannedRow[] {
 
 /** whether ScaleKV profiles are calibrated by the evaluation (rather than given or shipped) */
 export function calibrates(req: EvaluateRequest): boolean {
-  return !req.profilePath && !!(req.calibrate || req.ablation || req.budgetRules?.length);
+  return !req.profilePath && !req.profileSet?.length && !!(req.calibrate || req.ablation || req.budgetRules?.length);
+}
+
+/** what a given profile was made for: its target ratio and budget rule (profiles without one are legacy) */
+export interface GivenProfile {
+  path: string;
+  ratio: number;
+  rule: BudgetRuleName;
+}
+
+/**
+ * The profile of a set for each row of a profile policy: the one made for the row's ratio and, where
+ * the row names a budget rule, for that rule. A row with none or several is an error naming what the
+ * set holds, raised before anything runs.
+ */
+export function matchProfiles(rows: PlannedRow[], set: GivenProfile[]): Map<string, string> {
+  const out = new Map<string, string>();
+  const held = set.map((p) => `${p.path} (ratio ${p.ratio}, ${p.rule} rule)`).join('; ');
+  for (const r of rows) {
+    const fit = set.filter((p) => Math.abs(p.ratio - r.ratio) < 1e-9 && (!r.budgetRule || p.rule === r.budgetRule));
+    const what = `${r.label} at ratio ${r.ratio}`;
+    if (!fit.length) bad(`No profile of the set was made for ${what}${r.budgetRule ? '' : ' (any rule)'}. The set: ${held}.`);
+    if (fit.length > 1) bad(`${fit.length} profiles of the set fit ${what}: ${fit.map((p) => p.path).join(', ')}. Give one per ratio and rule.`);
+    out.set(r.key, fit[0].path);
+  }
+  return out;
 }
 
 /**

@@ -62,8 +62,11 @@ export function formatPsnr(r: Pick<LeaderboardRow, 'psnr' | 'identical' | 'cases
 
 export function formatLeaderboard(lb: Leaderboard): string {
   const rules = lb.rows.some((r) => r.budgetRule);
+  // rows of a merged or partial evaluation may average different numbers of cases: then each says how many
+  const uneven = lb.rows.some((r) => r.cases !== lb.prompts.length * lb.seeds.length);
   const refMean = (k: 'ms' | 'kvHeldBytes' | 'kvPeakBytes') => mean(lb.references.map((r) => r[k]));
-  const header = ['policy', 'ratio', ...(rules ? ['budget rule'] : []), 'PSNR dB', 'SSIM', 'bits agree (last scale)', 'KV held / full'];
+  const header = ['policy', 'ratio', ...(rules ? ['budget rule'] : []), ...(uneven ? ['cases'] : []), 'PSNR dB', 'SSIM'];
+  header.push('bits agree (last scale)', 'KV held / full');
   header.push('KV peak / full', 'KV held MiB', 'KV peak MiB', 'time ms', 'time / full');
   const lines = [
     `# Leaderboard: ${lb.model.name} on ${lb.provider.used}, ${lb.resolution} ${lb.image.width}x${lb.image.height}`,
@@ -78,7 +81,8 @@ export function formatLeaderboard(lb: Leaderboard): string {
   ];
   for (const r of lb.rows) {
     const name = r.asiMode ? `${r.policy} (ASI ${r.asiMode})` : r.policy;
-    const cells = [name, String(r.ratio), ...(rules ? [r.budgetRule ?? '-'] : []), formatPsnr(r), f(r.ssim, 4), f(r.bitAgreement, 3)];
+    const cells = [name, String(r.ratio), ...(rules ? [r.budgetRule ?? '-'] : []), ...(uneven ? [String(r.cases)] : [])];
+    cells.push(formatPsnr(r), f(r.ssim, 4), f(r.bitAgreement, 3));
     cells.push(f(r.kvHeldRatio, 3), f(r.kvPeakRatio, 3), mib(r.kvHeldBytes), mib(r.kvPeakBytes), f(r.ms, 0), f(r.timeRatio, 2));
     lines.push(`| ${cells.join(' | ')} |`);
   }

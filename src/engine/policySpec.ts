@@ -31,9 +31,12 @@ export function readProfileOrTable(path: string, model: ProfileModelRef): ScaleK
   throw new ScaleKVError('E_PROFILE_INVALID', `${path} is neither a ScaleKV profile nor an official budget table.`);
 }
 
-/** policies that read a ScaleKV profile when one is given (AMS-KV takes its drafters as cache-demanding layers) */
+/**
+ * policies that read a ScaleKV profile when one is given: ScaleKV its roles and budgets, AMS-KV its drafters
+ * as cache-demanding layers, HACK and HeatKV the per-head statistics of its calibration
+ */
 export function usesProfile(name: string): boolean {
-  return name === 'scalekv' || name === 'amskv';
+  return (PROFILE_POLICIES as readonly string[]).includes(name);
 }
 
 /**

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { bindingOverride } from './ortBinding';
 import * as ort from 'onnxruntime-node';
 import { Graph } from '../../kernels/onnx/graph';
+import { threadOptions } from '../model/cpuThreads';
 import { ScaleKVError } from '../shared/errors';
 import type { ExecutionProvider, ProviderInfo, ProviderSetting } from '../shared/types';
 
@@ -124,7 +125,13 @@ export function sessionOptions(ep: ExecutionProvider, gpuOutputs: string[] = [])
   const acc = process.env.SCALEKV_WEBGPU_FP32_ACCUMULATION === '1';
   if (acc) (webgpu as Record<string, unknown>).enableMatmulFp32Accumulation = true;
   const provider = ep === 'webgpu' && (cache || validation || acc) ? (webgpu as unknown as ort.InferenceSession.ExecutionProviderConfig) : ep;
-  const o: ort.InferenceSession.SessionOptions = { executionProviders: [provider], graphOptimizationLevel: 'all', enableCpuMemArena: false };
+  // SCALEKV_CPU_THREADS=N: intra-op threads on the CPU provider (model/cpuThreads.ts)
+  const o: ort.InferenceSession.SessionOptions = {
+    executionProviders: [provider],
+    graphOptimizationLevel: 'all',
+    enableCpuMemArena: false,
+    ...threadOptions(ep),
+  };
   // WebGPU sessions plan no memory pattern: each of the 13 scale graphs otherwise keeps a block sized for
   // its own peak, and the card held 16.8 GiB instead of 13.2 (ScaleKV 10%, 2B, 1024x1024) at the same
   // speed (bench/gpu.md). SCALEKV_ORT_MEM_PATTERN=1 turns it back on for measurements.

@@ -12,6 +12,7 @@ import { CheckpointWeights, openCheckpoint } from '../checkpoint';
 import { ScaleKVError } from '../shared/errors';
 import type { ExecutionProvider } from '../shared/types';
 import type { T5Config } from './config';
+import { threadOptions } from './cpuThreads';
 import { UnigramTokenizer } from './tokenizer/unigram';
 import type { WeightSource } from './weights';
 
@@ -77,7 +78,8 @@ export class TextEncoder {
   }
 
   static async fromWeights(config: T5Config, tokenizer: UnigramTokenizer, ws: WeightSource, ep: ExecutionProvider, maxLength = 512): Promise<TextEncoder> {
-    const session = await ort.InferenceSession.create(buildT5EncoderGraph(config, ws), { executionProviders: [ep], graphOptimizationLevel: 'all' });
+    const options = { executionProviders: [ep], graphOptimizationLevel: 'all' as const, ...threadOptions(ep) };
+    const session = await ort.InferenceSession.create(buildT5EncoderGraph(config, ws), options);
     return new TextEncoder(config, tokenizer, session, maxLength);
   }
 

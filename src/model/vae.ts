@@ -7,6 +7,7 @@ import * as ort from 'onnxruntime-node';
 import { buildVaeDecoderGraph } from '../../kernels/graphs/vaeDecoder';
 import type { ExecutionProvider } from '../shared/types';
 import type { VaeConfig } from './config';
+import { threadOptions } from './cpuThreads';
 import type { WeightSource } from './weights';
 
 /** Source coordinate of output index i as torch computes it (align_corners=False), clamped at 0. */
@@ -48,7 +49,8 @@ export class VaeDecoder {
   ) {}
 
   static async load(ws: WeightSource, cfg: VaeConfig, ep: ExecutionProvider): Promise<VaeDecoder> {
-    const session = await ort.InferenceSession.create(buildVaeDecoderGraph(cfg, ws), { executionProviders: [ep], graphOptimizationLevel: 'all' });
+    const options = { executionProviders: [ep], graphOptimizationLevel: 'all' as const, ...threadOptions(ep) };
+    const session = await ort.InferenceSession.create(buildVaeDecoderGraph(cfg, ws), options);
     return new VaeDecoder(session, cfg);
   }
 

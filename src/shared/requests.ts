@@ -72,7 +72,7 @@ export function generateRequest(c: BaseChoice & { policy: PolicySpec; outDir: st
 
 export function calibrateRequest(
   c: Omit<BaseChoice, 'seed' | 'tau' | 'topK' | 'topP'> &
-    Pick<CalibrateRequest, 'outPath' | 'draftersPerScale' | 'statePath' | 'asiMode' | 'asiTopK' | 'budgetRule' | 'drafterPairs'> & {
+    Pick<CalibrateRequest, 'outPath' | 'draftersPerScale' | 'statePath' | 'keepState' | 'asiMode' | 'asiTopK' | 'budgetRule' | 'drafterPairs'> & {
       ratio?: number;
       windowSize?: number;
       poolingKernel?: number;
@@ -92,6 +92,7 @@ export function calibrateRequest(
     windowSize: c.windowSize ?? DEFAULTS.windowSize,
     poolingKernel: c.poolingKernel ?? DEFAULTS.poolingKernel,
     statePath: c.statePath,
+    ...(c.keepState && { keepState: true }),
     asiMode: c.asiMode ?? DEFAULTS.asiMode,
     asiTopK: c.asiTopK ?? DEFAULTS.asiTopK,
     budgetRule: c.budgetRule ?? DEFAULTS.budgetRule,

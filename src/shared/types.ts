@@ -350,6 +350,12 @@ export interface CalibrateRequest {
   drafterPairs?: number;
   /** a partial-state file to resume from (written as calibration progresses) */
   statePath?: string;
+  /**
+   * keep the state file after the profile is written: what it measured does not depend on the ratio,
+   * budget rule, ASI mode or N_d, so another calibration with the same prompts and state file writes
+   * its profile without running the model again
+   */
+  keepState?: boolean;
 }
 
 /** which model to describe, and the provider setting it would run under */
@@ -402,6 +408,11 @@ export interface EvaluateRequest {
   outDir: string;
   /** a ScaleKV profile or official table for the profile-based policies; otherwise see calibrate */
   profilePath?: string;
+  /**
+   * profiles made for particular ratios (and budget rules), e.g. by `scalekv calibrate`: every row of a
+   * profile policy takes the one whose target ratio and budget rule are the row's; instead of profilePath
+   */
+  profileSet?: string[];
   /** calibrate a ScaleKV profile per ratio (and rule / ASI mode) instead of using the model's shipped one */
   calibrate?: boolean;
   /** prompts for those calibrations (default: the 10 built-in calibration prompts) */
@@ -415,6 +426,11 @@ export interface EvaluateRequest {
   queryMode?: WindowQueryMode;
   /** keep the candidates' run folders (images, tokens); by default only the references are kept */
   keepRuns?: boolean;
+  /**
+   * also write the leaderboard after every finished prompt and seed, covering the cases finished so far
+   * (marked partial in its notes), so a watcher or a sharded run's merge sees results before the end
+   */
+  progressive?: boolean;
 }
 
 /** One policy x ratio (x rule, x ASI mode) measured on one prompt and seed. */

@@ -136,6 +136,29 @@ test('an interrupted evaluation resumes without recomputing finished rows; the l
   assert.deepEqual(again.leaderboard.rows, lb.rows);
 });
 
+test('progressive: a partial leaderboard after every finished prompt, the complete one at the end', async () => {
+  const req = evalRequest({ policies: ['snapkv'], progressive: true });
+  const seen: Leaderboard[] = [];
+  const c = counting();
+  const e: EvaluationEngine = {
+    ...c.e,
+    async generate(r, x) {
+      // a new prompt's reference starts: what the leaderboard on disk says at that moment
+      if (r.policy.name === 'full' && existsSync(join(req.outDir, 'leaderboard.json'))) {
+        seen.push(JSON.parse(readFileSync(join(req.outDir, 'leaderboard.json'), 'utf8')));
+      }
+      return c.e.generate(r, x);
+    },
+  };
+  const r = await evaluatePolicies(e, req, ctx());
+  assert.equal(seen.length, 1, 'written once before the second prompt, not before the first');
+  assert.deepEqual([seen[0].prompts, seen[0].perPrompt.length, seen[0].references.length], [[PROMPTS[0]], 1, 1]);
+  assert.ok(seen[0].notes.some((n) => /^Partial: 1 of 2 prompt and seed case/.test(n)));
+  assert.deepEqual(seen[0].perPrompt[0], r.leaderboard.perPrompt[0], 'the same measurement');
+  assert.deepEqual(r.leaderboard.prompts, PROMPTS);
+  assert.ok(!r.leaderboard.notes.some((n) => /^Partial/.test(n)), 'the final leaderboard is not partial');
+});
+
 test('a state written with other settings is not reused', async () => {
   const req = evalRequest({ policies: ['snapkv'], prompts: [PROMPTS[0]] });
   await evaluatePolicies(counting().e, req, ctx());

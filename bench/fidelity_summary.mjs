@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+/**
+ * The tables of bench/fidelity.md from a fidelity run's folder (bench/fidelity_run.mjs --out):
+ *
+ *   node bench/fidelity_summary.mjs DIR > tables.md
+ *
+ * Per budget rule: PSNR / SSIM / last-scale bit agreement of every policy at every ratio side by side,
+ * the KV each one held and peaked at (as a fraction of the full cache), where ScaleKV ranks at each ratio
+ * and by how much the best policy beats it (or it beats the best baseline), and the prompt check per row.
+ * Numbers only; the reading is written by hand.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const dir = process.argv[2];
+if (!dir) {
+  console.error('usage: fidelity_summary.mjs DIR (a fidelity run folder with leaderboard.json)');
+  process.exit(2);
+}
+const lb = JSON.parse(readFileSync(join(dir, 'leaderboard.json'), 'utf8'));
+const checks = existsSync(join(dir, 'prompt-check.json')) ? JSON.parse(readFileSync(join(dir, 'prompt-check.json'), 'utf8')).rows : [];
+
+const f = (x, d) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
+const pct = (x) => (Number.isFinite(x) ? `${(100 * x).toFixed(0)}%` : 'n/a');
+const rules = [...new Set(lb.rows.map((r) => r.budgetRule ?? '-'))].sort((a, b) => (a === 'official' ? -1 : b === 'official' ? 1 : a.localeCompare(b)));
+const ratios = [...new Set(lb.rows.map((r) => r.ratio))].sort((a, b) => a - b);
+const policies = [...new Set(lb.rows.map((r) => r.policy))];
+const row = (rule, policy, ratio) => lb.rows.find((r) => (r.budgetRule ?? '-') === rule && r.policy === policy && r.ratio === ratio);
+/** PSNR with identical images counted at the PSNR of 1/255 RMS (48.1 dB) would hide them; rank on SSIM ties instead */
+const psnrOf = (r) => (r ? (r.psnr === null ? Infinity : r.psnr) : -Infinity);
+
+const out = [];
+const refMs = lb.references.reduce((a, r) => a + r.ms, 0) / lb.references.length;
+out.push(`${lb.model.name}, ${lb.resolution} ${lb.image.width}x${lb.image.height}, provider ${lb.provider.used}, seeds ${lb.seeds.join(', ')}; full cache ${f(refMs / 1000, 1)} s per image.`, '');
+for (const rule of rules) {
+  const cases = [...new Set(lb.rows.filter((r) => (r.budgetRule ?? '-') === rule).map((r) => r.cases))];
+  out.push(`### ${rule} rule (${cases.join('/')} prompts per row)`, '');
+  const head = ['policy', ...ratios.map((r) => `PSNR ${r * 100}%`), ...ratios.map((r) => `SSIM ${r * 100}%`), ...ratios.map((r) => `bits ${r * 100}%`)];
+  head.push(...ratios.map((r) => `held/peak ${r * 100}%`));
+  out.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`);
+  const order = [...policies].sort((a, b) => psnrOf(row(rule, b, 0.1) ?? row(rule, b, ratios[0])) - psnrOf(row(rule, a, 0.1) ?? row(rule, a, ratios[0])));
+  for (const p of order) {
+    const rs = ratios.map((r) => row(rule, p, r));
+    const psnr = rs.map((r) => (r ? (r.psnr === null ? 'identical' : f(r.psnr, 2) + (r.identical ? ` (${r.identical} id.)` : '')) : '-'));
+    const cells = [p, ...psnr, ...rs.map((r) => (r ? f(r.ssim, 3) : '-')), ...rs.map((r) => (r ? f(r.bitAgreement, 3) : '-'))];
+    cells.push(...rs.map((r) => (r ? `${f(r.kvHeldRatio, 3)} / ${f(r.kvPeakRatio, 3)}` : '-')));
+    out.push(`| ${cells.join(' | ')} |`);
+  }
+  out.push('');
+  out.push('| ratio | ScaleKV PSNR rank | best policy (PSNR) | best baseline (PSNR) | ScaleKV - best baseline dB | ScaleKV SSIM rank | ScaleKV - best baseline SSIM |');
+  out.push('|---|---|---|---|---|---|---|');
+  for (const ratio of ratios) {
+    const rs = policies.map((p) => row(rule, p, ratio)).filter(Boolean);
+    const s = rs.find((r) => r.policy === 'scalekv');
+    if (!s) continue;
+    const byPsnr = [...rs].sort((a, b) => psnrOf(b) - psnrOf(a));
+    const bySsim = [...rs].sort((a, b) => b.ssim - a.ssim);
+    const base = rs.filter((r) => r.policy !== 'scalekv');
+    const bestBase = [...base].sort((a, b) => psnrOf(b) - psnrOf(a))[0];
+    const bestBaseSsim = Math.max(...base.map((r) => r.ssim));
+    out.push(
+      `| ${ratio} | ${byPsnr.indexOf(s) + 1} of ${rs.length} | ${byPsnr[0].policy} (${f(byPsnr[0].psnr, 2)}) | ${bestBase.policy} (${f(bestBase.psnr, 2)}) | ` +
+        `${f(s.psnr - bestBase.psnr, 2)} | ${bySsim.indexOf(s) + 1} of ${rs.length} | ${f(s.ssim - bestBaseSsim, 3)} |`,
+    );
+  }
+  out.push('');
+}
+if (checks.length) {
+  out.push('### Prompt check (share of images showing the prompt\'s colour / + position / + shape)', '');
+  out.push('| policy | ratio | rule | images | colour | colour + position | all three |', '|---|---|---|---|---|---|---|');
+  for (const c of checks) {
+    const name = c.key === 'full' ? 'full cache' : c.label.replace(/ \[\w+ rule\]$/, '');
+    out.push(`| ${name} | ${c.ratio ?? '-'} | ${c.budgetRule ?? '-'} | ${c.images} | ${pct(c.colour)} | ${pct(c.colourPosition)} | ${pct(c.colourPositionShape)} |`);
+  }
+  out.push('');
+}
+console.log(out.join('\n'));
