@@ -200,7 +200,7 @@ export function unpickleChecked(data: Uint8Array, origin: string): Unpickled {
     const full = `${g.module}.${g.name}`;
     if (!KNOWN_CALLS.has(full)) {
       refused.add(full);
-      return { kind: 'opaque', global: g, args } as Opaque;
+      return { kind: 'opaque', global: g, args };
     }
     if (!Array.isArray(args)) throw bad(`${full} called without an argument tuple`);
     if (full === 'collections.OrderedDict' || full === 'builtins.dict') return new Map();
@@ -444,7 +444,7 @@ export function unpickleChecked(data: Uint8Array, origin: string): Unpickled {
         if (!dtype) throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${origin}: unsupported tensor storage type ${describe(st)}.`);
         if (typeof pid[2] !== 'string' || !/^[\w.-]+$/.test(pid[2])) throw bad(`storage key ${describe(pid[2])} is not a record name`);
         const numel = count(pid[4], `the element count of storage ${pid[2]}`);
-        stack.push({ kind: 'storage', dtype, key: pid[2], location: String(pid[3]), numel } as StorageRef);
+        stack.push({ kind: 'storage', dtype, key: pid[2], location: String(pid[3]), numel });
         break;
       }
       case 0x30: // POP

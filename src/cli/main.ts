@@ -13,7 +13,7 @@ import { DEFAULTS } from '../shared/defaults';
 import { toErrorInfo, ScaleKVError } from '../shared/errors';
 import { baseRequest, calibrateRequest, generateRequest, policySpec, type BaseRequest } from '../shared/requests';
 import type { AsiMode, BudgetRule, PolicyName, PolicySpec, Precision, ProviderSetting, WindowQueryMode } from '../shared/types';
-import { flag, formatHelp, formatOverview, has, list, num, parseArgs, str, type ParsedArgs } from './args';
+import { flag, formatHelp, formatOverview, has, num, parseArgs, str, type ParsedArgs } from './args';
 import { checkArgvLength } from './argvLimit';
 import { runBench } from './bench';
 import { commandSpec, COMMANDS } from './commandSpecs';

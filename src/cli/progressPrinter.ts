@@ -16,7 +16,7 @@ export interface PrinterOptions {
   intervalMs?: number;
   /** and across phases at most this often (ms) */
   minGapMs?: number;
-  now?(): number;
+  now?: () => number;
 }
 
 /** the part of a message that changes only when the phase does: the layer counter dropped */

@@ -28,7 +28,7 @@ function datasetWords(dir: string): string[] {
   const p = join(dir, 'dataset.json');
   let j: { vocabulary?: unknown };
   try {
-    j = JSON.parse(readFileSync(p, 'utf8'));
+    j = JSON.parse(readFileSync(p, 'utf8')) as typeof j;
   } catch (e) {
     throw new ScaleKVError('E_INVALID_REQUEST', `Cannot read ${p}: ${(e as Error).message}`);
   }

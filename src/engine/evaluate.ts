@@ -41,7 +41,7 @@ import { atomicWrite } from './atomicWrite';
 import { calibrates, planRows, validateEvaluateRequest, type PlannedRow } from './evaluatePlan';
 import { fidelityOfPixels } from './fidelity';
 import { aggregateRows, formatLeaderboard, rankRows } from './leaderboard';
-import { readProfileOrTable, resolvePolicySpec, usesProfile } from './policySpec';
+import { resolvePolicySpec, usesProfile } from './policySpec';
 import { readTokens } from './runFiles';
 
 /** the parts of the engine an evaluation uses (EngineApi has them; tests wrap it to count calls) */

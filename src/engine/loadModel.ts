@@ -40,7 +40,7 @@ export function embeddedModelDir(): string {
     const p = join(d, 'package.json');
     if (existsSync(p)) {
       try {
-        if (JSON.parse(readFileSync(p, 'utf8')).name === 'scalekv-vscode') return join(d, 'media', 'models', 'tiny-infinity');
+        if ((JSON.parse(readFileSync(p, 'utf8')) as { name?: unknown }).name === 'scalekv-vscode') return join(d, 'media', 'models', 'tiny-infinity');
       } catch {
         /* keep looking */
       }

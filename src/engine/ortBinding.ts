@@ -20,7 +20,7 @@ export function useBindingFolder(dir: string): void {
   if (req.cache[bundled]) throw new Error('onnxruntime-node was loaded before the CUDA provider folder could be chosen');
   const m = new Module(bundled);
   m.filename = bundled;
-  m.exports = req(join(dir, 'onnxruntime_binding.node'));
+  m.exports = req(join(dir, 'onnxruntime_binding.node')) as unknown;
   m.loaded = true;
   req.cache[bundled] = m;
 }

@@ -74,7 +74,7 @@ export function vulkanLoaderFound(env: NodeJS.ProcessEnv = process.env, ldCache 
   }
 }
 
-export async function chooseProvider(setting: ProviderSetting | string): Promise<ProviderInfo> {
+export async function chooseProvider(setting: string): Promise<ProviderInfo> {
   if (setting !== 'auto' && !ORDER.includes(setting as ExecutionProvider)) {
     throw new ScaleKVError('E_PROVIDER_UNKNOWN', `Unknown execution provider '${setting}'. Use one of: auto, ${ORDER.join(', ')}.`);
   }
@@ -130,7 +130,7 @@ export function sessionOptions(ep: ExecutionProvider, gpuOutputs: string[] = [])
   if (log !== undefined && /^[0-4]$/.test(log)) o.logSeverityLevel = Number(log) as 0 | 1 | 2 | 3 | 4;
   if (ep === 'webgpu' && gpuOutputs.length) {
     // keep hidden states and KV caches on the device between runs; read small results on the CPU
-    o.preferredOutputLocation = Object.fromEntries(gpuOutputs.map((n) => [n, 'gpu-buffer'])) as Record<string, ort.Tensor.DataLocation>;
+    o.preferredOutputLocation = Object.fromEntries(gpuOutputs.map((n) => [n, 'gpu-buffer']));
   }
   return o;
 }

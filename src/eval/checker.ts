@@ -74,7 +74,10 @@ export function nearestColour(rgb: readonly number[]): Colour {
   for (const name of COLOURS) {
     const c = COLOUR_RGB[name];
     const d = (c[0] - rgb[0]) ** 2 + (c[1] - rgb[1]) ** 2 + (c[2] - rgb[2]) ** 2;
-    if (d < bd) ((bd = d), (best = name));
+    if (d < bd) {
+      bd = d;
+      best = name;
+    }
   }
   return best;
 }
@@ -126,8 +129,8 @@ export function checkImage(img: RgbImage, prompt: string, expected: Expected = p
     return {
       ...base,
       colour,
-      position: colour && relationHolds(expected.relation, a!, b!),
-      shape: colour && a!.shape === wa.shape && b!.shape === wb.shape,
+      position: colour && relationHolds(expected.relation, a, b),
+      shape: colour && a.shape === wa.shape && b.shape === wb.shape,
     };
   }
   if (want.count > 1) {

@@ -19,7 +19,7 @@ export function readT5Config(path: string): T5Config {
   let c: Record<string, unknown>;
   try {
     // a FIFO or a huge file named config.json is refused instead of blocking or filling memory
-    c = JSON.parse(readSmallFile(path, 16 * 1024 * 1024, 'text encoder config'));
+    c = JSON.parse(readSmallFile(path, 16 * 1024 * 1024, 'text encoder config')) as typeof c;
   } catch (e) {
     if (e instanceof ScaleKVError) throw e;
     throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path} is not valid JSON.`);
@@ -32,7 +32,8 @@ export function readT5Config(path: string): T5Config {
     if (typeof v !== 'number') throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path}: '${k}' is missing.`);
     return v;
   };
-  const ff = String(c.feed_forward_proj ?? 'relu');
+  const ff = c.feed_forward_proj ?? 'relu';
+  if (typeof ff !== 'string') throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path}: 'feed_forward_proj' is not a string.`);
   return {
     vocabSize: num('vocab_size'),
     dModel: num('d_model'),

@@ -110,7 +110,7 @@ export function officialPlan(schedule: ScaleShape[], depth: number, draftersAt: 
   const floor = o.floor ?? refinerFloor(schedule, B, o.windowSize);
   const cum = cumulativeTokens(schedule);
   const n = schedule.length;
-  const rows: (OfficialRow | null)[] = new Array(n).fill(null);
+  const rows = new Array<OfficialRow | null>(n).fill(null);
   let start = -1;
   for (let si = 0; si < n - 1; si++) {
     const nd = draftersAt(si);

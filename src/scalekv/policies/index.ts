@@ -227,6 +227,6 @@ export function createPolicy(spec: PolicySpec, model: PolicyModel, options: Poli
       return make(heatkvPolicy(budget, p.heat, model.schedule, sinks), budget, `uniform total for ratio ${ratio}; per-layer lengths from S-CAS (${p.origin})`);
     }
     default:
-      throw new ScaleKVError('E_INVALID_REQUEST', `Unknown policy '${(spec as PolicySpec).name}'. Valid policies: ${POLICY_NAMES.join(', ')}.`);
+      throw new ScaleKVError('E_INVALID_REQUEST', `Unknown policy '${(spec).name}'. Valid policies: ${POLICY_NAMES.join(', ')}.`);
   }
 }

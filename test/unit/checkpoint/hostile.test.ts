@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { constants, deflateRawSync } from 'node:zlib';
@@ -117,7 +117,7 @@ test(
     const dir = tempDir('fifo');
     const fifo = join(dir, 'pipe.pth');
     const mk = spawnSync('mkfifo', [fifo]);
-    if (mk.status !== 0) return assert.fail(`mkfifo failed: ${mk.stderr}`);
+    if (mk.status !== 0) return assert.fail(`mkfifo failed: ${mk.stderr.toString()}`);
     refusedInBounds(fifo, probe(fifo), /is a named pipe \(FIFO\), not a checkpoint file/);
     spawnSync('mkfifo', [join(dir, 'shard.safetensors')]);
     writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { a: 'shard.safetensors' } }));
