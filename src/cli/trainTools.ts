@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { locateModel } from '../checkpoint/modelFolder';
 import { TINY_T5, type T5Config } from '../model/config';
 import { cumulativeTokens, scaleSchedule } from '../model/schedule';
-import { TextEncoder } from '../model/textEncoder';
+import { TextEncoder } from '../engine/textEncoder';
 import { UnigramTokenizer } from '../model/tokenizer/unigram';
 import { writeTinyT5 } from '../model/tiny/t5Tiny';
 import { gaussian } from '../model/weights';

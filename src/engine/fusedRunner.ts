@@ -15,7 +15,7 @@ import type { RetentionRecorder } from '../kvcache/retention';
 import type { InfinityConfig } from '../model/config';
 import type { WeightSource } from '../model/weights';
 import type { ExecutionProvider, ScaleShape } from '../shared/types';
-import { sessionOptions } from './runtime';
+import { createSession } from './sessions';
 import type { ConditioningTensors, ScaleRunner } from './scaleRunner';
 
 /**
@@ -82,7 +82,7 @@ export class FusedModel {
         if (!up) {
           const g = new Graph('upload');
           g.outputAs(g.input('x', dt, null), 'y', dt, null);
-          up = await ort.InferenceSession.create(g.toBytes(), sessionOptions(ep, ['y']));
+          up = await createSession(g.toBytes(), ep, ['y']);
           uploaders.set(dt, up);
         }
         weights[`w.${w.name}`] = (await up.run({ x: host })).y;
@@ -104,7 +104,7 @@ export class FusedModel {
       return hit;
     }
     const caches = plan.last ? [] : plan.layers.flatMap((_, l) => [`k${l}`, `v${l}`]);
-    const s = await ort.InferenceSession.create(buildScaleStepGraph(this.cfg, plan), sessionOptions(this.ep, caches));
+    const s = await createSession(buildScaleStepGraph(this.cfg, plan), this.ep, caches);
     this.sessions.set(key, s);
     if (this.sessions.size > MAX_CACHED_SESSIONS) {
       const [oldest, old] = this.sessions.entries().next().value as [string, ort.InferenceSession];

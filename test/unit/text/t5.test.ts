@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { relativeBucket } from '../../../kernels/graphs/t5Encoder';
 import { TINY_T5, type T5Config } from '../../../src/model/config';
-import { TextEncoder } from '../../../src/model/textEncoder';
+import { TextEncoder } from '../../../src/engine/textEncoder';
 import { makeTinyT5Weights } from '../../../src/model/tiny/t5Tiny';
 import { makeTinyTokenizerJson } from '../../../src/model/tokenizer/tinyVocab';
 import { UnigramTokenizer } from '../../../src/model/tokenizer/unigram';
