@@ -1,2 +1,2 @@
 // The state_dict naming is the model's knowledge (src/model reads it to infer a config); the graph builders share it.
-export { blockPrefixes, countBlocks } from '../../src/model/infinityNames';
+export { blockPrefixes } from '../../src/model/infinityNames';

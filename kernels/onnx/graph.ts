@@ -219,7 +219,7 @@ export class Graph {
   }
 }
 
-export function elemSize(t: ElemType): number {
+function elemSize(t: ElemType): number {
   switch (t) {
     case 'float64':
     case 'int64':

@@ -44,9 +44,3 @@ export function toHalf(a: ArrayLike<number>): Uint16Array {
   for (let i = 0; i < a.length; i++) out[i] = toHalfBits(a[i]);
   return out;
 }
-
-export function fromHalf(a: Uint16Array): Float32Array {
-  const out = new Float32Array(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = halfBitsToFloat(a[i]);
-  return out;
-}

@@ -162,10 +162,6 @@ export interface Unpickled {
   refusedGlobals: string[];
 }
 
-export function unpickle(data: Uint8Array, origin: string): unknown {
-  return unpickleChecked(data, origin).root;
-}
-
 export function unpickleChecked(data: Uint8Array, origin: string): Unpickled {
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const dec = new TextDecoder();

@@ -20,7 +20,7 @@ export interface PrinterOptions {
 }
 
 /** the part of a message that changes only when the phase does: the layer counter dropped */
-export function phaseOf(p: Progress): string {
+function phaseOf(p: Progress): string {
   return `${p.stage}|${p.message.replace(/,? ?layer \d+\/\d+/, '')}`;
 }
 

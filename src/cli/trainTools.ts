@@ -39,7 +39,7 @@ function datasetWords(dir: string): string[] {
 }
 
 /** the trained model's encoder: the tiny T5's shape with room for a dataset's words */
-export function trainedT5Config(vocabSize: number): T5Config {
+function trainedT5Config(vocabSize: number): T5Config {
   return { ...TINY_T5, vocabSize };
 }
 

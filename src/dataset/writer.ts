@@ -33,7 +33,7 @@ export interface DatasetInfo {
   vocabulary: string[];
 }
 
-export const MAX_SIZE = 4096;
+const MAX_SIZE = 4096;
 
 function validate(o: DatasetOptions): void {
   const bad = (m: string) => {

@@ -22,7 +22,7 @@ import type { JobContext } from './api';
 import { generateImages } from './generate';
 import type { LoadedModel } from './loadModel';
 
-export const DEFAULT_CALIBRATION_PROMPTS = [
+const DEFAULT_CALIBRATION_PROMPTS = [
   'a red apple on a wooden table',
   'a lighthouse on a cliff at dusk',
   'portrait photo of an old man with a white beard',

@@ -256,7 +256,7 @@ function checkRecordable(spec: PolicySpec): void {
 }
 
 /** fidelity of a run's images (as generated, in [-1, 1]) against its full-cache reference */
-export function fidelity(
+function fidelity(
   ref: RunRecord,
   refImages: Float32Array,
   cand: RunRecord,
@@ -268,7 +268,7 @@ export function fidelity(
   return fidelityOfPixels(ref, toUint8(refImages), cand, toUint8(candImages), policy, refBitsPerScale, candBitsPerScale);
 }
 
-export function unknownWordNotices(m: Pick<LoadedModel, 'unknownWords'>, prompts: string[]): RunNotice[] {
+function unknownWordNotices(m: Pick<LoadedModel, 'unknownWords'>, prompts: string[]): RunNotice[] {
   return prompts.flatMap((prompt): RunNotice[] => {
     const words = m.unknownWords(prompt);
     if (!words.length) return [];

@@ -91,9 +91,9 @@ export function validateEvaluateRequest(req: EvaluateRequest): EvaluateRequest {
   };
 }
 
-export const rowKey = (policy: string, ratio: number, rule?: string, mode?: string) => `${policy}|${ratio}|${rule ?? '-'}|${mode ?? '-'}`;
+const rowKey = (policy: string, ratio: number, rule?: string, mode?: string) => `${policy}|${ratio}|${rule ?? '-'}|${mode ?? '-'}`;
 
-export function rowLabel(policy: string, rule?: string, mode?: string): string {
+function rowLabel(policy: string, rule?: string, mode?: string): string {
   return `${policy}${mode ? ` (ASI ${mode})` : ''}${rule ? ` [${rule} rule]` : ''}`;
 }
 

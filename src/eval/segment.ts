@@ -18,9 +18,9 @@ export interface Component {
 }
 
 /** share of the image side the border strips take */
-export const BORDER = 0.03;
+const BORDER = 0.03;
 /** RGB distance from the row's background above which a pixel is foreground */
-export const FOREGROUND_DISTANCE = 60;
+const FOREGROUND_DISTANCE = 60;
 
 function median(values: number[]): number {
   const s = values.slice().sort((a, b) => a - b);

@@ -102,7 +102,7 @@ function measurePrototypes(): Map<Shape, ShapeFeatures> {
 
 let prototypes: Map<Shape, ShapeFeatures> | null = null;
 
-export function shapePrototypes(): Map<Shape, ShapeFeatures> {
+function shapePrototypes(): Map<Shape, ShapeFeatures> {
   prototypes ??= measurePrototypes();
   return prototypes;
 }

@@ -21,8 +21,8 @@ import { ScaleKVError } from '../../shared/errors';
 import type { HackStats } from '../../shared/types';
 import { capToApply, stack, type Budget } from './common';
 
-export const DEFAULT_HACK_CONTEXTUAL_FRACTION = 0.5;
-export const DEFAULT_HACK_CONTEXTUAL_SHARE = 0.5;
+const DEFAULT_HACK_CONTEXTUAL_FRACTION = 0.5;
+const DEFAULT_HACK_CONTEXTUAL_SHARE = 0.5;
 
 /** contextual[layer][head]: the `fraction` most vertical heads (ties: lower layer, then lower head). */
 export function classifyHeads(stats: HackStats, fraction = DEFAULT_HACK_CONTEXTUAL_FRACTION): boolean[][] {

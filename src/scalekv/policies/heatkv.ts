@@ -18,7 +18,7 @@ import type { HeatStats, ScaleShape } from '../../shared/types';
 import { capToApply, NOTHING_NEEDED, scaleOfPosition, stack, type Budget } from './common';
 
 /** the authors' default: the first four scales (57 tokens at 1:1) are never pruned */
-export const DEFAULT_HEAT_SINK_SCALES = 4;
+const DEFAULT_HEAT_SINK_SCALES = 4;
 
 /**
  * The authors' four sink scales are 57 tokens at 1:1, under 1% of the cache at 1024x1024; on small
