@@ -3,7 +3,7 @@
  * transformer block step, head, VAE decoder, cache gather) is written with it from a model config
  * and weights; nothing is exported from PyTorch.
  */
-import { AttrType, ElemType, ProtoWriter, TensorDataType } from './proto';
+import { AttrType, type ElemType, ProtoWriter, TensorDataType } from './proto';
 
 export type Dim = number | string;
 export type AttrValue = number | string | number[] | { floats: number[] } | { tensor: ConstTensor } | { int: number } | { f: number };
@@ -219,7 +219,7 @@ export class Graph {
   }
 }
 
-export function elemSize(t: ElemType): number {
+function elemSize(t: ElemType): number {
   switch (t) {
     case 'float64':
     case 'int64':
@@ -230,7 +230,9 @@ export function elemSize(t: ElemType): number {
     case 'float16':
     case 'bfloat16':
       return 2;
-    default:
+    case 'bool':
+    case 'int8':
+    case 'uint8':
       return 1;
   }
 }

@@ -12,7 +12,7 @@ export function toHalfBits(v: number): number {
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
   if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf / nan
-  let e = exp - 127 + 15;
+  const e = exp - 127 + 15;
   if (e >= 0x1f) return sign | 0x7c00; // overflow -> inf
   if (e <= 0) {
     if (e < -10) return sign; // underflow -> signed zero
@@ -42,11 +42,5 @@ export function halfBitsToFloat(h: number): number {
 export function toHalf(a: ArrayLike<number>): Uint16Array {
   const out = new Uint16Array(a.length);
   for (let i = 0; i < a.length; i++) out[i] = toHalfBits(a[i]);
-  return out;
-}
-
-export function fromHalf(a: Uint16Array): Float32Array {
-  const out = new Float32Array(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = halfBitsToFloat(a[i]);
   return out;
 }

@@ -27,6 +27,6 @@ export function confinedPath(folder: string, name: unknown, source: string, what
   }
   throw new ScaleKVError(
     'E_CHECKPOINT_CORRUPT',
-    `${source} names the ${what} '${name}', which ${r.why}; files a model names must lie inside its folder ${folder}.`,
+    `${source} names the ${what} '${String(name)}', which ${r.why}; files a model names must lie inside its folder ${folder}.`,
   );
 }

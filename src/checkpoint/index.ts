@@ -1,14 +1,12 @@
 /** Opens any supported checkpoint by its content, and adapts it to the graph builders' WeightSource. */
 import { closeSync, readSync, statSync } from 'node:fs';
 import { ScaleKVError } from '../shared/errors';
-import type { WeightSource } from '../model/weights';
 import { openRegularFile } from '../shared/files';
 import { PthReader } from './pth';
 import { SafetensorsReader } from './safetensors';
 import { ShardedReader } from './sharded';
-import type { CheckpointReader } from './types';
+import type { CheckpointReader, WeightSource } from './types';
 
-export type { CheckpointReader, TensorInfo, DType } from './types';
 
 export function openCheckpoint(path: string): CheckpointReader {
   let st;

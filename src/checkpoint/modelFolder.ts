@@ -74,7 +74,7 @@ function isT5Dir(dir: string): boolean {
   const config = join(dir, 'config.json');
   if (!existsSync(config)) return false;
   try {
-    const c = JSON.parse(readSmallFile(config, MAX_JSON_BYTES, 'model config'));
+    const c = JSON.parse(readSmallFile(config, MAX_JSON_BYTES, 'model config')) as { model_type?: unknown; architectures?: unknown } | null;
     return c?.model_type === 't5' || /T5/.test(JSON.stringify(c?.architectures ?? ''));
   } catch {
     return false;
@@ -187,7 +187,7 @@ function lstatOk(p: string): boolean {
 function fromManifest(p: string): ModelParts {
   let m: ModelManifest;
   try {
-    m = JSON.parse(readSmallFile(p, MAX_JSON_BYTES, 'model manifest'));
+    m = JSON.parse(readSmallFile(p, MAX_JSON_BYTES, 'model manifest')) as ModelManifest;
   } catch (e) {
     if (e instanceof ScaleKVError) throw e;
     throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${p} is not valid JSON: ${(e as Error).message}`);

@@ -69,6 +69,75 @@ const TORCH_DTYPES: Record<string, DType> = {
   bool: 'bool',
 };
 
+/**
+ * Pickle opcodes by CPython's pickletools names: those torch.save writes, which the reader runs, and a
+ * few it refuses, so an error names them.
+ */
+const OP = {
+  MARK: 0x28, // the start of a tuple, list, dict or run of items
+  EMPTY_TUPLE: 0x29,
+  STOP: 0x2e,
+  POP: 0x30,
+  POP_MARK: 0x31,
+  DUP: 0x32,
+  BINBYTES: 0x42,
+  SHORT_BINBYTES: 0x43,
+  BINFLOAT: 0x47,
+  INT: 0x49, // decimal text line
+  BININT: 0x4a,
+  BININT1: 0x4b,
+  LONG: 0x4c, // decimal text line
+  BININT2: 0x4d,
+  NONE: 0x4e,
+  PERSID: 0x50, // refused
+  BINPERSID: 0x51,
+  REDUCE: 0x52,
+  STRING: 0x53, // refused
+  BINSTRING: 0x54,
+  SHORT_BINSTRING: 0x55,
+  UNICODE: 0x56, // refused
+  BINUNICODE: 0x58,
+  EMPTY_LIST: 0x5d,
+  APPEND: 0x61,
+  BUILD: 0x62,
+  GLOBAL: 0x63,
+  DICT: 0x64,
+  APPENDS: 0x65,
+  GET: 0x67, // refused
+  BINGET: 0x68,
+  INST: 0x69, // refused
+  LONG_BINGET: 0x6a,
+  LIST: 0x6c,
+  OBJ: 0x6f, // refused
+  PUT: 0x70, // refused
+  BINPUT: 0x71,
+  LONG_BINPUT: 0x72,
+  SETITEM: 0x73,
+  TUPLE: 0x74,
+  SETITEMS: 0x75,
+  EMPTY_DICT: 0x7d,
+  PROTO: 0x80,
+  NEWOBJ: 0x81,
+  TUPLE1: 0x85,
+  TUPLE2: 0x86,
+  TUPLE3: 0x87,
+  NEWTRUE: 0x88,
+  NEWFALSE: 0x89,
+  LONG1: 0x8a,
+  LONG4: 0x8b,
+  SHORT_BINUNICODE: 0x8c,
+  BINUNICODE8: 0x8d,
+  BINBYTES8: 0x8e,
+  EMPTY_SET: 0x8f,
+  ADDITEMS: 0x90,
+  FROZENSET: 0x91, // refused
+  NEWOBJ_EX: 0x92,
+  STACK_GLOBAL: 0x93,
+  MEMOIZE: 0x94,
+  FRAME: 0x95,
+} as const;
+const OP_NAME: Record<number, string> = Object.fromEntries(Object.entries(OP).map(([n, v]) => [v, n]));
+
 const MARK = Symbol('mark');
 
 /** Callables torch.save's pickles use; any other is "refused" (kept inert, and named in errors). */
@@ -91,10 +160,6 @@ export interface Unpickled {
   root: unknown;
   /** 'module.name' of every global the pickle called that is not a tensor-rebuilding one */
   refusedGlobals: string[];
-}
-
-export function unpickle(data: Uint8Array, origin: string): unknown {
-  return unpickleChecked(data, origin).root;
 }
 
 export function unpickleChecked(data: Uint8Array, origin: string): Unpickled {
@@ -200,7 +265,7 @@ export function unpickleChecked(data: Uint8Array, origin: string): Unpickled {
     const full = `${g.module}.${g.name}`;
     if (!KNOWN_CALLS.has(full)) {
       refused.add(full);
-      return { kind: 'opaque', global: g, args } as Opaque;
+      return { kind: 'opaque', global: g, args };
     }
     if (!Array.isArray(args)) throw bad(`${full} called without an argument tuple`);
     if (full === 'collections.OrderedDict' || full === 'builtins.dict') return new Map();
@@ -211,53 +276,52 @@ export function unpickleChecked(data: Uint8Array, origin: string): Unpickled {
   for (;;) {
     const op = u8();
     switch (op) {
-      case 0x80: // PROTO
+      case OP.PROTO:
         u8();
         break;
-      case 0x95: // FRAME
+      case OP.FRAME:
         bytes(8);
         break;
-      case 0x2e: // STOP
+      case OP.STOP:
         return { root: pop(), refusedGlobals: [...refused] };
-      case 0x28: // MARK
+      case OP.MARK:
         stack.push(MARK);
         break;
-      case 0x7d: // EMPTY_DICT
+      case OP.EMPTY_DICT:
         stack.push(new Map());
         break;
-      case 0x5d: // EMPTY_LIST
+      case OP.EMPTY_LIST:
         stack.push([]);
         break;
-      case 0x29: // EMPTY_TUPLE
+      case OP.EMPTY_TUPLE:
         stack.push([]);
         break;
-      case 0x8f: // EMPTY_SET
+      case OP.EMPTY_SET:
         stack.push([]);
         break;
-      case 0x4e: // NONE
+      case OP.NONE:
         stack.push(null);
         break;
-      case 0x88:
+      case OP.NEWTRUE:
         stack.push(true);
         break;
-      case 0x89:
+      case OP.NEWFALSE:
         stack.push(false);
         break;
-      case 0x4b: // BININT1
+      case OP.BININT1:
         stack.push(u8());
         break;
-      case 0x4d: // BININT2
+      case OP.BININT2:
         stack.push(u16());
         break;
-      case 0x4a: // BININT
+      case OP.BININT:
         need(4);
         stack.push(dv.getInt32(p, true));
         p += 4;
         break;
-      case 0x8a: // LONG1
-      case 0x8b: {
-        // LONG4
-        const n = op === 0x8a ? u8() : u32();
+      case OP.LONG1:
+      case OP.LONG4: {
+        const n = op === OP.LONG1 ? u8() : u32();
         // BigInt shifting is quadratic in the length: a 300 KB integer took minutes
         if (n > MAX_INT_BYTES) throw bad(`an integer of ${n} bytes (a checkpoint's integers fit in 8)`);
         const b = bytes(n);
@@ -267,171 +331,156 @@ export function unpickleChecked(data: Uint8Array, origin: string): Unpickled {
         stack.push(Number(v));
         break;
       }
-      case 0x49: {
-        // INT (text)
+      case OP.INT: {
         const s = line();
         stack.push(s === '01' ? true : s === '00' ? false : Number(s));
         break;
       }
-      case 0x4c: {
-        // LONG (text)
+      case OP.LONG: {
         const s = line();
         if (s.length > 3 * MAX_INT_BYTES) throw bad(`an integer of ${s.length} digits`);
         stack.push(Number(s.replace(/L$/, '')));
         break;
       }
-        break;
-      case 0x47: // BINFLOAT (big endian)
+      case OP.BINFLOAT: // big endian
         need(8);
         stack.push(dv.getFloat64(p, false));
         p += 8;
         break;
-      case 0x8c: // SHORT_BINUNICODE
+      case OP.SHORT_BINUNICODE:
         stack.push(dec.decode(bytes(u8())));
         break;
-      case 0x58: // BINUNICODE
+      case OP.BINUNICODE:
         stack.push(dec.decode(bytes(u32())));
         break;
-      case 0x8d: // BINUNICODE8
+      case OP.BINUNICODE8:
         need(8);
         stack.push(dec.decode(bytes(Number(dv.getBigUint64((p += 8) - 8, true)))));
         break;
-      case 0x55: // SHORT_BINSTRING
+      case OP.SHORT_BINSTRING:
         stack.push(dec.decode(bytes(u8())));
         break;
-      case 0x54: // BINSTRING
+      case OP.BINSTRING:
         stack.push(dec.decode(bytes(u32())));
         break;
-      case 0x43: // SHORT_BINBYTES
+      case OP.SHORT_BINBYTES:
         stack.push(bytes(u8()).slice());
         break;
-      case 0x42: // BINBYTES
+      case OP.BINBYTES:
         stack.push(bytes(u32()).slice());
         break;
-      case 0x8e: // BINBYTES8
+      case OP.BINBYTES8:
         need(8);
         stack.push(bytes(Number(dv.getBigUint64((p += 8) - 8, true))).slice());
         break;
-      case 0x71: // BINPUT
+      case OP.BINPUT:
         memo.set(u8(), top());
         break;
-      case 0x72: // LONG_BINPUT
+      case OP.LONG_BINPUT:
         memo.set(u32(), top());
         break;
-      case 0x94: // MEMOIZE
+      case OP.MEMOIZE:
         memo.set(memo.size, top());
         break;
-      case 0x68: // BINGET
-      case 0x6a: {
-        // LONG_BINGET
-        const k = op === 0x68 ? u8() : u32();
+      case OP.BINGET:
+      case OP.LONG_BINGET: {
+        const k = op === OP.BINGET ? u8() : u32();
         if (!memo.has(k)) throw bad(`memo key ${k} missing`);
         stack.push(memo.get(k));
         break;
       }
-      case 0x63: {
-        // GLOBAL
+      case OP.GLOBAL: {
         const module = line();
         const name = line();
         stack.push(global(module, name));
         break;
       }
-      case 0x93: {
-        // STACK_GLOBAL
+      case OP.STACK_GLOBAL: {
         const name = pop();
         const module = pop();
         stack.push(global(module, name));
         break;
       }
-      case 0x74: // TUPLE
+      case OP.TUPLE:
         stack.push(popMark());
         break;
-      case 0x85:
+      case OP.TUPLE1:
         stack.push([pop()]);
         break;
-      case 0x86: {
+      case OP.TUPLE2: {
         const b = pop();
         const a = pop();
         stack.push([a, b]);
         break;
       }
-      case 0x87: {
+      case OP.TUPLE3: {
         const c = pop();
         const b = pop();
         const a = pop();
         stack.push([a, b, c]);
         break;
       }
-      case 0x6c: // LIST
+      case OP.LIST:
         stack.push(popMark());
         break;
-      case 0x64: {
-        // DICT
+      case OP.DICT: {
         const kv = popMark();
         const m = new Map();
         setItems(m, kv);
         stack.push(m);
         break;
       }
-      case 0x61: {
-        // APPEND
+      case OP.APPEND: {
         const v = pop();
         const l = top();
         if (!Array.isArray(l)) throw bad('APPEND on a non-list');
         l.push(v);
         break;
       }
-      case 0x65: {
-        // APPENDS
+      case OP.APPENDS: {
         const items = popMark();
         extend(top(), items, 'APPENDS');
         break;
       }
-      case 0x90: {
-        // ADDITEMS
+      case OP.ADDITEMS: {
         const items = popMark();
         extend(top(), items, 'ADDITEMS');
         break;
       }
-      case 0x73: {
-        // SETITEM
+      case OP.SETITEM: {
         const v = pop();
         const k = pop();
         setItems(top(), [k, v]);
         break;
       }
-      case 0x75: {
-        // SETITEMS
+      case OP.SETITEMS: {
         const items = popMark();
         setItems(top(), items);
         break;
       }
-      case 0x52: {
-        // REDUCE
+      case OP.REDUCE: {
         const args = pop();
         const fn = pop();
         stack.push(call(fn, args));
         break;
       }
-      case 0x81: {
-        // NEWOBJ
+      case OP.NEWOBJ: {
         const args = pop();
         const cls = pop();
         stack.push(call(cls, args));
         break;
       }
-      case 0x92: {
-        // NEWOBJ_EX
+      case OP.NEWOBJ_EX: {
         pop();
         const args = pop();
         const cls = pop();
         stack.push(call(cls, args));
         break;
       }
-      case 0x62: // BUILD: state of objects we keep as plain data (OrderedDict metadata, ...) is dropped
+      case OP.BUILD: // state of objects we keep as plain data (OrderedDict metadata, ...) is dropped
         pop();
         break;
-      case 0x51: {
+      case OP.BINPERSID: {
         // BINPERSID: ('storage', storage_type, key, location, numel)
         const pid = pop() as unknown[];
         if (!Array.isArray(pid) || pid[0] !== 'storage') throw bad('unknown persistent id');
@@ -444,20 +493,20 @@ export function unpickleChecked(data: Uint8Array, origin: string): Unpickled {
         if (!dtype) throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${origin}: unsupported tensor storage type ${describe(st)}.`);
         if (typeof pid[2] !== 'string' || !/^[\w.-]+$/.test(pid[2])) throw bad(`storage key ${describe(pid[2])} is not a record name`);
         const numel = count(pid[4], `the element count of storage ${pid[2]}`);
-        stack.push({ kind: 'storage', dtype, key: pid[2], location: String(pid[3]), numel } as StorageRef);
+        stack.push({ kind: 'storage', dtype, key: pid[2], location: String(pid[3]), numel });
         break;
       }
-      case 0x30: // POP
+      case OP.POP:
         pop();
         break;
-      case 0x31: // POP_MARK
+      case OP.POP_MARK:
         popMark();
         break;
-      case 0x32: // DUP
+      case OP.DUP:
         stack.push(top());
         break;
       default:
-        throw bad(`unsupported opcode 0x${op.toString(16)}`);
+        throw bad(`unsupported opcode 0x${op.toString(16)}${op in OP_NAME ? ` (${OP_NAME[op]})` : ''}`);
     }
   }
 }

@@ -23,7 +23,7 @@ export class ShardedReader implements CheckpointReader {
   ) {
     let idx: { weight_map?: unknown };
     try {
-      idx = JSON.parse(readSmallFile(path, MAX_INDEX_BYTES, 'checkpoint index'));
+      idx = JSON.parse(readSmallFile(path, MAX_INDEX_BYTES, 'checkpoint index')) as typeof idx;
     } catch (e) {
       if (e instanceof ScaleKVError) throw e;
       throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path} is not a valid checkpoint index (JSON): ${(e as Error).message}`);
@@ -38,7 +38,7 @@ export class ShardedReader implements CheckpointReader {
       if (shard.endsWith('.index.json')) {
         throw new ScaleKVError(
           'E_CHECKPOINT_CORRUPT',
-          `${path} names the index ${v} as the shard of tensor '${k}': a shard must be a .safetensors or .bin file.`,
+          `${path} names the index ${String(v)} as the shard of tensor '${k}': a shard must be a .safetensors or .bin file.`,
         );
       }
       this.map.set(k, shard);

@@ -80,3 +80,14 @@ export function toFloat32(raw: Uint8Array, dtype: DType, count: number): Float32
       return out;
   }
 }
+
+/** Named float32 tensors, as the graph builders read weights: a checkpoint (CheckpointWeights) or memory (MapWeights). */
+export interface WeightSource {
+  /** a short description for error messages (file path, 'memory') */
+  readonly origin: string;
+  names(): string[];
+  has(name: string): boolean;
+  shape(name: string): number[];
+  /** float32 copy of the tensor, converted from fp16/bf16/fp64 where needed */
+  get(name: string): Float32Array;
+}

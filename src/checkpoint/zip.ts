@@ -129,7 +129,7 @@ export function entryDataOffset(f: FileRange, e: ZipEntry): number {
  * The most a small entry (data.pkl) may inflate to: twice the archive, and never less than 16 MB
  * (torch stores data.pkl uncompressed; a re-zipped 8B checkpoint's pickle is well under 1 MB).
  */
-export function inflateLimit(f: FileRange): number {
+function inflateLimit(f: FileRange): number {
   return Math.max(16 * 1024 * 1024, 2 * f.size);
 }
 

@@ -36,7 +36,7 @@ export interface ParsedArgs {
 const usage = (message: string) => new ScaleKVError('E_USAGE', message);
 
 /** edit distance, for "did you mean" (names are short, so the quadratic table is fine) */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) d[0][j] = j;
   for (let i = 1; i <= a.length; i++) {

@@ -9,7 +9,7 @@ import { ScaleKVError } from '../shared/errors';
 /** measured crash threshold, for the message */
 export const ORT_ARGV_CRASH_BYTES = 28_971;
 /** what the CLI accepts: about half the crash threshold, so a different node path or flags cannot reach it */
-export const ARGV_LIMIT_BYTES = 16 * 1024;
+const ARGV_LIMIT_BYTES = 16 * 1024;
 
 /** the bytes the kernel passes as the command line: every argument plus its terminating NUL */
 export function argvBytes(argv: readonly string[]): number {

@@ -21,7 +21,7 @@ import { list, num, str, type ParsedArgs } from './args';
 import { startGpuMemorySampler } from './gpuMemory';
 
 /** where `npm run bench` writes (git-ignored); bench/results.md is a committed copy of one run */
-export const BENCH_OUT = 'bench/out/results.md';
+const BENCH_OUT = 'bench/out/results.md';
 
 interface Row {
   provider: string;

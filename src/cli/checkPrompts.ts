@@ -20,7 +20,7 @@ export function readPromptList(path: string): string[] {
   if (!path.endsWith('.json')) return readPromptsFile(path);
   let j: { prompts?: { prompt?: unknown }[] };
   try {
-    j = JSON.parse(readFileSync(path, 'utf8'));
+    j = JSON.parse(readFileSync(path, 'utf8')) as typeof j;
   } catch (e) {
     throw new ScaleKVError('E_INVALID_REQUEST', `${path} is not valid JSON: ${(e as Error).message}`);
   }

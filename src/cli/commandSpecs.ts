@@ -3,13 +3,12 @@
  * and `scalekv <command> --help` prints them. Defaults shown here come from src/shared/defaults.ts.
  */
 import { RESOLUTIONS } from '../model/schedule';
-import { DEFAULTS, PROVIDER_SETTINGS, QUERY_MODES } from '../shared/defaults';
+import { DEFAULTS, PRECISIONS, PROVIDER_SETTINGS, QUERY_MODES } from '../shared/defaults';
 import { PROFILE_POLICIES } from '../shared/requests';
 import { POLICY_NAMES } from '../shared/types';
 import type { CommandSpec, FlagSpec } from './args';
 
 const D = DEFAULTS;
-const PRECISIONS = ['auto', 'fp16', 'fp32'];
 const RUNNERS = ['auto', 'fused', 'layerwise'];
 const RES = Object.keys(RESOLUTIONS);
 

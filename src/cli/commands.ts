@@ -113,11 +113,11 @@ export function exportBudget(input: string, out: string): string {
 /** a complete embedded model: manifest with its calibrated profiles, every file present */
 export function tinyIsBuilt(dir: string): boolean {
   try {
-    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { transformer: string; vae: string; textEncoder: string; profiles?: string[] };
     const files = [m.transformer, m.vae, m.textEncoder, ...(m.profiles ?? [])].every((f: string) => existsSync(join(dir, f))) && (m.profiles ?? []).length === 4;
     // profiles from before the official rule and the per-head statistics (hack, heatkv) are rebuilt
-    return files && m.profiles.every((f: string) => {
-      const p = JSON.parse(readFileSync(join(dir, f), 'utf8'));
+    return files && (m.profiles ?? []).every((f) => {
+      const p = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { settings?: { budgetRule?: string }; hack?: unknown; heat?: unknown };
       return p.settings?.budgetRule === 'official' && p.hack && p.heat;
     });
   } catch {

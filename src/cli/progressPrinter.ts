@@ -16,11 +16,11 @@ export interface PrinterOptions {
   intervalMs?: number;
   /** and across phases at most this often (ms) */
   minGapMs?: number;
-  now?(): number;
+  now?: () => number;
 }
 
 /** the part of a message that changes only when the phase does: the layer counter dropped */
-export function phaseOf(p: Progress): string {
+function phaseOf(p: Progress): string {
   return `${p.stage}|${p.message.replace(/,? ?layer \d+\/\d+/, '')}`;
 }
 

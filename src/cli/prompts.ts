@@ -4,7 +4,7 @@ import { ScaleKVError } from '../shared/errors';
 import { list, str, type ParsedArgs } from './args';
 
 /** a prompts file is text for people to write; a bigger one is a mistake (a checkpoint, a log) */
-export const PROMPTS_FILE_LIMIT = 4 * 2 ** 20;
+const PROMPTS_FILE_LIMIT = 4 * 2 ** 20;
 
 /** reads at most limit bytes (+1 to know it is over) from a file or fd, so a huge or endless input is refused in bounded memory */
 function readBounded(fd: number, what: string, limit: number): string {

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { locateModel } from '../checkpoint/modelFolder';
 import { TINY_T5, type T5Config } from '../model/config';
 import { cumulativeTokens, scaleSchedule } from '../model/schedule';
-import { TextEncoder } from '../model/textEncoder';
+import { TextEncoder } from '../engine/textEncoder';
 import { UnigramTokenizer } from '../model/tokenizer/unigram';
 import { writeTinyT5 } from '../model/tiny/t5Tiny';
 import { gaussian } from '../model/weights';
@@ -28,7 +28,7 @@ function datasetWords(dir: string): string[] {
   const p = join(dir, 'dataset.json');
   let j: { vocabulary?: unknown };
   try {
-    j = JSON.parse(readFileSync(p, 'utf8'));
+    j = JSON.parse(readFileSync(p, 'utf8')) as typeof j;
   } catch (e) {
     throw new ScaleKVError('E_INVALID_REQUEST', `Cannot read ${p}: ${(e as Error).message}`);
   }
@@ -39,7 +39,7 @@ function datasetWords(dir: string): string[] {
 }
 
 /** the trained model's encoder: the tiny T5's shape with room for a dataset's words */
-export function trainedT5Config(vocabSize: number): T5Config {
+function trainedT5Config(vocabSize: number): T5Config {
   return { ...TINY_T5, vocabSize };
 }
 

@@ -13,7 +13,7 @@ export interface Triple {
   position: Position;
 }
 
-export const HELD_OUT_COUNT = 50;
+const HELD_OUT_COUNT = 50;
 const HELD_OUT_SEED = 11;
 
 /**

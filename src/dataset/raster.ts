@@ -62,12 +62,12 @@ function boxSdf(dx: number, dy: number, hx: number, hy: number): number {
 }
 
 /** ring: outer radius R, inner radius 0.6 R */
-export const RING_INNER = 0.6;
+const RING_INNER = 0.6;
 /** cross: arms one third of the bounding box wide */
-export const CROSS_ARM = 1 / 3;
+const CROSS_ARM = 1 / 3;
 
 /** the shape's distance field relative to its centre, in the same units as R (its half extent) */
-export function shapeSdf(shape: Shape, R: number): Sdf {
+function shapeSdf(shape: Shape, R: number): Sdf {
   switch (shape) {
     case 'circle':
       return (x, y) => len(x, y) - R;

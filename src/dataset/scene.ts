@@ -45,11 +45,11 @@ export type Scene =
   | { kind: 'relation'; objects: [SceneObject, SceneObject]; relation: Relation; background: Background };
 
 /** half-extent ranges per size, as fractions of the image side */
-export const SIZE_RANGE: Record<Size, readonly [number, number]> = { small: [0.07, 0.09], large: [0.13, 0.16] };
+const SIZE_RANGE: Record<Size, readonly [number, number]> = { small: [0.07, 0.09], large: [0.13, 0.16] };
 /** objects keep this far from the image border, so the checker can read the background off it */
-export const MARGIN = 0.04;
+const MARGIN = 0.04;
 /** RGB distance an object's colour keeps from every colour of its background (and blends between) */
-export const MIN_CONTRAST = 100;
+const MIN_CONTRAST = 100;
 
 const ANCHORS = [0.2, 0.5, 0.8];
 
@@ -65,7 +65,7 @@ function distToBlend(c: readonly number[], a: readonly number[], b: readonly num
   return dist(c, [a[0] + t * d[0], a[1] + t * d[1], a[2] + t * d[2]]);
 }
 
-export function contrasts(colour: Colour, bg: Background): boolean {
+function contrasts(colour: Colour, bg: Background): boolean {
   const c = COLOUR_RGB[colour];
   if (bg.kind === 'flat') return dist(c, COLOUR_RGB[bg.colour]) >= MIN_CONTRAST;
   if (bg.kind === 'horizon') return dist(c, COLOUR_RGB[bg.top]) >= MIN_CONTRAST && dist(c, COLOUR_RGB[bg.bottom]) >= MIN_CONTRAST;
@@ -91,7 +91,7 @@ export function sampleBackground(rng: DatasetRng, mustContrast: Colour[] = []): 
   }
 }
 
-export function contrastingColour(rng: DatasetRng, bg: Background): Colour {
+function contrastingColour(rng: DatasetRng, bg: Background): Colour {
   const ok = COLOURS.filter((c) => contrasts(c, bg));
   return rng.pick(ok);
 }
@@ -176,11 +176,11 @@ export function sampleScene(rng: DatasetRng, allowed: TripleFilter): Scene {
 }
 
 /** the indefinite article: "an" before the one colour that starts with a vowel */
-export function article(word: string): string {
+function article(word: string): string {
   return /^[aeiou]/.test(word) ? 'an' : 'a';
 }
 
-export function backgroundPhrase(bg: Background): string {
+function backgroundPhrase(bg: Background): string {
   const first = bg.kind === 'flat' ? bg.colour : bg.top;
   const rest =
     bg.kind === 'flat'

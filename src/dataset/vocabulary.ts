@@ -54,7 +54,7 @@ export function positionAt(col: number, row: number): Position {
 export const RELATIONS = ['above', 'below', 'to the left of', 'to the right of'] as const;
 export type Relation = (typeof RELATIONS)[number];
 
-export const COUNT_WORDS = ['two', 'three'] as const;
+const COUNT_WORDS = ['two', 'three'] as const;
 
 /** every word that can occur in a caption, sorted; dataset.json carries this list */
 export const VOCABULARY: readonly string[] = [

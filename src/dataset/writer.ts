@@ -33,7 +33,7 @@ export interface DatasetInfo {
   vocabulary: string[];
 }
 
-export const MAX_SIZE = 4096;
+const MAX_SIZE = 4096;
 
 function validate(o: DatasetOptions): void {
   const bad = (m: string) => {
@@ -116,7 +116,7 @@ export async function writeDataset(o: DatasetOptions): Promise<{ dir: string; in
     const jobs: RangeJob[] = [];
     for (let s = 0; s < o.count; s += per)
       jobs.push({ imagesPath, seed: o.seed, split: o.split, size: o.size, start: s, end: Math.min(o.count, s + per) });
-    const done = new Array(jobs.length).fill(0);
+    const done = new Array<number>(jobs.length).fill(0);
     const report = (j: number, d: number) => {
       done[j] = d;
       o.onProgress?.(

@@ -20,7 +20,7 @@ import type {
 } from '../shared/types';
 
 export interface JobContext {
-  onProgress(p: Progress): void;
+  onProgress: (p: Progress) => void;
   /** aborted when the user cancels; the engine checks it between layers and scales */
   signal: AbortSignal;
   log?(level: 'info' | 'warn' | 'error', message: string): void;

@@ -19,11 +19,10 @@ import { ScaleKVError } from '../shared/errors';
 import { writeFileAtomic } from '../shared/outputFiles';
 import type { CalibrateRequest, ProfileSettings, ScaleKVProfile } from '../shared/types';
 import type { JobContext } from './api';
-import { atomicWrite } from './atomicWrite';
 import { generateImages } from './generate';
 import type { LoadedModel } from './loadModel';
 
-export const DEFAULT_CALIBRATION_PROMPTS = [
+const DEFAULT_CALIBRATION_PROMPTS = [
   'a red apple on a wooden table',
   'a lighthouse on a cliff at dusk',
   'portrait photo of an old man with a white beard',
@@ -83,7 +82,7 @@ export async function calibrateProfile(m: LoadedModel, req: CalibrateRequest, ct
   let heads = new HeadStatsAccumulator(schedule, cfg.depth, cfg.numHeads);
   if (existsSync(statePath)) {
     try {
-      const s: SavedState = JSON.parse(readFileSync(statePath, 'utf8'));
+      const s = JSON.parse(readFileSync(statePath, 'utf8')) as SavedState;
       const same = s.version === 2 && s.model === key.model && s.schedule === key.schedule && s.asiTopK === asiTopK;
       if (same && JSON.stringify(s.prompts) === JSON.stringify(prompts)) {
         acc = AsiAccumulator.fromJSON(s.asi);
@@ -133,8 +132,8 @@ export async function calibrateProfile(m: LoadedModel, req: CalibrateRequest, ct
       });
     } catch (e) {
       // keep only whole prompts in the saved statistics
-      acc = AsiAccumulator.fromJSON(JSON.parse(snapshot));
-      heads = HeadStatsAccumulator.fromJSON(schedule, JSON.parse(headSnapshot));
+      acc = AsiAccumulator.fromJSON(JSON.parse(snapshot) as AsiState);
+      heads = HeadStatsAccumulator.fromJSON(schedule, JSON.parse(headSnapshot) as HeadStatsState);
       throw e;
     }
     acc.state.prompts = i + 1;

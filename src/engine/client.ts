@@ -30,7 +30,7 @@ interface Pending {
 }
 
 export interface RequestOptions {
-  onProgress?(p: Progress): void;
+  onProgress?: (p: Progress) => void;
   token?: CancelToken;
   /** stops the request with E_TIMEOUT after this long (describeModel has a default, see describeTimeoutMs) */
   timeoutMs?: number;

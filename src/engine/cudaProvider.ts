@@ -66,7 +66,7 @@ export interface PackageDigest {
  * written on cannot reach nuget.org, so 1.30.0's values could not be read and are taken from NuGet's
  * catalog at install time. A recorded entry wins, and a catalog that disagrees with it stops the install.
  */
-export const PINNED_PACKAGES: Record<string, PackageDigest> = {};
+const PINNED_PACKAGES: Record<string, PackageDigest> = {};
 
 export interface ResolvedPackage extends PackageDigest {
   url: string;
@@ -124,7 +124,7 @@ function unavailable(msg: string): ScaleKVError {
   return new ScaleKVError('E_CUDA_UNAVAILABLE', msg);
 }
 
-export function ortVersionOf(ortDir: string): string {
+function ortVersionOf(ortDir: string): string {
   return (JSON.parse(readFileSync(join(ortDir, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
@@ -248,7 +248,7 @@ function resource(index: ServiceIndex, type: string): string | undefined {
 }
 
 /** the package's URL and the size and hash it must have */
-export async function resolvePackage(
+async function resolvePackage(
   src: CudaSource,
   o: NetOptions & { feedIndex?: string; pinned?: Record<string, PackageDigest> } = {},
 ): Promise<ResolvedPackage> {
@@ -291,7 +291,7 @@ export async function resolvePackage(
  * Streams url to dest, hashing as it goes; stops as soon as more bytes than expected arrive. The file
  * stays only if its size and SHA-512 match.
  */
-export async function downloadVerified(
+async function downloadVerified(
   url: string,
   expect: PackageDigest,
   dest: string,
@@ -337,7 +337,7 @@ export async function downloadVerified(
 }
 
 /** takes the named files out of a (verified) .nupkg */
-export async function unpackFiles(nupkg: string, files: CudaSource['files'], destDir: string, signal?: AbortSignal): Promise<void> {
+async function unpackFiles(nupkg: string, files: CudaSource['files'], destDir: string, signal?: AbortSignal): Promise<void> {
   const f = new FileRange(nupkg);
   try {
     let dir;
@@ -370,7 +370,7 @@ export async function unpackFiles(nupkg: string, files: CudaSource['files'], des
 }
 
 /** storage/onnxruntime-cuda/<ortVersion>-<platform>-<arch> */
-export function cudaFolder(
+function cudaFolder(
   storageDir: string,
   ortVersion: string,
   platform: string = process.platform,

@@ -6,7 +6,7 @@
 import type { FidelityReport, PolicySpec, RunRecord } from '../shared/types';
 import { agreement, psnr, ssim } from './metrics';
 
-export const LPIPS_NOTE = 'LPIPS needs pretrained AlexNet/VGG weights, which cannot be downloaded here; reported as null.';
+const LPIPS_NOTE = 'LPIPS needs pretrained AlexNet/VGG weights, which cannot be downloaded here; reported as null.';
 
 /** refPixels / candPixels: every image of the batch, planar [3, H, W] 8-bit, one after another */
 export function fidelityOfPixels(

@@ -15,7 +15,7 @@ import type { RetentionRecorder } from '../kvcache/retention';
 import type { InfinityConfig } from '../model/config';
 import type { WeightSource } from '../model/weights';
 import type { ExecutionProvider, ScaleShape } from '../shared/types';
-import { sessionOptions } from './runtime';
+import { createSession } from './sessions';
 import type { ConditioningTensors, ScaleRunner } from './scaleRunner';
 
 /**
@@ -83,7 +83,7 @@ export class FusedModel {
           const g = new Graph('upload');
           const x = g.input('x', 'float32', null);
           g.outputAs(dt === 'float16' ? g.op('Cast', [x], { to: 10 }) : x, 'y', dt, null);
-          up = await ort.InferenceSession.create(g.toBytes(), sessionOptions(ep, ['y']));
+          up = await createSession(g.toBytes(), ep, ['y']);
           uploaders.set(dt, up);
         }
         weights[`w.${w.name}`] = (await up.run({ x: new ort.Tensor('float32', data, w.dims) })).y;
@@ -105,7 +105,7 @@ export class FusedModel {
       return hit;
     }
     const caches = plan.last ? [] : plan.layers.flatMap((_, l) => [`k${l}`, `v${l}`]);
-    const s = await ort.InferenceSession.create(buildScaleStepGraph(this.cfg, plan), sessionOptions(this.ep, caches));
+    const s = await createSession(buildScaleStepGraph(this.cfg, plan), this.ep, caches);
     this.sessions.set(key, s);
     if (this.sessions.size > MAX_CACHED_SESSIONS) {
       const [oldest, old] = this.sessions.entries().next().value as [string, ort.InferenceSession];

@@ -14,7 +14,7 @@ import {
 import type { InfinityConfig } from '../model/config';
 import type { WeightSource } from '../model/weights';
 import type { ExecutionProvider } from '../shared/types';
-import { sessionOptions } from './runtime';
+import { createSession } from './sessions';
 
 export interface ConditioningOut {
   cond: ort.Tensor;
@@ -49,11 +49,10 @@ export class InfinitySessions {
   ) {}
 
   static async create(cfg: InfinityConfig, ws: WeightSource, ep: ExecutionProvider): Promise<InfinitySessions> {
-    const opt = (gpu: string[] = []) => sessionOptions(ep, gpu);
-    const conditioning = await ort.InferenceSession.create(buildConditioningGraph(cfg, ws), opt(['ca_kv', 'ca_bias', 'gss', 'head_ss', 'x0']));
-    const embed = await ort.InferenceSession.create(buildEmbedGraph(cfg, ws), opt(['x']));
-    const head = await ort.InferenceSession.create(buildHeadGraph(cfg, ws), opt());
-    const gather = ep === 'webgpu' ? await ort.InferenceSession.create(buildKvGatherGraph(cfg.numHeads, cfg.embedDim / cfg.numHeads), opt(['k_kept', 'v_kept'])) : null;
+    const conditioning = await createSession(buildConditioningGraph(cfg, ws), ep, ['ca_kv', 'ca_bias', 'gss', 'head_ss', 'x0']);
+    const embed = await createSession(buildEmbedGraph(cfg, ws), ep, ['x']);
+    const head = await createSession(buildHeadGraph(cfg, ws), ep);
+    const gather = ep === 'webgpu' ? await createSession(buildKvGatherGraph(cfg.numHeads, cfg.embedDim / cfg.numHeads), ep, ['k_kept', 'v_kept']) : null;
     const s = new InfinitySessions(cfg, ep, ws, conditioning, embed, head, gather);
     return s;
   }
@@ -63,7 +62,7 @@ export class InfinitySessions {
     const key = `${i}:${colsum ? 'c' : ''}${asiStats ? 'a' : ''}`;
     let s = this.variants.get(key);
     if (!s) {
-      s = await ort.InferenceSession.create(buildBlockGraph(this.cfg, this.ws, i, { colsum, asiStats }), sessionOptions(this.ep, ['y', 'k_all', 'v_all']));
+      s = await createSession(buildBlockGraph(this.cfg, this.ws, i, { colsum, asiStats }), this.ep, ['y', 'k_all', 'v_all']);
       this.variants.set(key, s);
     }
     return s;

@@ -8,9 +8,10 @@ import { join, resolve } from 'node:path';
 import { CheckpointWeights, openCheckpoint } from '../checkpoint';
 import { locateModel } from '../checkpoint/modelFolder';
 import { inferInfinityConfig, inferVaeConfig } from '../model/inferConfig';
-import { TextEncoder, readT5Config } from '../model/textEncoder';
+import { readT5Config } from '../model/t5Config';
+import { TextEncoder } from './textEncoder';
 import { unknownWords } from '../model/tokenizer/unknownWords';
-import { VaeDecoder } from '../model/vae';
+import { VaeDecoder } from './vaeDecoder';
 import { PrefixedWeights } from '../model/weights';
 import type { InfinityConfig } from '../model/config';
 import { cancelled } from '../shared/errors';
@@ -40,7 +41,7 @@ export function embeddedModelDir(): string {
     const p = join(d, 'package.json');
     if (existsSync(p)) {
       try {
-        if (JSON.parse(readFileSync(p, 'utf8')).name === 'scalekv-vscode') return join(d, 'media', 'models', 'tiny-infinity');
+        if ((JSON.parse(readFileSync(p, 'utf8')) as { name?: unknown }).name === 'scalekv-vscode') return join(d, 'media', 'models', 'tiny-infinity');
       } catch {
         /* keep looking */
       }

@@ -7,7 +7,7 @@ import { CheckpointWeights, openCheckpoint } from '../checkpoint';
 import { locateModel } from '../checkpoint/modelFolder';
 import { inferInfinityConfig, inferVaeConfig } from '../model/inferConfig';
 import type { InfinityConfig } from '../model/config';
-import { readT5Config } from '../model/textEncoder';
+import { readT5Config } from '../model/t5Config';
 import { PrefixedWeights } from '../model/weights';
 import { embeddedModelDir } from './loadModel';
 

@@ -14,13 +14,13 @@ import { BINDING_DIR_ENV } from './cudaProvider';
 /** what happened to the override: the folder in use, or why it is not */
 export const bindingOverride: { dir?: string; error?: string } = {};
 
-export function useBindingFolder(dir: string): void {
+function useBindingFolder(dir: string): void {
   const req = createRequire(__filename);
   const bundled = req.resolve(`onnxruntime-node/bin/napi-v6/${process.platform}/${process.arch}/onnxruntime_binding.node`);
   if (req.cache[bundled]) throw new Error('onnxruntime-node was loaded before the CUDA provider folder could be chosen');
   const m = new Module(bundled);
   m.filename = bundled;
-  m.exports = req(join(dir, 'onnxruntime_binding.node'));
+  m.exports = req(join(dir, 'onnxruntime_binding.node')) as unknown;
   m.loaded = true;
   req.cache[bundled] = m;
 }

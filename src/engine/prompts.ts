@@ -6,14 +6,14 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { ScaleKVError } from '../shared/errors';
 
-export const MAX_PROMPTS_FILE_BYTES = 2 ** 20;
+const MAX_PROMPTS_FILE_BYTES = 2 ** 20;
 export const MAX_PROMPTS = 1000;
 
 const bad = (m: string): never => {
   throw new ScaleKVError('E_INVALID_REQUEST', m);
 };
 
-export function parsePrompts(text: string, what: string): string[] {
+function parsePrompts(text: string, what: string): string[] {
   const lines = text
     .replace(/^\uFEFF/, '')
     .split(/\r?\n/)

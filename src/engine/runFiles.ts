@@ -15,7 +15,7 @@ export function newRunId(policy: string, seed: number): string {
   return `${t}-${policy}-s${seed}-${Math.random().toString(36).slice(2, 6)}`;
 }
 
-export const PARTIAL_SUFFIX = '.partial';
+const PARTIAL_SUFFIX = '.partial';
 
 /**
  * Writes a run folder: `write` puts the files into the partial folder it is given and returns the run

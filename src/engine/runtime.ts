@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { bindingOverride } from './ortBinding';
 import * as ort from 'onnxruntime-node';
 import { Graph } from '../../kernels/onnx/graph';
-import { threadOptions } from '../model/cpuThreads';
 import { ScaleKVError } from '../shared/errors';
+import { createSession } from './sessions';
 import type { ExecutionProvider, ProviderInfo, ProviderSetting } from '../shared/types';
 
 const ORDER: ExecutionProvider[] = ['cuda', 'webgpu', 'cpu'];
@@ -24,7 +24,8 @@ function probeModel(): Uint8Array {
 
 async function works(ep: ExecutionProvider): Promise<string | null> {
   try {
-    const s = await ort.InferenceSession.create(probeModel(), { executionProviders: [ep] });
+    // the probe runs with the options every real session gets, so it finds what they would
+    const s = await createSession(probeModel(), ep);
     const r = await s.run({ x: new ort.Tensor('float32', Float32Array.from([1, 0, 0, 1]), [2, 2]) });
     const y = r.y.data as Float32Array;
     await s.release();
@@ -75,7 +76,7 @@ export function vulkanLoaderFound(env: NodeJS.ProcessEnv = process.env, ldCache 
   }
 }
 
-export async function chooseProvider(setting: ProviderSetting | string): Promise<ProviderInfo> {
+export async function chooseProvider(setting: string): Promise<ProviderInfo> {
   if (setting !== 'auto' && !ORDER.includes(setting as ExecutionProvider)) {
     throw new ScaleKVError('E_PROVIDER_UNKNOWN', `Unknown execution provider '${setting}'. Use one of: auto, ${ORDER.join(', ')}.`);
   }
@@ -108,58 +109,4 @@ export async function chooseProvider(setting: ProviderSetting | string): Promise
     failures.push(installed ? `${why} (the CUDA provider in ${bindingOverride.dir} needs CUDA 12 and cuDNN on the system)` : why);
   }
   throw new ScaleKVError('E_PROVIDER_FAILED', `No execution provider could run: ${failures.join('; ')}`);
-}
-
-export function sessionOptions(ep: ExecutionProvider, gpuOutputs: string[] = []): ort.InferenceSession.SessionOptions {
-  // Without the arena, each run returns its attention temporaries (B x H x L x N floats: 1.4 GB for the
-  // tiny model's last 1024x1024 scale) instead of every block session keeping its own peak-sized pool.
-  // SCALEKV_WEBGPU_BUFFER_CACHE: the WebGPU provider's storage-buffer cache (bucket, lazyRelease, simple,
-  // disabled), for measuring what the cache costs in memory and buys in time
-  // SCALEKV_WEBGPU_VALIDATION: the provider's validation mode (disabled, wgpuOnly, basic, full)
-  const cache = process.env.SCALEKV_WEBGPU_BUFFER_CACHE;
-  const validation = process.env.SCALEKV_WEBGPU_VALIDATION;
-  const webgpu: Record<string, string> = { name: 'webgpu' };
-  if (cache) webgpu.storageBufferCacheMode = cache;
-  if (validation) webgpu.validationMode = validation;
-  // SCALEKV_WEBGPU_FP32_ACCUMULATION=1: float16 MatMul accumulating in float32, where the provider has it
-  const acc = process.env.SCALEKV_WEBGPU_FP32_ACCUMULATION === '1';
-  if (acc) (webgpu as Record<string, unknown>).enableMatmulFp32Accumulation = true;
-  const provider = ep === 'webgpu' && (cache || validation || acc) ? (webgpu as unknown as ort.InferenceSession.ExecutionProviderConfig) : ep;
-  // SCALEKV_CPU_THREADS=N: intra-op threads on the CPU provider (model/cpuThreads.ts)
-  const o: ort.InferenceSession.SessionOptions = {
-    executionProviders: [provider],
-    graphOptimizationLevel: 'all',
-    enableCpuMemArena: false,
-    ...threadOptions(ep),
-  };
-  // WebGPU sessions plan no memory pattern: each of the 13 scale graphs otherwise keeps a block sized for
-  // its own peak, and the card held 16.8 GiB instead of 13.2 (ScaleKV 10%, 2B, 1024x1024) at the same
-  // speed (bench/gpu.md). SCALEKV_ORT_MEM_PATTERN=1 turns it back on for measurements.
-  if (ep === 'webgpu' && process.env.SCALEKV_ORT_MEM_PATTERN !== '1') o.enableMemPattern = false;
-  // SCALEKV_ORT_LOG=0 prints onnxruntime's verbose log, including which provider runs each node
-  const log = process.env.SCALEKV_ORT_LOG;
-  if (log !== undefined && /^[0-4]$/.test(log)) o.logSeverityLevel = Number(log) as 0 | 1 | 2 | 3 | 4;
-  if (ep === 'webgpu') {
-    const extra = webgpuConfigEntries(process.env.SCALEKV_WEBGPU_CONFIG);
-    if (Object.keys(extra).length) o.extra = extra;
-  }
-  if (ep === 'webgpu' && gpuOutputs.length) {
-    // keep hidden states and KV caches on the device between runs; read small results on the CPU
-    o.preferredOutputLocation = Object.fromEntries(gpuOutputs.map((n) => [n, 'gpu-buffer'])) as Record<string, ort.Tensor.DataLocation>;
-  }
-  return o;
-}
-
-/**
- * SCALEKV_WEBGPU_CONFIG="maxNumPendingDispatches=256,enableInt64=1": provider settings the Node binding's
- * option list does not carry, passed as the session config entries the provider reads them from
- * (ep.webgpuexecutionprovider.<key>). For measurements on the GPU machine.
- */
-export function webgpuConfigEntries(spec: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of (spec ?? '').split(',')) {
-    const m = /^\s*([A-Za-z][A-Za-z0-9]*)\s*=\s*([^,]*?)\s*$/.exec(part);
-    if (m) out[`ep.webgpuexecutionprovider.${m[1]}`] = m[2];
-  }
-  return out;
 }

@@ -37,11 +37,11 @@ export interface CheckResult {
   shape: boolean;
 }
 
-export const MIN_AREA = 0.001;
-export const MAX_AREA = 0.3;
+const MIN_AREA = 0.001;
+const MAX_AREA = 0.3;
 /** a plausible object has at least this share of its pixels within COHERENCE_DISTANCE of its median colour */
-export const MIN_COHERENCE = 0.6;
-export const COHERENCE_DISTANCE = 60;
+const MIN_COHERENCE = 0.6;
+const COHERENCE_DISTANCE = 60;
 
 function medianColour(img: RgbImage, c: Component): [number, number, number] {
   const out: number[] = [];
@@ -68,19 +68,22 @@ function coherence(img: RgbImage, c: Component, rgb: number[]): number {
   return n / c.area;
 }
 
-export function nearestColour(rgb: readonly number[]): Colour {
+function nearestColour(rgb: readonly number[]): Colour {
   let best: Colour = COLOURS[0];
   let bd = Infinity;
   for (const name of COLOURS) {
     const c = COLOUR_RGB[name];
     const d = (c[0] - rgb[0]) ** 2 + (c[1] - rgb[1]) ** 2 + (c[2] - rgb[2]) ** 2;
-    if (d < bd) ((bd = d), (best = name));
+    if (d < bd) {
+      bd = d;
+      best = name;
+    }
   }
   return best;
 }
 
 /** the plausible objects of an image, largest first */
-export function findObjects(img: RgbImage, limit = 8): FoundObject[] {
+function findObjects(img: RgbImage, limit = 8): FoundObject[] {
   const { width: W, height: H } = img;
   const total = W * H;
   const found: FoundObject[] = [];
@@ -126,8 +129,8 @@ export function checkImage(img: RgbImage, prompt: string, expected: Expected = p
     return {
       ...base,
       colour,
-      position: colour && relationHolds(expected.relation, a!, b!),
-      shape: colour && a!.shape === wa.shape && b!.shape === wb.shape,
+      position: colour && relationHolds(expected.relation, a, b),
+      shape: colour && a.shape === wa.shape && b.shape === wb.shape,
     };
   }
   if (want.count > 1) {

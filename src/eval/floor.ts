@@ -13,7 +13,7 @@ export const DEFAULT_FLOOR = 0.5;
 
 function manifest(dir: string): { name?: string; promptCheckFloor?: unknown } {
   try {
-    return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { name?: string; promptCheckFloor?: unknown };
   } catch {
     return {};
   }

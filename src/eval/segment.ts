@@ -18,9 +18,9 @@ export interface Component {
 }
 
 /** share of the image side the border strips take */
-export const BORDER = 0.03;
+const BORDER = 0.03;
 /** RGB distance from the row's background above which a pixel is foreground */
-export const FOREGROUND_DISTANCE = 60;
+const FOREGROUND_DISTANCE = 60;
 
 function median(values: number[]): number {
   const s = values.slice().sort((a, b) => a - b);
@@ -103,10 +103,22 @@ export function components(mask: Uint8Array, W: number, H: number): Component[] 
       if (x > x1) x1 = x;
       if (y < y0) y0 = y;
       if (y > y1) y1 = y;
-      if (x > 0 && mask[p - 1] && !seen[p - 1]) ((seen[p - 1] = 1), (stack[top++] = p - 1));
-      if (x < W - 1 && mask[p + 1] && !seen[p + 1]) ((seen[p + 1] = 1), (stack[top++] = p + 1));
-      if (y > 0 && mask[p - W] && !seen[p - W]) ((seen[p - W] = 1), (stack[top++] = p - W));
-      if (y < H - 1 && mask[p + W] && !seen[p + W]) ((seen[p + W] = 1), (stack[top++] = p + W));
+      if (x > 0 && mask[p - 1] && !seen[p - 1]) {
+        seen[p - 1] = 1;
+        stack[top++] = p - 1;
+      }
+      if (x < W - 1 && mask[p + 1] && !seen[p + 1]) {
+        seen[p + 1] = 1;
+        stack[top++] = p + 1;
+      }
+      if (y > 0 && mask[p - W] && !seen[p - W]) {
+        seen[p - W] = 1;
+        stack[top++] = p - W;
+      }
+      if (y < H - 1 && mask[p + W] && !seen[p + W]) {
+        seen[p + W] = 1;
+        stack[top++] = p + W;
+      }
     }
     out.push({ area: n, x0, y0, x1, y1, pixels: Int32Array.from(pixels) });
   }

@@ -36,8 +36,14 @@ function boxMasks(c: Component, W: number): { bw: number; bh: number; solid: Uin
       stack.push(i);
     }
   };
-  for (let x = 0; x < bw; x++) (push(x), push((bh - 1) * bw + x));
-  for (let y = 0; y < bh; y++) (push(y * bw), push(y * bw + bw - 1));
+  for (let x = 0; x < bw; x++) {
+    push(x);
+    push((bh - 1) * bw + x);
+  }
+  for (let y = 0; y < bh; y++) {
+    push(y * bw);
+    push(y * bw + bw - 1);
+  }
   while (stack.length) {
     const i = stack.pop()!;
     const x = i % bw;
@@ -96,7 +102,7 @@ function measurePrototypes(): Map<Shape, ShapeFeatures> {
 
 let prototypes: Map<Shape, ShapeFeatures> | null = null;
 
-export function shapePrototypes(): Map<Shape, ShapeFeatures> {
+function shapePrototypes(): Map<Shape, ShapeFeatures> {
   prototypes ??= measurePrototypes();
   return prototypes;
 }

@@ -1,26 +1,10 @@
 /** Typed access to the extension's settings (contributes.configuration in package.json). */
 import { mkdirSync } from 'node:fs';
 import * as vscode from 'vscode';
-import type { AsiMode, BudgetRule, PolicyName, Precision, ProviderSetting, WindowQueryMode } from '../shared/types';
+import type { AsiMode, BudgetRule, PolicyName, Precision, ProviderSetting, Settings, WindowQueryMode } from '../shared/types';
 import { SETTING_DEFAULTS } from './settingDefaults';
 
-export interface Settings {
-  modelPath: string | undefined;
-  provider: ProviderSetting;
-  precision: Precision;
-  ratio: number;
-  windowSize: number;
-  poolingKernel: number;
-  queryMode: WindowQueryMode;
-  promptsFile: string;
-  outputFolder: string;
-  resolution: string;
-  cfg: number;
-  policy: PolicyName;
-  asiTopK: number;
-  asiMode: AsiMode;
-  budgetRule: BudgetRule;
-}
+export type { Settings } from '../shared/types';
 
 export function readSettings(): Settings {
   const c = vscode.workspace.getConfiguration('scalekv');

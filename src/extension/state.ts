@@ -4,7 +4,7 @@
  * the CUDA provider's setup, and the visualizer. The commands (./commands) read and change it only through this class.
  */
 import { readFileSync } from 'node:fs';
-import * as vscode from 'vscode';
+import type * as vscode from 'vscode';
 import type { EngineClient } from '../engine/client';
 import { scaleSchedule } from '../model/schedule';
 import { parseProfile } from '../scalekv/profile';

@@ -153,10 +153,6 @@ export const INFINITY_TINY: InfinityConfig = {
   t5: TINY_T5,
 };
 
-export function headDim(cfg: InfinityConfig): number {
-  return cfg.embedDim / cfg.numHeads;
-}
-
 export function validateConfig(cfg: InfinityConfig): void {
   const bad = (m: string) => {
     throw new ScaleKVError('E_CONFIG', `Model config ${cfg.name}: ${m}`);

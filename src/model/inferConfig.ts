@@ -4,7 +4,7 @@
  * size, and so that a mismatch with a named preset is reported tensor by tensor.
  */
 import { ScaleKVError } from '../shared/errors';
-import { countBlocks, blockPrefixes } from '../../kernels/graphs/infinityNames';
+import { countBlocks, blockPrefixes } from './infinityNames';
 import { type InfinityConfig, type T5Config, type VaeConfig, validateConfig } from './config';
 import type { WeightSource } from './weights';
 

@@ -39,7 +39,7 @@ export function encodePng(chw: Uint8Array, width: number, height: number): Buffe
 }
 
 /** the largest image the decoder accepts (pixels), so a hostile header cannot ask for gigabytes */
-export const MAX_DECODE_PIXELS = 8192 * 8192;
+const MAX_DECODE_PIXELS = 8192 * 8192;
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 4: 2, 6: 4 };
 
 function paeth(a: number, b: number, c: number): number {

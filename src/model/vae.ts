@@ -1,14 +1,8 @@
 /**
- * The BSQ-VAE side of generation: resampling multi-scale codes between token-map sizes (the
- * 'trilinear' interpolation upstream applies with a time axis of 1, i.e. bilinear with
- * align_corners=False) and decoding the final codes to pixels.
+ * The BSQ-VAE's resampling of multi-scale codes between token-map sizes (the 'trilinear' interpolation
+ * upstream applies with a time axis of 1, i.e. bilinear with align_corners=False). src/engine/vaeDecoder.ts
+ * decodes the final codes to pixels.
  */
-import * as ort from 'onnxruntime-node';
-import { buildVaeDecoderGraph } from '../../kernels/graphs/vaeDecoder';
-import type { ExecutionProvider } from '../shared/types';
-import type { VaeConfig } from './config';
-import { threadOptions } from './cpuThreads';
-import type { WeightSource } from './weights';
 
 /** Source coordinate of output index i as torch computes it (align_corners=False), clamped at 0. */
 function srcIndex(i: number, inSize: number, outSize: number): [number, number, number] {
@@ -40,39 +34,4 @@ export function interpolateBilinear(src: Float32Array, C: number, h: number, w: 
     }
   }
   return out;
-}
-
-export class VaeDecoder {
-  private constructor(
-    private readonly session: ort.InferenceSession,
-    readonly cfg: VaeConfig,
-  ) {}
-
-  static async load(ws: WeightSource, cfg: VaeConfig, ep: ExecutionProvider): Promise<VaeDecoder> {
-    const options = { executionProviders: [ep], graphOptimizationLevel: 'all' as const, ...threadOptions(ep) };
-    const session = await ort.InferenceSession.create(buildVaeDecoderGraph(cfg, ws), options);
-    return new VaeDecoder(session, cfg);
-  }
-
-  /** z [B, d, h, w] -> image [B, 3, 16h, 16w] (decoder output, not yet clamped) */
-  async decode(z: Float32Array, B: number, h: number, w: number): Promise<Float32Array> {
-    // one image at a time keeps the activations of a 1024x1024 decode within a laptop's memory
-    const per = this.cfg.codebookDim * h * w;
-    const parts: Float32Array[] = [];
-    for (let b = 0; b < B; b++) {
-      const r = await this.session.run({ z: new ort.Tensor('float32', z.slice(b * per, (b + 1) * per), [1, this.cfg.codebookDim, h, w]) });
-      parts.push(r.image.data as Float32Array);
-    }
-    const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
-  }
-
-  release(): Promise<void> {
-    return this.session.release();
-  }
 }

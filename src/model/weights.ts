@@ -5,15 +5,9 @@
  */
 import { ScaleKVError } from '../shared/errors';
 
-export interface WeightSource {
-  /** a short description for error messages (file path, 'memory') */
-  readonly origin: string;
-  names(): string[];
-  has(name: string): boolean;
-  shape(name: string): number[];
-  /** float32 copy of the tensor, converted from fp16/bf16/fp64 where needed */
-  get(name: string): Float32Array;
-}
+// defined beside the checkpoint readers that implement it; every graph builder takes one
+export type { WeightSource } from '../checkpoint/types';
+import type { WeightSource } from '../checkpoint/types';
 
 function same(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);

@@ -32,13 +32,16 @@ export interface CellSpec {
 export function parseCellSpec(text: string, defaults: { resolution: string; ratio: number; cfg: number; policy: PolicyName }): CellSpec {
   let x: Record<string, unknown>;
   try {
-    x = JSON.parse(text);
+    x = JSON.parse(text) as typeof x;
   } catch (e) {
-    throw new Error(`The cell is not a JSON run specification: ${(e as Error).message}. Example: {"action": "generate", "prompts": ["a red apple"], "policy": "scalekv"}`);
+    throw new Error(
+      `The cell is not a JSON run specification: ${(e as Error).message}. Example: {"action": "generate", "prompts": ["a red apple"], "policy": "scalekv"}`,
+      { cause: e },
+    );
   }
   if (!x || typeof x !== 'object' || Array.isArray(x)) throw new Error('The cell must hold a JSON object.');
   const action = (x.action ?? 'generate') as CellSpec['action'];
-  if (!['generate', 'calibrate', 'compare', 'evaluate'].includes(action as string)) {
+  if (!['generate', 'calibrate', 'compare', 'evaluate'].includes(action)) {
     throw new Error(`"action" must be generate, calibrate, compare or evaluate, not ${JSON.stringify(action)}.`);
   }
   const prompts = x.prompts ?? (typeof x.prompt === 'string' ? [x.prompt] : []);
@@ -62,12 +65,17 @@ export function parseCellSpec(text: string, defaults: { resolution: string; rati
     if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`"${k}" must be a number.`);
     return v;
   };
+  const str = (k: string, d: string) => {
+    const v = x[k] ?? d;
+    if (typeof v !== 'string' && typeof v !== 'number') throw new Error(`"${k}" must be a string.`);
+    return String(v);
+  };
   return {
     action,
     prompts: prompts as string[],
     seed: num('seed', DEFAULTS.seed),
-    resolution: String(x.resolution ?? defaults.resolution),
-    aspectRatio: parseAspect(String(x.aspect ?? DEFAULTS.aspect)),
+    resolution: str('resolution', defaults.resolution),
+    aspectRatio: parseAspect(str('aspect', DEFAULTS.aspect)),
     policy: pol,
     policies,
     ratio: num('ratio', defaults.ratio),

@@ -21,7 +21,7 @@ import { ScaleKVError } from '../shared/errors';
 import type { AsiMode, LayerRole } from '../shared/types';
 
 export type { AsiMode };
-export const ASI_MODES: readonly AsiMode[] = ['eq2', 'current', 'history', 'sum'];
+const ASI_MODES: readonly AsiMode[] = ['eq2', 'current', 'history', 'sum'];
 export const DEFAULT_ASI_MODE: AsiMode = 'eq2';
 
 /**
@@ -43,9 +43,6 @@ export const ASI_DEFINITIONS: Record<AsiMode, string> = {
   history: "ASI = E_i[sum of the top-K' attention weights on the history] alone (Eq. 2 second factor; ablation), z-scored and ranked as Eq. 3",
   sum: "ASI = A_cur + A_top from colsum: share of the scale's attention on the current map plus the share held by the top 10% history keys (this project's older index)",
 };
-
-/** @deprecated kept for profiles and callers written before asiMode */
-export const ASI_DEFINITION = ASI_DEFINITIONS.sum;
 
 export function checkAsiMode(mode: unknown): AsiMode {
   if (!ASI_MODES.includes(mode as AsiMode)) throw new ScaleKVError('E_INVALID_REQUEST', `asiMode must be one of ${ASI_MODES.join(', ')}, got ${JSON.stringify(mode)}.`);
@@ -77,7 +74,7 @@ export function asiFromColsum(colsum: ArrayLike<number>, offset: number, cacheLe
 }
 
 /** ASI of one mode from the two Eq. 2 factor means and the sum index. */
-export function asiOf(mode: AsiMode, current: number, history: number, sum: number): number {
+function asiOf(mode: AsiMode, current: number, history: number, sum: number): number {
   switch (mode) {
     case 'eq2':
       return current * history;

@@ -129,7 +129,7 @@ export function validateOfficialTable(t: OfficialBudgetTable, depth: number, sch
 
 /** The 14-slot cache_sizes list get_cache_sizes builds (null where it leaves None). */
 export function officialCacheSizes(t: OfficialBudgetTable, depth: number): (number[] | null)[] {
-  const out: (number[] | null)[] = new Array(OFFICIAL_LAST_KEY + 1).fill(null);
+  const out = new Array<number[] | null>(OFFICIAL_LAST_KEY + 1).fill(null);
   for (let n = OFFICIAL_FIRST_KEY; n <= OFFICIAL_LAST_KEY; n++) {
     const e = t[`Scale ${n}`];
     out[n] = e ? Array.from({ length: depth }, (_, b) => (e[`Block ${b}`] === 1 ? e.Max : e.Min)) : [];

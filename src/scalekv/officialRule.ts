@@ -24,9 +24,9 @@ import { ScaleKVError } from '../shared/errors';
 import type { ScaleShape } from '../shared/types';
 import { cumulativeTokens } from '../model/schedule';
 
-export const OFFICIAL_REFINER_FLOOR = 200;
+const OFFICIAL_REFINER_FLOOR = 200;
 /** tokens cached before the last 1024x1024 (1:1) scale: the reference the floor is stated for */
-export const OFFICIAL_REFERENCE_TOKENS = 6425;
+const OFFICIAL_REFERENCE_TOKENS = 6425;
 
 const bad = (m: string): never => {
   throw new ScaleKVError('E_BUDGET_INVALID', m);
@@ -37,7 +37,7 @@ export function checkRatio(ratio: number, what = 'The ratio'): void {
 }
 
 /** tokens cached when the last scale runs: the full cache every layer reads from history at the end */
-export function tokensBeforeLastScale(schedule: ScaleShape[]): number {
+function tokensBeforeLastScale(schedule: ScaleShape[]): number {
   if (schedule.length < 2) bad('A schedule of at least two scales is needed for compression.');
   return cumulativeTokens(schedule)[schedule.length - 2];
 }
@@ -49,7 +49,7 @@ export function uniformTokensPerLayer(ratio: number, schedule: ScaleShape[]): nu
 }
 
 /** The refiner floor for a schedule: 200 at 1024x1024, scaled with the schedule, within [window, B]. */
-export function refinerFloor(schedule: ScaleShape[], tokensPerLayer: number, windowSize: number): number {
+function refinerFloor(schedule: ScaleShape[], tokensPerLayer: number, windowSize: number): number {
   const scaled = Math.round((OFFICIAL_REFINER_FLOOR * tokensBeforeLastScale(schedule)) / OFFICIAL_REFERENCE_TOKENS);
   return Math.min(tokensPerLayer, Math.max(windowSize, scaled));
 }
@@ -110,7 +110,7 @@ export function officialPlan(schedule: ScaleShape[], depth: number, draftersAt: 
   const floor = o.floor ?? refinerFloor(schedule, B, o.windowSize);
   const cum = cumulativeTokens(schedule);
   const n = schedule.length;
-  const rows: (OfficialRow | null)[] = new Array(n).fill(null);
+  const rows = new Array<OfficialRow | null>(n).fill(null);
   let start = -1;
   for (let si = 0; si < n - 1; si++) {
     const nd = draftersAt(si);
@@ -141,7 +141,7 @@ export function officialEligibleScales(schedule: ScaleShape[], tokensPerLayer: n
  * pairs, 8B 3 x 5 of 5 x 40; pooled, 24 of 360 = 1/15. N_d for Eq. 3 defaults to this density times
  * the eligible pairs, so a calibrated profile drafts about as much as the official ones.
  */
-export const OFFICIAL_DRAFTER_DENSITY = 24 / 360;
+const OFFICIAL_DRAFTER_DENSITY = 24 / 360;
 
 export function defaultDrafterPairs(depth: number, eligibleScales: number): number {
   return Math.max(1, Math.round(OFFICIAL_DRAFTER_DENSITY * depth * eligibleScales));

@@ -298,4 +298,4 @@ export function profileToOfficial(p: ScaleKVProfile): OfficialBudgetTable {
   return out;
 }
 
-export { formatOfficialTable, scaleIndexOfKey };
+export { formatOfficialTable };

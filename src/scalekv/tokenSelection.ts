@@ -136,7 +136,7 @@ function pool1d(x: Float64Array, kernel: number, mode: 'maxpool' | 'avgpool'): F
  * Indices of the k largest values not in `exclude`, largest first; exact ties go to the lower index.
  * NaN ranks below everything so a broken score can never push real keys out.
  */
-export function topK(values: Float64Array, k: number, exclude?: ReadonlySet<number>): number[] {
+function topK(values: Float64Array, k: number, exclude?: ReadonlySet<number>): number[] {
   const idx: number[] = [];
   for (let i = 0; i < values.length; i++) if (!exclude?.has(i)) idx.push(i);
   const v = (i: number) => (Number.isNaN(values[i]) ? -Infinity : values[i]);

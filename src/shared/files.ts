@@ -67,7 +67,7 @@ function capital(s: string): string {
 }
 
 /** Whether p is root or lies under it (both absolute, compared as written). */
-export function isInside(root: string, p: string): boolean {
+function isInside(root: string, p: string): boolean {
   const r = relative(root, p);
   return r === '' || (!r.startsWith(`..${sep}`) && r !== '..' && !isAbsolute(r));
 }

@@ -25,7 +25,7 @@ export function outputError(e: unknown, target: string): unknown {
 }
 
 /** a name beside the target that no other writer picks, hidden, so a folder listing does not show it as a result */
-export function tempNameFor(path: string): string {
+function tempNameFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
 }
 

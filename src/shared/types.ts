@@ -545,3 +545,22 @@ export interface RunPayload {
   images: { prompt: string; dataUri: string }[];
   retention?: { index: RetentionIndex; dataBase64: string };
 }
+
+/** The extension's settings (contributes.configuration in package.json), as src/extension/settings.ts reads them. */
+export interface Settings {
+  modelPath: string | undefined;
+  provider: ProviderSetting;
+  precision: Precision;
+  ratio: number;
+  windowSize: number;
+  poolingKernel: number;
+  queryMode: WindowQueryMode;
+  promptsFile: string;
+  outputFolder: string;
+  resolution: string;
+  cfg: number;
+  policy: PolicyName;
+  asiTopK: number;
+  asiMode: AsiMode;
+  budgetRule: BudgetRule;
+}

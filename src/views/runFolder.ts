@@ -16,9 +16,9 @@ export function readRunRecord(runPath: string): RunRecord {
   const text = readSmallFile(runPath, MAX_RUN_JSON_BYTES, 'run record');
   let run: RunRecord;
   try {
-    run = JSON.parse(text);
+    run = JSON.parse(text) as RunRecord;
   } catch (e) {
-    throw new Error(`${runPath} is not valid JSON: ${(e as Error).message}`);
+    throw new Error(`${runPath} is not valid JSON: ${(e as Error).message}`, { cause: e });
   }
   if (!run || typeof run !== 'object' || run.format !== 'scalekv-run') throw new Error(`${runPath} is not a ScaleKV run record.`);
   if (!Array.isArray(run.images)) throw new Error(`${runPath} lists no images.`);

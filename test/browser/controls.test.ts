@@ -101,7 +101,7 @@ test('visualizer: every control has a role and a name a screen reader announces'
 
 test('visualizer: Tab reaches the buttons, Enter and Space press them, arrows and Enter pick in the selects, Escape backs out', async () => {
   const { page, errors } = await openVisualizerWithRun();
-  const exports = async () => (await posted(page)).filter((m) => m.type === 'export').map((m) => (m as Extract<FromWebview, { type: 'export' }>).suggestedName);
+  const exports = async () => (await posted(page)).filter((m) => m.type === 'export').map((m) => (m).suggestedName);
 
   assert.equal(await tabTo(page, 'export-json'), 1, 'the header export is the first stop');
   await page.keyboard.press('Enter');
@@ -149,7 +149,7 @@ test('visualizer: Tab reaches the buttons, Enter and Space press them, arrows an
 
   // a disabled export (no retention slice yet) takes neither focus nor presses
   await send(page, [{ type: 'run', run: fx.run, images: [] }]);
-  await page.waitForFunction(() => document.getElementById('retention-note')!.textContent!.startsWith('Loading'));
+  await page.waitForFunction(() => document.getElementById('retention-note')!.textContent.startsWith('Loading'));
   await until('a progress ring while the kept tokens load', () => page.locator('#retention-loading').isVisible(), true);
   assert.equal(await page.getByRole('alert', { name: 'Loading the kept tokens' }).count(), 1);
   const before = (await exports()).length;

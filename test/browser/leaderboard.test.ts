@@ -128,7 +128,7 @@ test('visualizer: the leaderboard section shows table and plot in the theme, exp
   type Posting = { __posted: FromWebview[] };
   await page.waitForFunction(() => (window as unknown as Posting).__posted.filter((m) => m.type === 'export').length >= 2);
   const all = await page.evaluate(() => (window as unknown as Posting).__posted);
-  const ex = all.filter((m) => m.type === 'export') as Extract<FromWebview, { type: 'export' }>[];
+  const ex = all.filter((m): m is Extract<FromWebview, { type: 'export' }> => m.type === 'export');
   const svg = ex.find((e) => e.kind === 'svg')!.data;
   assert.equal((svg.match(/class="mark"/g) ?? []).length, lb.rows.length + LB_POLICIES.length, 'a mark per row plus the legend');
   assert.match(svg, /fill: rgb\(26, 133, 255\)/, 'theme colours are written into the file');

@@ -49,10 +49,10 @@ const sendRun = (page: Page) => send(page, [{ type: 'run', run, images: [{ promp
 async function answerRetention(page: Page): Promise<void> {
   await page.evaluate(async () => {
     const w = window as unknown as { __posted: FromWebview[]; __slice(s: Selection): Promise<unknown> };
-    const last = w.__posted.filter((m) => m.type === 'requestRetention').pop() as Extract<FromWebview, { type: 'requestRetention' }> | undefined;
+    const last = w.__posted.filter((m) => m.type === 'requestRetention').pop();
     if (last) window.postMessage({ type: 'retention', slice: await w.__slice(last.selection) }, '*');
   });
-  await page.waitForFunction(() => !document.getElementById('retention-note')!.textContent!.startsWith('Loading'));
+  await page.waitForFunction(() => !document.getElementById('retention-note')!.textContent.startsWith('Loading'));
 }
 
 const kept = async (page: Page) => Number(await page.locator('#retention').getAttribute('data-kept'));
@@ -158,7 +158,7 @@ test('exports: grid SVG that parses with every cell and inlined colours, retenti
   const buttons = ['#export-grid-svg', '#export-grid-png', '#export-grid-csv', '#export-retention-svg', '#export-retention-png', '#export-retention-csv', '#export-memory-svg', '#export-memory-csv', '#export-layer-memory-png', '#export-agreement-svg', '#export-json'];
   for (const b of buttons) await page.click(b);
   await page.waitForFunction((n) => (window as unknown as { __posted: FromWebview[] }).__posted.filter((m) => m.type === 'export').length >= n, buttons.length);
-  const ex = (await posted(page)).filter((m) => m.type === 'export') as Export[];
+  const ex = (await posted(page)).filter((m): m is Export => m.type === 'export');
   const by = (name: RegExp) => ex.find((e) => name.test(e.suggestedName))!;
   const depth = run.profile!.model.depth;
   const n = run.profile!.scales.length;
@@ -168,7 +168,7 @@ test('exports: grid SVG that parses with every cell and inlined colours, retenti
   const gridSvg = by(/-grid\.svg$/);
   const parsed = await blank.evaluate((t) => {
     const d = new DOMParser().parseFromString(t, 'image/svg+xml');
-    const first = d.querySelector('.cells rect.cell') as SVGElement | null;
+    const first = d.querySelector<SVGElement>('.cells rect.cell');
     return { error: d.querySelector('parsererror') !== null, cells: d.querySelectorAll('.cells rect.cell').length, drafters: d.querySelectorAll('.cells rect.cell.drafter').length, fill: /fill: (rgb[^;]*)/.exec(first?.getAttribute('style') ?? '')?.[1] ?? '', vars: t.includes('var(--') && /style="[^"]*var\(--/.test(t) };
   }, gridSvg.data);
   assert.equal(parsed.error, false);
@@ -226,7 +226,7 @@ test('malformed data shows a readable error panel, never a blank view', async ()
   await page.waitForFunction(() => document.getElementById('error-title')!.textContent === 'Cannot show the kept tokens');
   assert.match((await page.locator('#error-detail').textContent()) ?? '', /keeps token 999999/);
   await send(page, [{ type: 'retention', slice: null, error: 'retention.bin is shorter than its index says.' }]);
-  await page.waitForFunction(() => /shorter than its index/.test(document.getElementById('error-detail')!.textContent!));
+  await page.waitForFunction(() => /shorter than its index/.test(document.getElementById('error-detail')!.textContent));
   await page.click('#error-dismiss');
   assert.equal(await page.locator('#error').isHidden(), true);
   assert.deepEqual(errors, []);

@@ -183,7 +183,7 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
       const f = await frameWith(page, '#grid svg.grid .cells rect.cell');
       assert.equal(await f.locator('#grid svg.grid .cells rect.cell').count(), ui.visualizerCells);
       assert.match((await f.locator('#image').getAttribute('src')) ?? '', /^data:image\/png;base64,/);
-      const { layer, scaleIndex, cached } = ui.retention!;
+      const { layer, scaleIndex, cached } = ui.retention;
       await f.locator(`#grid rect.cell[data-layer="${layer}"][data-scale="${scaleIndex}"]`).click();
       // the click goes to the extension host, which reads the slice from retention.bin and answers
       let last: string | null = null;

@@ -119,8 +119,8 @@ export async function openWorkbench(
   const server = spawn(vsc.nodeBin, args, { env: { ...process.env, ...opts.env, XDG_CONFIG_HOME: join(opts.state, 'xdg'), XDG_DATA_HOME: join(opts.state, 'xdg') }, stdio: ['ignore', 'pipe', 'pipe'] });
   const serverLog: string[] = [];
   const onData = (d: Buffer) => serverLog.push(...String(d).split('\n').filter(Boolean));
-  server.stdout!.on('data', onData);
-  server.stderr!.on('data', onData);
+  server.stdout.on('data', onData);
+  server.stderr.on('data', onData);
   const exited = new Promise<never>((_, rej) => server.once('exit', (code) => rej(new Error(`code-server exited with ${code}:\n${serverLog.slice(-30).join('\n')}`))));
   exited.catch(() => undefined); // after start-up, an exit is noticed by the caller's checks
   await Promise.race([

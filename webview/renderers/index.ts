@@ -44,7 +44,7 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, text?: 
 function withStyle(element: HTMLElement): HTMLElement {
   const s = el('style');
   s.dataset.scalekv = '';
-  s.textContent = scoped ??= scopeCss(css as string, ROOT);
+  s.textContent = scoped ??= scopeCss(css, ROOT);
   const root = el('div', 'scalekv-output');
   element.append(s, root);
   return root;

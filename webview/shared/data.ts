@@ -169,8 +169,16 @@ export function sliceFromData(idx: RetentionIndex, data: Int32Array | null, laye
  * prompt like =HYPERLINK(...)) gets a leading ' so it stays text. Numbers, negative ones included, are
  * written as they are.
  */
+function cellText(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  // an object would print as [object Object]; its JSON is what a reader of the CSV can use
+  return JSON.stringify(v) ?? '';
+}
+
 export function csvCell(v: unknown): string {
-  let s = v === undefined || v === null ? '' : String(v);
+  let s = cellText(v);
   if (typeof v !== 'number' && /^[=+\-@\t\r]/.test(s) && !/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s)) s = `'${s}`;
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }

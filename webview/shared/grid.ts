@@ -47,21 +47,65 @@ function columnLabel(h: number, w: number): string {
   return h === w ? String(h) : `${h}×${w}`;
 }
 
+/** where everything sits: cells start at (left, top); the legend is right of the grid */
+interface GridLayout {
+  uid: string;
+  depth: number;
+  n: number;
+  square: boolean;
+  left: number;
+  top: number;
+  legendX: number;
+  width: number;
+  height: number;
+}
+
+/** how cells are filled: by ASI on a ramp from lo to hi, or (without ASI) by the cached share of tokens */
+interface CellColouring {
+  hasAsi: boolean;
+  lo: number;
+  hi: number;
+  fill(layer: number, si: number): string | null;
+}
+
+type Svg = d3.Selection<SVGSVGElement, unknown, null, undefined>;
+type Cell = { layer: number; si: number };
+
 export function drawGrid(host: HTMLElement, p: ScaleKVProfile, o: GridOptions = {}): GridView {
   host.replaceChildren();
   host.classList.add('grid-host');
-  const uid = `skvgrid${++instances}`;
+  const at = gridLayout(p);
+  const colouring = cellColouring(p, o.run);
+  const svg = d3
+    .select(host)
+    .append('svg')
+    .attr('class', 'grid')
+    .attr('xmlns', 'http://www.w3.org/2000/svg')
+    .attr('width', at.width)
+    .attr('height', at.height)
+    .attr('viewBox', `0 0 ${at.width} ${at.height}`)
+    .attr('role', 'grid')
+    .attr('aria-label', `Drafter and refiner layers of ${p.model.name}: ${at.depth} layers by ${at.n} scales. Arrow keys move, Enter selects.`)
+    .attr('tabindex', 0);
+  drawAxes(svg, p, at);
+  const rects = drawCells(svg, p, at, colouring, o.run);
+  drawLegend(svg, at.uid, at.legendX, at.top, colouring.hasAsi, colouring.lo, colouring.hi);
+  return interactive(host, svg, rects, p, at, o);
+}
+
+function gridLayout(p: ScaleKVProfile): GridLayout {
   const depth = p.model.depth;
   const n = p.scales.length;
   const square = p.scales.every((s) => s.shape.h === s.shape.w);
   const left = 44;
+  // non-square column labels are rotated and need more room above the grid
   const top = square ? 34 : 52;
-  const gridW = n * STEP;
-  const legendX = left + gridW + 18;
+  const legendX = left + n * STEP + 18;
   const legendW = 190;
-  const width = legendX + legendW;
-  const height = Math.max(top + depth * STEP + 8, top + 200);
+  return { uid: `skvgrid${++instances}`, depth, n, square, left, top, legendX, width: legendX + legendW, height: Math.max(top + depth * STEP + 8, top + 200) };
+}
 
+function cellColouring(p: ScaleKVProfile, run?: RunRecord | null): CellColouring {
   const asiValues = p.scales.flatMap((s) => s.asi ?? []);
   const hasAsi = asiValues.length > 0;
   const [lo, hi] = hasAsi ? (d3.extent(asiValues) as [number, number]) : [0, 1];
@@ -72,21 +116,18 @@ export function drawGrid(host: HTMLElement, p: ScaleKVProfile, o: GridOptions = 
     if (!s.compressed) return null;
     if (s.asi) return s.asi[l];
     if (hasAsi) return null;
-    return cachedTokens(p, l, si, o.run) / s.cumulativeTokens;
+    return cachedTokens(p, l, si, run) / s.cumulativeTokens;
   };
+  const fill = (l: number, si: number): string | null => {
+    const v = valueOf(l, si);
+    if (v === null) return null;
+    return hasAsi ? colour(v) : d3.interpolateViridis(v);
+  };
+  return { hasAsi, lo, hi, fill };
+}
 
-  const svg = d3
-    .select(host)
-    .append('svg')
-    .attr('class', 'grid')
-    .attr('xmlns', 'http://www.w3.org/2000/svg')
-    .attr('width', width)
-    .attr('height', height)
-    .attr('viewBox', `0 0 ${width} ${height}`)
-    .attr('role', 'grid')
-    .attr('aria-label', `Drafter and refiner layers of ${p.model.name}: ${depth} layers by ${n} scales. Arrow keys move, Enter selects.`)
-    .attr('tabindex', 0);
-
+function drawAxes(svg: Svg, p: ScaleKVProfile, at: GridLayout): void {
+  const { left, top, square } = at;
   svg.append('text').attr('class', 'axis-title').attr('x', left).attr('y', 11).text('scale (token-map side) →');
   svg.append('text').attr('class', 'axis-title').attr('x', 2).attr('y', top - 8).text('layer');
   const colLabels = svg
@@ -103,22 +144,26 @@ export function drawGrid(host: HTMLElement, p: ScaleKVProfile, o: GridOptions = 
     .append('g')
     .attr('class', 'axis-label')
     .selectAll('text')
-    .data(d3.range(depth))
+    .data(d3.range(at.depth))
     .join('text')
     .attr('x', left - 6)
     .attr('y', (l) => top + l * STEP + CELL * 0.7)
     .attr('text-anchor', 'end')
     .text((l) => `L${l}`);
+}
 
-  const cells: { layer: number; si: number }[] = [];
-  for (let l = 0; l < depth; l++) for (let si = 0; si < n; si++) cells.push({ layer: l, si });
-  const cellId = (l: number, si: number) => `${uid}-L${l}-S${si}`;
+const cellId = (uid: string, l: number, si: number) => `${uid}-L${l}-S${si}`;
+
+function drawCells(svg: Svg, p: ScaleKVProfile, at: GridLayout, colouring: CellColouring, run?: RunRecord | null): d3.Selection<SVGRectElement, Cell, SVGGElement, unknown> {
+  const { left, top } = at;
+  const cells: Cell[] = [];
+  for (let l = 0; l < at.depth; l++) for (let si = 0; si < at.n; si++) cells.push({ layer: l, si });
   const g = svg.append('g').attr('class', 'cells');
   const rects = g
-    .selectAll<SVGRectElement, { layer: number; si: number }>('rect.cell')
+    .selectAll<SVGRectElement, Cell>('rect.cell')
     .data(cells)
     .join('rect')
-    .attr('id', (c) => cellId(c.layer, c.si))
+    .attr('id', (c) => cellId(at.uid, c.layer, c.si))
     .attr('class', (c) => {
       const s = p.scales[c.si];
       return `cell ${s.compressed ? s.roles[c.layer] : 'full'}`;
@@ -131,15 +176,11 @@ export function drawGrid(host: HTMLElement, p: ScaleKVProfile, o: GridOptions = 
     .attr('width', CELL)
     .attr('height', CELL)
     .attr('rx', 2)
-    .attr('fill', (c) => {
-      const v = valueOf(c.layer, c.si);
-      if (v === null) return null;
-      return hasAsi ? colour(v) : d3.interpolateViridis(v);
-    })
+    .attr('fill', (c) => colouring.fill(c.layer, c.si))
     // theme variables only work through CSS, not through presentation attributes
-    .style('fill', (c) => (valueOf(c.layer, c.si) === null ? 'var(--skv-full)' : null))
+    .style('fill', (c) => (colouring.fill(c.layer, c.si) === null ? 'var(--skv-full)' : null))
     .attr('role', 'gridcell')
-    .attr('aria-label', (c) => cellInfo(p, c.layer, c.si, o.run));
+    .attr('aria-label', (c) => cellInfo(p, c.layer, c.si, run));
   // drafters get a glyph as well as an outline so the split survives greyscale prints and colour blindness
   g.selectAll('text.drafter-mark')
     .data(cells.filter((c) => p.scales[c.si].compressed && p.scales[c.si].roles[c.layer] === 'drafter'))
@@ -150,9 +191,38 @@ export function drawGrid(host: HTMLElement, p: ScaleKVProfile, o: GridOptions = 
     .attr('text-anchor', 'middle')
     .attr('pointer-events', 'none')
     .text('D');
+  return rects;
+}
 
-  drawLegend(svg, uid, legendX, top, hasAsi, lo, hi);
+/** where a navigation key moves the keyboard cursor; null for keys the grid does not handle */
+function keyTarget(key: string, cursor: GridSelection, at: GridLayout): GridSelection | null {
+  const next = { ...cursor };
+  const { n, depth } = at;
+  switch (key) {
+    case 'ArrowRight': next.scaleIndex = Math.min(n - 1, cursor.scaleIndex + 1); break;
+    case 'ArrowLeft': next.scaleIndex = Math.max(0, cursor.scaleIndex - 1); break;
+    case 'ArrowDown': next.layer = Math.min(depth - 1, cursor.layer + 1); break;
+    case 'ArrowUp': next.layer = Math.max(0, cursor.layer - 1); break;
+    case 'PageDown': next.layer = Math.min(depth - 1, cursor.layer + 8); break;
+    case 'PageUp': next.layer = Math.max(0, cursor.layer - 8); break;
+    case 'Home': next.scaleIndex = 0; break;
+    case 'End': next.scaleIndex = n - 1; break;
+    default:
+      return null;
+  }
+  return next;
+}
 
+/** the tooltip, the selected and cursor rings, mouse and keyboard: selection changes only move rings and classes */
+function interactive(
+  host: HTMLElement,
+  svg: Svg,
+  rects: d3.Selection<SVGRectElement, Cell, SVGGElement, unknown>,
+  p: ScaleKVProfile,
+  at: GridLayout,
+  o: GridOptions,
+): GridView {
+  const { left, top } = at;
   const tooltip = document.createElement('div');
   tooltip.className = 'tooltip';
   tooltip.hidden = true;
@@ -161,7 +231,7 @@ export function drawGrid(host: HTMLElement, p: ScaleKVProfile, o: GridOptions = 
   const el = svg.node()!;
   let selected: GridSelection | null = o.selected ?? null;
   let cursor: GridSelection = selected ?? { layer: 0, scaleIndex: Math.max(0, p.scales.findIndex((s) => s.compressed)) };
-  const cellAt = (s: GridSelection) => el.querySelector<SVGRectElement>(`#${cellId(s.layer, s.scaleIndex)}`);
+  const cellAt = (s: GridSelection) => el.querySelector<SVGRectElement>(`#${cellId(at.uid, s.layer, s.scaleIndex)}`);
   // rings drawn in the gaps around a cell stay visible on any fill colour, unlike a stroke on the cell
   const ring = (cls: string) => svg.append('rect').attr('class', `ring ${cls}`).attr('width', CELL + 4).attr('height', CELL + 4).attr('rx', 3).attr('pointer-events', 'none').attr('visibility', 'hidden').node()!;
   const rings: Record<string, SVGRectElement> = { selected: ring('selected-ring'), cursor: ring('cursor-ring') };
@@ -177,7 +247,7 @@ export function drawGrid(host: HTMLElement, p: ScaleKVProfile, o: GridOptions = 
   const setCursor = (s: GridSelection) => {
     cursor = s;
     mark(cursor, 'cursor');
-    el.setAttribute('aria-activedescendant', cellId(s.layer, s.scaleIndex));
+    el.setAttribute('aria-activedescendant', cellId(at.uid, s.layer, s.scaleIndex));
     o.onHover?.(cellInfo(p, s.layer, s.scaleIndex, o.run));
   };
   mark(selected, 'selected');
@@ -205,24 +275,13 @@ export function drawGrid(host: HTMLElement, p: ScaleKVProfile, o: GridOptions = 
   el.addEventListener('focus', () => setCursor(cursor));
   el.addEventListener('blur', () => mark(null, 'cursor'));
   el.addEventListener('keydown', (e) => {
-    const next = { ...cursor };
-    switch (e.key) {
-      case 'ArrowRight': next.scaleIndex = Math.min(n - 1, cursor.scaleIndex + 1); break;
-      case 'ArrowLeft': next.scaleIndex = Math.max(0, cursor.scaleIndex - 1); break;
-      case 'ArrowDown': next.layer = Math.min(depth - 1, cursor.layer + 1); break;
-      case 'ArrowUp': next.layer = Math.max(0, cursor.layer - 1); break;
-      case 'PageDown': next.layer = Math.min(depth - 1, cursor.layer + 8); break;
-      case 'PageUp': next.layer = Math.max(0, cursor.layer - 8); break;
-      case 'Home': next.scaleIndex = 0; break;
-      case 'End': next.scaleIndex = n - 1; break;
-      case 'Enter':
-      case ' ':
-        e.preventDefault();
-        o.onSelect?.({ ...cursor });
-        return;
-      default:
-        return;
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      o.onSelect?.({ ...cursor });
+      return;
     }
+    const next = keyTarget(e.key, cursor, at);
+    if (!next) return;
     e.preventDefault();
     setCursor(next);
     cellAt(next)?.scrollIntoView?.({ block: 'nearest', inline: 'nearest' });
@@ -239,7 +298,7 @@ export function drawGrid(host: HTMLElement, p: ScaleKVProfile, o: GridOptions = 
   };
 }
 
-function drawLegend(svg: d3.Selection<SVGSVGElement, unknown, null, undefined>, uid: string, x: number, y: number, hasAsi: boolean, lo: number, hi: number): void {
+function drawLegend(svg: Svg, uid: string, x: number, y: number, hasAsi: boolean, lo: number, hi: number): void {
   const lg = svg.append('g').attr('class', 'legend').attr('transform', `translate(${x},${y})`);
   const keys: [string, string, boolean][] = [
     ['full', 'early scale, not compressed', false],

@@ -22,7 +22,7 @@ const PALETTE = [
   'var(--vscode-charts-foreground, #cccccc)',
 ];
 const SHAPES = [d3.symbolCircle, d3.symbolSquare, d3.symbolTriangle, d3.symbolDiamond, d3.symbolCross, d3.symbolStar, d3.symbolWye];
-export const SHAPE_NAMES = ['circle', 'square', 'triangle', 'diamond', 'cross', 'star', 'wye'];
+const SHAPE_NAMES = ['circle', 'square', 'triangle', 'diamond', 'cross', 'star', 'wye'];
 
 export interface Series {
   label: string;
@@ -32,7 +32,7 @@ export interface Series {
 }
 
 /** one series per row label, in a stable (sorted) order: the same policy keeps its mark across leaderboards */
-export function seriesOf(lb: Leaderboard, size = 70): Map<string, Series> {
+function seriesOf(lb: Leaderboard, size = 70): Map<string, Series> {
   const labels = [...new Set(lb.rows.map((r) => r.label))].sort();
   return new Map(
     labels.map((label, i) => {

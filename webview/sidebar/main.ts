@@ -56,10 +56,10 @@ function render(s: SidebarState): void {
 }
 
 root.addEventListener('click', (e) => {
-  const el = (e.target as HTMLElement).closest('[data-cmd]') as HTMLElement | null;
+  const el = (e.target as HTMLElement).closest<HTMLElement>('[data-cmd]');
   if (!el || el.hasAttribute('disabled')) return;
   e.preventDefault();
-  vscode.postMessage({ type: 'command', command: el.dataset.cmd!, args: el.dataset.args ? JSON.parse(el.dataset.args) : undefined });
+  vscode.postMessage({ type: 'command', command: el.dataset.cmd!, args: el.dataset.args ? (JSON.parse(el.dataset.args) as unknown[]) : undefined });
 });
 
 window.addEventListener('message', (ev: MessageEvent<ToSidebar>) => {

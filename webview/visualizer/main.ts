@@ -361,21 +361,21 @@ const figures: Record<string, FigureSource & { name: () => string }> = {
   },
 };
 
-document.querySelectorAll<Toggle>('[data-figure][data-export]').forEach((b) =>
-  b.addEventListener('click', async () => {
-    // a disabled vscode-button still receives pointer clicks
-    if (b.disabled) return;
-    const f = figures[b.dataset.figure!];
-    const kind = b.dataset.export as ExportKind;
-    try {
-      const data = await exportFigure(f, kind);
-      if (data === null) return showError('Nothing to export', `The ${b.dataset.figure} figure has no data yet.`);
-      post({ type: 'export', kind, suggestedName: `${f.name()}.${kind}`, data });
-    } catch (e) {
-      showError('Export failed', (e as Error).message);
-    }
-  }),
-);
+async function exportClicked(b: Toggle): Promise<void> {
+  // a disabled vscode-button still receives pointer clicks
+  if (b.disabled) return;
+  const f = figures[b.dataset.figure!];
+  const kind = b.dataset.export as ExportKind;
+  try {
+    const data = await exportFigure(f, kind);
+    if (data === null) return showError('Nothing to export', `The ${b.dataset.figure} figure has no data yet.`);
+    post({ type: 'export', kind, suggestedName: `${f.name()}.${kind}`, data });
+  } catch (e) {
+    showError('Export failed', (e as Error).message);
+  }
+}
+// exportClicked reports its own failures
+document.querySelectorAll<Toggle>('[data-figure][data-export]').forEach((b) => b.addEventListener('click', () => void exportClicked(b)));
 $('export-json').addEventListener('click', () =>
   post({ type: 'export', kind: 'json', suggestedName: `${baseName()}.json`, data: JSON.stringify({ profile: activeProfile(), run, selection, retention: currentSlice(), leaderboard }, null, 2) }),
 );

@@ -97,7 +97,7 @@ async function ask(): Promise<Pick<EvaluateOptions, 'prompts' | 'policies' | 'ra
     validateInput: (x) => (parseRatios(x) ? null : 'Enter numbers in (0, 1], e.g. 0.04, 0.1, 0.2.'),
   });
   if (r === undefined) return undefined;
-  return { prompts, policies: picks.map((p) => p.label as PolicyName), ratios: parseRatios(r)! };
+  return { prompts, policies: picks.map((p) => p.label), ratios: parseRatios(r)! };
 }
 
 /** "0.04, 0.1 0.2" -> [0.04, 0.1, 0.2]; null unless every entry is within (0, 1] */

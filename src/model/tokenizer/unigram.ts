@@ -69,7 +69,7 @@ export class UnigramTokenizer {
     }
     let json: TokenizerJson;
     try {
-      json = JSON.parse(text);
+      json = JSON.parse(text) as TokenizerJson;
     } catch (e) {
       throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path} is not valid JSON: ${(e as Error).message}`);
     }

@@ -8,7 +8,7 @@
  * the rest, so the newest scales are kept whole as far as the budget allows.
  */
 import type { KvPolicy, SelectContext, Selection } from '../../kvcache/policy';
-import { NOTHING_NEEDED, stack, type Budget } from './common';
+import { capToApply, NOTHING_NEEDED, stack, type Budget } from './common';
 
 export function amskvPolicy(budget: Budget, condensedTokens: number): KvPolicy {
   return {
@@ -16,9 +16,9 @@ export function amskvPolicy(budget: Budget, condensedTokens: number): KvPolicy {
     reset() {},
     needs: () => NOTHING_NEEDED(),
     select(ctx: SelectContext): Selection | null {
-      const cap = budget(ctx.layer, ctx.scaleIndex);
       const N = ctx.cacheLen;
-      if (cap === null || N <= cap) return null;
+      const cap = capToApply(budget, ctx.layer, ctx.scaleIndex, N);
+      if (cap === null) return null;
       const half = Math.floor(cap / 2);
       const lists: Int32Array[] = [];
       for (let rh = 0; rh < ctx.rows * ctx.heads; rh++) {

@@ -13,6 +13,15 @@ export interface PolicyModel {
 /** Budget of a layer at a scale in cached tokens; null where the scale is not compressed. */
 export type Budget = (layer: number, scaleIndex: number) => number | null;
 
+/**
+ * The size a layer's cache must be cut to at this scale, or null where it stays whole: the scale is not
+ * compressed (no budget) or the cache already fits.
+ */
+export function capToApply(budget: Budget, layer: number, scaleIndex: number, cacheLen: number): number | null {
+  const cap = budget(layer, scaleIndex);
+  return cap === null || cacheLen <= cap ? null : cap;
+}
+
 export const NOTHING_NEEDED = (queryMode: WindowQueryMode = 'code'): PolicyNeeds => ({ windowQueries: null, queryMode, colsum: false });
 
 /** Stack per-(row, head) keep lists (all the same length) into a Selection. */

@@ -4,7 +4,7 @@
  * rest the tokens with the highest accumulated attention (ties: lower index).
  */
 import type { KvPolicy, SelectContext, Selection } from '../../kvcache/policy';
-import { stack, type Budget } from './common';
+import { capToApply, stack, type Budget } from './common';
 
 export function h2oPolicy(budget: Budget): KvPolicy {
   // accumulated attention per cache entry, [rows][heads][cacheLen], per layer
@@ -27,8 +27,8 @@ export function h2oPolicy(budget: Budget): KvPolicy {
           score[rh * N + j] = old + (ctx.colsum ? ctx.colsum[rh * N + j] : 0);
         }
       }
-      const cap = budget(ctx.layer, ctx.scaleIndex);
-      if (cap === null || N <= cap) {
+      const cap = capToApply(budget, ctx.layer, ctx.scaleIndex, N);
+      if (cap === null) {
         acc.set(ctx.layer, score);
         return null;
       }

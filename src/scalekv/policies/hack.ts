@@ -19,10 +19,10 @@
 import type { KvPolicy, SelectContext, Selection } from '../../kvcache/policy';
 import { ScaleKVError } from '../../shared/errors';
 import type { HackStats } from '../../shared/types';
-import { stack, type Budget } from './common';
+import { capToApply, stack, type Budget } from './common';
 
-export const DEFAULT_HACK_CONTEXTUAL_FRACTION = 0.5;
-export const DEFAULT_HACK_CONTEXTUAL_SHARE = 0.5;
+const DEFAULT_HACK_CONTEXTUAL_FRACTION = 0.5;
+const DEFAULT_HACK_CONTEXTUAL_SHARE = 0.5;
 
 /** contextual[layer][head]: the `fraction` most vertical heads (ties: lower layer, then lower head). */
 export function classifyHeads(stats: HackStats, fraction = DEFAULT_HACK_CONTEXTUAL_FRACTION): boolean[][] {
@@ -63,13 +63,13 @@ export function hackPolicy(budget: Budget, contextual: boolean[][]): KvPolicy {
     name: 'hack',
     reset() {},
     needs: (layer, si, cacheLen) => {
-      const cap = budget(layer, si);
-      return { windowQueries: null, queryMode: 'code', colsum: cap !== null && cacheLen > cap && contextual[layer].some(Boolean) };
+      const cut = capToApply(budget, layer, si, cacheLen) !== null;
+      return { windowQueries: null, queryMode: 'code', colsum: cut && contextual[layer].some(Boolean) };
     },
     select(ctx: SelectContext): Selection | null {
-      const cap = budget(ctx.layer, ctx.scaleIndex);
       const N = ctx.cacheLen;
-      if (cap === null || N <= cap) return null;
+      const cap = capToApply(budget, ctx.layer, ctx.scaleIndex, N);
+      if (cap === null) return null;
       const lists: Int32Array[] = [];
       for (let r = 0; r < ctx.rows; r++) {
         for (let h = 0; h < ctx.heads; h++) {

@@ -15,10 +15,10 @@
 import type { KvPolicy, SelectContext, Selection } from '../../kvcache/policy';
 import { ScaleKVError } from '../../shared/errors';
 import type { HeatStats, ScaleShape } from '../../shared/types';
-import { NOTHING_NEEDED, scaleOfPosition, stack, type Budget } from './common';
+import { capToApply, NOTHING_NEEDED, scaleOfPosition, stack, type Budget } from './common';
 
 /** the authors' default: the first four scales (57 tokens at 1:1) are never pruned */
-export const DEFAULT_HEAT_SINK_SCALES = 4;
+const DEFAULT_HEAT_SINK_SCALES = 4;
 
 /**
  * The authors' four sink scales are 57 tokens at 1:1, under 1% of the cache at 1024x1024; on small
@@ -90,9 +90,9 @@ export function heatkvPolicy(budget: Budget, stats: HeatStats, schedule: ScaleSh
     reset() {},
     needs: () => NOTHING_NEEDED(),
     select(ctx: SelectContext): Selection | null {
-      const cap = budget(ctx.layer, ctx.scaleIndex);
       const N = ctx.cacheLen;
-      if (cap === null || N <= cap) return null;
+      const cap = capToApply(budget, ctx.layer, ctx.scaleIndex, N);
+      if (cap === null) return null;
       const lists: Int32Array[] = [];
       for (let r = 0; r < ctx.rows; r++) {
         for (let h = 0; h < ctx.heads; h++) {

@@ -46,9 +46,9 @@ export interface PolicyOptions {
 /** A policy plus how its budgets were set, for run records and the UI. */
 export type CreatedPolicy = KvPolicy & { readonly budget: Budget; readonly note: string };
 
-export const DEFAULT_RATIO = DEFAULTS.ratio;
+const DEFAULT_RATIO = DEFAULTS.ratio;
 /** AMS-KV's condensed scales: the first five 1:1 scales, the 121 tokens ScaleKV never compresses either */
-export const DEFAULT_CONDENSED_SCALES = 5;
+const DEFAULT_CONDENSED_SCALES = 5;
 
 const bad = (m: string): never => {
   throw new ScaleKVError('E_BUDGET_INVALID', m);
@@ -227,6 +227,6 @@ export function createPolicy(spec: PolicySpec, model: PolicyModel, options: Poli
       return make(heatkvPolicy(budget, p.heat, model.schedule, sinks), budget, `uniform total for ratio ${ratio}; per-layer lengths from S-CAS (${p.origin})`);
     }
     default:
-      throw new ScaleKVError('E_INVALID_REQUEST', `Unknown policy '${(spec as PolicySpec).name}'. Valid policies: ${POLICY_NAMES.join(', ')}.`);
+      throw new ScaleKVError('E_INVALID_REQUEST', `Unknown policy '${(spec).name}'. Valid policies: ${POLICY_NAMES.join(', ')}.`);
   }
 }

@@ -4,7 +4,7 @@
  * last `budget` tokens are kept.
  */
 import type { KvPolicy, SelectContext, Selection } from '../../kvcache/policy';
-import { lastN, NOTHING_NEEDED, scaleOfPosition, uniform, type Budget } from './common';
+import { capToApply, lastN, NOTHING_NEEDED, scaleOfPosition, uniform, type Budget } from './common';
 
 export function localPolicy(budget: Budget, maxScales = Infinity): KvPolicy {
   return {
@@ -12,9 +12,9 @@ export function localPolicy(budget: Budget, maxScales = Infinity): KvPolicy {
     reset() {},
     needs: () => NOTHING_NEEDED(),
     select(ctx: SelectContext): Selection | null {
-      const cap = budget(ctx.layer, ctx.scaleIndex);
       const N = ctx.cacheLen;
-      if (cap === null || N <= cap) return null;
+      const cap = capToApply(budget, ctx.layer, ctx.scaleIndex, N);
+      if (cap === null) return null;
       const scaleOf = scaleOfPosition(ctx.schedule);
       // every (row, head) holds the same positions: this policy only ever keeps suffixes
       let start = N;

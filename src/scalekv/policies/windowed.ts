@@ -6,7 +6,7 @@ import type { KvPolicy, PolicyNeeds, SelectContext, Selection } from '../../kvca
 import { ScaleKVError } from '../../shared/errors';
 import type { PolicyName, ScaleShape, WindowQueryMode } from '../../shared/types';
 import { planWindow, selectKeep, type WindowLayout, type WindowPlan } from '../tokenSelection';
-import { NOTHING_NEEDED, stack, type Budget } from './common';
+import { capToApply, NOTHING_NEEDED, stack, type Budget } from './common';
 
 export interface WindowedOptions {
   windowSize: number;
@@ -23,8 +23,8 @@ export function windowedPolicy(name: PolicyName, budget: Budget, o: WindowedOpti
     name,
     reset: () => plans.clear(),
     staticSelection(layer, si, cacheLen, schedule) {
-      const cap = budget(layer, si);
-      if (cap === null || cacheLen <= cap) return null;
+      const cap = capToApply(budget, layer, si, cacheLen);
+      if (cap === null) return null;
       const plan = planWindow({ scaleIndex: si, shape: schedule[si], keyLen: cacheLen, windowSize: o.windowSize, layout: o.layout });
       // a budget below the window keeps more than the budget (the official code's warning case); average
       // pooling lets masked window keys tie with real ones: both stay on the layer-by-layer path
@@ -33,15 +33,14 @@ export function windowedPolicy(name: PolicyName, budget: Budget, o: WindowedOpti
     },
     needs(layer: number, si: number, cacheLen: number, schedule: ScaleShape[]): PolicyNeeds {
       plans.delete(layer);
-      const cap = budget(layer, si);
-      if (cap === null || cacheLen <= cap) return NOTHING_NEEDED(o.queryMode);
+      if (capToApply(budget, layer, si, cacheLen) === null) return NOTHING_NEEDED(o.queryMode);
       const plan = planWindow({ scaleIndex: si, shape: schedule[si], keyLen: cacheLen, windowSize: o.windowSize, layout: o.layout });
       plans.set(layer, { si, cacheLen, plan });
       return { windowQueries: plan.queries, queryMode: o.queryMode, colsum: false };
     },
     select(ctx: SelectContext): Selection | null {
-      const cap = budget(ctx.layer, ctx.scaleIndex);
-      if (cap === null || ctx.cacheLen <= cap) return null;
+      const cap = capToApply(budget, ctx.layer, ctx.scaleIndex, ctx.cacheLen);
+      if (cap === null) return null;
       const p = plans.get(ctx.layer);
       if (!p || p.si !== ctx.scaleIndex || p.cacheLen !== ctx.cacheLen) {
         throw new ScaleKVError('E_INTERNAL', `${name}: select() for layer ${ctx.layer} at scale ${ctx.scaleIndex} without a matching needs() call.`);

@@ -79,8 +79,8 @@ test('Generate with ScaleKV writes PNG images, the run record and its retention 
   assert.deepEqual(size, { width: 256, height: 256 });
   assert.ok(run.kv.finalHeldBytes > 0 && run.kv.finalHeldBytes <= 0.1 * run.kv.finalFullBytes * 1.001, `held ${run.kv.finalHeldBytes} of ${run.kv.finalFullBytes} bytes`);
   assert.ok(run.retention, 'the run recorded which tokens each layer kept');
-  const bin = statSync(join(dirname(runPath), run.retention!.file)).size;
-  const ints = run.retention!.entries.filter((e) => e.offset >= 0).reduce((a, e) => a + e.count * run.retention!.batchRows * run.retention!.heads, 0);
+  const bin = statSync(join(dirname(runPath), run.retention.file)).size;
+  const ints = run.retention.entries.filter((e) => e.offset >= 0).reduce((a, e) => a + e.count * run.retention!.batchRows * run.retention!.heads, 0);
   assert.equal(bin, 4 * ints, 'retention.bin holds exactly the int32 positions its index names');
   assert.equal(api.lastRunPath(), runPath);
   made.scalekvRun = runPath;

@@ -140,7 +140,7 @@ test('Install CUDA Provider fetches from the (local) feed into global storage; t
     assert.ok(existsSync(join(dir, f)), f);
   }
   const again = await vscode.commands.executeCommand<string>('scalekv.generate', { prompts: ['a small cat'], seed: 1, resolution: '0.06M' });
-  const run = JSON.parse(readFileSync(again!, 'utf8')) as RunRecord;
+  const run = JSON.parse(readFileSync(again, 'utf8')) as RunRecord;
   assert.deepEqual(engineLibs(), [join(dir, 'libonnxruntime.so.1')], 'the restarted engine runs the copy beside the provider');
   // the fake provider is no library: the run falls back, and says where the provider was
   assert.notEqual(run.provider.used, 'cuda');

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { openCheckpoint } from '../../../src/checkpoint';
 import { locateModel } from '../../../src/checkpoint/modelFolder';
 import { writeSafetensors } from '../../../src/checkpoint/safetensors';
-import { readT5Config } from '../../../src/model/textEncoder';
+import { readT5Config } from '../../../src/model/t5Config';
 import { UnigramTokenizer } from '../../../src/model/tokenizer/unigram';
 import { ScaleKVError } from '../../../src/shared/errors';
 import { tempDir, TINY } from '../engine/helpers';

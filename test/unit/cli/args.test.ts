@@ -159,5 +159,7 @@ test('progress on a terminal rewrites one line per phase in place', () => {
   p(scaleEvent(1, 0));
   p.done();
   assert.equal(out.join('').split('\n').length - 1, 2, 'two finished lines: scale 1 and scale 2');
+  // the printer rewrites its line with ESC[K (erase to end of line)
+  // eslint-disable-next-line no-control-regex
   assert.match(out.join(''), /\r\x1b\[K\[\s*\d+%\] Scale 1\/13 \(1x1\), layer 2\/8\n/);
 });

@@ -10,7 +10,7 @@ import { captionOf, type Scene } from '../../../src/dataset/scene';
 import { sceneAt } from '../../../src/dataset/sceneAt';
 import { COLOURS, POSITIONS, SHAPES, VOCABULARY, type Shape } from '../../../src/dataset/vocabulary';
 import { writeDataset } from '../../../src/dataset/writer';
-import { ScaleKVError } from '../../../src/shared/errors';
+import { type ScaleKVError } from '../../../src/shared/errors';
 import { tempDir } from '../engine/helpers';
 
 test('a dataset is a pure function of its seed; worker threads write the same bytes as one thread', async () => {

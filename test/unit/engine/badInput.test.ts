@@ -4,7 +4,7 @@
  * impossible budgets, and cancellation in the middle of a scale.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createEngine } from '../../../src/engine/engine';
@@ -13,7 +13,7 @@ import { writePth, type PthTree } from '../../../src/checkpoint/pthWriter';
 import { openCheckpoint } from '../../../src/checkpoint';
 import { INFINITY_TINY } from '../../../src/model/config';
 import { makeTinyInfinityWeights } from '../../../src/model/tiny/infinityTiny';
-import { ScaleKVError } from '../../../src/shared/errors';
+import { type ScaleKVError } from '../../../src/shared/errors';
 import { ctx, request, tempDir, TINY } from './helpers';
 
 async function code(p: Promise<unknown>): Promise<{ code: string; message: string }> {
@@ -136,7 +136,7 @@ test('cancelling mid-scale stops the run with E_CANCELLED and writes no run reco
     ),
   );
   assert.equal(e.code, 'E_CANCELLED');
-  assert.deepEqual(require('node:fs').readdirSync(out), []);
+  assert.deepEqual(readdirSync(out), []);
   // the engine is still usable afterwards
   const { run } = await engine.generate(request(), ctx());
   assert.equal(run.images.length, 1);

@@ -6,6 +6,7 @@
  * (order, a cancelled waiter leaves at once) are checked without a process.
  */
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { EngineClient } from '../../../src/engine/client';
@@ -33,7 +34,8 @@ test('describing another model during a generate waits for it; both succeed', as
     let describeDone = false;
     let describeFinishedMidGenerate = false;
     let scalesAfterDescribeSent = 0;
-    let describe: Promise<unknown> | null = null;
+    // set inside a callback, so the compiler must not narrow it to null
+    let describe = null as Promise<unknown> | null;
     const gen = c.request('generate', request({ resolution: '0.06M', prompts: ['a lighthouse'] }), {
       onProgress: (p) => {
         stages.push(p);
@@ -51,7 +53,7 @@ test('describing another model during a generate waits for it; both succeed', as
     assert.ok(describe, 'the describe was sent mid-generate');
     assert.ok(scalesAfterDescribeSent > 0, 'the generate kept computing after the describe arrived');
     assert.equal(describeFinishedMidGenerate, false, 'the describe waited for the generate');
-    const d = await describe!;
+    const d = await describe;
     assert.ok((d as { model: { depth: number } }).model.depth > 0, 'the describe answered with the model');
     assert.equal(c.starts, 1, 'no engine crash');
   } finally {
@@ -77,13 +79,13 @@ test('a null message and an unknown request type are answered; the engine keeps 
   const c = new EngineClient({ workerPath: WORKER });
   try {
     assert.ok((await c.request('describeModel', { provider: 'cpu' })).model.depth > 0);
-    const child = (c as unknown as { child: import('node:child_process').ChildProcess }).child;
+    const child = (c as unknown as { child: ChildProcess }).child;
     const events: EngineEvent[] = [];
     child.on('message', (m: EngineEvent) => events.push(m));
     const pid = c.pid;
     child.send(null as never);
-    child.send({ type: 'paint', id: 9999 } as never);
-    child.send({ type: 'generate' } as never); // no id
+    child.send({ type: 'paint', id: 9999 });
+    child.send({ type: 'generate' }); // no id
     assert.equal(await code(c.request('frobnicate' as never, {} as never)), 'E_INVALID_REQUEST');
     await new Promise((r) => setTimeout(r, 100));
     const unknown = events.find((e) => e.type === 'error' && e.id === 9999);

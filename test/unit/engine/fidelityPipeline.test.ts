@@ -14,7 +14,7 @@ import { checkEvaluationFolder, checkKey, REFERENCE_ROW, summariseChecks } from 
 import { createEngine } from '../../../src/engine/engine';
 import { evaluatePolicies, type EvaluationEngine } from '../../../src/engine/evaluate';
 import { checkImage } from '../../../src/eval/checker';
-import { cpuThreads, threadOptions } from '../../../src/model/cpuThreads';
+import { cpuThreads, threadOptions } from '../../../src/engine/cpuThreads';
 import { decodePng } from '../../../src/model/png';
 import type { CalibrateRequest, Leaderboard, Progress, RunRecord, ScaleKVProfile } from '../../../src/shared/types';
 import { ctx, tempDir } from './helpers';

@@ -161,7 +161,7 @@ test('a 10% ScaleKV run keeps at most 10% of the cache the last scale attends to
   const im = run.images[0];
   assert.equal(im.thumbnail, 'image-0.thumb.png');
   const full = readPng(join(dir, im.path));
-  const thumb = readPng(join(dir, im.thumbnail!));
+  const thumb = readPng(join(dir, im.thumbnail));
   assert.deepEqual([thumb.width, thumb.height], [256, 256]);
   assert.deepEqual(toChw(thumb), downscaleChw(toChw(full), 512, 512).data);
 });

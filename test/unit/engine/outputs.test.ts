@@ -12,7 +12,7 @@ import { mkdirSync, readdirSync, readFileSync, statfsSync, writeFileSync } from 
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { createEngine } from '../../../src/engine/engine';
-import { ScaleKVError } from '../../../src/shared/errors';
+import { type ScaleKVError } from '../../../src/shared/errors';
 import { checkOutputFile, prepareOutputFolder, writeFileAtomic } from '../../../src/shared/outputFiles';
 import type { Progress } from '../../../src/shared/types';
 import { ctx, request, tempDir, TINY } from './helpers';

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { sessionOptions, vulkanLoaderFound, webgpuConfigEntries } from '../../../src/engine/runtime';
+import { vulkanLoaderFound } from '../../../src/engine/runtime';
+import { sessionOptions, webgpuConfigEntries } from '../../../src/engine/sessions';
 import { tempDir } from './helpers';
 
 test('the Vulkan loader is found on LD_LIBRARY_PATH or in the linker cache', { skip: process.platform !== 'linux' && 'Linux only' }, () => {

@@ -9,7 +9,7 @@ import test from 'node:test';
 import { checkPrompts, readPromptList } from '../../../src/cli/checkPrompts';
 import { embeddedModelDir } from '../../../src/engine/loadModel';
 import { CI_PROMPTS, CI_RESOLUTION, DEFAULT_FLOOR, isRandomTinyModel, promptCheckFloor } from '../../../src/eval/floor';
-import { ScaleKVError } from '../../../src/shared/errors';
+import { type ScaleKVError } from '../../../src/shared/errors';
 import { ctx, tempDir } from '../engine/helpers';
 
 const FIXTURE = join(__dirname, '../../../../test/fixtures/dataset/heldout.json');

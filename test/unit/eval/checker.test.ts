@@ -12,7 +12,7 @@ import { checkImage } from '../../../src/eval/checker';
 import { fromChw } from '../../../src/eval/image';
 import { parsePrompt } from '../../../src/eval/prompt';
 import { decodePng, encodePng } from '../../../src/model/png';
-import { ScaleKVError } from '../../../src/shared/errors';
+import { type ScaleKVError } from '../../../src/shared/errors';
 import { rng } from '../scalekv/helpers';
 
 test('on 200 generated ground-truth images (4 seeds, 128 and 512 px) the checker reads colour, position and shape', () => {
@@ -29,7 +29,11 @@ test('on 200 generated ground-truth images (4 seeds, 128 and 512 px) the checker
         tally.shape += +r.shape;
         tally.all += +(r.colour && r.position && r.shape);
         seen.kind.add(scene.kind);
-        for (const o of scene.objects) (seen.shape.add(o.shape), seen.colour.add(o.colour), seen.position.add(o.position));
+        for (const o of scene.objects) {
+          seen.shape.add(o.shape);
+          seen.colour.add(o.colour);
+          seen.position.add(o.position);
+        }
       }
     }
   }

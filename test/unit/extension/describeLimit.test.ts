@@ -19,7 +19,7 @@ test('a describe that never answers ends in E_TIMEOUT, and the engine is stopped
     err = e as ScaleKVError;
   }
   assert.equal(err?.code, 'E_TIMEOUT');
-  assert.match(err!.message, /Reading the model took longer than 200 ms and was stopped/);
+  assert.match(err.message, /Reading the model took longer than 200 ms and was stopped/);
   // the stuck engine ignores the cancel, so it is killed; the next request starts a fresh one
   for (let i = 0; i < 100 && c.starts === 1 && c.pid !== undefined; i++) await new Promise((r) => setTimeout(r, 50));
   const r = await c.request('describeModel', { modelPath: 'fine', provider: 'cpu' });

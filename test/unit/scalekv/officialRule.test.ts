@@ -73,8 +73,8 @@ test('B from a ratio is ratio x the tokens before the last scale; 4%, 10% and 20
       const plan = officialPlan(SQUARE_SCHEDULE, depth, () => nd, { tokensPerLayer: uniformTokensPerLayer(ratio, SQUARE_SCHEDULE), windowSize: 16 });
       assert.equal(plan.start, start, `depth ${depth}, ratio ${ratio}`);
       for (const r of plan.rows.filter((x) => x !== null)) {
-        assert.ok(r!.max > plan.tokensPerLayer && r!.min <= plan.tokensPerLayer && r!.min >= 16);
-        assert.ok(nd * r!.max + (depth - nd) * r!.min <= depth * plan.tokensPerLayer);
+        assert.ok(r.max > plan.tokensPerLayer && r.min <= plan.tokensPerLayer && r.min >= 16);
+        assert.ok(nd * r.max + (depth - nd) * r.min <= depth * plan.tokensPerLayer);
       }
     }
   }

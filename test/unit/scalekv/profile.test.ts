@@ -14,7 +14,7 @@ const MODEL: ProfileModelRef = { name: 'infinity-2b', depth: 32, numHeads: 16, h
 const code = (c: string, re: RegExp) => (e: unknown) => e instanceof ScaleKVError && e.code === c && re.test(e.message);
 
 test('a created profile serialises and parses back unchanged', () => {
-  const roles = SQUARE_SCHEDULE.map((_, si) => Array.from({ length: 32 }, (_, l) => (l === si % 32 || l === 31 ? 'drafter' : 'refiner') as 'drafter' | 'refiner'));
+  const roles = SQUARE_SCHEDULE.map((_, si) => Array.from({ length: 32 }, (_, l) => (l === si % 32 || l === 31 ? 'drafter' : 'refiner')));
   const p = createProfile({ model: MODEL, settings: { targetRatio: 0.1 }, roles, origin: 'test' });
   const back = parseProfile(serializeProfile(p), 'p.json');
   assert.deepEqual(back, p);

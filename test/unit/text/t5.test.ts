@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { relativeBucket } from '../../../kernels/graphs/t5Encoder';
 import { TINY_T5, type T5Config } from '../../../src/model/config';
-import { TextEncoder } from '../../../src/model/textEncoder';
+import { TextEncoder } from '../../../src/engine/textEncoder';
 import { makeTinyT5Weights } from '../../../src/model/tiny/t5Tiny';
 import { makeTinyTokenizerJson } from '../../../src/model/tokenizer/tinyVocab';
 import { UnigramTokenizer } from '../../../src/model/tokenizer/unigram';
@@ -22,7 +22,7 @@ test('Viterbi picks the best-scoring pieces, unknowns fuse, </s> is appended, tr
   assert.deepEqual(tok.encode('  ab   c ').ids, [4, 8, 1]); // whitespace collapsed
   assert.deepEqual(tok.encode('a€€b').ids, [5, 2, 6, 1]); // unknown run fuses into one <unk>
   assert.deepEqual(tok.encode('ab c ab c', 3).ids, [4, 8, 1]);
-  assert.throws(() => new UnigramTokenizer({ model: { type: 'BPE' } } as never, 'x.json'), /only Unigram/);
+  assert.throws(() => new UnigramTokenizer({ model: { type: 'BPE' } }, 'x.json'), /only Unigram/);
 });
 
 test('relative position buckets (bidirectional, 32 buckets, max distance 128)', () => {
@@ -93,7 +93,7 @@ function t5Ref(cfg: T5Config, ws: WeightSource, ids: number[], mask: number[]): 
 
 test('the T5 encoder graph matches the float64 reference for two prompts of different lengths', async () => {
   const ws = makeTinyT5Weights(TINY_T5);
-  const tok = new UnigramTokenizer(makeTinyTokenizerJson(TINY_T5.vocabSize) as never, 'tiny');
+  const tok = new UnigramTokenizer(makeTinyTokenizerJson(TINY_T5.vocabSize), 'tiny');
   const te = await TextEncoder.fromWeights(TINY_T5, tok, ws, 'cpu');
   const prompts = ['a red apple on a wooden table', 'a cat'];
   const out = await te.encode(prompts);
@@ -115,6 +115,6 @@ test('a wrongly shaped encoder tensor is named with both shapes', async () => {
   const ws = makeTinyT5Weights(TINY_T5);
   const bad = new MapWeights(new Map(ws.names().map((n) => [n, { shape: ws.shape(n), data: ws.get(n) }])));
   bad.set('encoder.block.1.layer.0.SelfAttention.q.weight', [32, 64], new Float32Array(32 * 64));
-  const tok = new UnigramTokenizer(makeTinyTokenizerJson(TINY_T5.vocabSize) as never, 'tiny');
+  const tok = new UnigramTokenizer(makeTinyTokenizerJson(TINY_T5.vocabSize), 'tiny');
   await assert.rejects(TextEncoder.fromWeights(TINY_T5, tok, bad, 'cpu'), /encoder\.block\.1\.layer\.0\.SelfAttention\.q\.weight.*\[32, 64\].*\[64, 64\]/);
 });

@@ -16,8 +16,8 @@ const WORDS = ['circle', 'circles', 'diamond', 'triangle', 'centre', 'above', 'g
 
 test('dataset words become whole pieces; without them the tiny tokenizer is unchanged', () => {
   assert.deepEqual(makeTinyTokenizerJson(384, []), makeTinyTokenizerJson(384));
-  const plain = new UnigramTokenizer(makeTinyTokenizerJson(512) as never, 'plain');
-  const tok = new UnigramTokenizer(makeTinyTokenizerJson(512, WORDS) as never, 'trained');
+  const plain = new UnigramTokenizer(makeTinyTokenizerJson(512), 'plain');
+  const tok = new UnigramTokenizer(makeTinyTokenizerJson(512, WORDS), 'trained');
   const prompt = 'two purple circles above a triangle a gradient';
   // one piece per word plus </s> with the words; the plain tokenizer splits 'circles' etc. into pieces
   assert.equal(tok.encode(prompt).ids.length, prompt.split(' ').length + 1);

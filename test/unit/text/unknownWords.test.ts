@@ -11,7 +11,7 @@ import { locateModel } from '../../../src/checkpoint/modelFolder';
 import { createEngine } from '../../../src/engine/engine';
 import { unknownWords } from '../../../src/model/tokenizer/unknownWords';
 import { UnigramTokenizer } from '../../../src/model/tokenizer/unigram';
-import { ScaleKVError } from '../../../src/shared/errors';
+import { type ScaleKVError } from '../../../src/shared/errors';
 import { ctx, request, tempDir, TINY } from '../engine/helpers';
 
 /** flan-t5-like pieces: whole words for 'a', 'red', 'circle', sub-word pieces and letters for the rest */
@@ -81,7 +81,7 @@ test('the engine still generates, and names the unknown words per prompt in the 
       run.notices?.map((n) => [n.kind, n.prompt, n.words]),
       [['unknown-words', 'a red circle ☃', ['red', 'circle', '☃']]],
     );
-    assert.match(run.notices![0].message, /red, circle, ☃/);
+    assert.match(run.notices[0].message, /red, circle, ☃/);
     assert.deepEqual(JSON.parse(readFileSync(runPath, 'utf8')).notices, run.notices);
     const clean = await engine.generate(request({ prompts: ['a'], resolution: '0.06M' }), ctx());
     assert.deepEqual(clean.run.notices, []);

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TINY_VAE } from '../../../src/model/config';
 import { makeTinyVaeWeights } from '../../../src/model/tiny/vaeTiny';
-import { interpolateBilinear, VaeDecoder } from '../../../src/model/vae';
+import { VaeDecoder } from '../../../src/engine/vaeDecoder';
+import { interpolateBilinear } from '../../../src/model/vae';
 import { gaussian, MapWeights } from '../../../src/model/weights';
 import { referenceDecode } from '../../reference/vaeRef';
 

@@ -105,7 +105,7 @@ test('webviews may run only the commands package.json contributes, with plain ar
     { id: 'scalekv.generate' },
   ]) {
     const r = checkWebviewCommand(bad);
-    assert.ok('refused' in r, `${String(bad)} was allowed`);
+    assert.ok('refused' in r, `${JSON.stringify(bad)} was allowed`);
     assert.match(r.refused, /not one of ScaleKV's own; it was not run/);
   }
   for (const args of ['a', [{ toString: 1 }], [[1]], Array(10).fill('x')]) {

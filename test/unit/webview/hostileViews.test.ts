@@ -70,7 +70,7 @@ test('CSV cells that start like a formula get a leading quote; numbers, negative
     timePerScale: [],
     lpipsNote: '',
   } as never;
-  const csv = fidelityCsv(run.fidelity!);
+  const csv = fidelityCsv(run.fidelity);
   assert.ok(csv.includes(`"'=HYPERLINK(""http://evil"")"`), csv);
   assert.ok(!/(^|,)=HYPERLINK/m.test(csv));
 });

@@ -1,0 +1,72 @@
+/**
+ * The one place onnxruntime sessions are made: every graph the engine runs (probe, text encoder,
+ * transformer blocks, fused scale steps, VAE, weight uploads) gets its provider, optimisation level,
+ * memory arena and log level here, so a setting or an environment switch applies to all of them alike.
+ */
+// before onnxruntime-node: in a process started with SCALEKV_ORT_BINDING_DIR it picks the binding
+import './ortBinding';
+import * as ort from 'onnxruntime-node';
+import type { ExecutionProvider } from '../shared/types';
+import { threadOptions } from './cpuThreads';
+
+/**
+ * A session for a serialized ONNX model on one provider.
+ * @param deviceOutputs outputs left on the GPU between runs (WebGPU only; other providers return host tensors)
+ */
+export function createSession(model: Uint8Array, ep: ExecutionProvider, deviceOutputs: string[] = []): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(model, sessionOptions(ep, deviceOutputs));
+}
+
+export function sessionOptions(ep: ExecutionProvider, gpuOutputs: string[] = []): ort.InferenceSession.SessionOptions {
+  // Without the arena, each run returns its attention temporaries (B x H x L x N floats: 1.4 GB for the
+  // tiny model's last 1024x1024 scale) instead of every block session keeping its own peak-sized pool.
+  // SCALEKV_WEBGPU_BUFFER_CACHE: the WebGPU provider's storage-buffer cache (bucket, lazyRelease, simple,
+  // disabled), for measuring what the cache costs in memory and buys in time
+  // SCALEKV_WEBGPU_VALIDATION: the provider's validation mode (disabled, wgpuOnly, basic, full)
+  const cache = process.env.SCALEKV_WEBGPU_BUFFER_CACHE;
+  const validation = process.env.SCALEKV_WEBGPU_VALIDATION;
+  const webgpu: Record<string, string> = { name: 'webgpu' };
+  if (cache) webgpu.storageBufferCacheMode = cache;
+  if (validation) webgpu.validationMode = validation;
+  // SCALEKV_WEBGPU_FP32_ACCUMULATION=1: float16 MatMul accumulating in float32, where the provider has it
+  const acc = process.env.SCALEKV_WEBGPU_FP32_ACCUMULATION === '1';
+  if (acc) (webgpu as Record<string, unknown>).enableMatmulFp32Accumulation = true;
+  const provider = ep === 'webgpu' && (cache || validation || acc) ? (webgpu as unknown as ort.InferenceSession.ExecutionProviderConfig) : ep;
+  // SCALEKV_CPU_THREADS=N: intra-op threads on the CPU provider (cpuThreads.ts)
+  const o: ort.InferenceSession.SessionOptions = {
+    executionProviders: [provider],
+    graphOptimizationLevel: 'all',
+    enableCpuMemArena: false,
+    ...threadOptions(ep),
+  };
+  // WebGPU sessions plan no memory pattern: each of the 13 scale graphs otherwise keeps a block sized for
+  // its own peak, and the card held 16.8 GiB instead of 13.2 (ScaleKV 10%, 2B, 1024x1024) at the same
+  // speed (bench/gpu.md). SCALEKV_ORT_MEM_PATTERN=1 turns it back on for measurements.
+  if (ep === 'webgpu' && process.env.SCALEKV_ORT_MEM_PATTERN !== '1') o.enableMemPattern = false;
+  // SCALEKV_ORT_LOG=0 prints onnxruntime's verbose log, including which provider runs each node
+  const log = process.env.SCALEKV_ORT_LOG;
+  if (log !== undefined && /^[0-4]$/.test(log)) o.logSeverityLevel = Number(log) as 0 | 1 | 2 | 3 | 4;
+  if (ep === 'webgpu') {
+    const extra = webgpuConfigEntries(process.env.SCALEKV_WEBGPU_CONFIG);
+    if (Object.keys(extra).length) o.extra = extra;
+  }
+  if (ep === 'webgpu' && gpuOutputs.length) {
+    // keep hidden states and KV caches on the device between runs; read small results on the CPU
+    o.preferredOutputLocation = Object.fromEntries(gpuOutputs.map((n) => [n, 'gpu-buffer']));
+  }
+  return o;
+}
+
+/**
+ * SCALEKV_WEBGPU_CONFIG="maxNumPendingDispatches=256,enableInt64=1": provider settings the Node binding's
+ * option list does not carry, passed as the session config entries the provider reads them from
+ * (ep.webgpuexecutionprovider.<key>). For measurements on the GPU machine.
+ */
+export function webgpuConfigEntries(spec: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (spec ?? '').split(',')) {
+    const m = /^\s*([A-Za-z][A-Za-z0-9]*)\s*=\s*([^,]*?)\s*$/.exec(part);
+    if (m) out[`ep.webgpuexecutionprovider.${m[1]}`] = m[2];
+  }
+  return out;
+}
