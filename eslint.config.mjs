@@ -9,7 +9,7 @@ import globals from 'globals';
 export default defineConfig(
   {
     // generated, vendored, owned elsewhere (tools/train is Python), or built
-    ignores: ['out/**', 'dist/**', 'media/**', 'node_modules/**', 'tools/**', 'test/fixtures/**', '.vscode-test/**', 'bench/out/**', 'runs/**', 'train-state/**'],
+    ignores: ['out/**', 'dist/**', 'media/**', 'node_modules/**', 'tools/**', 'test/fixtures/**', '.vscode-test/**', 'bench/out/**', 'runs/**', 'train-state/**', '.tmp/**', '.carry/**', '.gl/**', '.stub/**'],
   },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,

@@ -39,7 +39,7 @@ function part(rule: BudgetRuleName, prompt: string, cells: LeaderboardPromptRow[
     version: 1,
     createdAt: '2026-11-26T00:00:00Z',
     model: { name: model, depth: 12, embedDim: 256, numHeads: 4 } as Leaderboard['model'],
-    provider: { requested: 'cpu', used: 'cpu', reason: 'cpu' } as Leaderboard['provider'],
+    provider: { requested: 'cpu', used: 'cpu', reason: 'cpu' },
     resolution: '0.25M',
     aspectRatio: 1,
     image: { width: 512, height: 512 },
