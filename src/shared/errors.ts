@@ -44,14 +44,21 @@ export class ScaleKVError extends Error {
   }
 }
 
+// onnxruntime's CPU allocator, std::bad_alloc, CUDA, and Dawn/Vulkan's device-memory failures
+const OUT_OF_MEMORY = /out of memory|bad_alloc|Failed to allocate|\bOOM\b|OUT_OF_DEVICE_MEMORY|OutOfMemory|allocation failed/i;
+
 export function toErrorInfo(e: unknown): ErrorInfo {
   if (e instanceof ScaleKVError) return e.toInfo();
   if (e && typeof e === 'object' && 'code' in e && 'message' in e && typeof (e as ErrorInfo).code === 'string' && String((e as ErrorInfo).code).startsWith('E_')) {
     return e as ErrorInfo;
   }
   const msg = e instanceof Error ? e.message : String(e);
-  if (/out of memory|bad_alloc|Failed to allocate|OOM/i.test(msg)) {
-    return { code: 'E_OOM', message: `Out of memory: ${msg}`, detail: e instanceof Error ? e.stack : undefined };
+  if (OUT_OF_MEMORY.test(msg)) {
+    return {
+      code: 'E_OOM',
+      message: `Out of memory: ${msg}. Try a smaller resolution, ScaleKV with a lower ratio, or precision fp16 on a GPU; the engine is ready for the next request.`,
+      detail: e instanceof Error ? e.stack : undefined,
+    };
   }
   return { code: 'E_INTERNAL', message: msg, detail: e instanceof Error ? e.stack : undefined };
 }
