@@ -4,7 +4,7 @@
  * budget rule, on the held-out prompts of the trained model, sharded over many single-threaded engine
  * processes on the CPU provider. Built for the GPU machine's 16 cores (see bench/fidelity.md):
  *
- *   node bench/fidelity_run.mjs --out "$OUT/fidelity" [--prompts 50] [--workers 14] [--deadline 520]
+ *   node bench/fidelity_run.mjs --out "$OUT/fidelity" [--prompts 50] [--workers 15] [--deadline 520]
  *
  * 1. Calibration: one `scalekv calibrate` measures the calibration prompts once (--keep-state) and writes
  *    the profile for the first rule and ratio; the other rules and ratios reuse that measurement (no model
@@ -41,7 +41,7 @@ const DEFAULTS = {
   resolution: '0.25M',
   prompts: 50,
   'legacy-prompts': 50,
-  workers: Math.max(1, cpus().length - 2),
+  workers: Math.max(1, cpus().length - 1),
   threads: 1,
   'cal-threads': 2,
   deadline: 520,
