@@ -64,7 +64,8 @@ function parseArgs(argv) {
     }
     o[k] = argv[++i];
   }
-  for (const k of ['prompts', 'legacy-prompts', 'workers', 'threads', 'cal-threads', 'deadline', 'seed', 'chunk', 'merge-every']) o[k] = Number(o[k]);
+  const numeric = ['prompts', 'legacy-prompts', 'workers', 'threads', 'cal-threads', 'deadline', 'seed', 'chunk', 'merge-every'];
+  for (const k of numeric) o[k] = Number(o[k]);
   o.ratios = String(o.ratios).split(',').map(Number);
   o.rules = String(o.rules).split(',');
   for (const k of ['out', 'work', 'model', 'heldout', 'calibration']) o[k] = resolve(o[k]);
@@ -200,7 +201,9 @@ function writeProgress(final) {
     settings: { ...o, cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: totalmem() / 2 ** 30, node: process.version },
     calibration,
     completePrompts: Object.fromEntries(o.rules.map((r) => [r, completePrompts(r)])),
-    jobs: jobs.map(({ name, rule, ids, group, state, started, seconds, rc }) => ({ name, rule, prompts: ids.length, group, state, started, seconds, rc })),
+    jobs: jobs.map(({ name, rule, ids, group, state, started, seconds, rc }) => {
+      return { name, rule, prompts: ids.length, group, state, started, seconds, rc };
+    }),
   };
   info.jobs.forEach((x, k) => (x.finishedPrompts = finishedPrompts(jobs[k]).length));
   writeFileSync(join(o.out, 'progress.json'), JSON.stringify(info, null, 1));
@@ -232,7 +235,10 @@ function merge(final = false) {
 }
 
 // ---- the run ------------------------------------------------------------------------------------
-if (o.done) log(`--done ${o.done}: ${o.rules.map((r) => `${r} ${doneBefore.get(r).size}`).join(', ')} prompt(s) measured there are skipped`);
+if (o.done) {
+  const n = o.rules.map((r) => `${r} ${doneBefore.get(r).size}`).join(', ');
+  log(`--done ${o.done}: ${n} prompt(s) measured there are skipped`);
+}
 log(`${prompts.length} prompts, rules ${o.rules.join('/')}, ratios ${o.ratios.join('/')}, ${jobs.length} jobs on ${o.workers} workers`);
 const calDone = calibrate();
 let slotsForJobs = o.workers - 1; // one worker calibrates first

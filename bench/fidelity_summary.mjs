@@ -22,23 +22,30 @@ const checks = existsSync(join(dir, 'prompt-check.json')) ? JSON.parse(readFileS
 
 const f = (x, d) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
 const pct = (x) => (Number.isFinite(x) ? `${(100 * x).toFixed(0)}%` : 'n/a');
-const rules = [...new Set(lb.rows.map((r) => r.budgetRule ?? '-'))].sort((a, b) => (a === 'official' ? -1 : b === 'official' ? 1 : a.localeCompare(b)));
+const officialFirst = (a, b) => (a === 'official' ? -1 : b === 'official' ? 1 : a.localeCompare(b));
+const rules = [...new Set(lb.rows.map((r) => r.budgetRule ?? '-'))].sort(officialFirst);
 const ratios = [...new Set(lb.rows.map((r) => r.ratio))].sort((a, b) => a - b);
 const policies = [...new Set(lb.rows.map((r) => r.policy))];
 const row = (rule, policy, ratio) => lb.rows.find((r) => (r.budgetRule ?? '-') === rule && r.policy === policy && r.ratio === ratio);
-/** PSNR with identical images counted at the PSNR of 1/255 RMS (48.1 dB) would hide them; rank on SSIM ties instead */
+/** an image identical to the full cache's (PSNR null) ranks first */
 const psnrOf = (r) => (r ? (r.psnr === null ? Infinity : r.psnr) : -Infinity);
 
 const out = [];
 const refMs = lb.references.reduce((a, r) => a + r.ms, 0) / lb.references.length;
-out.push(`${lb.model.name}, ${lb.resolution} ${lb.image.width}x${lb.image.height}, provider ${lb.provider.used}, seeds ${lb.seeds.join(', ')}; full cache ${f(refMs / 1000, 1)} s per image.`, '');
+out.push(
+  `${lb.model.name}, ${lb.resolution} ${lb.image.width}x${lb.image.height}, provider ${lb.provider.used}, seeds ${lb.seeds.join(', ')}; ` +
+    `full cache ${f(refMs / 1000, 1)} s per image.`,
+  '',
+);
 for (const rule of rules) {
   const cases = [...new Set(lb.rows.filter((r) => (r.budgetRule ?? '-') === rule).map((r) => r.cases))];
   out.push(`### ${rule} rule (${cases.join('/')} prompts per row)`, '');
-  const head = ['policy', ...ratios.map((r) => `PSNR ${r * 100}%`), ...ratios.map((r) => `SSIM ${r * 100}%`), ...ratios.map((r) => `bits ${r * 100}%`)];
-  head.push(...ratios.map((r) => `held/peak ${r * 100}%`));
+  const per = (what) => ratios.map((r) => `${what} ${r * 100}%`);
+  const head = ['policy', ...per('PSNR'), ...per('SSIM'), ...per('bits'), ...per('held/peak')];
   out.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`);
-  const order = [...policies].sort((a, b) => psnrOf(row(rule, b, 0.1) ?? row(rule, b, ratios[0])) - psnrOf(row(rule, a, 0.1) ?? row(rule, a, ratios[0])));
+  // by PSNR at 10% (or the first ratio)
+  const key = (p) => psnrOf(row(rule, p, 0.1) ?? row(rule, p, ratios[0]));
+  const order = [...policies].sort((a, b) => key(b) - key(a));
   for (const p of order) {
     const rs = ratios.map((r) => row(rule, p, r));
     const psnr = rs.map((r) => (r ? (r.psnr === null ? 'identical' : f(r.psnr, 2) + (r.identical ? ` (${r.identical} id.)` : '')) : '-'));
@@ -47,7 +54,9 @@ for (const rule of rules) {
     out.push(`| ${cells.join(' | ')} |`);
   }
   out.push('');
-  out.push('| ratio | ScaleKV PSNR rank | best policy (PSNR) | best baseline (PSNR) | ScaleKV - best baseline dB | ScaleKV SSIM rank | ScaleKV - best baseline SSIM |');
+  const cols = ['ratio', 'ScaleKV PSNR rank', 'best policy (PSNR)', 'best baseline (PSNR)', 'ScaleKV - best baseline dB'];
+  cols.push('ScaleKV SSIM rank', 'ScaleKV - best baseline SSIM');
+  out.push(`| ${cols.join(' | ')} |`);
   out.push('|---|---|---|---|---|---|---|');
   for (const ratio of ratios) {
     const rs = policies.map((p) => row(rule, p, ratio)).filter(Boolean);
@@ -58,10 +67,10 @@ for (const rule of rules) {
     const base = rs.filter((r) => r.policy !== 'scalekv');
     const bestBase = [...base].sort((a, b) => psnrOf(b) - psnrOf(a))[0];
     const bestBaseSsim = Math.max(...base.map((r) => r.ssim));
-    out.push(
-      `| ${ratio} | ${byPsnr.indexOf(s) + 1} of ${rs.length} | ${byPsnr[0].policy} (${f(byPsnr[0].psnr, 2)}) | ${bestBase.policy} (${f(bestBase.psnr, 2)}) | ` +
-        `${f(s.psnr - bestBase.psnr, 2)} | ${bySsim.indexOf(s) + 1} of ${rs.length} | ${f(s.ssim - bestBaseSsim, 3)} |`,
-    );
+    const cells = [ratio, `${byPsnr.indexOf(s) + 1} of ${rs.length}`, `${byPsnr[0].policy} (${f(byPsnr[0].psnr, 2)})`];
+    cells.push(`${bestBase.policy} (${f(bestBase.psnr, 2)})`, f(s.psnr - bestBase.psnr, 2), `${bySsim.indexOf(s) + 1} of ${rs.length}`);
+    cells.push(f(s.ssim - bestBaseSsim, 3));
+    out.push(`| ${cells.join(' | ')} |`);
   }
   out.push('');
 }
@@ -70,7 +79,8 @@ if (checks.length) {
   out.push('| policy | ratio | rule | images | colour | colour + position | all three |', '|---|---|---|---|---|---|---|');
   for (const c of checks) {
     const name = c.key === 'full' ? 'full cache' : c.label.replace(/ \[\w+ rule\]$/, '');
-    out.push(`| ${name} | ${c.ratio ?? '-'} | ${c.budgetRule ?? '-'} | ${c.images} | ${pct(c.colour)} | ${pct(c.colourPosition)} | ${pct(c.colourPositionShape)} |`);
+    const cells = [name, c.ratio ?? '-', c.budgetRule ?? '-', c.images, pct(c.colour), pct(c.colourPosition), pct(c.colourPositionShape)];
+    out.push(`| ${cells.join(' | ')} |`);
   }
   out.push('');
 }

@@ -322,7 +322,8 @@ export async function evaluatePolicies(engine: EvaluationEngine, request: Evalua
     partial: boolean,
   ): Leaderboard {
     const stillRunning =
-      `Partial: ${finished.length} of ${cases.length} prompt and seed case(s) finished so far; ` + 'the evaluation is running or was stopped.';
+      `Partial: ${finished.length} of ${cases.length} prompt and seed case(s) finished so far; ` +
+      'the evaluation is running or was stopped.';
     return {
       format: 'scalekv-leaderboard',
       version: 1,
