@@ -21,7 +21,9 @@
  *    every row of their rule (--complete-only), so the rows of a rule average the same prompts; --out/all/
  *    holds every measurement.
  *
- * Nothing but summaries goes to --out (images stay in --work).
+ * Nothing but summaries goes to --out (images stay in --work), in 8 files, the most a device call returns:
+ * leaderboard.json/.md, prompt-check.json/.md, progress.json, profiles.json (every calibrated profile) and
+ * all/leaderboard.json/.md (logs/ only when something failed).
  */
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -124,6 +126,7 @@ function runCli(args, threads, logFile) {
 let calibrated = false;
 let calibrationFailed = false;
 const calibration = { started: elapsed(), profiles: [] };
+const profiles = {};
 async function calibrate() {
   const state = join(o.work, 'calibration.state.json');
   // only the rules that still have profile rows to measure
@@ -140,10 +143,11 @@ async function calibrate() {
         copyFileSync(join(o.work, `calibrate-${rule}-${ratio}.log`), join(o.out, 'logs', `calibrate-${rule}-${ratio}.log`));
         return;
       }
-      mkdirSync(join(o.out, 'profiles'), { recursive: true });
-      copyFileSync(profilePath(rule, ratio), join(o.out, 'profiles', `${rule}-${ratio}.json`));
+      profiles[`${rule}-${ratio}`] = JSON.parse(readFileSync(profilePath(rule, ratio), 'utf8'));
     }
   }
+  // one file: a device call returns at most 8 files
+  writeFileSync(join(o.out, 'profiles.json'), JSON.stringify(profiles));
   calibration.seconds = elapsed() - calibration.started;
   calibrated = true;
 }
@@ -226,7 +230,7 @@ function merge(final = false) {
     });
   };
   merging = (final
-    ? run(join(o.out, 'all'), ['--check'], 'merge-all.log').then(() => run(o.out, ['--check', '--complete-only'], 'merge.log'))
+    ? run(join(o.out, 'all'), [], 'merge-all.log').then(() => run(o.out, ['--check', '--complete-only'], 'merge.log'))
     : run(o.out, ['--check'], 'merge.log')
   ).then(() => {
     merging = null;

@@ -2,8 +2,11 @@
 /**
  * The tables of bench/fidelity.md from a fidelity run's folder (bench/fidelity_run.mjs --out):
  *
- *   node bench/fidelity_summary.mjs DIR > tables.md
+ *   node bench/fidelity_summary.mjs DIR [CHECK.json ...] > tables.md
  *
+ * DIR holds leaderboard.json (and prompt-check.json); CHECK.json files (the prompt-check.json of each
+ * call of a run split over calls, whose leaderboards were merged into DIR) replace DIR's own prompt check:
+ * their shares are combined per row, weighted by the images each checked.
  * Per budget rule: PSNR / SSIM / last-scale bit agreement of every policy at every ratio side by side,
  * the KV each one held and peaked at (as a fraction of the full cache), where ScaleKV ranks at each ratio
  * and by how much the best policy beats it (or it beats the best baseline), and the prompt check per row.
@@ -18,7 +21,17 @@ if (!dir) {
   process.exit(2);
 }
 const lb = JSON.parse(readFileSync(join(dir, 'leaderboard.json'), 'utf8'));
-const checks = existsSync(join(dir, 'prompt-check.json')) ? JSON.parse(readFileSync(join(dir, 'prompt-check.json'), 'utf8')).rows : [];
+const checkFiles = process.argv.length > 3 ? process.argv.slice(3) : [join(dir, 'prompt-check.json')].filter((f) => existsSync(f));
+const combined = new Map();
+for (const file of checkFiles) {
+  for (const r of JSON.parse(readFileSync(file, 'utf8')).rows) {
+    const c = combined.get(r.key) ?? { ...r, images: 0, colour: 0, colourPosition: 0, colourPositionShape: 0 };
+    for (const k of ['colour', 'colourPosition', 'colourPositionShape']) c[k] = (c[k] * c.images + r[k] * r.images) / (c.images + r.images || 1);
+    c.images += r.images;
+    combined.set(r.key, c);
+  }
+}
+const checks = [...combined.values()];
 
 const f = (x, d) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
 const pct = (x) => (Number.isFinite(x) ? `${(100 * x).toFixed(0)}%` : 'n/a');
