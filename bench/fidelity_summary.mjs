@@ -87,6 +87,29 @@ for (const rule of rules) {
   }
   out.push('');
 }
+// paired per prompt: ScaleKV minus each policy, mean +- 1.96 standard errors, prompts where ScaleKV is ahead
+const cellOf = new Map(lb.perPrompt.map((c) => [`${c.row}#${c.prompt}#${c.seed}`, c]));
+out.push('### ScaleKV minus each policy, paired per prompt (PSNR dB: mean +- 1.96 SE, prompts ScaleKV is ahead)', '');
+const others = policies.filter((p) => p !== 'scalekv');
+out.push(`| rule, ratio | ${others.join(' | ')} |`, `|---|${others.map(() => '---').join('|')}|`);
+for (const rule of rules) {
+  for (const ratio of ratios) {
+    const s = row(rule, 'scalekv', ratio);
+    if (!s) continue;
+    const mine = lb.perPrompt.filter((c) => c.row === s.key && c.psnr !== null);
+    const cells = others.map((p) => {
+      const o = row(rule, p, ratio);
+      const d = mine.map((c) => [c, o && cellOf.get(`${o.key}#${c.prompt}#${c.seed}`)]).filter(([, x]) => x && x.psnr !== null);
+      const xs = d.map(([c, x]) => c.psnr - x.psnr);
+      if (xs.length < 2) return '-';
+      const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+      const se = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1) / xs.length);
+      return `${m >= 0 ? '+' : ''}${f(m, 2)} +- ${f(1.96 * se, 2)} (${xs.filter((x) => x > 0).length}/${xs.length})`;
+    });
+    out.push(`| ${rule} ${ratio * 100}% | ${cells.join(' | ')} |`);
+  }
+}
+out.push('');
 if (checks.length) {
   out.push('### Prompt check (share of images showing the prompt\'s colour / + position / + shape)', '');
   out.push('| policy | ratio | rule | images | colour | colour + position | all three |', '|---|---|---|---|---|---|---|');
