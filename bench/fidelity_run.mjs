@@ -4,7 +4,7 @@
  * budget rule, on the held-out prompts of the trained model, sharded over many single-threaded engine
  * processes on the CPU provider. Built for the GPU machine's 16 cores (see bench/fidelity.md):
  *
- *   node bench/fidelity_run.mjs --out "$OUT/fidelity" [--prompts 50] [--workers 14] [--deadline 520]
+ *   node bench/fidelity_run.mjs --out "$OUT/fidelity" [--prompts 50] [--workers 15] [--deadline 520]
  *
  * 1. Calibration: one `scalekv calibrate` measures the calibration prompts once (--keep-state) and writes
  *    the profile for the first rule and ratio; the other rules and ratios reuse that measurement (no model
@@ -21,7 +21,9 @@
  *    every row of their rule (--complete-only), so the rows of a rule average the same prompts; --out/all/
  *    holds every measurement.
  *
- * Nothing but summaries goes to --out (images stay in --work).
+ * Nothing but summaries goes to --out (images stay in --work), in 8 files, the most a device call returns:
+ * leaderboard.json/.md, prompt-check.json/.md, progress.json, profiles.json (every calibrated profile) and
+ * all/leaderboard.json/.md (logs/ only when something failed).
  */
 import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,7 +43,7 @@ const DEFAULTS = {
   resolution: '0.25M',
   prompts: 50,
   'legacy-prompts': 50,
-  workers: Math.max(1, cpus().length - 2),
+  workers: Math.max(1, cpus().length - 1),
   threads: 1,
   'cal-threads': 2,
   deadline: 520,
@@ -64,7 +66,8 @@ function parseArgs(argv) {
     }
     o[k] = argv[++i];
   }
-  for (const k of ['prompts', 'legacy-prompts', 'workers', 'threads', 'cal-threads', 'deadline', 'seed', 'chunk', 'merge-every']) o[k] = Number(o[k]);
+  const numeric = ['prompts', 'legacy-prompts', 'workers', 'threads', 'cal-threads', 'deadline', 'seed', 'chunk', 'merge-every'];
+  for (const k of numeric) o[k] = Number(o[k]);
   o.ratios = String(o.ratios).split(',').map(Number);
   o.rules = String(o.rules).split(',');
   for (const k of ['out', 'work', 'model', 'heldout', 'calibration']) o[k] = resolve(o[k]);
@@ -123,6 +126,7 @@ function runCli(args, threads, logFile) {
 let calibrated = false;
 let calibrationFailed = false;
 const calibration = { started: elapsed(), profiles: [] };
+const profiles = {};
 async function calibrate() {
   const state = join(o.work, 'calibration.state.json');
   // only the rules that still have profile rows to measure
@@ -139,10 +143,11 @@ async function calibrate() {
         copyFileSync(join(o.work, `calibrate-${rule}-${ratio}.log`), join(o.out, 'logs', `calibrate-${rule}-${ratio}.log`));
         return;
       }
-      mkdirSync(join(o.out, 'profiles'), { recursive: true });
-      copyFileSync(profilePath(rule, ratio), join(o.out, 'profiles', `${rule}-${ratio}.json`));
+      profiles[`${rule}-${ratio}`] = JSON.parse(readFileSync(profilePath(rule, ratio), 'utf8'));
     }
   }
+  // one file: a device call returns at most 8 files
+  writeFileSync(join(o.out, 'profiles.json'), JSON.stringify(profiles));
   calibration.seconds = elapsed() - calibration.started;
   calibrated = true;
 }
@@ -200,7 +205,9 @@ function writeProgress(final) {
     settings: { ...o, cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: totalmem() / 2 ** 30, node: process.version },
     calibration,
     completePrompts: Object.fromEntries(o.rules.map((r) => [r, completePrompts(r)])),
-    jobs: jobs.map(({ name, rule, ids, group, state, started, seconds, rc }) => ({ name, rule, prompts: ids.length, group, state, started, seconds, rc })),
+    jobs: jobs.map(({ name, rule, ids, group, state, started, seconds, rc }) => {
+      return { name, rule, prompts: ids.length, group, state, started, seconds, rc };
+    }),
   };
   info.jobs.forEach((x, k) => (x.finishedPrompts = finishedPrompts(jobs[k]).length));
   writeFileSync(join(o.out, 'progress.json'), JSON.stringify(info, null, 1));
@@ -223,7 +230,7 @@ function merge(final = false) {
     });
   };
   merging = (final
-    ? run(join(o.out, 'all'), ['--check'], 'merge-all.log').then(() => run(o.out, ['--check', '--complete-only'], 'merge.log'))
+    ? run(join(o.out, 'all'), [], 'merge-all.log').then(() => run(o.out, ['--check', '--complete-only'], 'merge.log'))
     : run(o.out, ['--check'], 'merge.log')
   ).then(() => {
     merging = null;
@@ -232,7 +239,10 @@ function merge(final = false) {
 }
 
 // ---- the run ------------------------------------------------------------------------------------
-if (o.done) log(`--done ${o.done}: ${o.rules.map((r) => `${r} ${doneBefore.get(r).size}`).join(', ')} prompt(s) measured there are skipped`);
+if (o.done) {
+  const n = o.rules.map((r) => `${r} ${doneBefore.get(r).size}`).join(', ');
+  log(`--done ${o.done}: ${n} prompt(s) measured there are skipped`);
+}
 log(`${prompts.length} prompts, rules ${o.rules.join('/')}, ratios ${o.ratios.join('/')}, ${jobs.length} jobs on ${o.workers} workers`);
 const calDone = calibrate();
 let slotsForJobs = o.workers - 1; // one worker calibrates first

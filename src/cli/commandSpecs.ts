@@ -113,7 +113,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       {
         name: 'keep-state',
         kind: 'boolean',
-        help: 'keep the state file at the end: another ratio, budget rule or ASI mode with the same prompts and --state reuses it without running the model',
+        help: 'keep the state file: another ratio, rule or ASI mode on the same prompts and --state is written without a model run',
       },
       ...shape,
       ...model,
@@ -187,7 +187,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'merge the leaderboards of an evaluation sharded over processes into one; --check scores every kept image against its prompt',
     usage: 'merge-leaderboards --part DIR [--part DIR ...] --out DIR [--check] [--complete-only]',
     flags: [
-      { name: 'part', kind: 'text', value: 'DIR', repeat: true, help: 'an evaluate --out folder; repeat (folders without leaderboard.json yet are skipped)' },
+      { name: 'part', kind: 'text', value: 'DIR', repeat: true, help: 'an evaluate --out folder; repeat (skipped while it has no leaderboard)' },
       { name: 'out', kind: 'text', value: 'DIR', help: 'where leaderboard.json and leaderboard.md (and prompt-check.*) go' },
       {
         name: 'check',

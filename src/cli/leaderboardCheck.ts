@@ -120,7 +120,8 @@ export function formatChecks(lb: Leaderboard, rows: CheckRow[]): string {
     '|---|---|---|---|---|---|---|---|',
     ...rows.map((r) => {
       const policy = r.key === REFERENCE_ROW ? r.label : r.label.replace(/ \[\w+ rule\]$/, '');
-      const cells = [policy, r.ratio ?? '-', r.budgetRule ?? '-', r.images, pct(r.colour), pct(r.colourPosition), pct(r.colourPositionShape), r.psnr ?? '-'];
+      const shares = [pct(r.colour), pct(r.colourPosition), pct(r.colourPositionShape)];
+      const cells = [policy, r.ratio ?? '-', r.budgetRule ?? '-', r.images, ...shares, r.psnr ?? '-'];
       return `| ${cells.join(' | ')} |`;
     }),
     '',

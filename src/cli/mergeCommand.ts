@@ -46,7 +46,9 @@ export function mergeCommand(partDirs: string[], outDir: string, check: boolean,
     }
     parts.push({ origin: file, dir: d, leaderboard: checkLeaderboard(json, file) });
   }
-  if (!parts.length) throw new ScaleKVError('E_INVALID_REQUEST', `None of the ${partDirs.length} part folder(s) has a leaderboard.json yet.`);
+  if (!parts.length) {
+    throw new ScaleKVError('E_INVALID_REQUEST', `None of the ${partDirs.length} part folder(s) has a leaderboard.json yet.`);
+  }
   const lb = mergeLeaderboards(parts, { completeOnly });
   const out = resolve(outDir);
   mkdirSync(out, { recursive: true });

@@ -20,7 +20,9 @@ export function cpuThreads(env: NodeJS.ProcessEnv = process.env): number | undef
 }
 
 /** the session options that carry the thread count, for the CPU provider only */
-export function threadOptions(ep: string, env: NodeJS.ProcessEnv = process.env): Pick<ort.InferenceSession.SessionOptions, 'intraOpNumThreads'> {
+type ThreadOptions = Pick<ort.InferenceSession.SessionOptions, 'intraOpNumThreads'>;
+
+export function threadOptions(ep: string, env: NodeJS.ProcessEnv = process.env): ThreadOptions {
   const n = ep === 'cpu' ? cpuThreads(env) : undefined;
   return n === undefined ? {} : { intraOpNumThreads: n };
 }

@@ -322,7 +322,8 @@ export async function evaluatePolicies(engine: EvaluationEngine, request: Evalua
     partial: boolean,
   ): Leaderboard {
     const stillRunning =
-      `Partial: ${finished.length} of ${cases.length} prompt and seed case(s) finished so far; ` + 'the evaluation is running or was stopped.';
+      `Partial: ${finished.length} of ${cases.length} prompt and seed case(s) finished so far; ` +
+      'the evaluation is running or was stopped.';
     return {
       format: 'scalekv-leaderboard',
       version: 1,
@@ -350,7 +351,7 @@ export async function evaluatePolicies(engine: EvaluationEngine, request: Evalua
 type ProfileNeed = [key: string, need: { rule?: BudgetRuleName; mode?: AsiModeName; ratio: number }];
 
 function profileList(req: EvaluateRequest, needs: ProfileNeed[], state: State, given: GivenProfile[]): Leaderboard['profiles'] {
-  if (given.length) return given.map((p) => ({ rule: p.rule, ratio: p.ratio, path: p.path, origin: 'given (one of the profile set)' }));
+  if (given.length) return given.map((p) => ({ rule: p.rule, ratio: p.ratio, path: p.path, origin: 'given, one of the profile set' }));
   if (req.profilePath) {
     return [{ ratio: readRatio(req.profilePath), path: req.profilePath, origin: 'given; other ratios re-derive budgets from its roles' }];
   }

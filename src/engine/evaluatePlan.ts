@@ -142,7 +142,9 @@ export function matchProfiles(rows: PlannedRow[], set: GivenProfile[]): Map<stri
     const fit = set.filter((p) => Math.abs(p.ratio - r.ratio) < 1e-9 && (!r.budgetRule || p.rule === r.budgetRule));
     const what = `${r.label} at ratio ${r.ratio}`;
     if (!fit.length) bad(`No profile of the set was made for ${what}${r.budgetRule ? '' : ' (any rule)'}. The set: ${held}.`);
-    if (fit.length > 1) bad(`${fit.length} profiles of the set fit ${what}: ${fit.map((p) => p.path).join(', ')}. Give one per ratio and rule.`);
+    if (fit.length > 1) {
+      bad(`${fit.length} profiles of the set fit ${what}: ${fit.map((p) => p.path).join(', ')}. Give one per ratio and rule.`);
+    }
     out.set(r.key, fit[0].path);
   }
   return out;

@@ -18,7 +18,8 @@ const uniq = <T>(xs: T[]): T[] => [...new Set(xs)];
 /** what every part must share for their rows to be averaged together */
 function identity(lb: Leaderboard): string {
   const { name, depth, embedDim, numHeads } = lb.model;
-  return JSON.stringify({ model: { name, depth, embedDim, numHeads }, resolution: lb.resolution, aspectRatio: lb.aspectRatio, image: lb.image });
+  const { resolution, aspectRatio, image } = lb;
+  return JSON.stringify({ model: { name, depth, embedDim, numHeads }, resolution, aspectRatio, image });
 }
 
 export function checkLeaderboard(json: unknown, origin: string): Leaderboard {
@@ -93,11 +94,13 @@ export function mergeLeaderboards(parts: { origin: string; leaderboard: Leaderbo
   const all = parts.map((p) => p.leaderboard);
   const profiles = new Map<string, Leaderboard['profiles'][number]>();
   for (const lb of all) for (const pr of lb.profiles) profiles.set(JSON.stringify([pr.path, pr.ratio, pr.rule, pr.asiMode]), pr);
-  // a part's own resume and partial notes do not describe the merge
-  const notes = uniq(all.flatMap((lb) => lb.notes).filter((n) => !/from an earlier, interrupted or smaller evaluation|^Partial: /.test(n)));
+  // a part's own resume, partial and merge notes do not describe this merge
+  const own = /from an earlier, interrupted or smaller evaluation|^Partial: |^Merged from \d+ part|^Only prompts measured in every row/;
+  const notes = uniq(all.flatMap((lb) => lb.notes).filter((n) => !own.test(n)));
   notes.push(`Merged from ${parts.length} part(s) of one evaluation (sharded over processes); each row averages every part's cases.`);
   if (o.completeOnly) {
-    notes.push(`Only prompts measured in every row of their budget rule are kept (${dropped} measurement(s) of unfinished prompts left out).`);
+    const left = `${dropped} measurement(s) of unfinished prompts left out`;
+    notes.push(`Only prompts measured in every row of their budget rule are kept (${left}).`);
   }
   return {
     ...first,
