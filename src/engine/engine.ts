@@ -58,7 +58,7 @@ export function createEngine(): EngineApi & { dispose(): Promise<void> } {
     const schedule = scaleSchedule(req.aspectRatio, req.resolution);
     const derived: string[] = [];
     const ref = { name: m.cfg.name, depth: m.cfg.depth, numHeads: m.cfg.numHeads, headDim: m.cfg.embedDim / m.cfg.numHeads, schedule };
-    const spec: PolicySpec = resolvePolicySpec(req.policy, ref, m.defaultProfiles, derived);
+    const spec: PolicySpec = resolvePolicySpec(req.policy, ref, m.defaultProfiles, derived, m.weightsSha256);
     checkRecordable(spec);
     for (const n of derived) {
       ctx.log?.('warn', n);

@@ -3,11 +3,13 @@
  * <unk>, then ▁-prefixed common words, sub-word pieces and single characters so any English prompt
  * tokenizes. Scores favour whole words over pieces (longer pieces score higher per character).
  */
-const WORDS =
+// the parentheses matter: without them `.split` binds to the last literal only and WORDS becomes one string
+const WORDS = (
   'a an the of on in at to and with by for from over under near red green blue yellow white black orange purple pink brown gold silver ' +
   'cat dog bird fish horse tree flower house car boat city mountain river sea sky sun moon star cloud forest garden street ' +
   'portrait photo painting lighthouse cliff dusk night morning apple table wooden glass stone old new small big beautiful ' +
-  'man woman child people robot castle bridge field snow rain light dark colorful detailed'.split(' ');
+  'man woman child people robot castle bridge field snow rain light dark colorful detailed'
+).split(' ');
 const PIECES = 'ing ed er est ly s es tion ous ful ness ment able ight ain ock ow ar or en an on in at'.split(' ');
 const CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,!?-\'"():;/&'.split('');
 
