@@ -23,12 +23,14 @@ from common import (  # noqa: E402
     ConfigError,
     Dataset,
     Log,
+    StepClock,
     autocast,
     get_config,
     is_oom,
     load_checkpoint,
     lr_at,
     pick_device,
+    resume_weights,
     save_checkpoint,
     schedule_of,
     seed_all,
@@ -136,17 +138,7 @@ def main(argv=None):
     print(f"{ds.count} images, {bank.unique} distinct captions (<= {bank.T} tokens), {bits_all.shape[1]} tokens x {bits_all.shape[2]} bits each", flush=True)
 
     model = Infinity(cfg, t5.d_model)
-    sd, meta = load_checkpoint(a.ckpt, "gpt", gcfg)
-    done_s, step = 0.0, 0
-    if sd is not None:
-        model.load_state_dict(sd)
-        if meta.get("dataset") not in (None, ds.fingerprint()) and not a.allow_other_data:
-            raise ConfigError(
-                f"{a.ckpt} was trained on the dataset {meta['dataset']}, this is {ds.fingerprint()}; regenerate it with the same "
-                f"COUNT/SEED or pass --allow-other-data"
-            )
-        done_s, step = meta["train_seconds"], meta["step"]
-        print(f"resuming the transformer at step {step} after {done_s / 60:.1f} min", flush=True)
+    done_s, step, resumed = resume_weights(model, a.ckpt, "gpt", gcfg, ds, a.allow_other_data, "transformer")
     model.to(device)
     nparams = sum(p.numel() for p in model.parameters())
     rope, mask, N, P = sequence_tables(schedule, model.C // model.H, device)
@@ -157,7 +149,7 @@ def main(argv=None):
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}], lr=a.lr, betas=(0.9, 0.97))
     plan_s = (a.plan_minutes or a.minutes) * 60.0
     batch = a.batch or (4 if a.smoke or device.type != "cuda" else 48)
-    resume_warm = 50 if sd is not None and not a.restart else 0
+    resume_warm = 50 if resumed and not a.restart else 0
     # a restart's schedule: warm-up over 5% of this run (no optimizer state is saved), cosine to the end of it
     pick = None
     if a.single_weight != 1.0:
@@ -166,8 +158,6 @@ def main(argv=None):
     g = torch.Generator(device="cpu").manual_seed(a.seed + step)
     t_run = time.time()
     run_plan_s = max(budget.left(), 1.0)  # what is left after tokenising: a restart's cosine ends with the budget
-    step_s = None
-    last_save = time.time()
     first = step
     d = cfg["vae"]["codebook_dim"]
     print(f"transformer: {nparams / 1e6:.2f}M parameters, {N} tokens per image (padded to {P}), batch {batch}", flush=True)
@@ -175,10 +165,12 @@ def main(argv=None):
     def save():
         save_checkpoint(a.ckpt, "gpt", model, {"config": gcfg, "step": step, "train_seconds": done_s + time.time() - t_run, "dataset": ds.fingerprint(), "parameters": nparams})
 
+    clock = StepClock(budget, save)
+
     while True:
         if a.max_steps is not None and step - first >= a.max_steps:
             break
-        if step_s is not None and budget.left() < 2 * step_s + 5:
+        if clock.out_of_time():
             break
         if a.restart:
             lr = lr_at((time.time() - t_run) / run_plan_s, a.lr, warm_frac=0.05)
@@ -224,17 +216,13 @@ def main(argv=None):
             raise
         if device.type == "cuda":
             torch.cuda.synchronize()
-        dt = time.time() - t0
-        step_s = dt if step_s is None else 0.9 * step_s + 0.1 * dt
         step += 1
+        clock.stepped(time.time() - t0)
         if step % (1 if a.smoke else 50) == 0 or step == first + 1:
             with torch.no_grad():
                 acc = (lg.argmax(-1) == bits.long()).float().mean((0, 2))
                 acc_s = [round(float(acc[bounds[i] : bounds[i + 1]].mean()), 3) for i in range(len(schedule))]
-            log.write(step=step, loss=float(loss), lr=lr, bsc=a.bsc, grad_norm=float(gn), batch=batch, step_s=step_s, minutes=(done_s + time.time() - t_run) / 60, bit_acc=acc_s)
-        if time.time() - last_save > 120:
-            save()
-            last_save = time.time()
+            log.write(step=step, loss=float(loss), lr=lr, bsc=a.bsc, grad_norm=float(gn), batch=batch, step_s=clock.step_s, minutes=(done_s + time.time() - t_run) / 60, bit_acc=acc_s)
     save()
     print(f"transformer saved at step {step} to {a.ckpt}", flush=True)
     return 0
