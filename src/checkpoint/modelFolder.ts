@@ -1,6 +1,6 @@
 /**
  * Finds the pieces of an Infinity installation in what the user picked: our manifest.json (the
- * embedded tiny model), or the official layout — a transformer checkpoint (infinity_2b_reg.pth, a
+ * shipped models), or the official layout — a transformer checkpoint (infinity_2b_reg.pth, a
  * sharded folder like infinity_8b_weights/ with an index, or a .safetensors), a BSQ-VAE
  * (infinity_vae_*.pth, weights under "vae" or "ema"), and a flan-t5 folder (config.json +
  * tokenizer.json + weights). Files are recognised by their tensor names, not only by file names.

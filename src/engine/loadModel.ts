@@ -26,7 +26,7 @@ export interface LoadedModel {
   summary: ModelSummary;
   provider: ProviderInfo;
   generation: GenerationModel;
-  /** ScaleKV profiles shipped with the model (the embedded tiny model has one per 1:1 resolution) */
+  /** ScaleKV profiles shipped with the model (the default model ships 0.25M ones) */
   defaultProfiles: string[];
   /** sha256 of the transformer file as its manifest records it (undefined when it records none) */
   weightsSha256?: string;
