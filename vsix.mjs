@@ -59,13 +59,15 @@ function stage(target, build, dir, deps) {
   cpSync(join(root, 'examples'), join(dir, 'examples'), { recursive: true });
   // media/ as built (styles, icon, the embedded model), with this build's webview bundles
   const ownBundles = join(root, 'media', 'dist');
-  // the trained infinity-shapes model (32 MiB) is not the embedded default yet, so packages leave it out
-  const trained = join(root, 'media', 'models', 'infinity-shapes');
-  cpSync(join(root, 'media'), join(dir, 'media'), { recursive: true, filter: (s) => noMaps(s) && !s.startsWith(ownBundles) && !s.startsWith(trained) });
+  // the trained infinity-shapes model (the embedded default, 32 MiB with its profiles) and the random tiny one go in
+  cpSync(join(root, 'media'), join(dir, 'media'), { recursive: true, filter: (s) => noMaps(s) && !s.startsWith(ownBundles) });
   cpSync(join(build, 'media', 'dist'), join(dir, 'media', 'dist'), { recursive: true, filter: noMaps });
   cpSync(join(build, 'dist'), join(dir, 'dist'), { recursive: true, filter: noMaps });
+  if (!existsSync(join(dir, 'media', 'models', 'infinity-shapes', 'manifest.json'))) {
+    throw new Error('media/models/infinity-shapes is missing: it is committed (git add -f); check out the whole repository');
+  }
   if (!existsSync(join(dir, 'media', 'models', 'tiny-infinity', 'manifest.json'))) {
-    throw new Error('media/models/tiny-infinity is missing: run npm run build first (it writes the embedded model)');
+    throw new Error('media/models/tiny-infinity is missing: run npm run build first (it writes the random test model)');
   }
   const bin = join(ORT_BIN, TARGETS[target]);
   for (const d of deps) {

@@ -1,6 +1,6 @@
 /**
  * Finds the pieces of an Infinity installation in what the user picked: our manifest.json (the
- * embedded tiny model), or the official layout — a transformer checkpoint (infinity_2b_reg.pth, a
+ * shipped models), or the official layout — a transformer checkpoint (infinity_2b_reg.pth, a
  * sharded folder like infinity_8b_weights/ with an index, or a .safetensors), a BSQ-VAE
  * (infinity_vae_*.pth, weights under "vae" or "ema"), and a flan-t5 folder (config.json +
  * tokenizer.json + weights). Files are recognised by their tensor names, not only by file names.
@@ -25,6 +25,8 @@ export interface ModelParts {
   profiles: string[];
   /** the words the model was trained on, when its manifest lists them */
   vocabulary?: string[];
+  /** sha256 of the transformer file as the manifest records it (profiles calibrated on it carry it too) */
+  weightsSha256?: string;
   /** folder entries the scan skipped, and why (dangling links, unreadable folders) */
   notes: string[];
 }
@@ -43,6 +45,8 @@ export interface ModelManifest {
   vocabulary?: string[];
   /** share of the CI held-out prompts (src/eval/floor.ts) the model must draw in the right colour and position */
   promptCheckFloor?: number;
+  /** size and sha256 of every file, by its path in the folder (tools/train/export.py writes them) */
+  files?: Record<string, { sha256?: string; bytes?: number }>;
 }
 
 type Kind = 'transformer' | 'vae' | null;
@@ -209,6 +213,7 @@ function fromManifest(p: string): ModelParts {
     config: m.config,
     profiles: [...(m.profile ? [m.profile] : []), ...(m.profiles ?? []).filter((x) => x !== m.profile)].map((f) => inside(f, 'profile')),
     vocabulary: m.vocabulary,
+    weightsSha256: recordedSha256(m, m.transformer),
     notes: [],
   };
   if (m.vocabulary !== undefined && !(Array.isArray(m.vocabulary) && m.vocabulary.every((w) => typeof w === 'string'))) {
@@ -221,4 +226,10 @@ function fromManifest(p: string): ModelParts {
   if (k.error) throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${p} names the VAE ${parts.vae}, which cannot be read: ${k.error}`);
   parts.vaePrefix = k.prefix;
   return parts;
+}
+
+/** the manifest's sha256 of one of its files, when it records a well-formed one */
+function recordedSha256(m: ModelManifest, file: unknown): string | undefined {
+  const h = typeof file === 'string' && m.files && typeof m.files === 'object' ? m.files[file]?.sha256 : undefined;
+  return typeof h === 'string' && /^[0-9a-f]{64}$/.test(h) ? h : undefined;
 }

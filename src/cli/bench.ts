@@ -1,7 +1,7 @@
 /**
  * `npm run bench` (bench/out/results.md): per provider, config, resolution and policy, the time of every scale and the KV
  * bytes held, measured side by side in one run, written as a Markdown table (and JSON beside it).
- * Configs: the embedded tiny model (real weights, real text encoder and VAE) and Infinity-2B's shapes
+ * Configs: the random tiny model (real weights files, real text encoder and VAE) and Infinity-2B's shapes
  * with random weights and a few blocks ("2b-<depth>").
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { scaleSchedule } from '../model/schedule';
 import { chooseProvider } from '../engine/runtime';
 import { generateImages, type GenerationModel } from '../engine/generate';
 import { syntheticModel } from '../engine/syntheticModel';
-import { loadModel } from '../engine/loadModel';
+import { loadModel, tinyModelDir } from '../engine/loadModel';
 import type { ExecutionProvider, PolicySpec, Precision, Progress } from '../shared/types';
 import { resolvePolicySpec } from '../engine/policySpec';
 import { syntheticProfile } from '../scalekv/syntheticProfile';
@@ -169,7 +169,8 @@ function withProfile(p: PolicySpec, cfg: InfinityConfig, schedule: ReturnType<ty
 }
 
 async function tinyModel(p: ExecutionProvider, ctx: { onProgress(p: Progress): void; signal: AbortSignal }) {
-  const m = await loadModel(undefined, p, ctx);
+  // the random tiny model (media/models/tiny-infinity), not the trained default: the bench's 'tiny' config
+  const m = await loadModel(tinyModelDir(), p, ctx);
   return Object.assign(m.generation, { release: () => m.release(), defaultProfiles: m.defaultProfiles });
 }
 

@@ -13,7 +13,7 @@ const RUNNERS = ['auto', 'fused', 'layerwise'];
 const RES = Object.keys(RESOLUTIONS);
 
 const model: FlagSpec[] = [
-  { name: 'model', kind: 'text', value: 'DIR|FILE', help: 'official-format weights (default: the embedded tiny model)' },
+  { name: 'model', kind: 'text', value: 'DIR|FILE', help: 'official-format weights (default: the embedded infinity-shapes model)' },
   { name: 'provider', kind: 'text', value: 'P', choices: PROVIDER_SETTINGS, help: `execution provider (default ${D.provider})` },
   { name: 'precision', kind: 'text', value: 'P', choices: PRECISIONS, help: 'auto (float16 on GPU providers, float32 on the CPU), fp16 or fp32 (default auto)' },
 ];
@@ -119,6 +119,18 @@ export const COMMANDS: readonly CommandSpec[] = [
       ...model,
     ],
     notes: `Without prompts it calibrates on 10 built-in ones, as the paper does.\n${PROMPTS_NOTE}`,
+  },
+  {
+    name: 'calibrate-shipped',
+    summary: "recalibrate a model folder's shipped profiles (10% measured, 4% and 20% derived) and list them in its manifest",
+    usage: 'calibrate-shipped --model DIR [--prompts-file F | --prompt TEXT ...] [--provider auto]',
+    flags: [
+      ...prompts,
+      { name: 'model', kind: 'text', value: 'DIR', help: 'the model folder (its manifest records the resolution and the weights\' sha256)' },
+      { name: 'provider', kind: 'text', value: 'P', choices: PROVIDER_SETTINGS, help: `execution provider (default ${D.provider})` },
+    ],
+    notes: `Run it whenever the weights change (npm run calibrate-default does it for the embedded model): a profile records
+the weights' sha256 and one calibrated on other weights is refused.\n${PROMPTS_NOTE}`,
   },
   {
     name: 'compare',
@@ -233,11 +245,12 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'make-tiny',
-    summary: 'write the embedded tiny Infinity-architecture checkpoint (.pth + safetensors) and calibrate it',
-    usage: 'make-tiny --out DIR [--if-missing]',
+    summary: 'write the random tiny Infinity-architecture checkpoint (.pth + safetensors) that tests use; --calibrate adds profiles',
+    usage: 'make-tiny --out DIR [--if-missing] [--calibrate]',
     flags: [
       { name: 'out', kind: 'text', value: 'DIR', help: 'where the model goes' },
       { name: 'if-missing', kind: 'boolean', help: 'keep a complete model that is already there' },
+      { name: 'calibrate', kind: 'boolean', help: 'also calibrate one 10% profile per 1:1 resolution (about 5 minutes on 2 cores; the tests need them)' },
     ],
   },
   {

@@ -1,11 +1,11 @@
 /** CLI commands that are not engine jobs: the tiny checkpoint, budget import/export. */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePth, type PthTree } from '../checkpoint/pthWriter';
 import { INFINITY_TINY } from '../model/config';
 import { parseAspect, scaleSchedule } from '../model/schedule';
 import { makeTinyInfinityWeights } from '../model/tiny/infinityTiny';
-import { writeTinyT5 } from '../model/tiny/t5Tiny';
+import { tinyTokenizerText, writeTinyT5 } from '../model/tiny/t5Tiny';
 import { makeTinyVaeWeights } from '../model/tiny/vaeTiny';
 import type { MapWeights } from '../model/weights';
 import { createEngine } from '../engine/engine';
@@ -28,11 +28,14 @@ function tree(w: MapWeights): PthTree {
 }
 
 /**
- * Writes the embedded tiny model in the official layouts (transformer .pth with block_chunks names,
- * VAE .pth nested under "vae", flan-t5-shaped encoder in HF safetensors layout), then calibrates it
- * on the default prompts at 1024x1024 so ScaleKV works out of the box. Deterministic.
+ * Writes the random tiny model in the official layouts (transformer .pth with block_chunks names,
+ * VAE .pth nested under "vae", flan-t5-shaped encoder in HF safetensors layout); with `calibrate`, also
+ * one profile per 1:1 resolution on the default prompts (the tests read them). Deterministic. The build
+ * writes it uncalibrated: the embedded default is the trained model, whose profiles are committed.
  */
-export async function makeTiny(out: string, calibrate = true): Promise<void> {
+export async function makeTiny(out: string, calibrate = false): Promise<void> {
+  // a model from an older build (another tokenizer) is replaced whole, its profiles with it
+  for (const f of readdirSafe(out)) if (f.startsWith('profile-')) rmSync(join(out, f), { force: true });
   mkdirSync(out, { recursive: true });
   writePth(join(out, 'infinity_tiny.pth'), tree(makeTinyInfinityWeights(INFINITY_TINY)), 'infinity_tiny');
   writePth(join(out, 'infinity_vae_tiny.pth'), { vae: tree(makeTinyVaeWeights(INFINITY_TINY.vae)) }, 'infinity_vae_tiny');
@@ -110,11 +113,26 @@ export function exportBudget(input: string, out: string): string {
   return out;
 }
 
-/** a complete embedded model: manifest with its calibrated profiles, every file present */
-export function tinyIsBuilt(dir: string): boolean {
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * a complete tiny model: every file present, the tokenizer this code writes (an older build's is replaced),
+ * and with `profiles` its four calibrated profiles
+ */
+export function tinyIsBuilt(dir: string, profiles = false): boolean {
   try {
     const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { transformer: string; vae: string; textEncoder: string; profiles?: string[] };
-    const files = [m.transformer, m.vae, m.textEncoder, ...(m.profiles ?? [])].every((f: string) => existsSync(join(dir, f))) && (m.profiles ?? []).length === 4;
+    const tokenizer = readFileSync(join(dir, m.textEncoder, 'tokenizer.json'), 'utf8');
+    if (tokenizer !== tinyTokenizerText(INFINITY_TINY.t5)) return false;
+    if (![m.transformer, m.vae, m.textEncoder].every((f: string) => existsSync(join(dir, f)))) return false;
+    if (!profiles) return true;
+    const files = (m.profiles ?? []).every((f: string) => existsSync(join(dir, f))) && (m.profiles ?? []).length === 4;
     // profiles from before the official rule and the per-head statistics (hack, heatkv) are rebuilt
     return files && (m.profiles ?? []).every((f) => {
       const p = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { settings?: { budgetRule?: string }; hack?: unknown; heat?: unknown };

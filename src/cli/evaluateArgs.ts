@@ -7,6 +7,7 @@ import { candidatePolicies, checkBudgetRule, checkPolicyName, checkRatio, valida
 import { readPromptsFile } from '../engine/prompts';
 import { parseAspect } from '../model/schedule';
 import { ScaleKVError } from '../shared/errors';
+import { DEFAULTS } from '../shared/defaults';
 import type { EvaluateRequest, ProviderSetting, WindowQueryMode } from '../shared/types';
 import { list, num, str, type ParsedArgs } from './args';
 
@@ -36,7 +37,7 @@ export function evaluateRequestFromArgs(a: ParsedArgs): EvaluateRequest {
     policies: policies.length ? policies : candidatePolicies(),
     ratios: ratios.length ? ratios : [0.04, 0.1, 0.2],
     aspectRatio: parseAspect(str(a, 'aspect', '1:1')!),
-    resolution: str(a, 'resolution', '1M')!,
+    resolution: str(a, 'resolution', DEFAULTS.resolution)!,
     cfg: num(a, 'cfg', 3),
     tau: num(a, 'tau', 1),
     topK: num(a, 'top-k', 900),

@@ -26,9 +26,11 @@ import { exportCase } from './exportCase';
 import { encodeText, exportModelCase, makeTextEncoder } from './trainTools';
 import { comparePolicyNames, generatePolicyName } from './policyChoice';
 import { progressPrinter } from './progressPrinter';
+import { calibrateShipped } from './calibrateShipped';
 import { promptsFrom } from './prompts';
 
-const EXAMPLE_PROMPT = 'a red apple on a wooden table';
+/** in the default model's vocabulary (src/dataset/README.md) */
+export const EXAMPLE_PROMPT = 'a large red circle at the top left on a blue background';
 
 const path = (a: ParsedArgs, name: string) => (str(a, name) ? resolve(str(a, name)!) : undefined);
 
@@ -123,6 +125,13 @@ async function run(a: ParsedArgs, ctx: JobContext): Promise<number> {
       );
       return 0;
     }
+    case 'calibrate-shipped': {
+      const dir = resolve(required(a, 'model'));
+      const provider = str(a, 'provider', DEFAULTS.provider) as ProviderSetting;
+      const r = await withEngine((e) => calibrateShipped(e, dir, promptsFrom(a), provider, ctx));
+      console.log(`${r.files.join(', ')} in ${dir} (transformer sha256 ${r.weightsSha256.slice(0, 12)}...)`);
+      return 0;
+    }
     case 'compare': {
       const policies = comparePolicyNames(a).map((n) => policyFrom(a, n));
       const base = baseFrom(a, promptsOrExample(a));
@@ -208,11 +217,12 @@ async function run(a: ParsedArgs, ctx: JobContext): Promise<number> {
     case 'make-tiny': {
       const out = required(a, 'out');
       // the build runs this every time; the model is deterministic, so an existing one is kept
-      if (flag(a, 'if-missing') && tinyIsBuilt(out)) {
+      const calibrate = flag(a, 'calibrate');
+      if (flag(a, 'if-missing') && tinyIsBuilt(out, calibrate)) {
         console.log(`${out} (already built)`);
         return 0;
       }
-      await makeTiny(out);
+      await makeTiny(out, calibrate);
       console.log(out);
       return 0;
     }

@@ -168,6 +168,8 @@ export async function calibrateProfile(m: LoadedModel, req: CalibrateRequest, ct
     },
     origin: 'calibration',
   });
+  // a profile measures these weights: record them, so a profile left beside new weights is refused
+  if (m.weightsSha256) profile.weights = { transformerSha256: m.weightsSha256 };
   writeFileAtomic(req.outPath, JSON.stringify(profile, null, 2));
   if (!req.keepState) rmSync(statePath, { force: true });
   return { profile, profilePath: req.outPath };

@@ -158,7 +158,7 @@ function runPolicy(
 ): { spec: PolicySpec; policy: CreatedPolicy } {
   const derived: string[] = [];
   const model = { depth: m.cfg.depth, numHeads: m.cfg.numHeads, headDim: m.cfg.embedDim / m.cfg.numHeads, schedule };
-  const spec: PolicySpec = resolvePolicySpec(req.policy, { name: m.cfg.name, ...model }, m.defaultProfiles, derived);
+  const spec: PolicySpec = resolvePolicySpec(req.policy, { name: m.cfg.name, ...model }, m.defaultProfiles, derived, m.weightsSha256);
   checkRecordable(spec);
   for (const n of derived) {
     ctx.log?.('warn', n);

@@ -27,28 +27,44 @@ export interface LoadedModel {
   summary: ModelSummary;
   provider: ProviderInfo;
   generation: GenerationModel;
-  /** ScaleKV profiles shipped with the model (the embedded tiny model has one per 1:1 resolution) */
+  /** ScaleKV profiles shipped with the model (the default model ships 0.25M ones) */
   defaultProfiles: string[];
+  /** sha256 of the transformer file as its manifest records it (undefined when it records none) */
+  weightsSha256?: string;
   /** the words of a prompt outside the model's vocabulary (src/model/tokenizer/unknownWords.ts) */
   unknownWords(prompt: string): string[];
   release(): Promise<void>;
 }
 
-/** The embedded tiny model: media/models/tiny-infinity beside the extension's package.json. */
-export function embeddedModelDir(): string {
+/** The embedded default model: trained on procedural shapes (tools/train), committed with its ScaleKV profiles. */
+export const DEFAULT_MODEL_NAME = 'infinity-shapes';
+/** The random tiny model `make-tiny` writes at build time, for tests that need bit-exact determinism. */
+export const TINY_MODEL_NAME = 'tiny-infinity';
+
+/** media/models/NAME beside the extension's package.json (or the repository's, when run from out/ or dist/). */
+export function shippedModelDir(name: string): string {
   let d = __dirname;
   for (let i = 0; i < 6; i++) {
     const p = join(d, 'package.json');
     if (existsSync(p)) {
       try {
-        if ((JSON.parse(readFileSync(p, 'utf8')) as { name?: unknown }).name === 'scalekv-vscode') return join(d, 'media', 'models', 'tiny-infinity');
+        if ((JSON.parse(readFileSync(p, 'utf8')) as { name?: unknown }).name === 'scalekv-vscode') return join(d, 'media', 'models', name);
       } catch {
         /* keep looking */
       }
     }
     d = resolve(d, '..');
   }
-  return resolve(__dirname, '..', 'media', 'models', 'tiny-infinity');
+  return resolve(__dirname, '..', 'media', 'models', name);
+}
+
+/** the model a request without a model path runs */
+export function embeddedModelDir(): string {
+  return shippedModelDir(DEFAULT_MODEL_NAME);
+}
+
+export function tinyModelDir(): string {
+  return shippedModelDir(TINY_MODEL_NAME);
 }
 
 /**
@@ -114,6 +130,7 @@ export async function loadModel(modelPath: string | undefined, provider: Provide
       summary,
       provider: info,
       defaultProfiles: parts.profiles,
+      weightsSha256: parts.weightsSha256,
       unknownWords: (prompt) => unknownWords(text.tokenizer, prompt, parts.vocabulary),
       generation: {
         cfg,

@@ -46,13 +46,19 @@ export function usesProfile(name: string): boolean {
  * `notices`: no manual step, nothing to wait for, and the notice tells how to calibrate for this
  * schedule instead.
  */
-export function resolvePolicySpec(spec: PolicySpec, model: ProfileModelRef, defaultProfiles: string[] = [], notices: string[] = []): PolicySpec {
+export function resolvePolicySpec(
+  spec: PolicySpec,
+  model: ProfileModelRef,
+  defaultProfiles: string[] = [],
+  notices: string[] = [],
+  weightsSha256?: string,
+): PolicySpec {
   const out = { ...spec };
   if (out.profile) return out;
   if (spec.profilePath && PROFILE_POLICIES.includes(spec.name)) {
-    out.profile = readProfileOrTable(spec.profilePath, model);
+    out.profile = checkProfileWeights(readProfileOrTable(spec.profilePath, model), spec.profilePath, weightsSha256);
   } else if (PROFILE_POLICIES.includes(spec.name) && spec.name !== 'amskv' && defaultProfiles.length) {
-    const shipped = defaultProfiles.map((p) => readProfileOrTable(p, model));
+    const shipped = defaultProfiles.map((p) => checkProfileWeights(readProfileOrTable(p, model), p, weightsSha256));
     const fit = shipped.find((p) => sameSchedule(p.model.schedule, model.schedule));
     if (fit) {
       out.profile = fit;
@@ -74,4 +80,21 @@ export function resolvePolicySpec(spec: PolicySpec, model: ProfileModelRef, defa
     out.profile = d.profile;
   }
   return out;
+}
+
+/**
+ * A profile that records the weights it was calibrated on must be for these weights: its drafters were
+ * measured on the old ones (the shapes fit, so nothing else would notice). Profiles and models that
+ * record no hash are taken as they are.
+ */
+export function checkProfileWeights(p: ScaleKVProfile, where: string, weightsSha256: string | undefined): ScaleKVProfile {
+  const had = p.weights?.transformerSha256;
+  if (had && weightsSha256 && had !== weightsSha256) {
+    throw new ScaleKVError(
+      'E_PROFILE_MODEL_MISMATCH',
+      `The profile ${where} was calibrated on other weights (transformer sha256 ${had.slice(0, 12)}..., the model's is ` +
+        `${weightsSha256.slice(0, 12)}...). Recalibrate it: npm run calibrate-default for the shipped model, else scalekv calibrate.`,
+    );
+  }
+  return p;
 }

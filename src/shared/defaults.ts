@@ -13,7 +13,8 @@ export const DEFAULTS = {
   topP: 0.97,
   /** KV budget as a fraction of the full cache (the paper's 10%) */
   ratio: 0.1,
-  resolution: '1M',
+  /** the embedded default model's trained resolution (512x512) */
+  resolution: '0.25M',
   /** width:height */
   aspect: '1:1',
   /** h / w, the aspect as the engine takes it */

@@ -172,6 +172,8 @@ export interface ScaleKVProfile {
   heat?: HeatStats;
   /** where this profile came from: 'calibration', 'official-import', 'allocation' */
   origin: string;
+  /** the weights it was calibrated on, where the model's manifest records their hash: a profile of other weights is refused */
+  weights?: { transformerSha256: string };
 }
 
 /** The official ScaleKV budget table: keys "Scale 9".."Scale 13", each with "Block i", Max, Min, High, Limit. */
@@ -182,7 +184,7 @@ export type OfficialBudgetTable = Record<string, Record<string, number>>;
 // ---------------------------------------------------------------------------------------------
 
 export interface GenerateRequest {
-  /** folder or file of official-format weights; undefined = the embedded tiny checkpoint */
+  /** folder or file of official-format weights; undefined = the embedded default (media/models/infinity-shapes) */
   modelPath?: string;
   prompts: string[];
   seed: number;

@@ -142,7 +142,7 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
   copyFileSync(join(ROOT, 'test', 'fixtures', 'scalekv', 'official-budgets', 'infinity-2b-10pct.json'), scenario.officialTable2b);
   copyFileSync(join(ROOT, 'examples', 'scalekv-demo.ipynb'), scenario.notebook);
   writeFileSync(join(ws, SCENARIO_FILE), JSON.stringify(scenario, null, 2));
-  const shippedProfile = JSON.parse(readFileSync(join(ROOT, 'media', 'models', 'tiny-infinity', 'profile-0.06M-10pct.json'), 'utf8'));
+  const shippedProfile = JSON.parse(readFileSync(join(ROOT, 'media', 'models', 'infinity-shapes', 'profile-0.25M-10pct.json'), 'utf8'));
   writeFileSync(join(ws, 'python-outputs.ipynb'), pythonNotebook(shippedProfile));
   const notebookBefore = readFileSync(join(ROOT, 'examples', 'scalekv-demo.ipynb'));
 
@@ -222,11 +222,11 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
     await onScreen('the command palette: Calibrate asks for the model, the prompts and the budget, then reports the profile', async () => {
       await page.keyboard.press('Escape');
       await palette(page, 'ScaleKV: Calibrate');
-      await answer(page, 'ScaleKV: Calibrate (1/3)', 'infinity-tiny');
+      await answer(page, 'ScaleKV: Calibrate (1/3)', 'infinity-shapes');
       await answer(page, 'ScaleKV: Calibrate (2/3)', 'Built-in prompts');
       await answer(page, 'ScaleKV: Calibrate (3/3)', '2', { expectMessage: 'Enter a number in (0, 1].' });
       await answer(page, 'ScaleKV: Calibrate (3/3)', '0.2');
-      await notification(page, ws, 'ScaleKV: calibrated infinity-tiny on 10 prompts', 240_000);
+      await notification(page, ws, 'ScaleKV: calibrated infinity-shapes on 10 prompts', 240_000);
       await inVsCode(ws, 'notifications.hideList');
       const written = join(ws, 'scalekv-runs', 'profiles', 'profile-0.06M-20pct.json');
       assert.ok(existsSync(written), `${written} was written`);
@@ -235,7 +235,7 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
 
     await onScreen('the command palette: Generate Image asks, validates, runs, and its result opens the visualizer', async () => {
       await palette(page, 'ScaleKV: Generate Image');
-      await answer(page, 'ScaleKV: Generate (1/4)', 'a red apple on a wooden table');
+      await answer(page, 'ScaleKV: Generate (1/4)', 'a large red circle at the top left on a blue background');
       // the seed box refuses what is not a non-negative integer, on screen, and keeps asking
       await answer(page, 'ScaleKV: Generate (2/4)', 'seven', { expectMessage: 'Enter a non-negative integer.' });
       await answer(page, 'ScaleKV: Generate (2/4)', '7');

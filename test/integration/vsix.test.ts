@@ -95,9 +95,11 @@ test(
           ]) {
             assert.ok(dir.has(`extension/${n}`), `extension/${n}`);
           }
-          const model = names.filter((n) => n.startsWith('extension/media/models/tiny-infinity/'));
-          for (const m of ['manifest.json', 'infinity_tiny.pth', 'infinity_vae_tiny.pth', 'profile-0.06M-10pct.json'])
-            assert.ok(model.includes(`extension/media/models/tiny-infinity/${m}`), `the embedded model's ${m}`);
+          // the trained default with its committed profiles, and the random tiny model
+          const shapes = ['manifest.json', 'infinity_shapes.pth', 'infinity_vae_shapes.pth', 'flan-t5-shapes/tokenizer.json', 'profile-0.25M-10pct.json'];
+          for (const m of shapes) assert.ok(names.includes(`extension/media/models/infinity-shapes/${m}`), `the default model's ${m}`);
+          for (const m of ['manifest.json', 'infinity_tiny.pth', 'infinity_vae_tiny.pth'])
+            assert.ok(names.includes(`extension/media/models/tiny-infinity/${m}`), `the tiny model's ${m}`);
           assert.deepEqual(
             names.filter((n) => n.endsWith('.map')),
             [],

@@ -164,6 +164,39 @@ def quantize_multiscale(z, schedule):
     return f_hat, bits
 
 
+def quantize_self_correcting(z, schedule, flip_p):
+    """Bitwise self-correction (the Infinity paper's remedy for teacher forcing's train/test gap): quantise like
+    quantize_multiscale, but flip each bit of a scale with probability flip_p (one value per image, [B]) before it
+    joins the running sum. Later scales then quantise the residual left by the flipped bits, so their bits (the
+    targets) learn to correct earlier mistakes, and the transformer's inputs are the replay of the flipped bits,
+    as at inference, where the inputs replay sampled (sometimes wrong) bits. flip_p = 0 gives exactly
+    quantize_multiscale's bits and codes_from_bits's inputs.
+    Returns (target bits: list of uint8 [B, h*w, d], inputs of scales 1..: list of [B, h*w, d]).
+    """
+    z = z.float()
+    B, d, H, W = z.shape
+    inv = d**-0.5
+    residual = z
+    f_hat = torch.zeros_like(z)
+    p = flip_p.to(z.device, torch.float32).view(B, 1, 1, 1)
+    targets, inputs = [], []
+    for si, (h, w) in enumerate(schedule):
+        r = residual if (h, w) == (H, W) else F.interpolate(residual, size=(h, w), mode="area")
+        b = r > 0
+        targets.append(b.flatten(2).transpose(1, 2).to(torch.uint8))
+        if si + 1 == len(schedule):
+            break  # the last scale feeds nothing
+        b = b ^ (torch.rand(b.shape, device=z.device) < p)
+        q = torch.where(b, torch.full_like(r, inv), torch.full_like(r, -inv))
+        up = q if (h, w) == (H, W) else F.interpolate(q, size=(H, W), mode="bilinear", align_corners=False)
+        f_hat = f_hat + up
+        residual = residual - up
+        nh, nw = schedule[si + 1]
+        nxt = f_hat if (nh, nw) == (H, W) else F.interpolate(f_hat, size=(nh, nw), mode="bilinear", align_corners=False)
+        inputs.append(nxt.flatten(2).transpose(1, 2))
+    return targets, inputs
+
+
 def codes_from_bits(bits, schedule, d):
     """The engine's replay: per-scale bits -> (f_hat at the final map, the transformer's input codes of scales 1..).
 

@@ -137,11 +137,13 @@ class Dataset:
         if got != want:
             raise ConfigError(f"{img_p} has {got} bytes; dataset.json says {self.count} images of {size}x{size}x3 = {want} bytes")
         self.images = np.memmap(img_p, dtype=np.uint8, mode="r", shape=(self.count, size, size, 3))
-        self.captions = []
+        self.captions, self.kinds = [], []
         with open(os.path.join(path, "meta.jsonl")) as f:
             for line in f:
                 if line.strip():
-                    self.captions.append(json.loads(line)["caption"])
+                    rec = json.loads(line)
+                    self.captions.append(rec["caption"])
+                    self.kinds.append((rec.get("scene") or {}).get("kind", "single"))
         if len(self.captions) != self.count:
             raise ConfigError(f"{path}/meta.jsonl has {len(self.captions)} captions for {self.count} images")
         self.vocabulary = list(self.info.get("vocabulary", []))
@@ -216,6 +218,41 @@ def load_checkpoint(directory, kind, cfg_section, full_cfg=None):
             raise ConfigError(f"{p} names {name}, which is missing from {directory}")
         sd.update(torch.load(fp, map_location="cpu"))
     return {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}, meta
+
+
+def resume_weights(model, directory, kind, cfg_section, ds, allow_other_data, what):
+    """Load the checkpoint of `kind` into `model` where there is one, refusing one trained on another dataset
+    (unless allowed). Returns (training seconds, step) to continue from, and whether it resumed."""
+    sd, meta = load_checkpoint(directory, kind, cfg_section)
+    if sd is None:
+        return 0.0, 0, False
+    model.load_state_dict(sd)
+    if meta.get("dataset") not in (None, ds.fingerprint()) and not allow_other_data:
+        raise ConfigError(
+            f"{directory} was trained on the dataset {meta['dataset']}, this is {ds.fingerprint()}; regenerate it with the same "
+            f"COUNT/SEED or pass --allow-other-data"
+        )
+    print(f"resuming the {what} at step {meta['step']} after {meta['train_seconds'] / 60:.1f} min", flush=True)
+    return meta["train_seconds"], meta["step"], True
+
+
+class StepClock:
+    """What both training loops share around a step: its smoothed duration, the stop rule (two more steps and
+    5 s must fit the budget), and a checkpoint every `every_s` seconds."""
+
+    def __init__(self, budget, save, every_s=120.0):
+        self.budget, self.save, self.every_s = budget, save, every_s
+        self.step_s = None
+        self.last_save = time.time()
+
+    def out_of_time(self):
+        return self.step_s is not None and self.budget.left() < 2 * self.step_s + 5
+
+    def stepped(self, dt):
+        self.step_s = dt if self.step_s is None else 0.9 * self.step_s + 0.1 * dt
+        if time.time() - self.last_save > self.every_s:
+            self.save()
+            self.last_save = time.time()
 
 
 def sha256(path):

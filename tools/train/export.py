@@ -53,8 +53,24 @@ def randomize(model, seed):
                 p.copy_(0.1 * torch.randn(p.shape, generator=g))
 
 
-def export(ckpt, text_encoder, out, smoke=False, command=None, allow_untrained=False, random_init=None, data=None):
+# what an export writes itself; everything else in a resumed model's manifest (e.g. promptCheckFloor) is carried over.
+# Profiles are not: they were calibrated on the old weights and must be made again (npm run calibrate-default).
+OWN_FIELDS = {"format", "name", "transformer", "vae", "textEncoder", "resolution", "imageSize", "vocabulary", "files", "training",
+              "profile", "profiles"}
+
+
+def kept_fields(path):
+    """the old manifest's own fields, and its training record as `resumedFrom` of the new one (the whole chain)"""
+    if not path:
+        return {}, None
+    with open(path) as f:
+        old = json.load(f)
+    return {k: v for k, v in old.items() if k not in OWN_FIELDS}, old.get("training")
+
+
+def export(ckpt, text_encoder, out, smoke=False, command=None, allow_untrained=False, random_init=None, data=None, keep_from=None):
     cfg = get_config(smoke)
+    kept, previous = kept_fields(keep_from)
     t5 = T5Encoder(text_encoder)
     vsd, vmeta = load_checkpoint(ckpt, "vae", vae_config(cfg))
     gsd, gmeta = load_checkpoint(ckpt, "gpt", gpt_config(cfg, t5))
@@ -89,6 +105,7 @@ def export(ckpt, text_encoder, out, smoke=False, command=None, allow_untrained=F
         "imageSize": cfg["image_size"],
         # the engine names a prompt's words outside this list (src/checkpoint/modelFolder.ts `vocabulary`)
         **({"vocabulary": dataset_words(data)} if data else {}),
+        **kept,
         "files": {f: {"sha256": sha256(os.path.join(out, f)), "bytes": os.path.getsize(os.path.join(out, f))} for f in files},
         "training": {
             "command": command or " ".join(sys.argv),
@@ -96,6 +113,7 @@ def export(ckpt, text_encoder, out, smoke=False, command=None, allow_untrained=F
             "torch": torch.__version__,
             "vae": {k: (vmeta or {}).get(k) for k in ("config", "step", "train_seconds", "dataset")},
             "transformer": {k: (gmeta or {}).get(k) for k in ("config", "step", "train_seconds", "dataset", "parameters")},
+            **({"resumedFrom": previous} if previous else {}),
         },
     }
     with open(os.path.join(out, "manifest.json"), "w") as f:
@@ -112,11 +130,12 @@ def main(argv=None):
     ap.add_argument("--out", required=True)
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--data", default=None, help="the training dataset: its vocabulary goes into the manifest")
+    ap.add_argument("--keep-fields-from", default=None, help="a resumed model's manifest.json: its fields other than the export's own are kept")
     ap.add_argument("--command", default=None, help="the training command to record in the manifest")
     ap.add_argument("--allow-untrained", action="store_true", help="export initial weights where a checkpoint is missing (parity tests)")
     ap.add_argument("--random-init", type=int, default=None, help="replace every weight by seeded O(1) noise (parity tests only)")
     a = ap.parse_args(argv)
-    export(a.ckpt, a.text_encoder, a.out, a.smoke, a.command, a.allow_untrained or a.random_init is not None, a.random_init, a.data)
+    export(a.ckpt, a.text_encoder, a.out, a.smoke, a.command, a.allow_untrained or a.random_init is not None, a.random_init, a.data, a.keep_fields_from)
     return 0
 
 

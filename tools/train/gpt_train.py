@@ -17,18 +17,20 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bsq_vae import BSQVAE, codes_from_bits, quantize_multiscale  # noqa: E402
+from bsq_vae import BSQVAE, codes_from_bits, quantize_multiscale, quantize_self_correcting  # noqa: E402
 from common import (  # noqa: E402
     Budget,
     ConfigError,
     Dataset,
     Log,
+    StepClock,
     autocast,
     get_config,
     is_oom,
     load_checkpoint,
     lr_at,
     pick_device,
+    resume_weights,
     save_checkpoint,
     schedule_of,
     seed_all,
@@ -47,35 +49,40 @@ def gpt_config(cfg, t5):
 
 
 @torch.no_grad()
-def build_tokens(cfg, ds, vae_ckpt, path, device, batch=32):
-    """Bits of every scale for every image, [N, tokens, d] uint8; cached (packed) in `path` with what made them."""
+def build_tokens(cfg, ds, vae_ckpt, path, device, batch=32, latents=False):
+    """Bits of every scale for every image, [N, tokens, d] uint8, and with `latents` the encoder's output z
+    [N, d, h, w] fp16 (bitwise self-correction re-quantises it); cached in `path` with what made them."""
     sd, meta = load_checkpoint(vae_ckpt, "vae", vae_config(cfg))
     if sd is None:
         raise ConfigError(f"no VAE checkpoint in {vae_ckpt}: train it first (gpu_run.sh vae)")
     key = {"dataset": ds.fingerprint(), "vae_step": meta["step"], "vae_seconds": meta["train_seconds"]}
     if os.path.exists(path):
         z = np.load(path, allow_pickle=False)
-        if json.loads(str(z["key"])) == key:
+        if json.loads(str(z["key"])) == key and (not latents or "z" in z.files):
             bits = np.unpackbits(z["bits"], axis=-1, count=cfg["vae"]["codebook_dim"])
-            return torch.from_numpy(bits).to(device)
-        print(f"{path} was made from another VAE or dataset: re-tokenising", flush=True)
+            return torch.from_numpy(bits).to(device), (torch.from_numpy(z["z"]).to(device) if latents else None)
+        print(f"{path} was made from another VAE or dataset (or lacks latents): re-tokenising", flush=True)
     vae = BSQVAE(cfg["vae"])
     vae.load_state_dict(sd)
     vae.to(device).eval()
     schedule = schedule_of(cfg)
     t0 = time.time()
-    out = []
+    out, zs = [], []
     for i in range(0, ds.count, batch):
         x = to_float_image(torch.from_numpy(np.ascontiguousarray(ds.images[i : i + batch])).permute(0, 3, 1, 2).to(device))
         with autocast(device):
             z = vae.encoder(x)
         _, bits = quantize_multiscale(z, schedule)
         out.append(torch.cat(bits, 1).cpu())
+        if latents:
+            zs.append(z.half().cpu())
     bits = torch.cat(out, 0).numpy()
-    np.savez(path + ".tmp.npz", bits=np.packbits(bits, axis=-1), key=json.dumps(key))
+    zall = torch.cat(zs, 0).numpy() if latents else None
+    extra = {"z": zall} if latents else {}
+    np.savez(path + ".tmp.npz", bits=np.packbits(bits, axis=-1), key=json.dumps(key), **extra)
     os.replace(path + ".tmp.npz", path)
     print(f"tokenised {ds.count} images in {time.time() - t0:.1f}s -> {path}", flush=True)
-    return torch.from_numpy(bits).to(device)
+    return torch.from_numpy(bits).to(device), (torch.from_numpy(zall).to(device) if latents else None)
 
 
 def scale_weights(schedule, device):
@@ -100,6 +107,12 @@ def main(argv=None):
     ap.add_argument("--max-steps", type=int, default=None)
     ap.add_argument("--device", default=None)
     ap.add_argument("--allow-other-data", action="store_true", help="resume on a dataset other than the checkpoint's")
+    ap.add_argument("--restart", action="store_true",
+                    help="warm restart: the LR schedule (warm-up, cosine to 0.1 x --lr) spans this run's --minutes, not the recorded time")
+    ap.add_argument("--bsc", type=float, default=0.0,
+                    help="bitwise self-correction: flip each scale's bits with a probability drawn per image from U[0, BSC]")
+    ap.add_argument("--single-weight", type=float, default=1.0,
+                    help="how much more often single-object images are drawn than counts and relations (the held-out prompts are single)")
     ap.add_argument("--log", default=None)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
@@ -118,24 +131,14 @@ def main(argv=None):
     gcfg = gpt_config(cfg, t5)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
-    bits_all = build_tokens(cfg, ds, a.ckpt, a.tokens, device)
+    bits_all, z_all = build_tokens(cfg, ds, a.ckpt, a.tokens, device, latents=a.bsc > 0)
     bank = CaptionBank(t5, ds.captions, device)
     if bank.T > gcfg["text_max_len"]:
         raise ConfigError(f"captions reach {bank.T} tokens; the config's text_max_len is {gcfg['text_max_len']}")
     print(f"{ds.count} images, {bank.unique} distinct captions (<= {bank.T} tokens), {bits_all.shape[1]} tokens x {bits_all.shape[2]} bits each", flush=True)
 
     model = Infinity(cfg, t5.d_model)
-    sd, meta = load_checkpoint(a.ckpt, "gpt", gcfg)
-    done_s, step = 0.0, 0
-    if sd is not None:
-        model.load_state_dict(sd)
-        if meta.get("dataset") not in (None, ds.fingerprint()) and not a.allow_other_data:
-            raise ConfigError(
-                f"{a.ckpt} was trained on the dataset {meta['dataset']}, this is {ds.fingerprint()}; regenerate it with the same "
-                f"COUNT/SEED or pass --allow-other-data"
-            )
-        done_s, step = meta["train_seconds"], meta["step"]
-        print(f"resuming the transformer at step {step} after {done_s / 60:.1f} min", flush=True)
+    done_s, step, resumed = resume_weights(model, a.ckpt, "gpt", gcfg, ds, a.allow_other_data, "transformer")
     model.to(device)
     nparams = sum(p.numel() for p in model.parameters())
     rope, mask, N, P = sequence_tables(schedule, model.C // model.H, device)
@@ -146,11 +149,15 @@ def main(argv=None):
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": no_decay, "weight_decay": 0.0}], lr=a.lr, betas=(0.9, 0.97))
     plan_s = (a.plan_minutes or a.minutes) * 60.0
     batch = a.batch or (4 if a.smoke or device.type != "cuda" else 48)
-    resume_warm = 50 if sd is not None else 0
+    resume_warm = 50 if resumed and not a.restart else 0
+    # a restart's schedule: warm-up over 5% of this run (no optimizer state is saved), cosine to the end of it
+    pick = None
+    if a.single_weight != 1.0:
+        pick = torch.tensor([a.single_weight if k == "single" else 1.0 for k in ds.kinds], dtype=torch.float)
+        print(f"single-object images drawn with weight {a.single_weight}: {float(pick[pick != 1].sum() / pick.sum()):.2f} of draws", flush=True)
     g = torch.Generator(device="cpu").manual_seed(a.seed + step)
     t_run = time.time()
-    step_s = None
-    last_save = time.time()
+    run_plan_s = max(budget.left(), 1.0)  # what is left after tokenising: a restart's cosine ends with the budget
     first = step
     d = cfg["vae"]["codebook_dim"]
     print(f"transformer: {nparams / 1e6:.2f}M parameters, {N} tokens per image (padded to {P}), batch {batch}", flush=True)
@@ -158,21 +165,34 @@ def main(argv=None):
     def save():
         save_checkpoint(a.ckpt, "gpt", model, {"config": gcfg, "step": step, "train_seconds": done_s + time.time() - t_run, "dataset": ds.fingerprint(), "parameters": nparams})
 
+    clock = StepClock(budget, save)
+
     while True:
         if a.max_steps is not None and step - first >= a.max_steps:
             break
-        if step_s is not None and budget.left() < 2 * step_s + 5:
+        if clock.out_of_time():
             break
-        progress = (done_s + time.time() - t_run) / plan_s
-        lr = lr_at(progress, a.lr) * (min(1.0, (step - first + 1) / resume_warm) if resume_warm else 1.0)
+        if a.restart:
+            lr = lr_at((time.time() - t_run) / run_plan_s, a.lr, warm_frac=0.05)
+        else:
+            lr = lr_at((done_s + time.time() - t_run) / plan_s, a.lr)
+        lr = lr * (min(1.0, (step - first + 1) / resume_warm) if resume_warm else 1.0)
         for pg in opt.param_groups:
             pg["lr"] = lr
-        idx = torch.randint(0, ds.count, (batch,), generator=g).to(device)
+        if pick is None:
+            idx = torch.randint(0, ds.count, (batch,), generator=g).to(device)
+        else:
+            idx = torch.multinomial(pick, batch, replacement=True, generator=g).to(device)
         t0 = time.time()
         try:
-            bits = bits_all[idx]  # [B, N, d]
-            per_scale = [bits[:, bounds[i] : bounds[i + 1]] for i in range(len(schedule))]
-            _, inputs = codes_from_bits(per_scale, schedule, d)
+            if z_all is None:
+                bits = bits_all[idx]  # [B, N, d]
+                per_scale = [bits[:, bounds[i] : bounds[i + 1]] for i in range(len(schedule))]
+                _, inputs = codes_from_bits(per_scale, schedule, d)
+            else:
+                flip = torch.rand(batch, device=device) * a.bsc
+                targets, inputs = quantize_self_correcting(z_all[idx], schedule, flip)
+                bits = torch.cat(targets, 1)
             text, tmask, lens = bank.batch(idx)
             drop = torch.rand(batch, device=device) < a.cfg_dropout
             T = text.shape[1]
@@ -196,17 +216,13 @@ def main(argv=None):
             raise
         if device.type == "cuda":
             torch.cuda.synchronize()
-        dt = time.time() - t0
-        step_s = dt if step_s is None else 0.9 * step_s + 0.1 * dt
         step += 1
+        clock.stepped(time.time() - t0)
         if step % (1 if a.smoke else 50) == 0 or step == first + 1:
             with torch.no_grad():
                 acc = (lg.argmax(-1) == bits.long()).float().mean((0, 2))
                 acc_s = [round(float(acc[bounds[i] : bounds[i + 1]].mean()), 3) for i in range(len(schedule))]
-            log.write(step=step, loss=float(loss), lr=lr, grad_norm=float(gn), batch=batch, step_s=step_s, minutes=(done_s + time.time() - t_run) / 60, bit_acc=acc_s)
-        if time.time() - last_save > 120:
-            save()
-            last_save = time.time()
+            log.write(step=step, loss=float(loss), lr=lr, bsc=a.bsc, grad_norm=float(gn), batch=batch, step_s=clock.step_s, minutes=(done_s + time.time() - t_run) / 60, bit_acc=acc_s)
     save()
     print(f"transformer saved at step {step} to {a.ckpt}", flush=True)
     return 0

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bsq_vae import BSQVAE, codes_from_bits, quantize_multiscale  # noqa: E402
+from bsq_vae import BSQVAE, codes_from_bits, quantize_multiscale, quantize_self_correcting  # noqa: E402
+from export import kept_fields  # noqa: E402
 from common import ConfigError, Dataset, get_config, load_checkpoint, save_checkpoint, schedule_of  # noqa: E402
 from infinity_model import Infinity, sequence_tables  # noqa: E402
 
@@ -29,6 +30,37 @@ class Quantiser(unittest.TestCase):
         # the residual shrinks: more scales, closer to z
         err = [float((quantize_multiscale(z, sched[:k])[0] - z).pow(2).mean()) for k in (2, 6, 10)]
         self.assertTrue(err[0] > err[1] > err[2], err)
+
+    def test_self_correction_without_flips_is_the_plain_quantiser_and_replay(self):
+        torch.manual_seed(2)
+        sched = schedule_of(get_config(False))
+        z = torch.randn(3, 16, 32, 32)
+        _, bits = quantize_multiscale(z, sched)
+        _, inputs = codes_from_bits(bits, sched, 16)
+        targets, ins = quantize_self_correcting(z, sched, torch.zeros(3))
+        for a, b in zip(targets, bits):
+            self.assertTrue(torch.equal(a, b))
+        for a, b in zip(ins, inputs):
+            self.assertLess(float((a - b).abs().max()), 1e-6)
+
+    def test_self_correction_targets_correct_the_flipped_bits(self):
+        torch.manual_seed(3)
+        sched = schedule_of(get_config(False))[:3]
+        z = torch.randn(2, 16, 32, 32)
+        # image 0 flips every bit, image 1 none
+        targets, ins = quantize_self_correcting(z, sched, torch.tensor([1.0, 0.0]))
+        _, bits = quantize_multiscale(z, sched)
+        self.assertTrue(torch.equal(targets[0], bits[0]))  # scale 0 sees no flipped bits yet
+        flipped0 = 1 - bits[0]
+        _, replay = codes_from_bits([flipped0, bits[1], bits[2]], sched, 16)
+        self.assertLess(float((ins[0][0] - replay[0][0]).abs().max()), 1e-6)  # the input replays the flipped bits
+        self.assertLess(float((ins[0][1] - codes_from_bits(bits, sched, 16)[1][0][1]).abs().max()), 1e-6)
+        # float64 reference of scale 1's target: the sign of the residual left by the flipped scale 0, area-averaged
+        q0 = (flipped0[0].double() * 2 - 1) * 16**-0.5  # [1, 16]
+        resid = z[0].double() - q0.view(16, 1, 1)  # a 1x1 map upsamples to a constant
+        ref = torch.nn.functional.avg_pool2d(resid[None], 16)[0] > 0  # 32x32 -> 2x2
+        self.assertTrue(torch.equal(targets[1][0], ref.flatten(1).t().to(torch.uint8)))
+        self.assertFalse(torch.equal(targets[1][0], bits[1][0]))  # it differs from the clean bits: it corrects
 
     def test_vae_shapes(self):
         cfg = get_config(True)
@@ -61,6 +93,19 @@ class TeacherForcing(unittest.TestCase):
         start3 = sum(h * w for h, w in sched[:3])
         self.assertLess(float((a[:, :start3] - b[:, :start3]).abs().max()), 1e-6)
         self.assertGreater(float((a[:, start3:] - b[:, start3:]).abs().max()), 1e-3)
+
+
+class Resume(unittest.TestCase):
+    def test_a_resumed_export_keeps_the_manifests_own_fields_but_not_its_stale_profiles(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "manifest.json")
+            with open(p, "w") as f:
+                json.dump({"name": "m", "files": {}, "profile": "a.json", "profiles": ["a.json"], "promptCheckFloor": 0.5,
+                           "training": {"command": "call1"}}, f)
+            kept, previous = kept_fields(p)
+            self.assertEqual(kept, {"promptCheckFloor": 0.5})
+            self.assertEqual(previous, {"command": "call1"})
+            self.assertEqual(kept_fields(None), ({}, None))
 
 
 class Refusals(unittest.TestCase):

@@ -15,15 +15,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bsq_vae import BSQVAE  # noqa: E402
 from common import (  # noqa: E402
     Budget,
-    ConfigError,
     Dataset,
     Log,
+    StepClock,
     autocast,
     get_config,
     is_oom,
-    load_checkpoint,
     lr_at,
     pick_device,
+    resume_weights,
     save_checkpoint,
     schedule_of,
     seed_all,
@@ -73,17 +73,7 @@ def main(argv=None):
     vcfg = dict(cfg["vae"], image_size=cfg["image_size"], resolution=cfg["resolution"])
 
     model = BSQVAE(cfg["vae"])
-    sd, meta = load_checkpoint(a.ckpt, "vae", vcfg)
-    done_s, step = 0.0, 0
-    if sd is not None:
-        model.load_state_dict(sd)
-        if meta.get("dataset") not in (None, ds.fingerprint()) and not a.allow_other_data:
-            raise ConfigError(
-                f"{a.ckpt} was trained on the dataset {meta['dataset']}, this is {ds.fingerprint()}; regenerate it with the same "
-                f"COUNT/SEED or pass --allow-other-data"
-            )
-        done_s, step = meta["train_seconds"], meta["step"]
-        print(f"resuming the VAE at step {step} after {done_s / 60:.1f} min", flush=True)
+    done_s, step, resumed = resume_weights(model, a.ckpt, "vae", vcfg, ds, a.allow_other_data, "VAE")
     model.to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
@@ -94,20 +84,20 @@ def main(argv=None):
     plan_s = (a.plan_minutes or a.minutes) * 60.0
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.95), weight_decay=0.0)
     batch = a.batch or (4 if a.smoke or device.type != "cuda" else 24)
-    resume_warm = 30 if sd is not None else 0  # Adam's moments are not saved: ease back in
+    resume_warm = 30 if resumed else 0  # Adam's moments are not saved: ease back in
     g = torch.Generator(device="cpu").manual_seed(a.seed + step)
     t_run = time.time()
-    step_s = None
-    last_save = time.time()
     first = step
 
     def save():
         save_checkpoint(a.ckpt, "vae", model, {"config": vcfg, "step": step, "train_seconds": done_s + time.time() - t_run, "dataset": ds.fingerprint()})
 
+    clock = StepClock(budget, save)
+
     while True:
         if a.max_steps is not None and step - first >= a.max_steps:
             break
-        if step_s is not None and budget.left() < 2 * step_s + 5:
+        if clock.out_of_time():
             break
         progress = (done_s + time.time() - t_run) / plan_s
         lr = lr_at(progress, a.lr) * (min(1.0, (step - first + 1) / resume_warm) if resume_warm else 1.0)
@@ -138,14 +128,10 @@ def main(argv=None):
             raise
         if device.type == "cuda":
             torch.cuda.synchronize()
-        dt = time.time() - t0
-        step_s = dt if step_s is None else 0.9 * step_s + 0.1 * dt
         step += 1
+        clock.stepped(time.time() - t0)
         if step % (1 if a.smoke else 50) == 0 or step == first + 1:
-            log.write(step=step, loss=float(loss), lr=lr, grad_norm=float(gn), batch=batch, step_s=step_s, minutes=(done_s + time.time() - t_run) / 60, **m())
-        if time.time() - last_save > 120:
-            save()
-            last_save = time.time()
+            log.write(step=step, loss=float(loss), lr=lr, grad_norm=float(gn), batch=batch, step_s=clock.step_s, minutes=(done_s + time.time() - t_run) / 60, **m())
     save()
     print(f"VAE saved at step {step} to {a.ckpt}", flush=True)
     return 0

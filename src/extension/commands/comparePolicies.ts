@@ -34,7 +34,7 @@ export function comparePoliciesCommand(state: ExtensionState) {
 }
 
 async function ask(defaultRatio: number): Promise<ComparePoliciesArgs | undefined> {
-  const prompt = await vscode.window.showInputBox({ title: 'ScaleKV: Compare Policies', prompt: 'Prompt', value: 'a lighthouse on a cliff at dusk', validateInput: (x) => (x.trim() ? null : 'Enter a prompt.') });
+  const prompt = await vscode.window.showInputBox({ title: 'ScaleKV: Compare Policies', prompt: 'Prompt', value: 'a large red circle at the top left on a blue background', validateInput: (x) => (x.trim() ? null : 'Enter a prompt.') });
   if (!prompt) return undefined;
   const picks = await vscode.window.showQuickPick(
     POLICY_NAMES.filter((p) => p !== 'full').map((p) => ({ label: p, picked: p === 'scalekv' || p === 'snapkv' })),

@@ -40,7 +40,7 @@ const RESOLUTIONS = [
 
 async function ask(state: ExtensionState): Promise<GenerateRequest | undefined> {
   const s = state.settings();
-  const prompt = await vscode.window.showInputBox({ title: 'ScaleKV: Generate (1/4)', prompt: 'Prompt', placeHolder: 'a lighthouse on a cliff at dusk', validateInput: (x) => (x.trim() ? null : 'Enter a prompt.') });
+  const prompt = await vscode.window.showInputBox({ title: 'ScaleKV: Generate (1/4)', prompt: 'Prompt', placeHolder: 'a large red circle at the top left on a blue background', validateInput: (x) => (x.trim() ? null : 'Enter a prompt.') });
   if (prompt === undefined) return undefined;
   const seed = await vscode.window.showInputBox({
     title: 'ScaleKV: Generate (2/4)',

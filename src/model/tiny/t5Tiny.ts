@@ -75,11 +75,16 @@ export function writeTinyT5(dir: string, cfg: T5Config, opts: TextEncoderOptions
   if (lost.length) {
     throw new ScaleKVError('E_CONFIG', `A ${cfg.vocabSize}-piece vocabulary has no room for: ${lost.join(', ')}. Raise the vocabulary size.`);
   }
-  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
+  writeFileSync(join(dir, 'tokenizer.json'), tinyTokenizerText(cfg, opts.words));
   const w = makeTinyT5Weights(cfg, opts.seed, opts.relStd);
   writeSafetensors(
     join(dir, 'model.safetensors'),
     w.names().map((n) => ({ name: n, dtype: 'float32' as const, shape: w.shape(n), data: w.get(n) })),
     { format: 'pt' },
   );
+}
+
+/** the tokenizer.json text writeTinyT5 writes (the build compares an existing tiny model's with it) */
+export function tinyTokenizerText(cfg: T5Config, words: readonly string[] = []): string {
+  return JSON.stringify(makeTinyTokenizerJson(cfg.vocabSize, words));
 }

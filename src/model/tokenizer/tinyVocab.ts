@@ -1,15 +1,15 @@
 /**
  * A deterministic tokenizer.json for the tiny model, in the same structure as flan-t5's: <pad>, </s>,
- * <unk>, then ▁-prefixed characters (FIRST_CHARS), sub-word pieces and single characters so any English prompt
+ * <unk>, then ▁-prefixed common words, sub-word pieces and single characters so any English prompt
  * tokenizes. Scores favour whole words over pieces (longer pieces score higher per character).
  */
-/**
- * The tiny tokenizer's first pieces: these characters, each ▁-prefixed, in this order. They were meant to be
- * ~80 common words, but the word list was written as 'a ...' + ... + '... detailed'.split(' '), which built
- * them from the list's characters. The embedded tiny model's token ids and its tests (unknown-word notices)
- * rest on these pieces, so whole words belong in a deliberate change of that model, not here.
- */
-const FIRST_CHARS = [...'a ntheofidwbyrmvuglckps,'];
+// the parentheses matter: without them `.split` binds to the last literal only and WORDS becomes one string
+const WORDS = (
+  'a an the of on in at to and with by for from over under near red green blue yellow white black orange purple pink brown gold silver ' +
+  'cat dog bird fish horse tree flower house car boat city mountain river sea sky sun moon star cloud forest garden street ' +
+  'portrait photo painting lighthouse cliff dusk night morning apple table wooden glass stone old new small big beautiful ' +
+  'man woman child people robot castle bridge field snow rain light dark colorful detailed'
+).split(' ');
 const PIECES = 'ing ed er est ly s es tion ous ful ness ment able ight ain ock ow ar or en an on in at'.split(' ');
 const CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,!?-\'"():;/&'.split('');
 
@@ -27,7 +27,7 @@ export function makeTinyTokenizerJson(vocabSize: number, extraWords: readonly st
   const add = (p: string, score: number) => {
     if (vocab.length < vocabSize && !vocab.some((v) => v[0] === p)) vocab.push([p, score]);
   };
-  for (const c of FIRST_CHARS) add('\u2581' + c, -3);
+  for (const w of WORDS) add('\u2581' + w, -2 - 1 / w.length);
   for (const w of extraWords) add('\u2581' + w, -2 - 1 / w.length);
   for (const c of CHARS) add(c, -6);
   for (const c of CHARS) add('\u2581' + c, -6.5);

@@ -1,5 +1,6 @@
 /**
- * The command palette's commands driven through vscode.commands.executeCommand on the embedded model:
+ * The command palette's commands driven through vscode.commands.executeCommand on the embedded default model
+ * (infinity-shapes, trained; 12 layers):
  * what they write to disk, what they open, and how bad input is refused without touching anything.
  */
 import * as assert from 'node:assert/strict';
@@ -11,7 +12,9 @@ import type { RunRecord, ScaleKVProfile } from '../../../src/shared/types';
 import { EXTENSION_ID, extensionApi, made, runsDir, scenario, sleep, snapshot, ui, workspaceDir } from './context';
 import { test, waitFor } from './harness';
 
-const PROMPT = 'a lighthouse on a cliff at dusk';
+/** in the default model's vocabulary */
+const PROMPT = 'a large red circle at the top left on a blue background';
+const PROMPT2 = 'a small green star at the bottom on a black background';
 let profilePath = '';
 let runPath = '';
 
@@ -44,17 +47,17 @@ test('Select Model accepts the embedded default and reports it', async () => {
 test('Calibrate on the embedded model writes a profile', async () => {
   const api = await extensionApi();
   const before = Date.now();
-  profilePath = (await vscode.commands.executeCommand<string>(COMMANDS.calibrate, { prompts: ['a red apple on a wooden table', PROMPT], targetRatio: 0.1, resolution: '0.06M' }))!;
+  profilePath = (await vscode.commands.executeCommand<string>(COMMANDS.calibrate, { prompts: [PROMPT2, PROMPT], targetRatio: 0.1, resolution: '0.06M' }))!;
   assert.ok(profilePath, 'Calibrate returned the profile path');
   assert.equal(dirname(profilePath), join(runsDir(), 'profiles'), 'profiles go to the output folder');
   assert.ok(statSync(profilePath).mtimeMs >= before - 1000, 'the profile is new');
   const p = JSON.parse(readFileSync(profilePath, 'utf8')) as ScaleKVProfile;
   assert.equal(p.format, 'scalekv-profile');
   assert.equal(p.origin, 'calibration');
-  assert.equal(p.model.depth, 8);
+  assert.equal(p.model.depth, 12);
   assert.equal(p.model.schedule.length, 7, '0.06M has 7 scales');
   assert.equal(p.scales.length, 7);
-  assert.deepEqual(p.calibration?.prompts, ['a red apple on a wooden table', PROMPT]);
+  assert.deepEqual(p.calibration?.prompts, [PROMPT2, PROMPT]);
   assert.ok(p.scales.some((s) => s.roles.includes('drafter')) && p.scales.some((s) => s.roles.includes('refiner')), 'both roles occur');
   assert.equal(api.lastProfilePath(), profilePath, 'the new profile is the loaded one');
 });
@@ -161,9 +164,9 @@ test('Import Budget: the official Infinity-2B table does not fit the embedded mo
 
 test('Import Budget: a profile of another schedule does not fit', async () => {
   const other = join(workspaceDir(), 'bad', 'profile-1M.json');
-  const shipped = join(scenario().repoRoot, 'media', 'models', 'tiny-infinity', 'profile-1M-10pct.json');
+  const shipped = join(scenario().repoRoot, 'media', 'models', 'infinity-shapes', 'profile-0.25M-10pct.json');
   copyFileSync(shipped, other);
-  // the model's schedule is the one of the resolution setting (1M by default): pick another
+  // the model's schedule is the one of the resolution setting (0.25M by default): pick another
   await config().update('resolution', '0.06M', vscode.ConfigurationTarget.Workspace);
   try {
     await refusedImport(other, 'does not fit');

@@ -32,18 +32,19 @@ test('the installed .vsix is the ScaleKV extension that runs, with its own onnxr
 });
 
 test('Generate with the embedded model writes the image and the run record; the engine loads onnxruntime from the .vsix', async () => {
+  // the settings' defaults: the trained infinity-shapes model at its 0.25M, ScaleKV 10% with its shipped profile
   runPath = (await vscode.commands.executeCommand<string>('scalekv.generate', {
-    prompts: ['a red apple on a wooden table'],
+    prompts: ['a large red circle at the top left on a blue background'],
     seed: 5,
-    resolution: '0.06M',
   }))!;
   assert.ok(runPath && existsSync(runPath), `Generate returned ${runPath}`);
   const run = JSON.parse(readFileSync(runPath, 'utf8')) as RunRecord;
-  assert.equal(run.model.name, 'infinity-tiny');
+  assert.equal(run.model.name, 'infinity-shapes');
   assert.equal(run.request.policy.name, 'scalekv');
+  assert.deepEqual(run.notices ?? [], [], 'a prompt in its vocabulary, a shipped profile for its resolution: nothing to say');
   const png = readFileSync(join(dirname(runPath), run.images[0].path));
   assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
-  assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [256, 256]);
+  assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [512, 512]);
   // the engine process is still up after the run: which libonnxruntime did it map?
   const pid = api.client().pid;
   assert.ok(pid, 'the engine process is running');

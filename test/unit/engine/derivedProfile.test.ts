@@ -41,7 +41,6 @@ test('generate at 16:9 with ScaleKV through the engine process (the extension\'s
   try {
     const req = request({ aspectRatio: 9 / 16, resolution: '0.06M', policy: { name: 'scalekv', ratio: 0.1 }, outDir: out, recordRetention: false });
     const { run } = await c.request('generate', req);
-    // the tiny model's tokenizer has no whole words, so its runs also name unknown words
     const derived = (run.notices ?? []).filter((n) => n.kind === 'derived-profile');
     assert.equal(derived.length, 1);
     assert.match(derived[0].message, /No ScaleKV profile was calibrated for this run's 7 scales to 12x21/);
@@ -54,7 +53,7 @@ test('generate at 16:9 with ScaleKV through the engine process (the extension\'s
   }
 });
 
-test('scalekv generate --aspect 16:9 --policy scalekv on the embedded model works from the command line', () => {
+test('scalekv generate --aspect 16:9 --policy scalekv on the embedded default model works from the command line', () => {
   const out = tempDir('cli-wide');
   try {
     const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'generate', '--aspect', '16:9', '--resolution', '0.06M', '--policy', 'scalekv', '--provider', 'cpu', '--out', out], { encoding: 'utf8' });

@@ -13,7 +13,7 @@ import { createEngine } from '../../../src/engine/engine';
 import { evaluatePolicies, STATE_FILE, type EvaluationEngine } from '../../../src/engine/evaluate';
 import { decodePngPlanes } from '../../../src/model/png';
 import type { CalibrateRequest, EvaluateRequest, GenerateRequest, Leaderboard, RunRecord } from '../../../src/shared/types';
-import { ctx, tempDir } from './helpers';
+import { ctx, tempDir, TINY } from './helpers';
 
 const engine = createEngine();
 test.after(() => engine.dispose());
@@ -22,6 +22,7 @@ const PROMPTS = ['a red apple on a wooden table', 'a small cat sleeping on a blu
 
 function evalRequest(over: Partial<EvaluateRequest> = {}): EvaluateRequest {
   return {
+    modelPath: TINY,
     prompts: PROMPTS,
     seeds: [1],
     policies: ['snapkv', 'scalekv'],
@@ -231,7 +232,7 @@ test('the CLI: bad input fails before the engine starts; a small evaluation prin
   assert.equal(existsSync(join(dir, 'bad')), false);
   const ratio = run('--prompts-file', prompts, '--ratio', '2', '--out', join(dir, 'bad'));
   assert.match(ratio.stderr, /error E_INVALID_REQUEST: A ratio must be within \(0, 1\]/);
-  const small = ['--policy', 'snapkv', '--ratio', '0.1', '--resolution', '0.06M', '--provider', 'cpu', '--seed', '2'];
+  const small = ['--model', TINY, '--policy', 'snapkv', '--ratio', '0.1', '--resolution', '0.06M', '--provider', 'cpu', '--seed', '2'];
   const ok = run('--prompts-file', prompts, ...small, '--out', join(dir, 'ok'));
   assert.equal(ok.status, 0, ok.stderr);
   assert.match(ok.stdout, /\| snapkv \| 0\.1 \|/);

@@ -16,7 +16,7 @@ import { cumulativeTokens, scaleSchedule } from '../../../src/model/schedule';
 import { downscaleChw } from '../../../src/model/thumbnail';
 import type { ScaleKVError } from '../../../src/shared/errors';
 import type { RunRecord, ScaleKVProfile } from '../../../src/shared/types';
-import { ctx, request, tempDir } from './helpers';
+import { ctx, request, tempDir, TINY } from './helpers';
 
 const engine = createEngine();
 test.after(() => engine.dispose());
@@ -95,7 +95,7 @@ const calDir = tempDir('cal');
 test('calibration is resumable: an interrupted run continues from the saved prompts', async () => {
   const out = join(calDir, 'profile.json');
   // the legacy rule and the sum index, which choose a fixed number of drafters per scale (calibration's defaults are the official rule and Eq. 2)
-  const req = { prompts: ['a red apple', 'a blue car', 'a green tree'], targetRatio: 0.1, aspectRatio: 1, resolution: '0.25M', cfg: 3, provider: 'cpu' as const, outPath: out, draftersPerScale: 2, budgetRule: 'legacy' as const, asiMode: 'sum' as const };
+  const req = { modelPath: TINY, prompts: ['a red apple', 'a blue car', 'a green tree'], targetRatio: 0.1, aspectRatio: 1, resolution: '0.25M', cfg: 3, provider: 'cpu' as const, outPath: out, draftersPerScale: 2, budgetRule: 'legacy' as const, asiMode: 'sum' as const };
   const ac = new AbortController();
   let err: ScaleKVError | null = null;
   try {
@@ -122,7 +122,7 @@ test('calibration is resumable: an interrupted run continues from the saved prom
 
 test('calibration by default: Eq. 2 with K\', drafters by Eq. 3 at the official density, official-rule budgets, per-head statistics for hack and heatkv', async () => {
   const out = join(calDir, 'official.json');
-  const r = await engine.calibrate({ prompts: ['a red apple'], targetRatio: 0.1, aspectRatio: 1, resolution: '0.06M', cfg: 3, provider: 'cpu', outPath: out }, ctx());
+  const r = await engine.calibrate({ modelPath: TINY, prompts: ['a red apple'], targetRatio: 0.1, aspectRatio: 1, resolution: '0.06M', cfg: 3, provider: 'cpu', outPath: out }, ctx());
   const p = r.profile;
   const sched = scaleSchedule(1, '0.06M');
   const B = uniformTokensPerLayer(0.1, sched);

@@ -1,12 +1,15 @@
-/** Shared set-up for engine tests: the embedded tiny model (built by test/run.mjs) and temp folders. */
+/**
+ * Shared set-up for engine tests: the random tiny model (built by test/run.mjs; bit-exact and fast, so the
+ * engine tests name it rather than the trained default) and temp folders.
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { embeddedModelDir } from '../../../src/engine/loadModel';
+import { tinyModelDir } from '../../../src/engine/loadModel';
 import type { JobContext } from '../../../src/engine/api';
 import type { GenerateRequest, Progress } from '../../../src/shared/types';
 
-export const TINY = embeddedModelDir();
+export const TINY = tinyModelDir();
 
 const made: string[] = [];
 // every test file runs in its own process: its temp folders go when it exits, passed or failed
@@ -33,6 +36,7 @@ export function ctx(onProgress?: (p: Progress) => void, signal?: AbortSignal): J
 
 export function request(over: Partial<GenerateRequest> = {}): GenerateRequest {
   return {
+    modelPath: TINY,
     prompts: ['a red apple on a wooden table'],
     seed: 3,
     aspectRatio: 1,

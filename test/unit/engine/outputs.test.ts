@@ -95,6 +95,7 @@ test('a generate into an unusable folder fails at once, before the model loads',
   const cal = await failure(
     engine.calibrate(
       {
+        modelPath: TINY,
         prompts: ['x'],
         targetRatio: 0.1,
         aspectRatio: 1,
@@ -135,6 +136,7 @@ test('a full disk during calibration leaves no profile, state or temporary file'
   const e = await failure(
     engine.calibrate(
       {
+        modelPath: TINY,
         prompts: ['a red apple'],
         targetRatio: 0.1,
         aspectRatio: 1,

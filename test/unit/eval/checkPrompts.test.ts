@@ -4,18 +4,18 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import test from 'node:test';
 import { checkPrompts, readPromptList } from '../../../src/cli/checkPrompts';
-import { embeddedModelDir } from '../../../src/engine/loadModel';
+import { embeddedModelDir, tinyModelDir } from '../../../src/engine/loadModel';
 import { CI_PROMPTS, CI_RESOLUTION, DEFAULT_FLOOR, isRandomTinyModel, promptCheckFloor } from '../../../src/eval/floor';
 import { type ScaleKVError } from '../../../src/shared/errors';
 import { ctx, tempDir } from '../engine/helpers';
 
 const FIXTURE = join(__dirname, '../../../../test/fixtures/dataset/heldout.json');
 const DEFAULT_MODEL = embeddedModelDir();
-/** make-tiny's random model, kept beside whatever the default model becomes */
-const RANDOM_TINY = resolve(DEFAULT_MODEL, '..', 'tiny-infinity');
+/** make-tiny's random model, beside the trained default */
+const RANDOM_TINY = tinyModelDir();
 
 async function score(modelDir: string) {
   const out = tempDir('check');
@@ -35,15 +35,12 @@ async function score(modelDir: string) {
   return r.report;
 }
 
-test('the default model draws the first held-out prompts in the right colour and position (its floor)', async (t) => {
-  if (isRandomTinyModel(DEFAULT_MODEL)) {
-    t.skip(
-      `the default model (${DEFAULT_MODEL}) is the random tiny-infinity, which has no floor to meet; ` +
-        'this runs once a trained model is the default',
-    );
-    return;
-  }
+test('the default model draws the first held-out prompts in the right colour and position (its floor)', async () => {
+  assert.ok(!isRandomTinyModel(DEFAULT_MODEL), `${DEFAULT_MODEL} should be the trained default`);
+  const declared = JSON.parse(readFileSync(join(DEFAULT_MODEL, 'manifest.json'), 'utf8')).promptCheckFloor;
+  assert.equal(typeof declared, 'number', "the default model's manifest declares the floor it meets");
   const floor = promptCheckFloor(DEFAULT_MODEL);
+  assert.ok(floor > 0, 'a floor of 0 would pass any model');
   const report = await score(DEFAULT_MODEL);
   assert.ok(report.shares.colourPosition >= floor, `colour+position ${report.shares.colourPosition} < floor ${floor}`);
 });
@@ -52,7 +49,7 @@ test('the floor is meaningful: the random tiny model scores below it', async () 
   assert.ok(isRandomTinyModel(RANDOM_TINY), `${RANDOM_TINY} should be make-tiny's random model`);
   const report = await score(RANDOM_TINY);
   assert.ok(report.shares.colourPosition < DEFAULT_FLOOR, `the random model reached ${report.shares.colourPosition}`);
-  if (!isRandomTinyModel(DEFAULT_MODEL)) assert.ok(report.shares.colourPosition < promptCheckFloor(DEFAULT_MODEL));
+  assert.ok(report.shares.colourPosition < promptCheckFloor(DEFAULT_MODEL), `the random model reached the default model's floor`);
 });
 
 test('bad input: a prompts file that is missing, malformed, or has a prompt the checker cannot read fails before generating', async () => {
