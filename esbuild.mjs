@@ -28,16 +28,45 @@ const renderers = [['webview/renderers/index.ts', 'media/dist/renderer.js']];
 const jobs = [];
 for (const [entry, outfile] of node) {
   if (!existsSync(entry)) continue;
-  jobs.push(esbuild.build({ ...common, entryPoints: [entry], outfile: join(outRoot, outfile), platform: 'node', target: 'node20', format: 'cjs', external: ['vscode', 'onnxruntime-node'] }));
+  jobs.push(
+    esbuild.build({
+      ...common,
+      entryPoints: [entry],
+      outfile: join(outRoot, outfile),
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      external: ['vscode', 'onnxruntime-node'],
+    }),
+  );
 }
 for (const [entry, outfile] of web) {
   if (!existsSync(entry)) continue;
-  jobs.push(esbuild.build({ ...common, entryPoints: [entry], outfile: join(outRoot, outfile), platform: 'browser', target: 'es2022', format: 'iife' }));
+  jobs.push(
+    esbuild.build({
+      ...common,
+      entryPoints: [entry],
+      outfile: join(outRoot, outfile),
+      platform: 'browser',
+      target: 'es2022',
+      format: 'iife',
+    }),
+  );
 }
 for (const [entry, outfile] of renderers) {
   // notebook renderers are loaded as ES modules by VS Code
   if (!existsSync(entry)) continue;
-  jobs.push(esbuild.build({ ...common, entryPoints: [entry], outfile: join(outRoot, outfile), platform: 'browser', target: 'es2022', format: 'esm', loader: { '.css': 'text' } }));
+  jobs.push(
+    esbuild.build({
+      ...common,
+      entryPoints: [entry],
+      outfile: join(outRoot, outfile),
+      platform: 'browser',
+      target: 'es2022',
+      format: 'esm',
+      loader: { '.css': 'text' },
+    }),
+  );
 }
 await Promise.all(jobs);
 

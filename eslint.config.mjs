@@ -9,7 +9,22 @@ import globals from 'globals';
 export default defineConfig(
   {
     // generated, vendored, owned elsewhere (tools/train is Python), or built
-    ignores: ['out/**', 'dist/**', 'media/**', 'node_modules/**', 'tools/**', 'test/fixtures/**', '.vscode-test/**', 'bench/out/**', 'runs/**', 'train-state/**', '.tmp/**', '.carry/**', '.gl/**', '.stub/**'],
+    ignores: [
+      'out/**',
+      'dist/**',
+      'media/**',
+      'node_modules/**',
+      'tools/**',
+      'test/fixtures/**',
+      '.vscode-test/**',
+      'bench/out/**',
+      'runs/**',
+      'train-state/**',
+      '.tmp/**',
+      '.carry/**',
+      '.gl/**',
+      '.stub/**',
+    ],
   },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
@@ -23,7 +38,9 @@ export default defineConfig(
       // node:test's test() and describe() return promises the runner itself awaits
       '@typescript-eslint/no-floating-promises': [
         'error',
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite', 'before', 'after'] }] },
+        {
+          allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite', 'before', 'after'] }],
+        },
       ],
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/await-thenable': 'error',
@@ -31,7 +48,10 @@ export default defineConfig(
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       // shapes print as "2,3,4" on purpose; `never` is the exhaustive branch naming what it did not expect
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true, allowNullish: true, allowArray: true, allowNever: true }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true, allowNullish: true, allowArray: true, allowNever: true },
+      ],
       // an async implementation of a promise-returning interface turns its throws into rejections, awaited or not
       '@typescript-eslint/require-await': 'off',
       eqeqeq: ['error', 'always', { null: 'ignore' }],

@@ -74,17 +74,45 @@ export function buildConditioningGraph(cfg: InfinityConfig, ws: WeightSource): U
   ); // [B,D] = sos = cond_BD
 
   // cross-attention memory
-  let ca = g.linear(tn, 'text_proj_for_ca.0', expectTensor(ws, 'text_proj_for_ca.0.weight', [D, Ct5]), D, Ct5, expectTensor(ws, 'text_proj_for_ca.0.bias', [D]));
+  let ca = g.linear(
+    tn,
+    'text_proj_for_ca.0',
+    expectTensor(ws, 'text_proj_for_ca.0.weight', [D, Ct5]),
+    D,
+    Ct5,
+    expectTensor(ws, 'text_proj_for_ca.0.bias', [D]),
+  );
   ca = g.geluTanh(ca);
-  ca = g.linear(ca, 'text_proj_for_ca.2', expectTensor(ws, 'text_proj_for_ca.2.weight', [D, D]), D, D, expectTensor(ws, 'text_proj_for_ca.2.bias', [D]));
+  ca = g.linear(
+    ca,
+    'text_proj_for_ca.2',
+    expectTensor(ws, 'text_proj_for_ca.2.weight', [D, D]),
+    D,
+    D,
+    expectTensor(ws, 'text_proj_for_ca.2.bias', [D]),
+  );
 
   // shared AdaLN: SiLU -> Linear(D, 6C), laid out as (gamma1, gamma2, scale1, scale2, shift1, shift2)
   const gss = g.reshape(
-    g.linear(g.silu(cond), 'shared_ada_lin.1', expectTensor(ws, 'shared_ada_lin.1.weight', [6 * C, D]), 6 * C, D, expectTensor(ws, 'shared_ada_lin.1.bias', [6 * C])),
+    g.linear(
+      g.silu(cond),
+      'shared_ada_lin.1',
+      expectTensor(ws, 'shared_ada_lin.1.weight', [6 * C, D]),
+      6 * C,
+      D,
+      expectTensor(ws, 'shared_ada_lin.1.bias', [6 * C]),
+    ),
     [0, 6, C],
   );
   const headSS = g.reshape(
-    g.linear(g.silu(cond), 'head_nm.ada_lin.1', expectTensor(ws, 'head_nm.ada_lin.1.weight', [2 * C, D]), 2 * C, D, expectTensor(ws, 'head_nm.ada_lin.1.bias', [2 * C])),
+    g.linear(
+      g.silu(cond),
+      'head_nm.ada_lin.1',
+      expectTensor(ws, 'head_nm.ada_lin.1.weight', [2 * C, D]),
+      2 * C,
+      D,
+      expectTensor(ws, 'head_nm.ada_lin.1.bias', [2 * C]),
+    ),
     [0, 2, C],
   );
 

@@ -96,7 +96,8 @@ export function buildScaleStepGraph(cfg: InfinityConfig, plan: ScaleStepPlan): U
   const l2norm = (z: string) => g.op('SimplifiedLayerNormalization', [z, invSqrtD], { axis: -1, epsilon: floatAttr(1e-24 / d) });
   const ones = g.constF(new Float32Array(C).fill(1), [C]);
   const zeros = g.constF(new Float32Array(C), [C]);
-  const ln = (v: string, wgt = ones, bias = zeros) => g.op('LayerNormalization', [v, wgt, bias], { axis: -1, epsilon: floatAttr(cfg.normEps) });
+  const ln = (v: string, wgt = ones, bias = zeros) =>
+    g.op('LayerNormalization', [v, wgt, bias], { axis: -1, epsilon: floatAttr(cfg.normEps) });
   const heads = (z: string, n: number) => g.transpose(g.reshape(z, [B, n, H, d]), [0, 2, 1, 3]); // [B,n,C] -> [B,H,n,d]
   const merge = (z: string, n: number) => g.reshape(g.transpose(z, [0, 2, 1, 3]), [B, n, C]);
   const caKvC = toC(caKv);

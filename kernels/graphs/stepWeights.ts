@@ -31,11 +31,13 @@ export function stepWeights(cfg: InfinityConfig, ws: WeightSource | null): StepW
   const D = cfg.embedDim;
   const dc = cfg.codebookDim;
   const out: StepWeight[] = [];
-  const add = (name: string, dims: number[], kind: StepWeight['kind'], layer: number, read: () => Float32Array) => out.push({ name, dims, kind, layer, read });
+  const add = (name: string, dims: number[], kind: StepWeight['kind'], layer: number, read: () => Float32Array) =>
+    out.push({ name, dims, kind, layer, read });
   const src = ws ?? NO_SOURCE;
   const linT = (name: string, from: string, outF: number, inF: number, layer: number, kind: StepWeight['kind'] = 'compute') =>
     add(name, [inF, outF], kind, layer, () => transpose2d(expectTensor(src, from, [outF, inF]), outF, inF));
-  const vec = (name: string, from: string, n: number, layer: number, kind: StepWeight['kind'] = 'compute') => add(name, [n], kind, layer, () => expectTensor(src, from, [n]));
+  const vec = (name: string, from: string, n: number, layer: number, kind: StepWeight['kind'] = 'compute') =>
+    add(name, [n], kind, layer, () => expectTensor(src, from, [n]));
 
   linT('word_embed.t', 'word_embed.weight', C, dc, -1);
   vec('word_embed.bias', 'word_embed.bias', C, -1);
@@ -61,14 +63,18 @@ export function stepWeights(cfg: InfinityConfig, ws: WeightSource | null): StepW
       return bias;
     });
     // Infinity clamps the learned per-head logit scale at log(100) before exponentiating
-    add(b + 'head_scale', [1, H, 1, 1], 'float32', l, () => Float32Array.from(expectTensor(src, p + 'sa.scale_mul_1H11', [1, H, 1, 1]), (v) => Math.exp(Math.min(v, Math.log(100)))));
+    add(b + 'head_scale', [1, H, 1, 1], 'float32', l, () =>
+      Float32Array.from(expectTensor(src, p + 'sa.scale_mul_1H11', [1, H, 1, 1]), (v) => Math.exp(Math.min(v, Math.log(100)))),
+    );
     linT(b + 'proj.t', p + 'sa.proj.weight', C, C, l);
     vec(b + 'proj.bias', p + 'sa.proj.bias', C, l);
     vec(b + 'ca_norm.weight', p + 'ca_norm.weight', C, l, 'float32');
     vec(b + 'ca_norm.bias', p + 'ca_norm.bias', C, l, 'float32');
     // the cross-attention's 1/sqrt(d) is folded into its query projection
     const caScale = 1 / Math.sqrt(C / H);
-    add(b + 'ca_q.t', [C, C], 'compute', l, () => transpose2d(expectTensor(src, p + 'ca.mat_q.weight', [C, C]), C, C).map((v) => v * caScale));
+    add(b + 'ca_q.t', [C, C], 'compute', l, () =>
+      transpose2d(expectTensor(src, p + 'ca.mat_q.weight', [C, C]), C, C).map((v) => v * caScale),
+    );
     add(b + 'ca_q.bias', [C], 'compute', l, () => expectTensor(src, p + 'ca.mat_q.bias', [C]).map((v) => v * caScale));
     linT(b + 'ca_kv.t', p + 'ca.mat_kv.weight', 2 * C, D, l);
     add(b + 'ca_kv.bias', [2 * C], 'compute', l, () => {

@@ -47,7 +47,8 @@ export function buildT5EncoderGraph(cfg: T5Config, ws: WeightSource): Uint8Array
   const maskBias = g.reshape(g.mul(g.sub(g.scalarF(1), mask), g.scalarF(-1e9)), [0, 1, 1, -1]);
   const bias = g.add(g.op('Unsqueeze', [posBias, g.constI64([0])]), maskBias); // [B,H,T,T]
 
-  const lin = (v: string, name: string, out: number, inp: number) => g.linear(v, name, expectTensor(ws, `${name}.weight`, [out, inp]), out, inp, null);
+  const lin = (v: string, name: string, out: number, inp: number) =>
+    g.linear(v, name, expectTensor(ws, `${name}.weight`, [out, inp]), out, inp, null);
   const heads = (v: string) => g.transpose(g.reshape(v, [0, 0, H, dk]), [0, 2, 1, 3]);
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `encoder.block.${i}.layer.`;

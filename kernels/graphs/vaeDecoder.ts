@@ -31,7 +31,10 @@ export function buildVaeDecoderGraph(cfg: VaeConfig, ws: WeightSource, prefix = 
   const conv = (x: string, base: string, cin: number, cout: number, k: number): string => {
     const wn = vaeName(ws, prefix + base, 'conv', 'weight');
     if (ws.has(wn) && ws.shape(wn).length === 5) {
-      throw new ScaleKVError('E_SHAPE_MISMATCH', `${wn} in ${ws.origin} is a 3-D (video) convolution; only the 2-D image VAE is supported.`);
+      throw new ScaleKVError(
+        'E_SHAPE_MISMATCH',
+        `${wn} in ${ws.origin} is a 3-D (video) convolution; only the 2-D image VAE is supported.`,
+      );
     }
     const w = g.weight(wn, expectTensor(ws, wn, [cout, cin, k, k]), [cout, cin, k, k]);
     const bn = vaeName(ws, prefix + base, 'conv', 'bias');
@@ -44,7 +47,9 @@ export function buildVaeDecoderGraph(cfg: VaeConfig, ws: WeightSource, prefix = 
     // GroupNorm = InstanceNorm over [B, G, C/G*H*W], then the per-channel affine
     const shape = g.op('Shape', [x]);
     const grouped = g.reshape(x, [0, G, -1]);
-    const inorm = g.op('InstanceNormalization', [grouped, g.constF(new Float32Array(G).fill(1)), g.constF(new Float32Array(G))], { epsilon: { f: 1e-6 } });
+    const inorm = g.op('InstanceNormalization', [grouped, g.constF(new Float32Array(G).fill(1)), g.constF(new Float32Array(G))], {
+      epsilon: { f: 1e-6 },
+    });
     const back = g.op('Reshape', [inorm, shape]);
     const wn = vaeName(ws, prefix + base, 'norm', 'weight');
     const bn = vaeName(ws, prefix + base, 'norm', 'bias');
@@ -86,7 +91,11 @@ export function buildVaeDecoderGraph(cfg: VaeConfig, ws: WeightSource, prefix = 
       ch = out;
     }
     if (lvl >= 1 && lvl <= maxUp) {
-      h = g.op('Resize', [h, '', g.constF([1, 1, 2, 2])], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' });
+      h = g.op('Resize', [h, '', g.constF([1, 1, 2, 2])], {
+        mode: 'nearest',
+        coordinate_transformation_mode: 'asymmetric',
+        nearest_mode: 'floor',
+      });
       h = conv(h, `up.${lvl}.upsample.conv`, ch, ch, 3);
     }
   }

@@ -7,7 +7,6 @@ import { SafetensorsReader } from './safetensors';
 import { ShardedReader } from './sharded';
 import type { CheckpointReader, WeightSource } from './types';
 
-
 export function openCheckpoint(path: string): CheckpointReader {
   let st;
   try {

@@ -66,7 +66,8 @@ function classify(path: string): { kind: Kind; prefix: string; error?: string } 
     const keys = r.keys();
     if (keys.includes('word_embed.weight')) return { kind: 'transformer', prefix: '' };
     for (const p of ['vae.', 'ema.', '']) {
-      if (keys.some((k) => k === `${p}decoder.conv_in.weight` || k === `${p}decoder.conv_in.conv.weight`)) return { kind: 'vae', prefix: p };
+      if (keys.some((k) => k === `${p}decoder.conv_in.weight` || k === `${p}decoder.conv_in.conv.weight`))
+        return { kind: 'vae', prefix: p };
     }
     return { kind: null, prefix: '' };
   } finally {
@@ -219,7 +220,11 @@ function fromManifest(p: string): ModelParts {
   if (m.vocabulary !== undefined && !(Array.isArray(m.vocabulary) && m.vocabulary.every((w) => typeof w === 'string'))) {
     throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${p}: 'vocabulary' must be a list of words.`);
   }
-  for (const [what, f] of [['transformer', parts.transformer], ['VAE', parts.vae], ['text encoder', parts.textEncoderDir]] as const) {
+  for (const [what, f] of [
+    ['transformer', parts.transformer],
+    ['VAE', parts.vae],
+    ['text encoder', parts.textEncoderDir],
+  ] as const) {
     if (!existsSync(f)) throw new ScaleKVError('E_CHECKPOINT_MISSING', `${p} names the ${what} ${f}, which does not exist.`);
   }
   const k = classify(parts.vae);

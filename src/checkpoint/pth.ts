@@ -23,7 +23,10 @@ export class PthReader implements CheckpointReader {
       const magic = this.file.read(0, Math.min(4, this.file.size), 'the file signature');
       if (magic.length < 4 || !(magic[0] === 0x50 && magic[1] === 0x4b)) {
         if (magic[0] === 0x80) {
-          throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path} uses PyTorch's legacy (pre-1.6) format; re-save it with torch.save in a current PyTorch.`);
+          throw new ScaleKVError(
+            'E_CHECKPOINT_CORRUPT',
+            `${path} uses PyTorch's legacy (pre-1.6) format; re-save it with torch.save in a current PyTorch.`,
+          );
         }
         throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path} is not a PyTorch checkpoint (no zip signature).`);
       }
@@ -71,15 +74,23 @@ export class PthReader implements CheckpointReader {
     const t = this.ref(name);
     const el = DTYPE_SIZE[t.storage.dtype];
     const entry = this.entries.get(`${this.prefix}data/${t.storage.key}`);
-    if (!entry) throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${this.path}: storage ${t.storage.key} of tensor '${name}' is missing from the archive.`);
-    if (entry.method !== 0) throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${this.path}: storage of '${name}' is compressed, which torch never writes.`);
+    if (!entry)
+      throw new ScaleKVError(
+        'E_CHECKPOINT_CORRUPT',
+        `${this.path}: storage ${t.storage.key} of tensor '${name}' is missing from the archive.`,
+      );
+    if (entry.method !== 0)
+      throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${this.path}: storage of '${name}' is compressed, which torch never writes.`);
     const count = t.shape.reduce((a, b) => a * b, 1);
     // the span of storage elements this (possibly strided) view touches
     let maxOff = 0;
     for (let i = 0; i < t.shape.length; i++) if (t.shape[i] > 0) maxOff += (t.shape[i] - 1) * t.stride[i];
     const span = count === 0 ? 0 : maxOff + 1;
     if (!Number.isSafeInteger(span) || (t.offset + span) * el > entry.size) {
-      throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${this.path}: tensor '${name}' reaches past its storage (${(t.offset + span) * el} > ${entry.size} bytes).`);
+      throw new ScaleKVError(
+        'E_CHECKPOINT_CORRUPT',
+        `${this.path}: tensor '${name}' reaches past its storage (${(t.offset + span) * el} > ${entry.size} bytes).`,
+      );
     }
     // a stride-0 view repeats storage elements: a 4-byte storage could then claim gigabytes of output.
     // Weights never do this, so the view may hold at most as many elements as its storage, checked

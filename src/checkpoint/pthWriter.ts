@@ -80,7 +80,19 @@ export function writePth(path: string, tree: PthTree, archiveName = 'archive'): 
     p.global('torch._utils', '_rebuild_tensor_v2').put();
     p.op(0x28); // MARK (args tuple)
     // persistent id ('storage', torch.FloatStorage, key, 'cpu', numel)
-    p.op(0x28).str('storage').put().global('torch', 'FloatStorage').put().str(key).put().str('cpu').put().int(v.data.length).op(0x74).put().op(0x51);
+    p.op(0x28)
+      .str('storage')
+      .put()
+      .global('torch', 'FloatStorage')
+      .put()
+      .str(key)
+      .put()
+      .str('cpu')
+      .put()
+      .int(v.data.length)
+      .op(0x74)
+      .put()
+      .op(0x51);
     p.int(0);
     tuple(v.shape);
     tuple(stride);

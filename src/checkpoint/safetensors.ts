@@ -38,10 +38,15 @@ export class SafetensorsReader implements CheckpointReader {
   constructor(readonly path: string) {
     this.file = new FileRange(path);
     try {
-      if (this.file.size < 8) throw new ScaleKVError('E_CHECKPOINT_TRUNCATED', `${path} is only ${this.file.size} bytes: too short for safetensors.`);
+      if (this.file.size < 8)
+        throw new ScaleKVError('E_CHECKPOINT_TRUNCATED', `${path} is only ${this.file.size} bytes: too short for safetensors.`);
       const n = Number(new DataView(this.file.read(0, 8, 'the header length').buffer).getBigUint64(0, true));
       if (n > 100_000_000) throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${path}: safetensors header length ${n} is not plausible.`);
-      if (8 + n > this.file.size) throw new ScaleKVError('E_CHECKPOINT_TRUNCATED', `${path} is truncated: its header needs ${8 + n} bytes, the file has ${this.file.size}.`);
+      if (8 + n > this.file.size)
+        throw new ScaleKVError(
+          'E_CHECKPOINT_TRUNCATED',
+          `${path} is truncated: its header needs ${8 + n} bytes, the file has ${this.file.size}.`,
+        );
       let header: unknown;
       try {
         header = JSON.parse(new TextDecoder().decode(this.file.read(8, n, 'the header')));

@@ -42,7 +42,10 @@ export function readZipDirectory(f: FileRange): Map<string, ZipEntry> {
     // a zip whose end is missing: the usual sign of an interrupted download or copy
     const head = f.read(0, 4, 'the file signature');
     if (new DataView(head.buffer).getUint32(0, true) === LOCAL) {
-      throw new ScaleKVError('E_CHECKPOINT_TRUNCATED', `${f.path} is truncated: it starts like a zip archive but its directory at the end is missing.`);
+      throw new ScaleKVError(
+        'E_CHECKPOINT_TRUNCATED',
+        `${f.path} is truncated: it starts like a zip archive but its directory at the end is missing.`,
+      );
     }
     throw corrupt(f, 'no zip end-of-archive record');
   }
@@ -120,7 +123,10 @@ export function entryDataOffset(f: FileRange, e: ZipEntry): number {
     e.dataOffset = e.localHeaderOffset + 30 + hv.getUint16(26, true) + hv.getUint16(28, true);
   }
   if (e.dataOffset + e.compressedSize > f.size) {
-    throw new ScaleKVError('E_CHECKPOINT_TRUNCATED', `${f.path} is truncated: entry ${e.name} ends at byte ${e.dataOffset + e.compressedSize}, the file has ${f.size}.`);
+    throw new ScaleKVError(
+      'E_CHECKPOINT_TRUNCATED',
+      `${f.path} is truncated: entry ${e.name} ends at byte ${e.dataOffset + e.compressedSize}, the file has ${f.size}.`,
+    );
   }
   return e.dataOffset;
 }

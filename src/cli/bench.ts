@@ -59,7 +59,9 @@ export async function runBench(a: ParsedArgs, ctx: { onProgress(p: Progress): vo
   const configs = list(a, 'config').length ? list(a, 'config') : ['tiny'];
   const resolutions = list(a, 'resolution').length ? list(a, 'resolution') : ['0.25M', '1M'];
   const policies: PolicySpec[] = (list(a, 'policy').length ? list(a, 'policy') : ['full', 'scalekv']).flatMap((p): PolicySpec[] =>
-    p === 'full' ? [{ name: 'full' }] : (list(a, 'ratio').length ? list(a, 'ratio').map(Number) : [0.1]).map((ratio) => ({ name: p as PolicySpec['name'], ratio })),
+    p === 'full'
+      ? [{ name: 'full' }]
+      : (list(a, 'ratio').length ? list(a, 'ratio').map(Number) : [0.1]).map((ratio) => ({ name: p as PolicySpec['name'], ratio })),
   );
   const repeats = num(a, 'repeats', 2);
   const precisions = (list(a, 'precision').length ? list(a, 'precision') : ['auto']) as Precision[];
@@ -75,63 +77,72 @@ export async function runBench(a: ParsedArgs, ctx: { onProgress(p: Progress): vo
     }
     for (const c of configs) {
       const cfg = configFor(c);
-      const model: GenerationModel & { release(): Promise<void> } =
-        c === 'tiny' ? await tinyModel(p, ctx) : await syntheticModel(cfg, p);
+      const model: GenerationModel & { release(): Promise<void> } = c === 'tiny' ? await tinyModel(p, ctx) : await syntheticModel(cfg, p);
       try {
         for (const res of resolutions) {
           const schedule = scaleSchedule(1, res);
-          for (const precision of precisions) for (const pol0 of policies) {
-            const pol = withProfile(pol0, model.cfg, schedule, (model as { defaultProfiles?: string[] }).defaultProfiles ?? []);
-            let best: Row | null = null;
-            let firstMs = 0;
-            sampler?.reset();
-            try {
-              // the first run builds the scale's graphs and grows the allocator: reported apart
-              for (let r = 0; r < repeats; r++) {
-                const t0 = performance.now();
-                const g = await generateImages(model, { ...opts(), policy: createPolicy(pol, meta(model.cfg, schedule)), resolution: res, signal: ctx.signal, precision, runner: runnerArg });
-                const ms = performance.now() - t0;
-                if (r === 0) firstMs = ms;
-                const row: Row = {
-                  provider: p,
-                  config: model.cfg.name,
-                  resolution: `${res} (${g.width}x${g.height})`,
-                  policy: pol.name,
-                  ratio: pol.ratio ?? null,
-                  scaleMs: g.timings.map((t) => t.ms),
-                  totalMs: ms,
-                  heldBytes: g.kv.finalHeldBytes,
-                  fullBytes: g.kv.finalFullBytes,
-                  peakBytes: g.kv.peakBytes,
-                  fullPeakBytes: g.kv.fullPeakBytes,
-                  precision: g.precision,
-                  runner: g.runner,
-                  firstMs,
-                  peakGpuBytes: null,
-                  date: new Date().toISOString().slice(0, 10),
-                  gpu: sampler?.gpu ?? null,
-                };
-                if (!best || row.totalMs < best.totalMs) best = row;
+          for (const precision of precisions)
+            for (const pol0 of policies) {
+              const pol = withProfile(pol0, model.cfg, schedule, (model as { defaultProfiles?: string[] }).defaultProfiles ?? []);
+              let best: Row | null = null;
+              let firstMs = 0;
+              sampler?.reset();
+              try {
+                // the first run builds the scale's graphs and grows the allocator: reported apart
+                for (let r = 0; r < repeats; r++) {
+                  const t0 = performance.now();
+                  const g = await generateImages(model, {
+                    ...opts(),
+                    policy: createPolicy(pol, meta(model.cfg, schedule)),
+                    resolution: res,
+                    signal: ctx.signal,
+                    precision,
+                    runner: runnerArg,
+                  });
+                  const ms = performance.now() - t0;
+                  if (r === 0) firstMs = ms;
+                  const row: Row = {
+                    provider: p,
+                    config: model.cfg.name,
+                    resolution: `${res} (${g.width}x${g.height})`,
+                    policy: pol.name,
+                    ratio: pol.ratio ?? null,
+                    scaleMs: g.timings.map((t) => t.ms),
+                    totalMs: ms,
+                    heldBytes: g.kv.finalHeldBytes,
+                    fullBytes: g.kv.finalFullBytes,
+                    peakBytes: g.kv.peakBytes,
+                    fullPeakBytes: g.kv.fullPeakBytes,
+                    precision: g.precision,
+                    runner: g.runner,
+                    firstMs,
+                    peakGpuBytes: null,
+                    date: new Date().toISOString().slice(0, 10),
+                    gpu: sampler?.gpu ?? null,
+                  };
+                  if (!best || row.totalMs < best.totalMs) best = row;
+                }
+                if (sampler) {
+                  await new Promise((r) => setTimeout(r, 150)); // the sampler's last reading
+                  best!.peakGpuBytes = sampler.peak();
+                }
+              } catch (e) {
+                // one configuration failing (e.g. out of GPU memory) must not lose the others' rows
+                process.stderr.write(`${p} ${model.cfg.name} ${res} ${pol.name}: ${(e as Error).message.split('\n')[0]}\n`);
+                failures.push(
+                  `${p} / ${model.cfg.name} / ${res} / ${pol.name}${pol.ratio ? ' ' + pol.ratio : ''}: ${(e as Error).message.split('\n')[0]}`,
+                );
+                continue;
               }
-              if (sampler) {
-                await new Promise((r) => setTimeout(r, 150)); // the sampler's last reading
-                best!.peakGpuBytes = sampler.peak();
-              }
-            } catch (e) {
-              // one configuration failing (e.g. out of GPU memory) must not lose the others' rows
-              process.stderr.write(`${p} ${model.cfg.name} ${res} ${pol.name}: ${(e as Error).message.split('\n')[0]}\n`);
-              failures.push(`${p} / ${model.cfg.name} / ${res} / ${pol.name}${pol.ratio ? ' ' + pol.ratio : ''}: ${(e as Error).message.split('\n')[0]}`);
-              continue;
+              rows.push(best!);
+              // partial results survive a crash of a later configuration
+              mkdirSync(dirname(out), { recursive: true });
+              writeFileSync(out.replace(/\.md$/, '') + '.partial.json', JSON.stringify(rows, null, 1));
+              process.stderr.write(
+                `${p} ${model.cfg.name} ${res} ${pol.name}${pol.ratio ? ' ' + pol.ratio : ''} ${best!.precision} ${best!.runner}: ${best!.totalMs.toFixed(0)} ms (first ${firstMs.toFixed(0)} ms)` +
+                  `${best!.peakGpuBytes ? `, GPU peak ${(best!.peakGpuBytes / 2 ** 30).toFixed(2)} GiB` : ''}\n`,
+              );
             }
-            rows.push(best!);
-            // partial results survive a crash of a later configuration
-            mkdirSync(dirname(out), { recursive: true });
-            writeFileSync(out.replace(/\.md$/, '') + '.partial.json', JSON.stringify(rows, null, 1));
-            process.stderr.write(
-              `${p} ${model.cfg.name} ${res} ${pol.name}${pol.ratio ? ' ' + pol.ratio : ''} ${best!.precision} ${best!.runner}: ${best!.totalMs.toFixed(0)} ms (first ${firstMs.toFixed(0)} ms)` +
-                `${best!.peakGpuBytes ? `, GPU peak ${(best!.peakGpuBytes / 2 ** 30).toFixed(2)} GiB` : ''}\n`,
-            );
-          }
         }
       } finally {
         await model.release();
@@ -147,7 +158,17 @@ export async function runBench(a: ParsedArgs, ctx: { onProgress(p: Progress): vo
 }
 
 function opts() {
-  return { prompts: ['a lighthouse on a cliff at dusk'], seed: 1, aspectRatio: 1, cfg: 3, tau: 1, topK: 900, topP: 0.97, queryMode: 'code' as const, recordRetention: false };
+  return {
+    prompts: ['a lighthouse on a cliff at dusk'],
+    seed: 1,
+    aspectRatio: 1,
+    cfg: 3,
+    tau: 1,
+    topK: 900,
+    topP: 0.97,
+    queryMode: 'code' as const,
+    recordRetention: false,
+  };
 }
 
 function meta(cfg: InfinityConfig, schedule: ReturnType<typeof scaleSchedule>) {
@@ -156,7 +177,12 @@ function meta(cfg: InfinityConfig, schedule: ReturnType<typeof scaleSchedule>) {
 
 /** scalekv needs a classification: the model's calibrated profile, or for random-weight shapes a
  *  synthetic one (time and memory do not depend on which layers draft, only on the budgets) */
-function withProfile(p: PolicySpec, cfg: InfinityConfig, schedule: ReturnType<typeof scaleSchedule>, defaultProfiles: string[]): PolicySpec {
+function withProfile(
+  p: PolicySpec,
+  cfg: InfinityConfig,
+  schedule: ReturnType<typeof scaleSchedule>,
+  defaultProfiles: string[],
+): PolicySpec {
   if (p.name !== 'scalekv') return p;
   const ref = { name: cfg.name, depth: cfg.depth, numHeads: cfg.numHeads, headDim: cfg.embedDim / cfg.numHeads, schedule };
   try {
@@ -190,7 +216,14 @@ function table(rows: Row[]): string {
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
-    const full = rows.find((x) => x.provider === r.provider && x.config === r.config && x.resolution === r.resolution && x.precision === r.precision && x.policy === 'full');
+    const full = rows.find(
+      (x) =>
+        x.provider === r.provider &&
+        x.config === r.config &&
+        x.resolution === r.resolution &&
+        x.precision === r.precision &&
+        x.policy === 'full',
+    );
     const gib = r.peakGpuBytes === null ? '-' : (r.peakGpuBytes / 2 ** 30).toFixed(2);
     lines.push(
       `| ${r.provider} | ${r.config} | ${r.resolution} | ${r.precision} | ${r.runner} | ${r.policy} | ${r.ratio ?? '-'} | ${r.totalMs.toFixed(0)} | ${r.firstMs.toFixed(0)} | ${full ? (r.totalMs / full.totalMs).toFixed(2) : '-'} | ${mib(r.heldBytes)} | ${(r.heldBytes / r.fullBytes).toFixed(3)} | ${mib(r.peakBytes)} | ${gib} | ${r.scaleMs.map((m) => m.toFixed(1)).join(' / ')} |`,

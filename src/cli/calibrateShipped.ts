@@ -35,7 +35,10 @@ export async function calibrateShipped(
   const manifestPath = join(modelDir, 'manifest.json');
   const parts = locateModel(modelDir);
   if (!parts.weightsSha256) {
-    throw new ScaleKVError('E_INVALID_REQUEST', `${manifestPath} records no sha256 of its transformer (files.<name>.sha256); shipped profiles must name the weights they measure.`);
+    throw new ScaleKVError(
+      'E_INVALID_REQUEST',
+      `${manifestPath} records no sha256 of its transformer (files.<name>.sha256); shipped profiles must name the weights they measure.`,
+    );
   }
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as ModelManifest & { resolution?: string };
   const resolution = manifest.resolution;

@@ -15,7 +15,13 @@ const RES = Object.keys(RESOLUTIONS);
 const model: FlagSpec[] = [
   { name: 'model', kind: 'text', value: 'DIR|FILE', help: 'official-format weights (default: the embedded infinity-shapes model)' },
   { name: 'provider', kind: 'text', value: 'P', choices: PROVIDER_SETTINGS, help: `execution provider (default ${D.provider})` },
-  { name: 'precision', kind: 'text', value: 'P', choices: PRECISIONS, help: 'auto (float16 on GPU providers, float32 on the CPU), fp16 or fp32 (default auto)' },
+  {
+    name: 'precision',
+    kind: 'text',
+    value: 'P',
+    choices: PRECISIONS,
+    help: 'auto (float16 on GPU providers, float32 on the CPU), fp16 or fp32 (default auto)',
+  },
 ];
 
 const prompts: FlagSpec[] = [
@@ -63,9 +69,20 @@ const policyTuning: FlagSpec[] = [
 ];
 
 const calibration: FlagSpec[] = [
-  { name: 'asi-mode', kind: 'text', value: 'M', choices: ['eq2', 'current', 'history', 'sum'], help: `how layers are scored (default ${D.asiMode}: the paper's Eq. 2)` },
+  {
+    name: 'asi-mode',
+    kind: 'text',
+    value: 'M',
+    choices: ['eq2', 'current', 'history', 'sum'],
+    help: `how layers are scored (default ${D.asiMode}: the paper's Eq. 2)`,
+  },
   { name: 'asi-top-k', kind: 'integer', value: 'K', help: `K' of Eq. 2: top history weights summed per query (default ${D.asiTopK})` },
-  { name: 'drafter-pairs', kind: 'integer', value: 'N', help: "N_d of Eq. 3: drafter layer-scale pairs in all (default: the official tables' density)" },
+  {
+    name: 'drafter-pairs',
+    kind: 'integer',
+    value: 'N',
+    help: "N_d of Eq. 3: drafter layer-scale pairs in all (default: the official tables' density)",
+  },
 ];
 
 const PROFILE_NOTE = `--profile is read only by ${PROFILE_POLICIES.join(' and ')}. Given without --policy, it switches the policy to
@@ -106,7 +123,13 @@ export const COMMANDS: readonly CommandSpec[] = [
       { name: 'ratio', kind: 'number', value: 'X', help: `target KV budget (default ${D.ratio})` },
       { name: 'drafters', kind: 'integer', value: 'N', help: 'drafter layers per scale, legacy rule (default depth / 16, at least 1)' },
       ...calibration,
-      { name: 'budget-rule', kind: 'text', value: 'R', choices: ['official', 'legacy'], help: `how budgets follow from the ratio (default ${D.budgetRule})` },
+      {
+        name: 'budget-rule',
+        kind: 'text',
+        value: 'R',
+        choices: ['official', 'legacy'],
+        help: `how budgets follow from the ratio (default ${D.budgetRule})`,
+      },
       { name: 'window', kind: 'integer', value: 'N', help: `observation-window queries per scale (default ${D.windowSize})` },
       { name: 'kernel', kind: 'integer', value: 'N', help: `max-pooling kernel along the key axis (default ${D.poolingKernel})` },
       { name: 'state', kind: 'text', value: 'FILE', help: 'partial-state file to resume from (default <out>.state.json)' },
@@ -126,7 +149,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage: 'calibrate-shipped --model DIR [--prompts-file F | --prompt TEXT ...] [--provider auto]',
     flags: [
       ...prompts,
-      { name: 'model', kind: 'text', value: 'DIR', help: 'the model folder (its manifest records the resolution and the weights\' sha256)' },
+      { name: 'model', kind: 'text', value: 'DIR', help: "the model folder (its manifest records the resolution and the weights' sha256)" },
       { name: 'provider', kind: 'text', value: 'P', choices: PROVIDER_SETTINGS, help: `execution provider (default ${D.provider})` },
     ],
     notes: `Run it whenever the weights change (npm run calibrate-default does it for the embedded model): a profile records
@@ -156,7 +179,8 @@ the weights' sha256 and one calibrated on other weights is refused.\n${PROMPTS_N
   },
   {
     name: 'evaluate',
-    summary: 'every --policy at every --ratio against the full cache over a prompts file; writes leaderboard.json and leaderboard.md; resumable',
+    summary:
+      'every --policy at every --ratio against the full cache over a prompts file; writes leaderboard.json and leaderboard.md; resumable',
     usage: 'evaluate --prompts-file F [--policy P ...] [--ratio 0.04 --ratio 0.1 --ratio 0.2] --out DIR [flags]',
     flags: [
       ...model,
@@ -180,7 +204,14 @@ the weights' sha256 and one calibrated on other weights is refused.\n${PROMPTS_N
       },
       { name: 'calibrate', kind: 'boolean', help: 'calibrate a ScaleKV profile per ratio instead' },
       { name: 'calibration-prompts-file', kind: 'text', value: 'FILE', help: 'prompts for --calibrate (default: the 10 built-in ones)' },
-      { name: 'budget-rule', kind: 'text', value: 'R', repeat: true, choices: ['official', 'legacy'], help: 'repeat: every row once per rule' },
+      {
+        name: 'budget-rule',
+        kind: 'text',
+        value: 'R',
+        repeat: true,
+        choices: ['official', 'legacy'],
+        help: 'repeat: every row once per rule',
+      },
       { name: 'ablation', kind: 'boolean', help: "ScaleKV calibrated with ASI eq2, current and history alone (the paper's Fig. 6b)" },
       { name: 'keep-runs', kind: 'boolean', help: "keep every candidate's run folder, not only the references" },
       {
@@ -199,7 +230,13 @@ the weights' sha256 and one calibrated on other weights is refused.\n${PROMPTS_N
     summary: 'merge the leaderboards of an evaluation sharded over processes into one; --check scores every kept image against its prompt',
     usage: 'merge-leaderboards --part DIR [--part DIR ...] --out DIR [--check] [--complete-only]',
     flags: [
-      { name: 'part', kind: 'text', value: 'DIR', repeat: true, help: 'an evaluate --out folder; repeat (skipped while it has no leaderboard)' },
+      {
+        name: 'part',
+        kind: 'text',
+        value: 'DIR',
+        repeat: true,
+        help: 'an evaluate --out folder; repeat (skipped while it has no leaderboard)',
+      },
       { name: 'out', kind: 'text', value: 'DIR', help: 'where leaderboard.json and leaderboard.md (and prompt-check.*) go' },
       {
         name: 'check',
@@ -238,7 +275,12 @@ the weights' sha256 and one calibrated on other weights is refused.\n${PROMPTS_N
       { name: 'resolution', kind: 'text', value: 'R', repeat: true, choices: RES, help: 'repeat (default 0.25M and 1M)' },
       { name: 'policy', kind: 'text', value: 'NAME', repeat: true, choices: POLICY_NAMES, help: 'repeat (default full and scalekv)' },
       { name: 'ratio', kind: 'number', value: 'X', repeat: true, help: `repeat (default ${D.ratio})` },
-      { name: 'repeats', kind: 'integer', value: 'N', help: 'runs per row: the first builds the graphs, the fastest of the rest is kept (default 2)' },
+      {
+        name: 'repeats',
+        kind: 'integer',
+        value: 'N',
+        help: 'runs per row: the first builds the graphs, the fastest of the rest is kept (default 2)',
+      },
       { name: 'precision', kind: 'text', value: 'P', repeat: true, choices: PRECISIONS, help: 'repeat (default auto: float16 on GPUs)' },
       { name: 'runner', kind: 'text', value: 'R', choices: RUNNERS, help: 'fused per-scale graphs or layer by layer (default auto)' },
     ],
@@ -250,7 +292,11 @@ the weights' sha256 and one calibrated on other weights is refused.\n${PROMPTS_N
     flags: [
       { name: 'out', kind: 'text', value: 'DIR', help: 'where the model goes' },
       { name: 'if-missing', kind: 'boolean', help: 'keep a complete model that is already there' },
-      { name: 'calibrate', kind: 'boolean', help: 'also calibrate one 10% profile per 1:1 resolution (about 5 minutes on 2 cores; the tests need them)' },
+      {
+        name: 'calibrate',
+        kind: 'boolean',
+        help: 'also calibrate one 10% profile per 1:1 resolution (about 5 minutes on 2 cores; the tests need them)',
+      },
     ],
   },
   {
@@ -292,7 +338,8 @@ the weights' sha256 and one calibrated on other weights is refused.\n${PROMPTS_N
   },
   {
     name: 'export-case',
-    summary: 'write a teacher-forced case (weights, inputs, logits, times) for bench/torch_infinity.py; with --model, that model\'s case for tools/train/parity.py',
+    summary:
+      "write a teacher-forced case (weights, inputs, logits, times) for bench/torch_infinity.py; with --model, that model's case for tools/train/parity.py",
     usage: 'export-case [--config tiny|2b-<blocks> | --model DIR] [--out case] [--resolution 0.25M] [--provider auto] [--repeats 3]',
     flags: [
       { name: 'config', kind: 'text', value: 'NAME', help: 'tiny or 2b-<blocks> (default tiny)' },

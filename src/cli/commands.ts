@@ -57,10 +57,10 @@ export async function makeTiny(out: string, calibrate = false): Promise<void> {
       const file = `profile-${resolution}-10pct.json`;
       const prefix = `  calibrating ${resolution}: `;
       const onProgress = progressPrinter({ write: (s) => process.stderr.write(s), tty: !!process.stderr.isTTY, prefix });
-      await engine.calibrate(
-        calibrateRequest({ modelPath: out, prompts: [], resolution, provider: 'cpu', outPath: join(out, file) }),
-        { onProgress, signal: new AbortController().signal },
-      );
+      await engine.calibrate(calibrateRequest({ modelPath: out, prompts: [], resolution, provider: 'cpu', outPath: join(out, file) }), {
+        onProgress,
+        signal: new AbortController().signal,
+      });
       onProgress.done();
       profiles.push(file);
     }
@@ -127,17 +127,25 @@ function readdirSafe(dir: string): string[] {
  */
 export function tinyIsBuilt(dir: string, profiles = false): boolean {
   try {
-    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { transformer: string; vae: string; textEncoder: string; profiles?: string[] };
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+      transformer: string;
+      vae: string;
+      textEncoder: string;
+      profiles?: string[];
+    };
     const tokenizer = readFileSync(join(dir, m.textEncoder, 'tokenizer.json'), 'utf8');
     if (tokenizer !== tinyTokenizerText(INFINITY_TINY.t5)) return false;
     if (![m.transformer, m.vae, m.textEncoder].every((f: string) => existsSync(join(dir, f)))) return false;
     if (!profiles) return true;
     const files = (m.profiles ?? []).every((f: string) => existsSync(join(dir, f))) && (m.profiles ?? []).length === 4;
     // profiles from before the official rule and the per-head statistics (hack, heatkv) are rebuilt
-    return files && (m.profiles ?? []).every((f) => {
-      const p = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { settings?: { budgetRule?: string }; hack?: unknown; heat?: unknown };
-      return p.settings?.budgetRule === 'official' && p.hack && p.heat;
-    });
+    return (
+      files &&
+      (m.profiles ?? []).every((f) => {
+        const p = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { settings?: { budgetRule?: string }; hack?: unknown; heat?: unknown };
+        return p.settings?.budgetRule === 'official' && p.hack && p.heat;
+      })
+    );
   } catch {
     return false;
   }

@@ -19,7 +19,11 @@ export function startGpuMemorySampler(intervalMs = 50): GpuMemorySampler | null 
   const gpu = probe.stdout.trim().split('\n')[0];
   let peak = 0;
   let buf = '';
-  const child: ChildProcess = spawn('nvidia-smi', ['--query-gpu=memory.used', '--format=csv,noheader,nounits', `-lms`, String(intervalMs)], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child: ChildProcess = spawn(
+    'nvidia-smi',
+    ['--query-gpu=memory.used', '--format=csv,noheader,nounits', `-lms`, String(intervalMs)],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
   child.stdout!.setEncoding('utf8');
   child.stdout!.on('data', (s: string) => {
     buf += s;

@@ -209,7 +209,9 @@ async function run(a: ParsedArgs, ctx: JobContext): Promise<number> {
       );
       const s = report.shares;
       const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
-      console.log(`${report.count} prompts: colour ${pct(s.colour)}, colour+position ${pct(s.colourPosition)}, all three ${pct(s.colourPositionShape)}`);
+      console.log(
+        `${report.count} prompts: colour ${pct(s.colour)}, colour+position ${pct(s.colourPosition)}, all three ${pct(s.colourPositionShape)}`,
+      );
       console.log(mdPath);
       console.log(jsonPath);
       return 0;
@@ -233,7 +235,9 @@ async function run(a: ParsedArgs, ctx: JobContext): Promise<number> {
       console.log(exportBudget(required(a, 'in'), required(a, 'out')));
       return 0;
     case 'describe': {
-      const r = await withEngine((e) => e.describeModel({ modelPath: path(a, 'model'), provider: str(a, 'provider', DEFAULTS.provider) as ProviderSetting }));
+      const r = await withEngine((e) =>
+        e.describeModel({ modelPath: path(a, 'model'), provider: str(a, 'provider', DEFAULTS.provider) as ProviderSetting }),
+      );
       console.log(JSON.stringify(r, null, 2));
       return 0;
     }

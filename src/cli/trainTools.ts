@@ -46,7 +46,8 @@ function trainedT5Config(vocabSize: number): T5Config {
 export function makeTextEncoder(a: ParsedArgs): string {
   const out = resolve(str(a, 'out', 'flan-t5-shapes')!);
   const words = str(a, 'dataset') ? datasetWords(resolve(str(a, 'dataset')!)) : list(a, 'word');
-  if (!words.length) throw new ScaleKVError('E_INVALID_REQUEST', 'make-text-encoder needs --dataset DIR (its dataset.json vocabulary) or --word W ...');
+  if (!words.length)
+    throw new ScaleKVError('E_INVALID_REQUEST', 'make-text-encoder needs --dataset DIR (its dataset.json vocabulary) or --word W ...');
   writeTinyT5(out, trainedT5Config(num(a, 'vocab-size', 512)), { words, seed: num(a, 'seed', 2024), relStd: num(a, 'rel-std', 2) });
   return out;
 }
@@ -103,7 +104,10 @@ export async function exportModelCase(a: ParsedArgs): Promise<string> {
         tau: 1,
         topK: 0,
         topP: 0,
-        policy: createPolicy({ name: 'full' }, { depth: cfg.depth, numHeads: cfg.numHeads, headDim: cfg.embedDim / cfg.numHeads, schedule }),
+        policy: createPolicy(
+          { name: 'full' },
+          { depth: cfg.depth, numHeads: cfg.numHeads, headDim: cfg.embedDim / cfg.numHeads, schedule },
+        ),
         queryMode: 'code',
         recordRetention: false,
         forcedBits: forced,

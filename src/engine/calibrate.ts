@@ -9,7 +9,17 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { KvPolicy } from '../kvcache/policy';
 import { scaleSchedule } from '../model/schedule';
-import { AsiAccumulator, ASI_DEFINITIONS, checkAsiMode, checkAsiTopK, classifyLayers, DEFAULT_ASI_MODE, DEFAULT_ASI_TOP_K, rankDrafters, type AsiState } from '../scalekv/asi';
+import {
+  AsiAccumulator,
+  ASI_DEFINITIONS,
+  checkAsiMode,
+  checkAsiTopK,
+  classifyLayers,
+  DEFAULT_ASI_MODE,
+  DEFAULT_ASI_TOP_K,
+  rankDrafters,
+  type AsiState,
+} from '../scalekv/asi';
 import { allocateBudgets } from '../scalekv/budgets';
 import { HeadStatsAccumulator, type HeadStatsState } from '../scalekv/headStats';
 import { defaultDrafterPairs, officialEligibleScales, uniformTokensPerLayer } from '../scalekv/officialRule';
@@ -46,15 +56,21 @@ interface SavedState {
   heads: HeadStatsState;
 }
 
-export async function calibrateProfile(m: LoadedModel, req: CalibrateRequest, ctx: JobContext): Promise<{ profile: ScaleKVProfile; profilePath: string }> {
+export async function calibrateProfile(
+  m: LoadedModel,
+  req: CalibrateRequest,
+  ctx: JobContext,
+): Promise<{ profile: ScaleKVProfile; profilePath: string }> {
   const schedule = scaleSchedule(req.aspectRatio, req.resolution);
   const prompts = req.prompts?.length ? req.prompts : DEFAULT_CALIBRATION_PROMPTS;
-  if (prompts.some((p) => typeof p !== 'string' || !p.trim())) throw new ScaleKVError('E_INVALID_REQUEST', 'Calibration prompts must be non-empty text.');
+  if (prompts.some((p) => typeof p !== 'string' || !p.trim()))
+    throw new ScaleKVError('E_INVALID_REQUEST', 'Calibration prompts must be non-empty text.');
   const cfg = m.cfg;
   const asiMode = checkAsiMode(req.asiMode ?? DEFAULT_ASI_MODE);
   const asiTopK = checkAsiTopK(req.asiTopK ?? DEFAULT_ASI_TOP_K);
   const budgetRule = req.budgetRule ?? 'official';
-  if (budgetRule !== 'official' && budgetRule !== 'legacy') throw new ScaleKVError('E_INVALID_REQUEST', `budgetRule must be official or legacy, got ${JSON.stringify(budgetRule)}.`);
+  if (budgetRule !== 'official' && budgetRule !== 'legacy')
+    throw new ScaleKVError('E_INVALID_REQUEST', `budgetRule must be official or legacy, got ${JSON.stringify(budgetRule)}.`);
   const settings: ProfileSettings = {
     ...DEFAULT_SETTINGS,
     targetRatio: req.targetRatio,
@@ -71,7 +87,10 @@ export async function calibrateProfile(m: LoadedModel, req: CalibrateRequest, ct
   if (budgetRule === 'official') {
     const pairs = req.drafterPairs ?? defaultDrafterPairs(cfg.depth, eligible.length);
     if (!Number.isInteger(pairs) || pairs < 0 || pairs > cfg.depth * eligible.length) {
-      throw new ScaleKVError('E_INVALID_REQUEST', `drafterPairs (N_d) must be a whole number from 0 to the ${cfg.depth * eligible.length} layer-scale pairs that can be compressed at this ratio, got ${pairs}.`);
+      throw new ScaleKVError(
+        'E_INVALID_REQUEST',
+        `drafterPairs (N_d) must be a whole number from 0 to the ${cfg.depth * eligible.length} layer-scale pairs that can be compressed at this ratio, got ${pairs}.`,
+      );
     }
     settings.drafterPairs = pairs;
   }
@@ -128,7 +147,14 @@ export async function calibrateProfile(m: LoadedModel, req: CalibrateRequest, ct
         recordRetention: false,
         skipDecode: true,
         signal: ctx.signal,
-        onProgress: (p) => ctx.onProgress({ ...p, stage: 'calibrate', prompt: i, fraction: (i + p.fraction) / prompts.length, message: `Prompt ${i + 1}/${prompts.length}: ${p.message}` }),
+        onProgress: (p) =>
+          ctx.onProgress({
+            ...p,
+            stage: 'calibrate',
+            prompt: i,
+            fraction: (i + p.fraction) / prompts.length,
+            message: `Prompt ${i + 1}/${prompts.length}: ${p.message}`,
+          }),
       });
     } catch (e) {
       // keep only whole prompts in the saved statistics
@@ -137,12 +163,17 @@ export async function calibrateProfile(m: LoadedModel, req: CalibrateRequest, ct
       throw e;
     }
     acc.state.prompts = i + 1;
-    writeFileAtomic(statePath, JSON.stringify({ version: 2, ...key, prompts, asi: acc.toJSON(), heads: heads.toJSON() } satisfies SavedState));
+    writeFileAtomic(
+      statePath,
+      JSON.stringify({ version: 2, ...key, prompts, asi: acc.toJSON(), heads: heads.toJSON() } satisfies SavedState),
+    );
   }
 
   const { perLayer, perHead } = acc.index(asiMode);
   const roles =
-    budgetRule === 'official' ? rankDrafters(perLayer, eligible, settings.drafterPairs!) : perLayer.map((asi) => classifyLayers(asi, settings.draftersPerScale));
+    budgetRule === 'official'
+      ? rankDrafters(perLayer, eligible, settings.drafterPairs!)
+      : perLayer.map((asi) => classifyLayers(asi, settings.draftersPerScale));
   const means = acc.allMeans();
   const round = (v: number) => Number(v.toFixed(6));
   const r2 = (x: number[][]) => x.map((l) => l.map(round));

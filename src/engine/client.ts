@@ -101,8 +101,16 @@ export class EngineClient {
         if (this.child !== child) return;
         this.child = null;
         this.ready = null;
-        const why = signal === 'SIGKILL' ? 'was killed (out of memory, or stopped after a cancel)' : signal ? `stopped by ${signal}` : `exited with code ${code}`;
-        const err = new ScaleKVError('E_WORKER_CRASHED', `The engine process ${why}. Your files are unchanged; the next request starts a new engine.`);
+        const why =
+          signal === 'SIGKILL'
+            ? 'was killed (out of memory, or stopped after a cancel)'
+            : signal
+              ? `stopped by ${signal}`
+              : `exited with code ${code}`;
+        const err = new ScaleKVError(
+          'E_WORKER_CRASHED',
+          `The engine process ${why}. Your files are unchanged; the next request starts a new engine.`,
+        );
         reject(err);
         for (const t of this.stopping.values()) clearTimeout(t);
         this.stopping.clear();
@@ -177,10 +185,12 @@ export class EngineClient {
     const id = this.nextId++;
     return new Promise<EngineReplyOf[M]>((resolve, reject) => {
       let limit: NodeJS.Timeout | undefined;
-      const settle = <T>(f: (x: T) => void) => (x: T) => {
-        clearTimeout(limit);
-        f(x);
-      };
+      const settle =
+        <T>(f: (x: T) => void) =>
+        (x: T) => {
+          clearTimeout(limit);
+          f(x);
+        };
       const entry: Pending = {
         // the process answers id with the reply of the method it was called with (its handlers are typed per method)
         resolve: settle((r) => resolve(r as EngineReplyOf[M])),
@@ -225,7 +235,10 @@ export class EngineClient {
     this.child = null;
     this.ready = null;
     child.kill('SIGKILL');
-    const err = new ScaleKVError('E_WORKER_CRASHED', 'The engine process stopped. Your files are unchanged; the next request starts a new one.');
+    const err = new ScaleKVError(
+      'E_WORKER_CRASHED',
+      'The engine process stopped. Your files are unchanged; the next request starts a new one.',
+    );
     this.afterDeath(child, err);
   }
 

@@ -17,13 +17,22 @@ export function formatCompareTable(ref: RunRecord, cands: RunRecord[], reports: 
     const r = reports[i];
     const ps = r.images.map((x) => x.psnr);
     const ss = r.images.map((x) => x.ssim);
-    const mean = (a: number[]) => (a.some((v) => v === Infinity) && a.every((v) => v === Infinity) ? Infinity : a.reduce((p, q) => p + q, 0) / a.length);
+    const mean = (a: number[]) =>
+      a.some((v) => v === Infinity) && a.every((v) => v === Infinity) ? Infinity : a.reduce((p, q) => p + q, 0) / a.length;
     lines.push(
       `| ${c.request.policy.name} | ${c.request.policy.ratio ?? '-'} | ${mb(c.kv.finalHeldBytes)} | ${fmt(r.kvHeldRatio, 3)} | ${mb(c.kv.peakBytes)} | ${fmt(r.kvPeakRatio, 3)} | ${fmt(mean(ps))} | ${fmt(mean(ss), 4)} | n/a | ${fmt(r.tokenAgreement.at(-1)?.agreement ?? NaN, 3)} | ${fmt(c.totalMs, 0)} | ${fmt(c.totalMs / ref.totalMs, 2)} |`,
     );
   });
-  lines.push('', 'Per-scale time (ms):', '', `| scale | full | ${cands.map((c) => c.request.policy.name).join(' | ')} |`, `|---|---|${cands.map(() => '---').join('|')}|`);
-  ref.timings.forEach((t, si) => lines.push(`| ${si} | ${fmt(t.ms, 1)} | ${cands.map((c) => fmt(c.timings[si]?.ms ?? NaN, 1)).join(' | ')} |`));
+  lines.push(
+    '',
+    'Per-scale time (ms):',
+    '',
+    `| scale | full | ${cands.map((c) => c.request.policy.name).join(' | ')} |`,
+    `|---|---|${cands.map(() => '---').join('|')}|`,
+  );
+  ref.timings.forEach((t, si) =>
+    lines.push(`| ${si} | ${fmt(t.ms, 1)} | ${cands.map((c) => fmt(c.timings[si]?.ms ?? NaN, 1)).join(' | ')} |`),
+  );
   lines.push('', reports[0]?.lpipsNote ?? '', '');
   return lines.join('\n');
 }

@@ -370,12 +370,7 @@ async function unpackFiles(nupkg: string, files: CudaSource['files'], destDir: s
 }
 
 /** storage/onnxruntime-cuda/<ortVersion>-<platform>-<arch> */
-function cudaFolder(
-  storageDir: string,
-  ortVersion: string,
-  platform: string = process.platform,
-  arch: string = process.arch,
-): string {
+function cudaFolder(storageDir: string, ortVersion: string, platform: string = process.platform, arch: string = process.arch): string {
   return join(storageDir, 'onnxruntime-cuda', `${ortVersion}-${platform}-${arch}`);
 }
 

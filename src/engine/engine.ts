@@ -218,7 +218,8 @@ async function compareRuns(
   req: CompareRequest,
   ctx: JobContext,
 ): Promise<CompareResult> {
-  if (!req.policies.length) throw new ScaleKVError('E_INVALID_REQUEST', 'Compare needs at least one policy besides the full-cache reference.');
+  if (!req.policies.length)
+    throw new ScaleKVError('E_INVALID_REQUEST', 'Compare needs at least one policy besides the full-cache reference.');
   prepareOutputFolder(req.outDir);
   const sub = (i: number, n: number): JobContext => ({
     ...ctx,
@@ -276,5 +277,3 @@ function unknownWordNotices(m: Pick<LoadedModel, 'unknownWords'>, prompts: strin
     return [{ kind: 'unknown-words', prompt, words, message }];
   });
 }
-
-

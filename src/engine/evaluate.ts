@@ -129,10 +129,14 @@ export async function evaluatePolicies(engine: EvaluationEngine, request: Evalua
   const calibrated = calibrates(req);
   const profileRows = plan.filter((r) => usesProfile(r.policy));
   const needs = calibrated
-    ? [...new Map(profileRows.map((r) => {
-        const mode = r.asiMode ?? (req.ablation ? 'eq2' : undefined);
-        return [profileKey(r.budgetRule, mode, r.ratio), { rule: r.budgetRule, mode, ratio: r.ratio }] as const;
-      })).entries()]
+    ? [
+        ...new Map(
+          profileRows.map((r) => {
+            const mode = r.asiMode ?? (req.ablation ? 'eq2' : undefined);
+            return [profileKey(r.budgetRule, mode, r.ratio), { rule: r.budgetRule, mode, ratio: r.ratio }] as const;
+          }),
+        ).entries(),
+      ]
     : [];
   let fromSet = new Map<string, string>();
   const profileFor = (r: PlannedRow): string | undefined => {
@@ -415,7 +419,7 @@ function notes(
   }
   if (req.ablation) {
     out.push(
-      "The ablation calibrates ScaleKV with asiMode eq2 (the product of both factors, Eq. 2), current (the current-map attention share " +
+      'The ablation calibrates ScaleKV with asiMode eq2 (the product of both factors, Eq. 2), current (the current-map attention share ' +
         "alone) and history (the history top-K' share alone), as in the paper's Fig. 6b.",
     );
     for (const ratio of req.ratios) {

@@ -155,6 +155,9 @@ export function matchProfiles(rows: PlannedRow[], set: GivenProfile[]): Map<stri
  * running the same evaluation again (after a cancel, a crash, a closed window) resumes it.
  */
 export function evaluationFolder(root: string, req: Omit<EvaluateRequest, 'outDir'>): string {
-  const hash = createHash('sha256').update(JSON.stringify({ ...req, outDir: undefined })).digest('hex').slice(0, 12);
+  const hash = createHash('sha256')
+    .update(JSON.stringify({ ...req, outDir: undefined }))
+    .digest('hex')
+    .slice(0, 12);
   return join(root, 'evaluations', `${req.resolution}-${req.prompts.length}p-${hash}`);
 }

@@ -61,7 +61,13 @@ export class FusedModel {
     private readonly uploaders: ort.InferenceSession[],
   ) {}
 
-  static async create(cfg: InfinityConfig, ws: WeightSource, ep: ExecutionProvider, precision: StepPrecision, signal?: AbortSignal): Promise<FusedModel> {
+  static async create(
+    cfg: InfinityConfig,
+    ws: WeightSource,
+    ep: ExecutionProvider,
+    precision: StepPrecision,
+    signal?: AbortSignal,
+  ): Promise<FusedModel> {
     const list = stepWeights(cfg, ws);
     const weights: Record<string, ort.Tensor> = {};
     let bytes = 0;
@@ -73,7 +79,8 @@ export class FusedModel {
         const data = w.read();
         bytes += data.length * (dt === 'float16' ? 2 : 4);
         if (ep === 'cpu') {
-          weights[`w.${w.name}`] = dt === 'float16' ? new ort.Tensor('float16', toHalf(data), w.dims) : new ort.Tensor('float32', data, w.dims);
+          weights[`w.${w.name}`] =
+            dt === 'float16' ? new ort.Tensor('float16', toHalf(data), w.dims) : new ort.Tensor('float32', data, w.dims);
           continue;
         }
         // a device tensor comes out of a session run: push each weight through a graph once, which
@@ -97,7 +104,16 @@ export class FusedModel {
   }
 
   async session(plan: ScaleStepPlan): Promise<ort.InferenceSession> {
-    const key = JSON.stringify({ ...plan, ropeCos: undefined, ropeSin: undefined, chunkFor: undefined, layers: plan.layers.map((l) => [l.pastLen, l.select && { ...l.select, windowKeys: [...l.select.windowKeys], windowQueries: [...l.select.windowQueries] }]) });
+    const key = JSON.stringify({
+      ...plan,
+      ropeCos: undefined,
+      ropeSin: undefined,
+      chunkFor: undefined,
+      layers: plan.layers.map((l) => [
+        l.pastLen,
+        l.select && { ...l.select, windowKeys: [...l.select.windowKeys], windowQueries: [...l.select.windowQueries] },
+      ]),
+    });
     const hit = this.sessions.get(key);
     if (hit) {
       this.sessions.delete(key); // most recently used last
@@ -183,7 +199,13 @@ export function fusedRunner(
       step.onLayer(0, true);
       const session = await model.session(plan);
       step.check();
-      const feeds: Record<string, ort.Tensor> = { ...model.weights, gss: cond.gss, head_ss: cond.headSS, ca_kv: cond.caKv, ca_bias: cond.caBias };
+      const feeds: Record<string, ort.Tensor> = {
+        ...model.weights,
+        gss: cond.gss,
+        head_ss: cond.headSS,
+        ca_kv: cond.caKv,
+        ca_bias: cond.caBias,
+      };
       if (si === 0) feeds.x0 = cond.x0;
       else feeds.codes = new ort.Tensor('float32', step.codes!, [o.rows, L, cfg.codebookDim]);
       caches.forEach((c, l) => {

@@ -11,7 +11,16 @@ import type { InfinityConfig } from '../model/config';
 import { cumulativeTokens, scaleSchedule } from '../model/schedule';
 import { interpolateBilinear } from '../model/vae';
 import { cancelled, ScaleKVError } from '../shared/errors';
-import type { ExecutionProvider, KvReport, KvScaleStat, Precision, Progress, ScaleShape, ScaleTiming, WindowQueryMode } from '../shared/types';
+import type {
+  ExecutionProvider,
+  KvReport,
+  KvScaleStat,
+  Precision,
+  Progress,
+  ScaleShape,
+  ScaleTiming,
+  WindowQueryMode,
+} from '../shared/types';
 import { planScales, fusedRunner, type FusedModel } from './fusedRunner';
 import type { InfinitySessions } from './infinitySessions';
 import { layerwiseRunner, type ConditioningTensors, type ScaleRunner } from './scaleRunner';
@@ -169,7 +178,8 @@ export async function generateImages(model: GenerationModel, o: GenerationOption
       // ---- BSQ codes: bits -> +-1/sqrt(d), accumulated at the final size; next input resampled from the sum
       const inv = 1 / Math.sqrt(d);
       const scaleCodes = new Float32Array(B * d * L); // [B, d, h, w]
-      for (let b = 0; b < B; b++) for (let t = 0; t < L; t++) for (let j = 0; j < d; j++) scaleCodes[(b * d + j) * L + t] = bits[(b * L + t) * d + j] ? inv : -inv;
+      for (let b = 0; b < B; b++)
+        for (let t = 0; t < L; t++) for (let j = 0; j < d; j++) scaleCodes[(b * d + j) * L + t] = bits[(b * L + t) * d + j] ? inv : -inv;
       if (si === total - 1) {
         for (let i = 0; i < summed.length; i++) summed[i] += scaleCodes[i];
       } else {
@@ -182,7 +192,14 @@ export async function generateImages(model: GenerationModel, o: GenerationOption
         const Ln = nxt.h * nxt.w;
         const next = new Float32Array(rows * Ln * d); // [rows, L, d]
         for (let b = 0; b < B; b++) {
-          const down = interpolateBilinear(summed.subarray(b * d * last.h * last.w, (b + 1) * d * last.h * last.w), d, last.h, last.w, nxt.h, nxt.w);
+          const down = interpolateBilinear(
+            summed.subarray(b * d * last.h * last.w, (b + 1) * d * last.h * last.w),
+            d,
+            last.h,
+            last.w,
+            nxt.h,
+            nxt.w,
+          );
           for (let t = 0; t < Ln; t++) for (let j = 0; j < d; j++) next[(b * Ln + t) * d + j] = down[j * Ln + t];
         }
         if (guided) next.copyWithin(B * Ln * d, 0, B * Ln * d);
@@ -219,7 +236,18 @@ export async function generateImages(model: GenerationModel, o: GenerationOption
     finalHeldBytes: perScale[total - 1].heldBytes,
     finalFullBytes: perScale[total - 1].fullBytes,
   };
-  return { schedule, images, width: last.w * 16, height: last.h * 16, bits: bitsPerScale, timings, kv, retention, runner: runner.kind, precision: bpe === 2 ? 'fp16' : 'fp32' };
+  return {
+    schedule,
+    images,
+    width: last.w * 16,
+    height: last.h * 16,
+    bits: bitsPerScale,
+    timings,
+    kv,
+    retention,
+    runner: runner.kind,
+    precision: bpe === 2 ? 'fp16' : 'fp32',
+  };
 }
 
 /** float16 wherever a GPU provider runs the model, float32 on the CPU (its kernels are float32). */
@@ -227,7 +255,11 @@ export function resolvePrecision(p: Precision | undefined, ep: ExecutionProvider
   const want = p ?? 'auto';
   if (want === 'fp32') return 'float32';
   if (want === 'fp16') {
-    if (ep === 'cpu') throw new ScaleKVError('E_INVALID_REQUEST', 'float16 runs on a GPU provider (webgpu or cuda); the CPU provider runs float32. Use precision auto or fp32.');
+    if (ep === 'cpu')
+      throw new ScaleKVError(
+        'E_INVALID_REQUEST',
+        'float16 runs on a GPU provider (webgpu or cuda); the CPU provider runs float32. Use precision auto or fp32.',
+      );
     return 'float16';
   }
   return ep === 'cpu' ? 'float32' : 'float16';
@@ -247,7 +279,11 @@ async function chooseRunner(
   if (plans) {
     return fusedRunner(await model.fused!(precision, o.signal), cond, { rows, plans, retention, queryChunk: o.queryChunk, finalGrid });
   }
-  if (o.runner === 'fused') throw new ScaleKVError('E_INVALID_REQUEST', `The ${o.policy.name} policy decides on the host after every layer, so it runs layer by layer.`);
+  if (o.runner === 'fused')
+    throw new ScaleKVError(
+      'E_INVALID_REQUEST',
+      `The ${o.policy.name} policy decides on the host after every layer, so it runs layer by layer.`,
+    );
   if (precision === 'float16') {
     // the layer-by-layer graphs are float32; say so rather than report a precision that did not run
     o.onProgress?.({ stage: 'encode', fraction: 0, message: `${o.policy.name} runs layer by layer in float32` });

@@ -52,7 +52,8 @@ export class InfinitySessions {
     const conditioning = await createSession(buildConditioningGraph(cfg, ws), ep, ['ca_kv', 'ca_bias', 'gss', 'head_ss', 'x0']);
     const embed = await createSession(buildEmbedGraph(cfg, ws), ep, ['x']);
     const head = await createSession(buildHeadGraph(cfg, ws), ep);
-    const gather = ep === 'webgpu' ? await createSession(buildKvGatherGraph(cfg.numHeads, cfg.embedDim / cfg.numHeads), ep, ['k_kept', 'v_kept']) : null;
+    const gather =
+      ep === 'webgpu' ? await createSession(buildKvGatherGraph(cfg.numHeads, cfg.embedDim / cfg.numHeads), ep, ['k_kept', 'v_kept']) : null;
     const s = new InfinitySessions(cfg, ep, ws, conditioning, embed, head, gather);
     return s;
   }
@@ -86,7 +87,17 @@ export class InfinitySessions {
 
   async runBlock(
     i: number,
-    feeds: { x: ort.Tensor; gss: ort.Tensor; cos: Float32Array; sin: Float32Array; pastK: ort.Tensor; pastV: ort.Tensor; caKv: ort.Tensor; caBias: ort.Tensor; L: number },
+    feeds: {
+      x: ort.Tensor;
+      gss: ort.Tensor;
+      cos: Float32Array;
+      sin: Float32Array;
+      pastK: ort.Tensor;
+      pastV: ort.Tensor;
+      caKv: ort.Tensor;
+      caBias: ort.Tensor;
+      L: number;
+    },
     win: { idx: Int32Array | null; mode: 'code' | 'paper' },
     colsum: boolean,
     /** K' for the ASI factors (already clamped to the history length), 0 for none */
@@ -114,7 +125,13 @@ export class InfinitySessions {
         ca_bias: feeds.caBias,
         // never an empty index: the WebGPU provider mis-copies zero-sized outputs on later runs, so a
         // one-row window is computed and simply not fetched when the policy wants none
-        win_idx: W ? new ort.Tensor('int64', BigInt64Array.from(win.idx!, (v) => BigInt(v)), [W]) : new ort.Tensor('int64', BigInt64Array.of(0n), [1]),
+        win_idx: W
+          ? new ort.Tensor(
+              'int64',
+              BigInt64Array.from(win.idx!, (v) => BigInt(v)),
+              [W],
+            )
+          : new ort.Tensor('int64', BigInt64Array.of(0n), [1]),
         ...(asi ? { asi_k: new ort.Tensor('int64', BigInt64Array.of(BigInt(asiTopK)), [1]) } : {}),
       },
       fetches,

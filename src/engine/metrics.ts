@@ -43,17 +43,19 @@ export function ssim(a: Uint8Array, b: Uint8Array, C: number, H: number, W: numb
   const Wo = W - win + 1;
   const blur = (src: Float64Array): Float64Array => {
     const tmp = new Float64Array(H * Wo);
-    for (let y = 0; y < H; y++) for (let x = 0; x < Wo; x++) {
-      let s = 0;
-      for (let k = 0; k < win; k++) s += g[k] * src[y * W + x + k];
-      tmp[y * Wo + x] = s;
-    }
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < Wo; x++) {
+        let s = 0;
+        for (let k = 0; k < win; k++) s += g[k] * src[y * W + x + k];
+        tmp[y * Wo + x] = s;
+      }
     const out = new Float64Array(Ho * Wo);
-    for (let y = 0; y < Ho; y++) for (let x = 0; x < Wo; x++) {
-      let s = 0;
-      for (let k = 0; k < win; k++) s += g[k] * tmp[(y + k) * Wo + x];
-      out[y * Wo + x] = s;
-    }
+    for (let y = 0; y < Ho; y++)
+      for (let x = 0; x < Wo; x++) {
+        let s = 0;
+        for (let k = 0; k < win; k++) s += g[k] * tmp[(y + k) * Wo + x];
+        out[y * Wo + x] = s;
+      }
     return out;
   };
   let total = 0;

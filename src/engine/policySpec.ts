@@ -73,7 +73,10 @@ export function resolvePolicySpec(
       }
     });
     if (!same.length) {
-      throw new ScaleKVError('E_PROFILE_MODEL_MISMATCH', `None of the model's shipped profiles fits its layers and heads; calibrate one (ScaleKV: Calibrate, or scalekv calibrate).`);
+      throw new ScaleKVError(
+        'E_PROFILE_MODEL_MISMATCH',
+        `None of the model's shipped profiles fits its layers and heads; calibrate one (ScaleKV: Calibrate, or scalekv calibrate).`,
+      );
     }
     const d = derivedProfile(same, model, spec.ratio ?? 0.1, spec.windowSize);
     notices.push(d.notice);

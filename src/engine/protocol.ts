@@ -43,7 +43,12 @@ export type EngineEvent =
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
 
 /** Runs one call on the handlers; the reply's type follows the method. */
-export function dispatch<M extends EngineMethod>(handlers: EngineHandlers, method: M, request: EngineRequestOf[M], ctx: JobContext): Promise<EngineReplyOf[M]> {
+export function dispatch<M extends EngineMethod>(
+  handlers: EngineHandlers,
+  method: M,
+  request: EngineRequestOf[M],
+  ctx: JobContext,
+): Promise<EngineReplyOf[M]> {
   const handler: EngineHandlers[M] = handlers[method];
   return handler(request, ctx);
 }

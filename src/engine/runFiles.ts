@@ -65,7 +65,8 @@ export function readTokens(dir: string, run: RunRecord, codebookDim: number): Ui
   let o = 0;
   for (const s of run.schedule) {
     const n = B * s.h * s.w * codebookDim;
-    if (o + n > all.length) throw new ScaleKVError('E_CHECKPOINT_TRUNCATED', `${join(dir, 'tokens.bin')} is shorter than the run's schedule needs.`);
+    if (o + n > all.length)
+      throw new ScaleKVError('E_CHECKPOINT_TRUNCATED', `${join(dir, 'tokens.bin')} is shorter than the run's schedule needs.`);
     out.push(all.subarray(o, o + n));
     o += n;
   }

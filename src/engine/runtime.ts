@@ -80,7 +80,13 @@ export async function chooseProvider(setting: string): Promise<ProviderInfo> {
   if (setting !== 'auto' && !ORDER.includes(setting as ExecutionProvider)) {
     throw new ScaleKVError('E_PROVIDER_UNKNOWN', `Unknown execution provider '${setting}'. Use one of: auto, ${ORDER.join(', ')}.`);
   }
-  const wanted = setting === 'auto' ? ORDER : [setting as ExecutionProvider, ...ORDER.filter((e) => e !== setting && ORDER.indexOf(e) > ORDER.indexOf(setting as ExecutionProvider))];
+  const wanted =
+    setting === 'auto'
+      ? ORDER
+      : [
+          setting as ExecutionProvider,
+          ...ORDER.filter((e) => e !== setting && ORDER.indexOf(e) > ORDER.indexOf(setting as ExecutionProvider)),
+        ];
   const failures: string[] = [];
   const bundled = new Map((ort.listSupportedBackends?.() ?? []).map((b: { name: string; bundled: boolean }) => [b.name, b.bundled]));
   for (const ep of wanted) {

@@ -84,7 +84,17 @@ export function layerwiseRunner(
         const needs = o.policy.needs(l, si, cacheLen, schedule);
         const out = await sessions.runBlock(
           l,
-          { x, gss: cond.gss, cos: step.rope.cos, sin: step.rope.sin, pastK: cache.k, pastV: cache.v, caKv: cond.caKv, caBias: cond.caBias, L },
+          {
+            x,
+            gss: cond.gss,
+            cos: step.rope.cos,
+            sin: step.rope.sin,
+            pastK: cache.k,
+            pastV: cache.v,
+            caKv: cond.caKv,
+            caBias: cond.caBias,
+            L,
+          },
           { idx: needs.windowQueries, mode: needs.queryMode ?? o.queryMode },
           needs.colsum,
           // the graph's TopK needs a history of at least K' keys: clamp, and none without history
@@ -113,7 +123,10 @@ export function layerwiseRunner(
         });
         if (sel) {
           if (sel.keep.length !== o.rows * H * sel.perHead) {
-            throw new ScaleKVError('E_INTERNAL', `Policy ${o.policy.name} returned ${sel.keep.length} indices for ${o.rows}x${H}x${sel.perHead}.`);
+            throw new ScaleKVError(
+              'E_INTERNAL',
+              `Policy ${o.policy.name} returned ${sel.keep.length} indices for ${o.rows}x${H}x${sel.perHead}.`,
+            );
           }
           live -= cache.bytes(F32);
           await cache.evict(sel, gatherer);

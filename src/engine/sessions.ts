@@ -31,7 +31,8 @@ export function sessionOptions(ep: ExecutionProvider, gpuOutputs: string[] = [])
   // SCALEKV_WEBGPU_FP32_ACCUMULATION=1: float16 MatMul accumulating in float32, where the provider has it
   const acc = process.env.SCALEKV_WEBGPU_FP32_ACCUMULATION === '1';
   if (acc) (webgpu as Record<string, unknown>).enableMatmulFp32Accumulation = true;
-  const provider = ep === 'webgpu' && (cache || validation || acc) ? (webgpu as unknown as ort.InferenceSession.ExecutionProviderConfig) : ep;
+  const provider =
+    ep === 'webgpu' && (cache || validation || acc) ? (webgpu as unknown as ort.InferenceSession.ExecutionProviderConfig) : ep;
   // SCALEKV_CPU_THREADS=N: intra-op threads on the CPU provider (cpuThreads.ts)
   const o: ort.InferenceSession.SessionOptions = {
     executionProviders: [provider],

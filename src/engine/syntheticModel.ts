@@ -11,7 +11,11 @@ import type { GenerationModel } from './generate';
 import { fusedWeightCache } from './fusedRunner';
 import { InfinitySessions } from './infinitySessions';
 
-export async function syntheticModel(cfg: InfinityConfig, ep: ExecutionProvider, textLen = 24): Promise<GenerationModel & { release(): Promise<void> }> {
+export async function syntheticModel(
+  cfg: InfinityConfig,
+  ep: ExecutionProvider,
+  textLen = 24,
+): Promise<GenerationModel & { release(): Promise<void> }> {
   const ws = makeTinyInfinityWeights(cfg, 99, cfg.depth % 2 === 0 ? 2 : 1, cfg.embedDim >= 1024 ? uniformNoise : gaussian);
   const sessions = await InfinitySessions.create(cfg, ws, ep);
   const cfgUncond = ws.get('cfg_uncond');
@@ -31,7 +35,8 @@ export async function syntheticModel(cfg: InfinityConfig, ep: ExecutionProvider,
       for (let b = 0; b < B; b++)
         for (let c = 0; c < 3; c++)
           for (let y = 0; y < h * 16; y++)
-            for (let x = 0; x < w * 16; x++) out[((b * 3 + c) * h * 16 + y) * w * 16 + x] = Math.tanh(4 * z[((b * d + c) * h + (y >> 4)) * w + (x >> 4)]);
+            for (let x = 0; x < w * 16; x++)
+              out[((b * 3 + c) * h * 16 + y) * w * 16 + x] = Math.tanh(4 * z[((b * d + c) * h + (y >> 4)) * w + (x >> 4)]);
       return out;
     },
     fused: (precision, signal) => fused.get(precision, signal),

@@ -32,7 +32,13 @@ export class TextEncoder {
     }
   }
 
-  static async fromWeights(config: T5Config, tokenizer: UnigramTokenizer, ws: WeightSource, ep: ExecutionProvider, maxLength = 512): Promise<TextEncoder> {
+  static async fromWeights(
+    config: T5Config,
+    tokenizer: UnigramTokenizer,
+    ws: WeightSource,
+    ep: ExecutionProvider,
+    maxLength = 512,
+  ): Promise<TextEncoder> {
     const session = await createSession(buildT5EncoderGraph(config, ws), ep);
     return new TextEncoder(config, tokenizer, session, maxLength);
   }

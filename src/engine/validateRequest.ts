@@ -25,6 +25,7 @@ export function validateGenerate(req: GenerateRequest): void {
   if (req.prompts.some((p) => typeof p !== 'string' || !p.trim())) bad('Prompts must be non-empty text.');
   validateSampling(req);
   // policy name and ratio before the model loads: a typo should not cost a model load
-  if (!req.policy || !POLICY_NAMES.includes(req.policy.name)) bad(`Unknown policy '${req.policy?.name}'. Valid policies: ${POLICY_NAMES.join(', ')}.`);
+  if (!req.policy || !POLICY_NAMES.includes(req.policy.name))
+    bad(`Unknown policy '${req.policy?.name}'. Valid policies: ${POLICY_NAMES.join(', ')}.`);
   if (req.policy.ratio !== undefined) checkRatio(req.policy.ratio);
 }

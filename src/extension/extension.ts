@@ -41,11 +41,14 @@ export function activate(ctx: vscode.ExtensionContext): ScaleKVApi {
   }
   ctx.subscriptions.push(vscode.window.registerWebviewViewProvider(SidebarView.id, sidebar));
   registerVisualizerSerializer(ctx, state.loadProfile);
-  ctx.subscriptions.push(new ScaleKVNotebookController(engine, () => ({ ...state.settings(), outDir: state.outputRoot(), profilePath: state.profilePath })));
+  ctx.subscriptions.push(
+    new ScaleKVNotebookController(engine, () => ({ ...state.settings(), outDir: state.outputRoot(), profilePath: state.profilePath })),
+  );
   ctx.subscriptions.push({ dispose: () => engine.dispose() }, log);
   ctx.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('scalekv.modelPath') || e.affectsConfiguration('scalekv.executionProvider')) void state.describe().catch(() => undefined);
+      if (e.affectsConfiguration('scalekv.modelPath') || e.affectsConfiguration('scalekv.executionProvider'))
+        void state.describe().catch(() => undefined);
     }),
   );
   void state.describe().catch(() => undefined);

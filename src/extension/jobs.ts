@@ -35,18 +35,21 @@ export class JobRunner {
     this.current = cts;
     this.onBusy(title);
     try {
-      return await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `ScaleKV: ${title}`, cancellable: true }, async (progress, token) => {
-        token.onCancellationRequested(() => cts.cancel());
-        let last = 0;
-        return await this.client.request(method, request, {
-          token: cts.token,
-          onProgress: (p) => {
-            const pct = Math.round(p.fraction * 100);
-            progress.report({ message: p.message, increment: Math.max(0, pct - last) });
-            last = Math.max(last, pct);
-          },
-        });
-      });
+      return await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `ScaleKV: ${title}`, cancellable: true },
+        async (progress, token) => {
+          token.onCancellationRequested(() => cts.cancel());
+          let last = 0;
+          return await this.client.request(method, request, {
+            token: cts.token,
+            onProgress: (p) => {
+              const pct = Math.round(p.fraction * 100);
+              progress.report({ message: p.message, increment: Math.max(0, pct - last) });
+              last = Math.max(last, pct);
+            },
+          });
+        },
+      );
     } catch (e) {
       const err = e as ScaleKVError;
       if (err.code === 'E_CANCELLED') void vscode.window.showInformationMessage(`ScaleKV: ${title} cancelled.`);

@@ -123,13 +123,25 @@ export class ExtensionState {
   /** what a profile must match: the current model at the configured resolution */
   async modelRef(): Promise<ProfileModelRef> {
     const m = this.described ?? (await this.describe());
-    return { name: m.name, depth: m.depth, numHeads: m.numHeads, headDim: m.headDim, schedule: scaleSchedule(1, readSettings().resolution) };
+    return {
+      name: m.name,
+      depth: m.depth,
+      numHeads: m.numHeads,
+      headDim: m.headDim,
+      schedule: scaleSchedule(1, readSettings().resolution),
+    };
   }
 
   /** a policy under the current settings; the policies that read a profile (PROFILE_POLICIES) use the loaded one */
   policySpec(name: PolicyName, ratio: number): PolicySpec {
     const s = readSettings();
-    return policySpec(name, { ratio, windowSize: s.windowSize, poolingKernel: s.poolingKernel, queryMode: s.queryMode, profilePath: this.profile });
+    return policySpec(name, {
+      ratio,
+      windowSize: s.windowSize,
+      poolingKernel: s.poolingKernel,
+      queryMode: s.queryMode,
+      profilePath: this.profile,
+    });
   }
 
   openVisualizer(state: { runPath?: string; profilePath?: string; leaderboardPath?: string }): void {

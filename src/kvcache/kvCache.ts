@@ -8,7 +8,15 @@ import type { Selection } from './policy';
 
 export interface Gatherer {
   /** keep entries of k/v per (row, head); returns new tensors [rows, heads, perHead, d] */
-  gather(k: ort.Tensor, v: ort.Tensor, sel: Selection, rows: number, heads: number, len: number, d: number): Promise<[ort.Tensor, ort.Tensor]>;
+  gather(
+    k: ort.Tensor,
+    v: ort.Tensor,
+    sel: Selection,
+    rows: number,
+    heads: number,
+    len: number,
+    d: number,
+  ): Promise<[ort.Tensor, ort.Tensor]>;
 }
 
 /** Gather on the host for CPU tensors. */
@@ -138,6 +146,13 @@ export class LayerCache {
 }
 
 /** Bytes of a full (never evicted) cache over all layers after `tokens` tokens. */
-export function fullCacheBytes(layers: number, rows: number, heads: number, headDim: number, tokens: number, bytesPerElement: number): number {
+export function fullCacheBytes(
+  layers: number,
+  rows: number,
+  heads: number,
+  headDim: number,
+  tokens: number,
+  bytesPerElement: number,
+): number {
   return 2 * layers * rows * heads * headDim * tokens * bytesPerElement;
 }

@@ -9,7 +9,8 @@ import { type InfinityConfig, type T5Config, type VaeConfig, validateConfig } fr
 import type { WeightSource } from './weights';
 
 function need(ws: WeightSource, name: string): number[] {
-  if (!ws.has(name)) throw new ScaleKVError('E_SHAPE_MISMATCH', `Tensor '${name}' is missing from ${ws.origin}; is this an Infinity checkpoint?`);
+  if (!ws.has(name))
+    throw new ScaleKVError('E_SHAPE_MISMATCH', `Tensor '${name}' is missing from ${ws.origin}; is this an Infinity checkpoint?`);
   return ws.shape(name);
 }
 
@@ -17,7 +18,10 @@ export function inferVaeConfig(ws: WeightSource): VaeConfig {
   const pick = (base: string) => (ws.has(`${base}.weight`) ? `${base}.weight` : `${base}.conv.weight`);
   const convIn = need(ws, pick('decoder.conv_in'));
   if (convIn.length !== 4) {
-    throw new ScaleKVError('E_SHAPE_MISMATCH', `decoder.conv_in in ${ws.origin} has shape [${convIn.join(', ')}]; only the 2-D image VAE is supported.`);
+    throw new ScaleKVError(
+      'E_SHAPE_MISMATCH',
+      `decoder.conv_in in ${ws.origin} has shape [${convIn.join(', ')}]; only the 2-D image VAE is supported.`,
+    );
   }
   const levels: number[] = [];
   for (let i = 0; ws.has(pick(`decoder.up.${i}.block.0.conv1`)); i++) levels.push(ws.shape(pick(`decoder.up.${i}.block.0.conv1`))[0]);

@@ -13,7 +13,10 @@ export function blockPrefixes(ws: WeightSource, depth: number): string[] {
     if (m) chunks.add(Number(m[1]));
   }
   if (chunks.size === 0) {
-    throw new ScaleKVError('E_SHAPE_MISMATCH', `No transformer blocks found in ${ws.origin}: expected 'blocks.0.sa.mat_qkv.weight' or 'block_chunks.0.module.0.sa.mat_qkv.weight'.`);
+    throw new ScaleKVError(
+      'E_SHAPE_MISMATCH',
+      `No transformer blocks found in ${ws.origin}: expected 'blocks.0.sa.mat_qkv.weight' or 'block_chunks.0.module.0.sa.mat_qkv.weight'.`,
+    );
   }
   const nChunks = chunks.size;
   if (depth % nChunks) {

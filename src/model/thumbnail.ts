@@ -12,7 +12,12 @@ const THUMBNAIL_SIDE = 256;
  * the long side to at most maxSide; each output pixel is the rounded mean of its factor x factor block
  * (edge blocks average what they cover).
  */
-export function downscaleChw(chw: Uint8Array, width: number, height: number, maxSide = THUMBNAIL_SIDE): { data: Uint8Array; width: number; height: number } {
+export function downscaleChw(
+  chw: Uint8Array,
+  width: number,
+  height: number,
+  maxSide = THUMBNAIL_SIDE,
+): { data: Uint8Array; width: number; height: number } {
   if (chw.length !== 3 * width * height) throw new Error(`downscaleChw: ${chw.length} values for ${width}x${height} RGB`);
   const f = Math.max(1, Math.ceil(Math.max(width, height) / maxSide));
   if (f === 1) return { data: chw, width, height };

@@ -45,7 +45,8 @@ export function parseCellSpec(text: string, defaults: { resolution: string; rati
     throw new Error(`"action" must be generate, calibrate, compare or evaluate, not ${JSON.stringify(action)}.`);
   }
   const prompts = x.prompts ?? (typeof x.prompt === 'string' ? [x.prompt] : []);
-  if (!Array.isArray(prompts) || prompts.some((p) => typeof p !== 'string' || !p.trim())) throw new Error('"prompts" must be a list of non-empty strings.');
+  if (!Array.isArray(prompts) || prompts.some((p) => typeof p !== 'string' || !p.trim()))
+    throw new Error('"prompts" must be a list of non-empty strings.');
   const promptsFile = typeof x.promptsFile === 'string' ? x.promptsFile : undefined;
   if (action !== 'calibrate' && prompts.length === 0 && !(action === 'evaluate' && promptsFile)) {
     throw new Error('"prompts" needs at least one prompt.');
@@ -53,7 +54,8 @@ export function parseCellSpec(text: string, defaults: { resolution: string; rati
   const pol = (x.policy ?? defaults.policy) as PolicyName;
   if (!POLICY_NAMES.includes(pol)) throw new Error(`"policy" must be one of ${POLICY_NAMES.join(', ')}.`);
   const policies = (x.policies ?? (action === 'evaluate' ? candidatePolicies() : ['scalekv'])) as PolicyName[];
-  if (!Array.isArray(policies) || policies.some((p) => !POLICY_NAMES.includes(p))) throw new Error(`"policies" must list names from ${POLICY_NAMES.join(', ')}.`);
+  if (!Array.isArray(policies) || policies.some((p) => !POLICY_NAMES.includes(p)))
+    throw new Error(`"policies" must list names from ${POLICY_NAMES.join(', ')}.`);
   if (action === 'evaluate') policies.forEach(checkPolicyName);
   const list = <T>(k: string, d: T[], check: (v: unknown) => T): T[] => {
     const v = x[k] ?? d;

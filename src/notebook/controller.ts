@@ -12,7 +12,17 @@ import type { EngineClient } from '../engine/client';
 import { candidatePolicies, evaluationFolder } from '../engine/evaluatePlan';
 import { readPromptsFile } from '../engine/prompts';
 import { baseRequest, calibrateRequest, generateRequest, policySpec } from '../shared/requests';
-import { LEADERBOARD_MIME, PROFILE_MIME, RUN_MIME, type EvaluateRequest, type PolicyName, type ProviderSetting, type RunRecord, type ScaleShape, type Settings } from '../shared/types';
+import {
+  LEADERBOARD_MIME,
+  PROFILE_MIME,
+  RUN_MIME,
+  type EvaluateRequest,
+  type PolicyName,
+  type ProviderSetting,
+  type RunRecord,
+  type ScaleShape,
+  type Settings,
+} from '../shared/types';
 import { sameSchedule, scaleSchedule } from '../model/schedule';
 import { parseCellSpec } from './cellSpec';
 import { runPayload } from './payload';
@@ -71,24 +81,43 @@ export class ScaleKVNotebookController implements vscode.Disposable {
       const schedule = scaleSchedule(spec.aspectRatio, spec.resolution);
       // a cell's own "profile" first, then the one this notebook calibrated for the same schedule, then
       // the extension's loaded profile if it fits; otherwise the engine picks the model's shipped one
-      const profile = spec.profile ?? [this.calibrated.get(cell.notebook.uri.toString()), s.profilePath].find((p) => p && profileFits(p, schedule));
+      const profile =
+        spec.profile ?? [this.calibrated.get(cell.notebook.uri.toString()), s.profilePath].find((p) => p && profileFits(p, schedule));
       const tuning = { windowSize: s.windowSize, poolingKernel: s.poolingKernel, queryMode: s.queryMode };
       const policy = (name: PolicyName) => policySpec(name, { ratio: spec.ratio, ...tuning, profilePath: profile });
-      const opts = { token: ex.token, onProgress: (p: { message: string; fraction: number }) => progress(`[${Math.round(p.fraction * 100)}%] ${p.message}`) };
+      const opts = {
+        token: ex.token,
+        onProgress: (p: { message: string; fraction: number }) => progress(`[${Math.round(p.fraction * 100)}%] ${p.message}`),
+      };
       const outputs: vscode.NotebookCellOutput[] = [];
       if (spec.action === 'generate') {
         const request = generateRequest({ ...base, policy: policy(spec.policy), outDir: s.outDir });
         const r = await this.client.request('generate', request, opts);
         outputs.push(...this.runOutputs(r.runPath, r.run));
-        for (const n of r.run.notices ?? []) outputs.push(new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.text(`Note: ${n.message}`)]));
+        for (const n of r.run.notices ?? [])
+          outputs.push(new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.text(`Note: ${n.message}`)]));
       } else if (spec.action === 'calibrate') {
         const out = join(s.outDir, 'profiles', `notebook-profile-${spec.resolution}-${Math.round(spec.ratio * 100)}pct.json`);
         mkdirSync(dirname(out), { recursive: true });
         const { windowSize, poolingKernel } = tuning;
-        const request = calibrateRequest({ ...base, ratio: spec.ratio, windowSize, poolingKernel, outPath: out, asiTopK: s.asiTopK, asiMode: s.asiMode, budgetRule: s.budgetRule });
+        const request = calibrateRequest({
+          ...base,
+          ratio: spec.ratio,
+          windowSize,
+          poolingKernel,
+          outPath: out,
+          asiTopK: s.asiTopK,
+          asiMode: s.asiMode,
+          budgetRule: s.budgetRule,
+        });
         const r = await this.client.request('calibrate', request, opts);
         this.calibrated.set(cell.notebook.uri.toString(), r.profilePath);
-        outputs.push(new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.json(r.profile, PROFILE_MIME), vscode.NotebookCellOutputItem.text(`profile written to ${r.profilePath}`)]));
+        outputs.push(
+          new vscode.NotebookCellOutput([
+            vscode.NotebookCellOutputItem.json(r.profile, PROFILE_MIME),
+            vscode.NotebookCellOutputItem.text(`profile written to ${r.profilePath}`),
+          ]),
+        );
       } else if (spec.action === 'evaluate') {
         const ev = spec.evaluate!;
         const body: Omit<EvaluateRequest, 'outDir'> = {
@@ -116,14 +145,18 @@ export class ScaleKVNotebookController implements vscode.Disposable {
       } else {
         const outDir = join(s.outDir, `compare-${Date.now()}`);
         const r = await this.client.request('compare', { base, policies: spec.policies.map(policy), outDir }, opts);
-        outputs.push(new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.text(readFileSync(r.tablePath, 'utf8'), 'text/markdown')]));
+        outputs.push(
+          new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.text(readFileSync(r.tablePath, 'utf8'), 'text/markdown')]),
+        );
         for (const cand of r.candidates) outputs.push(...this.runOutputs(join(outDir, cand.id, 'run.json'), cand));
       }
       await ex.replaceOutput(outputs);
       ex.end(true, Date.now());
     } catch (e) {
       const err = e as Error & { code?: string };
-      await ex.replaceOutput([new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.error({ name: err.code ?? 'ScaleKVError', message: err.message })])]);
+      await ex.replaceOutput([
+        new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.error({ name: err.code ?? 'ScaleKVError', message: err.message })]),
+      ]);
       ex.end(false, Date.now());
     }
   }
@@ -131,8 +164,14 @@ export class ScaleKVNotebookController implements vscode.Disposable {
   private runOutputs(runPath: string, run: RunRecord): vscode.NotebookCellOutput[] {
     const payload = runPayload(runPath, run);
     // the payload shows thumbnails; image/png carries the images at full size
-    const png = run.images.map((im) => join(dirname(runPath), im.path)).filter((f) => existsSync(f)).map((f) => new vscode.NotebookCellOutputItem(readFileSync(f), 'image/png'));
-    return [new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.json(payload, RUN_MIME), ...png.slice(0, 1)]), ...png.slice(1).map((p) => new vscode.NotebookCellOutput([p]))];
+    const png = run.images
+      .map((im) => join(dirname(runPath), im.path))
+      .filter((f) => existsSync(f))
+      .map((f) => new vscode.NotebookCellOutputItem(readFileSync(f), 'image/png'));
+    return [
+      new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.json(payload, RUN_MIME), ...png.slice(0, 1)]),
+      ...png.slice(1).map((p) => new vscode.NotebookCellOutput([p])),
+    ];
   }
 
   dispose(): void {

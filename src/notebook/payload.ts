@@ -13,11 +13,14 @@ const MAX_INLINE_RETENTION = 8 * 2 ** 20;
 export function runPayload(runPath: string, run: RunRecord): RunPayload {
   const dir = dirname(runPath);
   const shown = (im: RunRecord['images'][number]) => (im.thumbnail && existsSync(join(dir, im.thumbnail)) ? im.thumbnail : im.path);
-  const images = run.images.filter((im) => existsSync(join(dir, im.path))).map((im) => ({ prompt: im.prompt, dataUri: `data:image/png;base64,${readFileSync(join(dir, shown(im))).toString('base64')}` }));
+  const images = run.images
+    .filter((im) => existsSync(join(dir, im.path)))
+    .map((im) => ({ prompt: im.prompt, dataUri: `data:image/png;base64,${readFileSync(join(dir, shown(im))).toString('base64')}` }));
   const p: RunPayload = { run, images };
   if (run.retention) {
     const f = join(dir, run.retention.file);
-    if (existsSync(f) && statSync(f).size <= MAX_INLINE_RETENTION) p.retention = { index: run.retention, dataBase64: readFileSync(f).toString('base64') };
+    if (existsSync(f) && statSync(f).size <= MAX_INLINE_RETENTION)
+      p.retention = { index: run.retention, dataBase64: readFileSync(f).toString('base64') };
   }
   return p;
 }

@@ -40,24 +40,35 @@ const DEFAULT_HISTORY_TOP = 0.1;
 export const ASI_DEFINITIONS: Record<AsiMode, string> = {
   eq2: "ASI = E_i[attention share on the current map] x E_i[sum of the top-K' attention weights on the history] (paper Eq. 2), z-scored per scale and ranked over all layer-scale pairs (Eq. 3)",
   current: 'ASI = E_i[attention share on the current map] alone (Eq. 2 first factor; ablation), z-scored and ranked as Eq. 3',
-  history: "ASI = E_i[sum of the top-K' attention weights on the history] alone (Eq. 2 second factor; ablation), z-scored and ranked as Eq. 3",
+  history:
+    "ASI = E_i[sum of the top-K' attention weights on the history] alone (Eq. 2 second factor; ablation), z-scored and ranked as Eq. 3",
   sum: "ASI = A_cur + A_top from colsum: share of the scale's attention on the current map plus the share held by the top 10% history keys (this project's older index)",
 };
 
 export function checkAsiMode(mode: unknown): AsiMode {
-  if (!ASI_MODES.includes(mode as AsiMode)) throw new ScaleKVError('E_INVALID_REQUEST', `asiMode must be one of ${ASI_MODES.join(', ')}, got ${JSON.stringify(mode)}.`);
+  if (!ASI_MODES.includes(mode as AsiMode))
+    throw new ScaleKVError('E_INVALID_REQUEST', `asiMode must be one of ${ASI_MODES.join(', ')}, got ${JSON.stringify(mode)}.`);
   return mode as AsiMode;
 }
 
 export function checkAsiTopK(k: unknown): number {
   if (!Number.isInteger(k) || (k as number) < 1 || (k as number) > 1_000_000) {
-    throw new ScaleKVError('E_INVALID_REQUEST', `asiTopK (K' of Eq. 2) must be a whole number of keys from 1 to 1000000, got ${JSON.stringify(k)}.`);
+    throw new ScaleKVError(
+      'E_INVALID_REQUEST',
+      `asiTopK (K' of Eq. 2) must be a whole number of keys from 1 to 1000000, got ${JSON.stringify(k)}.`,
+    );
   }
   return k as number;
 }
 
 /** The sum index of one (row, head) from its colsum over the cache; the current map is the last curLen keys. */
-export function asiFromColsum(colsum: ArrayLike<number>, offset: number, cacheLen: number, curLen: number, historyTop = DEFAULT_HISTORY_TOP): number {
+export function asiFromColsum(
+  colsum: ArrayLike<number>,
+  offset: number,
+  cacheLen: number,
+  curLen: number,
+  historyTop = DEFAULT_HISTORY_TOP,
+): number {
   const hist = cacheLen - curLen;
   let total = 0;
   for (let j = 0; j < cacheLen; j++) total += Math.max(0, colsum[offset + j]);
@@ -137,11 +148,14 @@ export interface AsiState {
 }
 
 const dims = (x: unknown, n: number): x is unknown[] => Array.isArray(x) && x.length === n;
-const zeros3 = (a: number, b: number, c: number) => Array.from({ length: a }, () => Array.from({ length: b }, () => new Array<number>(c).fill(0)));
+const zeros3 = (a: number, b: number, c: number) =>
+  Array.from({ length: a }, () => Array.from({ length: b }, () => new Array<number>(c).fill(0)));
 const zeros2 = (a: number, b: number) => Array.from({ length: a }, () => new Array<number>(b).fill(0));
 const finite3 = (x: unknown, s: AsiState) =>
-  dims(x, s.scales) && x.every((sc) => dims(sc, s.depth) && sc.every((hs) => dims(hs, s.heads) && hs.every((v) => typeof v === 'number' && Number.isFinite(v))));
-const counts2 = (x: unknown, s: AsiState) => dims(x, s.scales) && x.every((sc) => dims(sc, s.depth) && sc.every((v) => Number.isInteger(v) && (v as number) >= 0));
+  dims(x, s.scales) &&
+  x.every((sc) => dims(sc, s.depth) && sc.every((hs) => dims(hs, s.heads) && hs.every((v) => typeof v === 'number' && Number.isFinite(v))));
+const counts2 = (x: unknown, s: AsiState) =>
+  dims(x, s.scales) && x.every((sc) => dims(sc, s.depth) && sc.every((v) => Number.isInteger(v) && (v as number) >= 0));
 
 export interface AsiMeans {
   /** per [scale][layer], averaged over heads; NaN where nothing was measured */
@@ -181,7 +195,11 @@ export class AsiAccumulator {
       finite3(s.sum, s) &&
       counts2(s.count, s) &&
       (s.current === undefined || (finite3(s.current, s) && finite3(s.history, s) && counts2(s.factorCount, s)));
-    if (!ok) throw new ScaleKVError('E_PROFILE_INVALID', 'The saved calibration state is malformed (its sums do not match its depth, heads and scales); delete it to start over.');
+    if (!ok)
+      throw new ScaleKVError(
+        'E_PROFILE_INVALID',
+        'The saved calibration state is malformed (its sums do not match its depth, heads and scales); delete it to start over.',
+      );
     const full: AsiState = {
       historyTop: DEFAULT_HISTORY_TOP,
       ...s,
@@ -196,11 +214,20 @@ export class AsiAccumulator {
    * colsum [rows][heads][cacheLen] and, where the scale has history, asiStats [rows][heads][2] (current
    * share, top-K' history sum); only the first `rowsToUse` rows (the conditional ones) count.
    */
-  add(scaleIndex: number, layer: number, colsum: ArrayLike<number>, rowsToUse: number, cacheLen: number, curLen: number, asiStats?: ArrayLike<number> | null): void {
+  add(
+    scaleIndex: number,
+    layer: number,
+    colsum: ArrayLike<number>,
+    rowsToUse: number,
+    cacheLen: number,
+    curLen: number,
+    asiStats?: ArrayLike<number> | null,
+  ): void {
     const { heads } = this.state;
     const top = this.state.historyTop ?? DEFAULT_HISTORY_TOP;
     for (let r = 0; r < rowsToUse; r++) {
-      for (let h = 0; h < heads; h++) this.state.sum[scaleIndex][layer][h] += asiFromColsum(colsum, (r * heads + h) * cacheLen, cacheLen, curLen, top);
+      for (let h = 0; h < heads; h++)
+        this.state.sum[scaleIndex][layer][h] += asiFromColsum(colsum, (r * heads + h) * cacheLen, cacheLen, curLen, top);
       this.state.count[scaleIndex][layer] += 1;
     }
     // without history every query's attention is on the current map and the top-K' history sum is empty
@@ -223,19 +250,29 @@ export class AsiAccumulator {
   /** Every measured mean: the two Eq. 2 factors and the sum index, per layer and per head. */
   allMeans(): AsiMeans {
     const s = this.state;
-    const perHead = (sums: number[][][], counts: number[][]) => sums.map((sc, si) => sc.map((hs, l) => hs.map((v) => (counts[si][l] ? v / counts[si][l] : NaN))));
+    const perHead = (sums: number[][][], counts: number[][]) =>
+      sums.map((sc, si) => sc.map((hs, l) => hs.map((v) => (counts[si][l] ? v / counts[si][l] : NaN))));
     const perLayer = (ph: number[][][]) => ph.map((sc) => sc.map((hs) => hs.reduce((a, b) => a + b, 0) / hs.length));
     const currentPerHead = perHead(s.current!, s.factorCount!);
     const historyPerHead = perHead(s.history!, s.factorCount!);
     const sumPerHead = perHead(s.sum, s.count);
-    return { current: perLayer(currentPerHead), history: perLayer(historyPerHead), sum: perLayer(sumPerHead), currentPerHead, historyPerHead, sumPerHead };
+    return {
+      current: perLayer(currentPerHead),
+      history: perLayer(historyPerHead),
+      sum: perLayer(sumPerHead),
+      currentPerHead,
+      historyPerHead,
+      sumPerHead,
+    };
   }
 
   /** ASI of a mode per [scale][layer] and per [scale][layer][head]; NaN where nothing was measured */
   index(mode: AsiMode): { perLayer: number[][]; perHead: number[][][] } {
     const m = this.allMeans();
     const perLayer = m.sum.map((sc, si) => sc.map((v, l) => asiOf(mode, m.current[si][l], m.history[si][l], v)));
-    const perHead = m.sumPerHead.map((sc, si) => sc.map((hs, l) => hs.map((v, h) => asiOf(mode, m.currentPerHead[si][l][h], m.historyPerHead[si][l][h], v))));
+    const perHead = m.sumPerHead.map((sc, si) =>
+      sc.map((hs, l) => hs.map((v, h) => asiOf(mode, m.currentPerHead[si][l][h], m.historyPerHead[si][l][h], v))),
+    );
     return { perLayer, perHead };
   }
 

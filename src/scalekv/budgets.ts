@@ -72,9 +72,11 @@ const bad = (m: string): never => {
 function checkSettings(s: BudgetSettings, depth: number): void {
   if (!(s.targetRatio > 0 && s.targetRatio <= 1)) bad(`The target ratio must be within (0, 1], got ${s.targetRatio}.`);
   if (!Number.isInteger(s.windowSize) || s.windowSize <= 0) bad(`The observation window must be a positive integer, got ${s.windowSize}.`);
-  if (!Number.isInteger(s.draftersPerScale) || s.draftersPerScale < 0 || s.draftersPerScale > depth) bad(`Drafters per scale must be an integer from 0 to the model's ${depth} layers, got ${s.draftersPerScale}.`);
+  if (!Number.isInteger(s.draftersPerScale) || s.draftersPerScale < 0 || s.draftersPerScale > depth)
+    bad(`Drafters per scale must be an integer from 0 to the model's ${depth} layers, got ${s.draftersPerScale}.`);
   if (!(s.refinerDecay > 0 && s.refinerDecay <= 1)) bad(`The refiner decay rate must be within (0, 1], got ${s.refinerDecay}.`);
-  if (!(s.refinerInitialBudget >= s.windowSize)) bad(`The initial refiner budget (${s.refinerInitialBudget}) must hold at least the ${s.windowSize}-token observation window.`);
+  if (!(s.refinerInitialBudget >= s.windowSize))
+    bad(`The initial refiner budget (${s.refinerInitialBudget}) must hold at least the ${s.windowSize}-token observation window.`);
   if (!(s.uncompressedTokens >= 0)) bad(`Uncompressed tokens must be zero or more, got ${s.uncompressedTokens}.`);
 }
 
@@ -88,7 +90,9 @@ export function allocateBudgets(schedule: ScaleShape[], depth: number, s: Budget
   const avg = Math.floor(T / depth);
   if (avg < W) {
     const min = (depth * W) / F;
-    bad(`A ${(s.targetRatio * 100).toFixed(2)}% budget is ${T} tokens over ${depth} layers (${avg} per layer), less than the ${W}-token observation window every layer must keep. Use a ratio of at least ${(Math.ceil(min * 10000) / 10000).toFixed(4)}.`);
+    bad(
+      `A ${(s.targetRatio * 100).toFixed(2)}% budget is ${T} tokens over ${depth} layers (${avg} per layer), less than the ${W}-token observation window every layer must keep. Use a ratio of at least ${(Math.ceil(min * 10000) / 10000).toFixed(4)}.`,
+    );
   }
   const nd = s.draftersPerScale;
   const nr = depth - nd;
@@ -107,7 +111,15 @@ export function allocateBudgets(schedule: ScaleShape[], depth: number, s: Budget
     return { scaleIndex: si, compressed, drafterBudget: Math.max(d, r), refinerBudget: r, uniformBudget: Math.min(cum[si], avg) };
   });
   const heldBound = scales.map((b, si) => (b.compressed ? nd * b.drafterBudget + nr * b.refinerBudget : depth * cum[si]));
-  return { memoryTokens: T, fullTokensAtLastAttention: F, baseCapacity: avg, draftersPerScale: nd, scales, heldBound, fullTokens: cum.map((c) => depth * c) };
+  return {
+    memoryTokens: T,
+    fullTokensAtLastAttention: F,
+    baseCapacity: avg,
+    draftersPerScale: nd,
+    scales,
+    heldBound,
+    fullTokens: cum.map((c) => depth * c),
+  };
 }
 
 /** Budget of a layer at a scale, null where the scale is not compressed. */
@@ -153,7 +165,16 @@ export function summarizeMemory(schedule: ScaleShape[], lengths: number[][]): Me
   const peakReference = depth * cum[Math.max(0, cum.length - 2)];
   const summedHeld = held.reduce((a, b) => a + b, 0);
   const summedFull = full.reduce((a, b) => a + b, 0);
-  return { held, full, peakHeld, peakReference, peakRatio: peakHeld / peakReference, summedHeld, summedFull, summedRatio: summedHeld / summedFull };
+  return {
+    held,
+    full,
+    peakHeld,
+    peakReference,
+    peakRatio: peakHeld / peakReference,
+    summedHeld,
+    summedFull,
+    summedRatio: summedHeld / summedFull,
+  };
 }
 
 /** Bytes of one cached token in one layer: K and V for every row and head. */

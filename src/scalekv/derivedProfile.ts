@@ -32,13 +32,24 @@ function nearest(candidates: ScaleKVProfile[], model: ProfileModelRef): ScaleKVP
   })[0];
 }
 
-export function derivedProfile(candidates: ScaleKVProfile[], model: ProfileModelRef, ratio: number, windowSize = DEFAULT_SETTINGS.windowSize): { profile: ScaleKVProfile; notice: string } {
-  if (!candidates.length) throw new ScaleKVError('E_PROFILE_MODEL_MISMATCH', 'No calibrated profile to derive one from; calibrate one (ScaleKV: Calibrate, or scalekv calibrate).');
+export function derivedProfile(
+  candidates: ScaleKVProfile[],
+  model: ProfileModelRef,
+  ratio: number,
+  windowSize = DEFAULT_SETTINGS.windowSize,
+): { profile: ScaleKVProfile; notice: string } {
+  if (!candidates.length)
+    throw new ScaleKVError(
+      'E_PROFILE_MODEL_MISMATCH',
+      'No calibrated profile to derive one from; calibrate one (ScaleKV: Calibrate, or scalekv calibrate).',
+    );
   const src = nearest(candidates, model);
   const n = model.schedule.length;
   const nSrc = src.scales.length;
   const roles: LayerRole[][] = model.schedule.map((_, si) => [...src.scales[sourceIndex(si, n, nSrc)].roles]);
-  const heat = src.heat && { scas: src.heat.scas.map((hs) => hs.map((ss) => model.schedule.map((_, si) => ss[sourceIndex(si, n, nSrc)] ?? 0))) };
+  const heat = src.heat && {
+    scas: src.heat.scas.map((hs) => hs.map((ss) => model.schedule.map((_, si) => ss[sourceIndex(si, n, nSrc)] ?? 0))),
+  };
   // B and the base capacity follow from the ratio on this schedule, not the source's
   const { tokensPerLayer: _b, baseCapacity: _c, ...kept } = src.settings;
   const profile = createProfile({

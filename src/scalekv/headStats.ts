@@ -45,15 +45,30 @@ export interface HeadStatsState {
 const grid2 = (a: number, b: number) => Array.from({ length: a }, () => new Array<number>(b).fill(0));
 const grid3 = (a: number, b: number, c: number) => Array.from({ length: a }, () => grid2(b, c));
 const shaped = (x: unknown, dims: number[]): boolean =>
-  dims.length === 0 ? typeof x === 'number' && Number.isFinite(x) : Array.isArray(x) && x.length === dims[0] && x.every((y) => shaped(y, dims.slice(1)));
+  dims.length === 0
+    ? typeof x === 'number' && Number.isFinite(x)
+    : Array.isArray(x) && x.length === dims[0] && x.every((y) => shaped(y, dims.slice(1)));
 
 export class HeadStatsAccumulator {
   readonly state: HeadStatsState;
   private readonly starts: number[];
 
-  constructor(readonly schedule: ScaleShape[], depth: number, heads: number, state?: HeadStatsState) {
+  constructor(
+    readonly schedule: ScaleShape[],
+    depth: number,
+    heads: number,
+    state?: HeadStatsState,
+  ) {
     const n = schedule.length;
-    this.state = state ?? { depth, heads, scales: n, vertSum: grid2(depth, heads), vertCount: grid2(depth, heads), heatSum: grid3(depth, heads, n), heatCount: grid3(depth, heads, n) };
+    this.state = state ?? {
+      depth,
+      heads,
+      scales: n,
+      vertSum: grid2(depth, heads),
+      vertCount: grid2(depth, heads),
+      heatSum: grid3(depth, heads, n),
+      heatCount: grid3(depth, heads, n),
+    };
     const cum = cumulativeTokens(schedule);
     this.starts = cum.map((c, si) => c - schedule[si].h * schedule[si].w);
   }
@@ -66,7 +81,11 @@ export class HeadStatsAccumulator {
       shaped(s.vertCount, [s.depth, s.heads]) &&
       shaped(s.heatSum, [s.depth, s.heads, s.scales]) &&
       shaped(s.heatCount, [s.depth, s.heads, s.scales]);
-    if (!ok) throw new ScaleKVError('E_PROFILE_INVALID', 'The saved per-head calibration statistics are malformed; delete the state file to start over.');
+    if (!ok)
+      throw new ScaleKVError(
+        'E_PROFILE_INVALID',
+        'The saved per-head calibration statistics are malformed; delete the state file to start over.',
+      );
     return new HeadStatsAccumulator(schedule, s.depth, s.heads, s);
   }
 
@@ -93,12 +112,18 @@ export class HeadStatsAccumulator {
   }
 
   hack(): HackStats {
-    return { verticality: this.state.vertSum.map((hs, l) => hs.map((v, h) => (this.state.vertCount[l][h] ? v / this.state.vertCount[l][h] : 0))) };
+    return {
+      verticality: this.state.vertSum.map((hs, l) => hs.map((v, h) => (this.state.vertCount[l][h] ? v / this.state.vertCount[l][h] : 0))),
+    };
   }
 
   /** S-CAS; 0 for source scales no later scale attended (the last) */
   heat(): HeatStats {
-    return { scas: this.state.heatSum.map((hs, l) => hs.map((ss, h) => ss.map((v, s) => (this.state.heatCount[l][h][s] ? v / this.state.heatCount[l][h][s] : 0)))) };
+    return {
+      scas: this.state.heatSum.map((hs, l) =>
+        hs.map((ss, h) => ss.map((v, s) => (this.state.heatCount[l][h][s] ? v / this.state.heatCount[l][h][s] : 0))),
+      ),
+    };
   }
 
   toJSON(): HeadStatsState {

@@ -57,7 +57,8 @@ export function parseOfficialTable(text: string, origin = 'budget table'): Offic
     scaleIndexOfKey(k);
     if (!v || typeof v !== 'object' || Array.isArray(v)) bad(`${origin}: "${k}" is not an object.`);
     for (const [kk, vv] of Object.entries(v as Record<string, unknown>)) {
-      if (!BLOCK.test(kk) && !['High', 'Max', 'Min', 'Limit'].includes(kk)) bad(`${origin}: "${k}" has an unknown field "${kk}" (expected "Block i", High, Max, Min, Limit).`);
+      if (!BLOCK.test(kk) && !['High', 'Max', 'Min', 'Limit'].includes(kk))
+        bad(`${origin}: "${k}" has an unknown field "${kk}" (expected "Block i", High, Max, Min, Limit).`);
       if (typeof vv !== 'number' || !Number.isFinite(vv)) bad(`${origin}: "${k}"."${kk}" must be a number, got ${JSON.stringify(vv)}.`);
     }
   }
@@ -90,7 +91,13 @@ export function officialCompressedScales(schedule: ScaleShape[], baseCapacity = 
  * vs depth, keys outside the schedule, a compressed scale without its key, roles other than 0/1,
  * High vs the drafters marked, Min > Max, budgets above the tokens that exist at that scale.
  */
-export function validateOfficialTable(t: OfficialBudgetTable, depth: number, schedule: ScaleShape[], origin = 'budget table', baseCapacity = OFFICIAL_BASE_CAPACITY): void {
+export function validateOfficialTable(
+  t: OfficialBudgetTable,
+  depth: number,
+  schedule: ScaleShape[],
+  origin = 'budget table',
+  baseCapacity = OFFICIAL_BASE_CAPACITY,
+): void {
   const keys = Object.keys(t);
   if (!keys.length) bad(`${origin}: it has no "Scale N" entries.`);
   const cum = cumulativeTokens(schedule);
@@ -98,7 +105,9 @@ export function validateOfficialTable(t: OfficialBudgetTable, depth: number, sch
   for (const key of keys) {
     const si = scaleIndexOfKey(key);
     if (si < OFFICIAL_FIRST_KEY - 2 || si > lastKeyScale) {
-      bad(`${origin}: "${key}" cannot be used: the official code reads "Scale ${OFFICIAL_FIRST_KEY}".."Scale ${OFFICIAL_LAST_KEY}" and the model's ${schedule.length}-scale schedule reaches "Scale ${lastKeyScale + 2}".`);
+      bad(
+        `${origin}: "${key}" cannot be used: the official code reads "Scale ${OFFICIAL_FIRST_KEY}".."Scale ${OFFICIAL_LAST_KEY}" and the model's ${schedule.length}-scale schedule reaches "Scale ${lastKeyScale + 2}".`,
+      );
     }
     const e = t[key];
     const blocks = Object.keys(e).filter((k) => BLOCK.test(k));
@@ -114,7 +123,10 @@ export function validateOfficialTable(t: OfficialBudgetTable, depth: number, sch
     if (e.Min > e.Max) bad(`${origin}: "${key}": refiner budget Min = ${e.Min} is larger than drafter budget Max = ${e.Max}.`);
     const avail = cum[si];
     const shape = schedule[si];
-    if (e.Max > avail) bad(`${origin}: "${key}": drafter budget Max = ${e.Max} is larger than the ${avail} tokens cached at scale ${si} (${shape.h}x${shape.w}).`);
+    if (e.Max > avail)
+      bad(
+        `${origin}: "${key}": drafter budget Max = ${e.Max} is larger than the ${avail} tokens cached at scale ${si} (${shape.h}x${shape.w}).`,
+      );
     if ('Limit' in e && (!Number.isInteger(e.Limit) || e.Limit <= 0 || e.Limit > avail)) {
       bad(`${origin}: "${key}".Limit = ${e.Limit} must be a positive integer no larger than the ${avail} tokens cached at scale ${si}.`);
     }
@@ -123,7 +135,10 @@ export function validateOfficialTable(t: OfficialBudgetTable, depth: number, sch
   }
   for (const si of officialCompressedScales(schedule, baseCapacity)) {
     const key = tableKeyForScale(si);
-    if (!(key in t)) bad(`${origin}: "${key}" is missing; scale ${si} (${schedule[si].h}x${schedule[si].w}) reads it once caches exceed the base capacity of ${baseCapacity} tokens.`);
+    if (!(key in t))
+      bad(
+        `${origin}: "${key}" is missing; scale ${si} (${schedule[si].h}x${schedule[si].w}) reads it once caches exceed the base capacity of ${baseCapacity} tokens.`,
+      );
   }
 }
 
@@ -142,7 +157,12 @@ export function officialCacheSizes(t: OfficialBudgetTable, depth: number): (numb
  * is within baseCapacity and compression has not started, then cut to its slot's capacity.
  * Throws where the official code would fail (a compressed scale whose slot get_cache_sizes left None).
  */
-export function simulateCacheLengths(t: OfficialBudgetTable, depth: number, schedule: ScaleShape[], baseCapacity = OFFICIAL_BASE_CAPACITY): number[][] {
+export function simulateCacheLengths(
+  t: OfficialBudgetTable,
+  depth: number,
+  schedule: ScaleShape[],
+  baseCapacity = OFFICIAL_BASE_CAPACITY,
+): number[][] {
   const sizes = officialCacheSizes(t, depth);
   const len = new Array<number>(depth).fill(0);
   const reached = new Array<boolean>(depth).fill(false);
@@ -156,7 +176,10 @@ export function simulateCacheLengths(t: OfficialBudgetTable, depth: number, sche
       reached[l] = true;
       const slot = officialSlotForScale(si);
       const caps = sizes[Math.min(slot, sizes.length - 1)];
-      if (!caps) bad(`Scale ${si} exceeds the base capacity of ${baseCapacity} tokens but the official code has no budgets for it (slot ${slot} is unset; only "Scale 9".."Scale 13" are read).`);
+      if (!caps)
+        bad(
+          `Scale ${si} exceeds the base capacity of ${baseCapacity} tokens but the official code has no budgets for it (slot ${slot} is unset; only "Scale 9".."Scale 13" are read).`,
+        );
       const cap = l < caps!.length ? caps![l] : baseCapacity;
       len[l] = Math.min(keyLen, cap);
     }

@@ -102,10 +102,17 @@ function split(limit: number, B: number, depth: number, nd: number, floor: numbe
  * The official rule's rows for a schedule, given the drafter count of every scale (draftersAt(si); the
  * last scale is not asked: it reuses the row before).
  */
-export function officialPlan(schedule: ScaleShape[], depth: number, draftersAt: (si: number) => number, o: OfficialRuleOptions): OfficialPlan {
+export function officialPlan(
+  schedule: ScaleShape[],
+  depth: number,
+  draftersAt: (si: number) => number,
+  o: OfficialRuleOptions,
+): OfficialPlan {
   const B = o.tokensPerLayer;
   if (!Number.isInteger(B) || B < o.windowSize) {
-    bad(`A budget of ${B} tokens per layer cannot hold the ${o.windowSize}-token observation window every layer keeps; use a larger ratio.`);
+    bad(
+      `A budget of ${B} tokens per layer cannot hold the ${o.windowSize}-token observation window every layer keeps; use a larger ratio.`,
+    );
   }
   const floor = o.floor ?? refinerFloor(schedule, B, o.windowSize);
   const cum = cumulativeTokens(schedule);

@@ -5,11 +5,28 @@
  */
 import { DEFAULTS } from '../shared/defaults';
 import { ScaleKVError } from '../shared/errors';
-import type { CalibrationInfo, LayerRole, OfficialBudgetTable, ProfileModelRef, ProfileScale, ProfileSettings, ScaleKVProfile, ScaleShape } from '../shared/types';
+import type {
+  CalibrationInfo,
+  LayerRole,
+  OfficialBudgetTable,
+  ProfileModelRef,
+  ProfileScale,
+  ProfileSettings,
+  ScaleKVProfile,
+  ScaleShape,
+} from '../shared/types';
 import { cumulativeTokens } from '../model/schedule';
 import { allocateBudgets, cacheLengths, type BudgetPlan } from './budgets';
 import { officialPlan, uniformTokensPerLayer } from './officialRule';
-import { formatOfficialTable, OFFICIAL_BASE_CAPACITY, OFFICIAL_FIRST_KEY, officialCompressedScales, scaleIndexOfKey, tableKeyForScale, validateOfficialTable } from './officialBudget';
+import {
+  formatOfficialTable,
+  OFFICIAL_BASE_CAPACITY,
+  OFFICIAL_FIRST_KEY,
+  officialCompressedScales,
+  scaleIndexOfKey,
+  tableKeyForScale,
+  validateOfficialTable,
+} from './officialBudget';
 
 const PROFILE_FORMAT = 'scalekv-profile';
 const PROFILE_VERSION = 1;
@@ -30,7 +47,8 @@ export const DEFAULT_SETTINGS: ProfileSettings = {
 const fmt = (s?: ScaleShape): string => (s ? `${s.h}x${s.w}` : '?');
 
 function scheduleDiff(a: ScaleShape[], b: ScaleShape[]): string | null {
-  if (a.length !== b.length) return `${a.length} scales ending at ${fmt(a.at(-1))} vs the model's ${b.length} scales ending at ${fmt(b.at(-1))}`;
+  if (a.length !== b.length)
+    return `${a.length} scales ending at ${fmt(a.at(-1))} vs the model's ${b.length} scales ending at ${fmt(b.at(-1))}`;
   const i = a.findIndex((s, k) => s.h !== b[k].h || s.w !== b[k].w);
   return i < 0 ? null : `scale ${i} is ${fmt(a[i])} in the profile but ${fmt(b[i])} for the model`;
 }
@@ -46,7 +64,10 @@ export function checkProfileMatches(p: ScaleKVProfile, model: ProfileModelRef, o
   if (!diffs.length) return;
   // same model, other resolution: say so, rather than "made for X and does not fit X"
   const target = p.model.name === model.name && diffs.length === 1 && sd ? `${model.name} at the current resolution` : model.name;
-  throw new ScaleKVError('E_PROFILE_MODEL_MISMATCH', `${origin} was made for ${p.model.name} and does not fit ${target}: ${diffs.join('; ')}.`);
+  throw new ScaleKVError(
+    'E_PROFILE_MODEL_MISMATCH',
+    `${origin} was made for ${p.model.name} and does not fit ${target}: ${diffs.join('; ')}.`,
+  );
 }
 
 const isPosInt = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
@@ -58,38 +79,59 @@ function validateProfile(x: unknown, origin = 'profile'): ScaleKVProfile {
   };
   if (!x || typeof x !== 'object' || Array.isArray(x)) bad('not a JSON object.');
   const p = x as ScaleKVProfile;
-  if (p.format !== PROFILE_FORMAT) bad(`"format" is ${JSON.stringify(p.format)}, expected "${PROFILE_FORMAT}" (an official budget table? import it as a budget table instead).`);
-  if (p.version !== PROFILE_VERSION) bad(`unsupported version ${JSON.stringify(p.version)} (this extension reads version ${PROFILE_VERSION}).`);
+  if (p.format !== PROFILE_FORMAT)
+    bad(
+      `"format" is ${JSON.stringify(p.format)}, expected "${PROFILE_FORMAT}" (an official budget table? import it as a budget table instead).`,
+    );
+  if (p.version !== PROFILE_VERSION)
+    bad(`unsupported version ${JSON.stringify(p.version)} (this extension reads version ${PROFILE_VERSION}).`);
   const m = p.model;
   if (!m || typeof m !== 'object') bad('"model" is missing.');
   if (typeof m.name !== 'string') bad('"model.name" must be a string.');
-  for (const f of ['depth', 'numHeads', 'headDim'] as const) if (!isPosInt(m[f])) bad(`"model.${f}" must be a positive integer, got ${JSON.stringify(m[f])}.`);
-  if (!Array.isArray(m.schedule) || !m.schedule.length || !m.schedule.every((s) => s && isPosInt(s.h) && isPosInt(s.w))) bad('"model.schedule" must be a non-empty list of {h, w} positive integers.');
+  for (const f of ['depth', 'numHeads', 'headDim'] as const)
+    if (!isPosInt(m[f])) bad(`"model.${f}" must be a positive integer, got ${JSON.stringify(m[f])}.`);
+  if (!Array.isArray(m.schedule) || !m.schedule.length || !m.schedule.every((s) => s && isPosInt(s.h) && isPosInt(s.w)))
+    bad('"model.schedule" must be a non-empty list of {h, w} positive integers.');
   const st = p.settings;
   if (!st || typeof st !== 'object') bad('"settings" is missing.');
   if (!isPosInt(st.windowSize)) bad(`"settings.windowSize" must be a positive integer, got ${JSON.stringify(st.windowSize)}.`);
-  if (!isPosInt(st.poolingKernel) || st.poolingKernel % 2 === 0) bad(`"settings.poolingKernel" must be a positive odd integer, got ${JSON.stringify(st.poolingKernel)}.`);
-  if (st.pooling !== 'maxpool' && st.pooling !== 'avgpool') bad(`"settings.pooling" must be "maxpool" or "avgpool", got ${JSON.stringify(st.pooling)}.`);
-  if (st.queryMode !== 'code' && st.queryMode !== 'paper') bad(`"settings.queryMode" must be "code" or "paper", got ${JSON.stringify(st.queryMode)}.`);
-  if (!(st.targetRatio > 0 && st.targetRatio <= 1)) bad(`"settings.targetRatio" must be within (0, 1], got ${JSON.stringify(st.targetRatio)}.`);
-  if (st.budgetRule !== undefined && st.budgetRule !== 'official' && st.budgetRule !== 'legacy') bad(`"settings.budgetRule" must be "official" or "legacy", got ${JSON.stringify(st.budgetRule)}.`);
-  if (st.asiMode !== undefined && !['eq2', 'current', 'history', 'sum'].includes(st.asiMode)) bad(`"settings.asiMode" must be eq2, current, history or sum, got ${JSON.stringify(st.asiMode)}.`);
-  if (!Array.isArray(p.scales) || p.scales.length !== m.schedule.length) bad(`"scales" must have one entry per scale of the schedule (${m.schedule.length}), got ${Array.isArray(p.scales) ? p.scales.length : 'none'}.`);
+  if (!isPosInt(st.poolingKernel) || st.poolingKernel % 2 === 0)
+    bad(`"settings.poolingKernel" must be a positive odd integer, got ${JSON.stringify(st.poolingKernel)}.`);
+  if (st.pooling !== 'maxpool' && st.pooling !== 'avgpool')
+    bad(`"settings.pooling" must be "maxpool" or "avgpool", got ${JSON.stringify(st.pooling)}.`);
+  if (st.queryMode !== 'code' && st.queryMode !== 'paper')
+    bad(`"settings.queryMode" must be "code" or "paper", got ${JSON.stringify(st.queryMode)}.`);
+  if (!(st.targetRatio > 0 && st.targetRatio <= 1))
+    bad(`"settings.targetRatio" must be within (0, 1], got ${JSON.stringify(st.targetRatio)}.`);
+  if (st.budgetRule !== undefined && st.budgetRule !== 'official' && st.budgetRule !== 'legacy')
+    bad(`"settings.budgetRule" must be "official" or "legacy", got ${JSON.stringify(st.budgetRule)}.`);
+  if (st.asiMode !== undefined && !['eq2', 'current', 'history', 'sum'].includes(st.asiMode))
+    bad(`"settings.asiMode" must be eq2, current, history or sum, got ${JSON.stringify(st.asiMode)}.`);
+  if (!Array.isArray(p.scales) || p.scales.length !== m.schedule.length)
+    bad(
+      `"scales" must have one entry per scale of the schedule (${m.schedule.length}), got ${Array.isArray(p.scales) ? p.scales.length : 'none'}.`,
+    );
   const cum = cumulativeTokens(m.schedule);
   p.scales.forEach((s, i) => {
     const at = `scales[${i}]`;
     if (!s || typeof s !== 'object') bad(`${at} is not an object.`);
     if (s.scaleIndex !== i) bad(`${at}.scaleIndex is ${s.scaleIndex}, expected ${i}.`);
-    if (!s.shape || s.shape.h !== m.schedule[i].h || s.shape.w !== m.schedule[i].w) bad(`${at}.shape is ${fmt(s.shape)}, but model.schedule[${i}] is ${fmt(m.schedule[i])}.`);
-    if (s.cumulativeTokens !== cum[i] || s.tokensBefore !== (i ? cum[i - 1] : 0)) bad(`${at}: tokensBefore/cumulativeTokens are ${s.tokensBefore}/${s.cumulativeTokens}, the schedule gives ${i ? cum[i - 1] : 0}/${cum[i]}.`);
+    if (!s.shape || s.shape.h !== m.schedule[i].h || s.shape.w !== m.schedule[i].w)
+      bad(`${at}.shape is ${fmt(s.shape)}, but model.schedule[${i}] is ${fmt(m.schedule[i])}.`);
+    if (s.cumulativeTokens !== cum[i] || s.tokensBefore !== (i ? cum[i - 1] : 0))
+      bad(
+        `${at}: tokensBefore/cumulativeTokens are ${s.tokensBefore}/${s.cumulativeTokens}, the schedule gives ${i ? cum[i - 1] : 0}/${cum[i]}.`,
+      );
     if (!Array.isArray(s.roles) || s.roles.length !== m.depth) bad(`${at}.roles must list ${m.depth} layers.`);
     if (s.roles.some((r) => r !== 'drafter' && r !== 'refiner')) bad(`${at}.roles may only hold "drafter" or "refiner".`);
     if (typeof s.compressed !== 'boolean') bad(`${at}.compressed must be true or false.`);
     if (s.compressed) {
-      for (const f of ['drafterBudget', 'refinerBudget'] as const) if (!isPosInt(s[f])) bad(`${at}.${f} must be a positive integer, got ${JSON.stringify(s[f])}.`);
+      for (const f of ['drafterBudget', 'refinerBudget'] as const)
+        if (!isPosInt(s[f])) bad(`${at}.${f} must be a positive integer, got ${JSON.stringify(s[f])}.`);
       if (s.refinerBudget > s.drafterBudget) bad(`${at}: refiner budget ${s.refinerBudget} exceeds drafter budget ${s.drafterBudget}.`);
       if (s.drafterBudget > cum[i]) bad(`${at}: drafter budget ${s.drafterBudget} exceeds the ${cum[i]} tokens cached at that scale.`);
-      if (s.refinerBudget < st.windowSize) bad(`${at}: refiner budget ${s.refinerBudget} cannot hold the ${st.windowSize}-token observation window.`);
+      if (s.refinerBudget < st.windowSize)
+        bad(`${at}: refiner budget ${s.refinerBudget} cannot hold the ${st.windowSize}-token observation window.`);
     }
     if (s.asi !== undefined && (!Array.isArray(s.asi) || s.asi.length !== m.depth)) bad(`${at}.asi must list ${m.depth} values.`);
   });
@@ -135,13 +177,20 @@ export interface CreateProfileArgs {
 }
 
 /** Per-scale budgets by the official rule for these roles (the last scale takes the row, and roles, before it). */
-export function officialScaleBudgets(model: ProfileModelRef, roles: LayerRole[][], settings: ProfileSettings): {
+export function officialScaleBudgets(
+  model: ProfileModelRef,
+  roles: LayerRole[][],
+  settings: ProfileSettings,
+): {
   tokensPerLayer: number;
   scales: { compressed: boolean; drafterBudget: number; refinerBudget: number; limit?: number; roles: LayerRole[] }[];
 } {
   const B = settings.tokensPerLayer ?? uniformTokensPerLayer(settings.targetRatio, model.schedule);
   const n = model.schedule.length;
-  const plan = officialPlan(model.schedule, model.depth, (si) => roles[si].filter((r) => r === 'drafter').length, { tokensPerLayer: B, windowSize: settings.windowSize });
+  const plan = officialPlan(model.schedule, model.depth, (si) => roles[si].filter((r) => r === 'drafter').length, {
+    tokensPerLayer: B,
+    windowSize: settings.windowSize,
+  });
   const cum = cumulativeTokens(model.schedule);
   return {
     tokensPerLayer: B,
@@ -177,7 +226,12 @@ export function createProfile(a: CreateProfileArgs): ScaleKVProfile {
   } else {
     const plan = a.plan ?? allocateBudgets(model.schedule, model.depth, settings);
     settings.baseCapacity = a.settings?.baseCapacity ?? plan.baseCapacity;
-    budgets = plan.scales.map((b, si) => ({ compressed: b.compressed, drafterBudget: b.drafterBudget, refinerBudget: b.refinerBudget, roles: roles[si] }));
+    budgets = plan.scales.map((b, si) => ({
+      compressed: b.compressed,
+      drafterBudget: b.drafterBudget,
+      refinerBudget: b.refinerBudget,
+      roles: roles[si],
+    }));
   }
   const p: ScaleKVProfile = {
     format: PROFILE_FORMAT,
@@ -228,7 +282,12 @@ export function profileCacheLengths(p: ScaleKVProfile): number[][] {
  * the first one whose cache exceeds the base capacity), with the table's roles and budgets, the last
  * scale reusing "Scale 13"; profileCacheLengths then equals simulateCacheLengths on the table.
  */
-export function profileFromOfficial(t: OfficialBudgetTable, model: ProfileModelRef, origin = 'budget table', settings: Partial<ProfileSettings> = {}): ScaleKVProfile {
+export function profileFromOfficial(
+  t: OfficialBudgetTable,
+  model: ProfileModelRef,
+  origin = 'budget table',
+  settings: Partial<ProfileSettings> = {},
+): ScaleKVProfile {
   const base = settings.baseCapacity ?? OFFICIAL_BASE_CAPACITY;
   validateOfficialTable(t, model.depth, model.schedule, origin, base);
   const cum = cumulativeTokens(model.schedule);
@@ -259,7 +318,14 @@ export function profileFromOfficial(t: OfficialBudgetTable, model: ProfileModelR
       version: PROFILE_VERSION,
       createdAt: new Date().toISOString(),
       model,
-      settings: { ...DEFAULT_SETTINGS, draftersPerScale: drafters, budgetRule: 'official', tokensPerLayer: base, ...settings, baseCapacity: base },
+      settings: {
+        ...DEFAULT_SETTINGS,
+        draftersPerScale: drafters,
+        budgetRule: 'official',
+        tokensPerLayer: base,
+        ...settings,
+        baseCapacity: base,
+      },
       scales,
       origin: 'official-import',
     } satisfies ScaleKVProfile,

@@ -64,7 +64,16 @@ function recentWindow(keyLen: number, windowSize: number, queryOffset: number, q
 }
 
 /** g x g patch centres over an mh x mw map whose first token sits at cache index `start`. */
-function gridWindow(mh: number, mw: number, g: number, start: number, keyLen: number, windowSize: number, queryOffset: number, queryCount: number): WindowPlan {
+function gridWindow(
+  mh: number,
+  mw: number,
+  g: number,
+  start: number,
+  keyLen: number,
+  windowSize: number,
+  queryOffset: number,
+  queryCount: number,
+): WindowPlan {
   const hp = Math.floor(mh / g);
   const wp = Math.floor(mw / g);
   const set = new Set<number>();
@@ -87,7 +96,8 @@ function gridWindow(mh: number, mw: number, g: number, start: number, keyLen: nu
 export function planWindow(a: WindowArgs): WindowPlan {
   const { shape, keyLen, windowSize } = a;
   const layout = a.layout ?? 'official';
-  if (!Number.isInteger(windowSize) || windowSize <= 0) throw new ScaleKVError('E_BUDGET_INVALID', `The observation window must be a positive integer, got ${windowSize}.`);
+  if (!Number.isInteger(windowSize) || windowSize <= 0)
+    throw new ScaleKVError('E_BUDGET_INVALID', `The observation window must be a positive integer, got ${windowSize}.`);
   const queryCount = shape.h * shape.w;
   // the current scale's queries are the last queryCount cache entries
   const queryOffset = keyLen - queryCount;
@@ -172,7 +182,8 @@ function windowKeyScores(scores: ArrayLike<number>, rows: number, keyLen: number
  */
 export function selectKeep(scores: ArrayLike<number>, plan: WindowPlan, keyLen: number, o: SelectOptions): Int32Array | null {
   if (keyLen <= o.capacity) return null;
-  if (o.kernel <= 0 || o.kernel % 2 === 0) throw new ScaleKVError('E_BUDGET_INVALID', `The pooling kernel must be a positive odd integer, got ${o.kernel}.`);
+  if (o.kernel <= 0 || o.kernel % 2 === 0)
+    throw new ScaleKVError('E_BUDGET_INVALID', `The pooling kernel must be a positive odd integer, got ${o.kernel}.`);
   const W = plan.keys.length;
   if (o.capacity <= W) return Int32Array.from(plan.keys);
   const summed = windowKeyScores(scores, plan.queries.length, keyLen, plan.keys);

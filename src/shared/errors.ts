@@ -34,7 +34,11 @@ export interface ErrorInfo {
 }
 
 export class ScaleKVError extends Error {
-  constructor(readonly code: ErrorCode, message: string, readonly detail?: string) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly detail?: string,
+  ) {
     super(message);
     this.name = 'ScaleKVError';
   }
@@ -49,7 +53,14 @@ const OUT_OF_MEMORY = /out of memory|bad_alloc|Failed to allocate|\bOOM\b|OUT_OF
 
 export function toErrorInfo(e: unknown): ErrorInfo {
   if (e instanceof ScaleKVError) return e.toInfo();
-  if (e && typeof e === 'object' && 'code' in e && 'message' in e && typeof (e as ErrorInfo).code === 'string' && String((e as ErrorInfo).code).startsWith('E_')) {
+  if (
+    e &&
+    typeof e === 'object' &&
+    'code' in e &&
+    'message' in e &&
+    typeof (e as ErrorInfo).code === 'string' &&
+    String((e as ErrorInfo).code).startsWith('E_')
+  ) {
     return e as ErrorInfo;
   }
   const msg = e instanceof Error ? e.message : String(e);

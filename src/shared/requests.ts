@@ -3,7 +3,17 @@
  * user chose, and everything left out comes from DEFAULTS, so the three cannot drift apart.
  */
 import { DEFAULTS } from './defaults';
-import { PROFILE_POLICIES, type BudgetRule, type CalibrateRequest, type GenerateRequest, type PolicyName, type PolicySpec, type Precision, type ProviderSetting, type WindowQueryMode } from './types';
+import {
+  PROFILE_POLICIES,
+  type BudgetRule,
+  type CalibrateRequest,
+  type GenerateRequest,
+  type PolicyName,
+  type PolicySpec,
+  type Precision,
+  type ProviderSetting,
+  type WindowQueryMode,
+} from './types';
 
 export { PROFILE_POLICIES };
 
@@ -72,7 +82,10 @@ export function generateRequest(c: BaseChoice & { policy: PolicySpec; outDir: st
 
 export function calibrateRequest(
   c: Omit<BaseChoice, 'seed' | 'tau' | 'topK' | 'topP'> &
-    Pick<CalibrateRequest, 'outPath' | 'draftersPerScale' | 'statePath' | 'keepState' | 'asiMode' | 'asiTopK' | 'budgetRule' | 'drafterPairs'> & {
+    Pick<
+      CalibrateRequest,
+      'outPath' | 'draftersPerScale' | 'statePath' | 'keepState' | 'asiMode' | 'asiTopK' | 'budgetRule' | 'drafterPairs'
+    > & {
       ratio?: number;
       windowSize?: number;
       poolingKernel?: number;

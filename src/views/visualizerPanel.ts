@@ -39,14 +39,22 @@ export class VisualizerPanel {
     if (VisualizerPanel.current) {
       VisualizerPanel.current.panel.reveal();
     } else {
-      const panel = vscode.window.createWebviewPanel(VIEW_TYPE, 'ScaleKV Visualizer', vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: true });
+      const panel = vscode.window.createWebviewPanel(VIEW_TYPE, 'ScaleKV Visualizer', vscode.ViewColumn.Active, {
+        enableScripts: true,
+        retainContextWhenHidden: true,
+      });
       VisualizerPanel.current = new VisualizerPanel(panel, extensionUri, loadProfile);
     }
     VisualizerPanel.current.load(state);
     return VisualizerPanel.current;
   }
 
-  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, loadProfile: (p: string) => ScaleKVProfile, state: VisualizerState | undefined): void {
+  static revive(
+    panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    loadProfile: (p: string) => ScaleKVProfile,
+    state: VisualizerState | undefined,
+  ): void {
     VisualizerPanel.current = new VisualizerPanel(panel, extensionUri, loadProfile);
     VisualizerPanel.current.load(state ?? {});
   }
@@ -126,7 +134,10 @@ export class VisualizerPanel {
         break;
       case 'export': {
         const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
-        const target = await vscode.window.showSaveDialog({ defaultUri: folder ? vscode.Uri.joinPath(folder, m.suggestedName) : undefined, filters: { [m.kind.toUpperCase()]: [m.kind] } });
+        const target = await vscode.window.showSaveDialog({
+          defaultUri: folder ? vscode.Uri.joinPath(folder, m.suggestedName) : undefined,
+          filters: { [m.kind.toUpperCase()]: [m.kind] },
+        });
         if (!target) return;
         const bytes = m.kind === 'png' ? Buffer.from(m.data, 'base64') : Buffer.from(m.data, 'utf8');
         await vscode.workspace.fs.writeFile(target, bytes);

@@ -29,10 +29,11 @@ type Posted = FromWebview | FromSidebar;
 const posted = (page: Page) => page.evaluate(() => (window as unknown as { __posted: Posted[] }).__posted);
 const send = (page: Page, msgs: unknown[]) => page.evaluate((ms) => ms.forEach((m) => window.postMessage(m, '*')), msgs);
 /** the element that has the keyboard focus: a light-DOM host's id, or its data-cmd */
-const focused = (page: Page) => page.evaluate(() => {
-  const a = document.activeElement as HTMLElement | null;
-  return a?.id || a?.dataset.cmd || a?.tagName.toLowerCase() || '';
-});
+const focused = (page: Page) =>
+  page.evaluate(() => {
+    const a = document.activeElement as HTMLElement | null;
+    return a?.id || a?.dataset.cmd || a?.tagName.toLowerCase() || '';
+  });
 
 /** waits (up to 5 s) for read() to give want, as the elements re-render after an event; then asserts it */
 async function until<T>(what: string, read: () => Promise<T>, want: T): Promise<void> {
@@ -52,10 +53,13 @@ async function tabTo(page: Page, what: string, max = 40): Promise<number> {
   for (let i = 1; i <= max; i++) {
     await page.keyboard.press('Tab');
     if ((await focused(page)) === what) {
-      await page.waitForFunction(() => new Promise((done) => {
-        const y = window.scrollY;
-        setTimeout(() => done(window.scrollY === y), 150);
-      }));
+      await page.waitForFunction(
+        () =>
+          new Promise((done) => {
+            const y = window.scrollY;
+            setTimeout(() => done(window.scrollY === y), 150);
+          }),
+      );
       return i;
     }
   }
@@ -73,7 +77,14 @@ async function openVisualizerWithRun(): Promise<{ page: Page; errors: string[] }
 
 test('visualizer: every control has a role and a name a screen reader announces', async () => {
   const { page, errors } = await openVisualizerWithRun();
-  for (const name of ['Export the grid as SVG', 'Export the grid as PNG', 'Export the grid as CSV', 'Export the retention map as CSV', 'Export KV memory per layer as PNG', 'Export everything shown as JSON']) {
+  for (const name of [
+    'Export the grid as SVG',
+    'Export the grid as PNG',
+    'Export the grid as CSV',
+    'Export the retention map as CSV',
+    'Export KV memory per layer as PNG',
+    'Export everything shown as JSON',
+  ]) {
     assert.equal(await page.getByRole('button', { name, exact: true }).count(), 1, name);
   }
   assert.equal(await page.getByRole('group', { name: 'Export the grid' }).getByRole('button').count(), 3);
@@ -89,9 +100,18 @@ test('visualizer: every control has a role and a name a screen reader announces'
   assert.equal(await table.getByRole('row').count(), fx.run.fidelity!.images.length);
   // the same tree as an accessibility snapshot: what assistive technology is given
   const tree = await page.locator('body').ariaSnapshot();
-  for (const line of ['combobox "Head"', 'combobox "Row"', 'checkbox "Show the image"', 'button "Export the grid as SVG"', 'table "Fidelity against the full cache"']) assert.ok(tree.includes(line), `${line} in\n${tree}`);
+  for (const line of [
+    'combobox "Head"',
+    'combobox "Row"',
+    'checkbox "Show the image"',
+    'button "Export the grid as SVG"',
+    'table "Fidelity against the full cache"',
+  ])
+    assert.ok(tree.includes(line), `${line} in\n${tree}`);
   // the buttons' codicons come from the linked codicon.css (and its font), inside each button's shadow root
-  const glyph = await page.locator('#export-grid-svg vscode-icon').evaluate((i) => getComputedStyle(i.shadowRoot!.querySelector('.codicon')!, '::before').fontFamily);
+  const glyph = await page
+    .locator('#export-grid-svg vscode-icon')
+    .evaluate((i) => getComputedStyle(i.shadowRoot!.querySelector('.codicon')!, '::before').fontFamily);
   assert.match(glyph, /codicon/);
   await shot(page, 'controls-visualizer-dark');
   assert.deepEqual(await cspRefusals(page), [], 'no CSP refusal under the host CSP');
@@ -101,7 +121,7 @@ test('visualizer: every control has a role and a name a screen reader announces'
 
 test('visualizer: Tab reaches the buttons, Enter and Space press them, arrows and Enter pick in the selects, Escape backs out', async () => {
   const { page, errors } = await openVisualizerWithRun();
-  const exports = async () => (await posted(page)).filter((m) => m.type === 'export').map((m) => (m).suggestedName);
+  const exports = async () => (await posted(page)).filter((m) => m.type === 'export').map((m) => m.suggestedName);
 
   assert.equal(await tabTo(page, 'export-json'), 1, 'the header export is the first stop');
   await page.keyboard.press('Enter');
@@ -140,7 +160,10 @@ test('visualizer: Tab reaches the buttons, Enter and Space press them, arrows an
   await page.keyboard.press('ArrowDown');
   await page.keyboard.press('ArrowDown');
   await page.keyboard.press('Enter');
-  assert.equal(((await posted(page)).filter((m) => m.type === 'select').pop() as Extract<FromWebview, { type: 'select' }>).selection.row, 1);
+  assert.equal(
+    ((await posted(page)).filter((m) => m.type === 'select').pop() as Extract<FromWebview, { type: 'select' }>).selection.row,
+    1,
+  );
   await tabTo(page, 'show-image');
   assert.equal(await page.locator('#image-figure').isVisible(), true);
   await page.keyboard.press(' ');
@@ -166,7 +189,9 @@ function sidebarState(busy: string | null): SidebarState {
     model: { name: 'infinity-tiny', depth: 8, numHeads: 4, headDim: 16, source: 'embedded' } as SidebarState['model'],
     provider: { used: 'cpu', reason: 'no GPU provider here' } as SidebarState['provider'],
     profile: { path: '/runs/profiles/profile-1M-10pct.json', origin: 'calibrated', targetRatio: 0.1 },
-    runs: [{ id: 'r1', path: '/runs/r1/run.json', policy: 'scalekv 10%', createdAt: new Date(0).toISOString(), kvHeldRatio: 0.061, psnr: 31.4 }],
+    runs: [
+      { id: 'r1', path: '/runs/r1/run.json', policy: 'scalekv 10%', createdAt: new Date(0).toISOString(), kvHeldRatio: 0.061, psnr: 31.4 },
+    ],
     busy,
   };
 }
@@ -182,13 +207,15 @@ test('sidebar: named buttons and a progress bar while busy; Enter and Space run 
   }
   assert.equal(await page.getByRole('progressbar').count(), 0);
   assert.equal(await page.getByRole('link', { name: /scalekv 10%/ }).count(), 1);
-  for (const h of ['Model', 'Profile', 'Run', 'Recent runs']) assert.equal(await page.getByRole('region', { name: h, exact: true }).count(), 1, h);
+  for (const h of ['Model', 'Profile', 'Run', 'Recent runs'])
+    assert.equal(await page.getByRole('region', { name: h, exact: true }).count(), 1, h);
 
   await tabTo(page, COMMANDS.generate);
   await page.keyboard.press('Enter');
   await tabTo(page, COMMANDS.openVisualizer);
   await page.keyboard.press(' ');
-  const commands = async () => (await posted(page)).filter((m) => m.type === 'command').map((m) => (m as Extract<FromSidebar, { type: 'command' }>).command);
+  const commands = async () =>
+    (await posted(page)).filter((m) => m.type === 'command').map((m) => (m as Extract<FromSidebar, { type: 'command' }>).command);
   assert.deepEqual(await commands(), [COMMANDS.generate, COMMANDS.openVisualizer]);
 
   // the host reports the job: a progress bar named for it and a Cancel button; the focus stays put
@@ -223,7 +250,9 @@ test('sidebar: the CUDA provider row offers Install CUDA Provider while missing,
   await send(page, [{ type: 'state', state: { ...sidebarState(null), cuda: { state: 'installed', detail: 'CUDA 12, 210.4 MB' } } }]);
   await page.getByText('CUDA provider installed').waitFor();
   assert.equal(await install.count(), 0, 'no install button once installed');
-  await send(page, [{ type: 'state', state: { ...sidebarState(null), cuda: { state: 'unavailable', detail: 'no CUDA build for darwin' } } }]);
+  await send(page, [
+    { type: 'state', state: { ...sidebarState(null), cuda: { state: 'unavailable', detail: 'no CUDA build for darwin' } } },
+  ]);
   await until('nothing about CUDA where it cannot run', () => page.getByText(/CUDA provider/).count(), 0);
   assert.equal(await install.count(), 0);
   assert.deepEqual(await cspRefusals(page), [], 'no CSP refusal under the host CSP');
@@ -245,10 +274,18 @@ test('notebook renderer: labelled selects and figure tabs work from the keyboard
     [RUN_MIME, payload, PROFILE_MIME, profile2B()] as const,
   );
   const out = page.locator('#out1');
-  for (const name of ['Layer', 'Scale', 'Head', 'Row']) assert.equal(await out.getByRole('combobox', { name, exact: true }).count(), 1, name);
+  for (const name of ['Layer', 'Scale', 'Head', 'Row'])
+    assert.equal(await out.getByRole('combobox', { name, exact: true }).count(), 1, name);
   const tabs = out.getByRole('tab');
-  const selectedTab = () => out.getByRole('tab', { selected: true }).textContent().then((t) => t?.trim());
-  assert.deepEqual((await tabs.allTextContents()).map((t) => t.trim()), ['KV per scale', 'KV per layer', 'Token agreement', 'Fidelity']);
+  const selectedTab = () =>
+    out
+      .getByRole('tab', { selected: true })
+      .textContent()
+      .then((t) => t?.trim());
+  assert.deepEqual(
+    (await tabs.allTextContents()).map((t) => t.trim()),
+    ['KV per scale', 'KV per layer', 'Token agreement', 'Fidelity'],
+  );
   await until('the first tab is selected', selectedTab, 'KV per scale');
 
   // the layer select from the keyboard: ArrowDown opens, ArrowDown moves, Enter picks layer 1

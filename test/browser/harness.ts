@@ -17,7 +17,12 @@ export const SHOTS = join(ROOT, '.tmp', 'screenshots');
 
 export type Theme = 'light' | 'dark' | 'hc' | 'hc-light';
 
-export const THEME_CLASS: Record<Theme, string> = { light: 'vscode-light', dark: 'vscode-dark', hc: 'vscode-high-contrast', 'hc-light': 'vscode-high-contrast-light' };
+export const THEME_CLASS: Record<Theme, string> = {
+  light: 'vscode-light',
+  dark: 'vscode-dark',
+  hc: 'vscode-high-contrast',
+  'hc-light': 'vscode-high-contrast-light',
+};
 
 const THEMES: Record<Theme, Record<string, string>> = {
   dark: {
@@ -134,7 +139,16 @@ const THEMES: Record<Theme, Record<string, string>> = {
 export async function launch(): Promise<Browser> {
   return chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--allow-file-access-from-files'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--allow-file-access-from-files',
+    ],
   });
 }
 
@@ -161,10 +175,15 @@ function fakeWebviewApi(dir: string, theme: Theme): string {
 
 /** the page as the host serves it, plus the theme variables and the fake API ahead of the page's own script */
 function webviewPage(dir: string, theme: Theme, html: string, nonce: string): string {
-  const vars = Object.entries(THEMES[theme]).map(([k, v]) => `${k}: ${v};`).join(' ');
+  const vars = Object.entries(THEMES[theme])
+    .map(([k, v]) => `${k}: ${v};`)
+    .join(' ');
   writeFileSync(join(dir, 'theme.css'), `body { ${vars} }`);
   const page = html
-    .replace('</head>', `<link href="file://${join(dir, 'theme.css')}" rel="stylesheet"><script nonce="${nonce}" src="file://${fakeWebviewApi(dir, theme)}"></script></head>`)
+    .replace(
+      '</head>',
+      `<link href="file://${join(dir, 'theme.css')}" rel="stylesheet"><script nonce="${nonce}" src="file://${fakeWebviewApi(dir, theme)}"></script></head>`,
+    )
     .replace('<body>', `<body class="${THEME_CLASS[theme]}">`);
   const file = join(dir, 'index.html');
   writeFileSync(file, page);
@@ -201,7 +220,9 @@ export function sidebarPage(theme: Theme): string {
 
 export function rendererPage(theme: Theme): string {
   const dir = tempDir('renderer');
-  const vars = Object.entries(THEMES[theme]).map(([k, v]) => `${k}: ${v};`).join(' ');
+  const vars = Object.entries(THEMES[theme])
+    .map(([k, v]) => `${k}: ${v};`)
+    .join(' ');
   const file = join(dir, 'index.html');
   writeFileSync(
     file,
@@ -260,6 +281,7 @@ export async function choose(page: Page, select: string, option: string): Promis
   // a pointer resting where the list opens would move the active option (as hover does in VS Code)
   await page.mouse.move(0, 0);
   await page.keyboard.press('ArrowDown');
-  for (let i = current; i !== target; i += Math.sign(target - current)) await page.keyboard.press(target > current ? 'ArrowDown' : 'ArrowUp');
+  for (let i = current; i !== target; i += Math.sign(target - current))
+    await page.keyboard.press(target > current ? 'ArrowDown' : 'ArrowUp');
   await page.keyboard.press('Enter');
 }

@@ -69,7 +69,10 @@ function checkMarks(ms: Mark[], theme: { blue: string }): void {
   }
   const inf = ms.filter((m) => row(m).psnr === null);
   assert.equal(inf.length, 1);
-  assert.ok(finite.every((m) => inf[0].y < m.y), 'the identical row is above every finite PSNR');
+  assert.ok(
+    finite.every((m) => inf[0].y < m.y),
+    'the identical row is above every finite PSNR',
+  );
 }
 
 async function rendered(theme: Theme, items: [string, string, unknown][]): Promise<{ page: Page; errors: string[] }> {
@@ -133,7 +136,13 @@ test('visualizer: the leaderboard section shows table and plot in the theme, exp
   assert.equal((svg.match(/class="mark"/g) ?? []).length, lb.rows.length + LB_POLICIES.length, 'a mark per row plus the legend');
   assert.match(svg, /fill: rgb\(26, 133, 255\)/, 'theme colours are written into the file');
   assert.equal(/style="[^"]*var\(--/.test(svg), false);
-  assert.equal(ex.find((e) => e.kind === 'csv')!.data.trim().split('\n').length, 1 + lb.rows.length);
+  assert.equal(
+    ex
+      .find((e) => e.kind === 'csv')!
+      .data.trim()
+      .split('\n').length,
+    1 + lb.rows.length,
+  );
   await shot(page, 'visualizer-leaderboard-light');
   await page.reload();
   await page.waitForSelector('#leaderboard-plot svg.leaderboard-plot');

@@ -46,7 +46,10 @@ test('profile and run payloads render with the shared drawing code; pickers and 
     ['out2', RUN_MIME, payload],
   ]);
   assert.equal(await page.locator('#out1 svg.grid .cells rect.cell').count(), 32 * 13);
-  assert.equal(await page.locator('#out1 svg.grid .cells rect.cell.drafter').count(), p2b.scales.filter((s) => s.compressed).reduce((a, s) => a + s.roles.filter((r) => r === 'drafter').length, 0));
+  assert.equal(
+    await page.locator('#out1 svg.grid .cells rect.cell.drafter').count(),
+    p2b.scales.filter((s) => s.compressed).reduce((a, s) => a + s.roles.filter((r) => r === 'drafter').length, 0),
+  );
   const run = payload.run;
   const canvas = page.locator('#out2 canvas.retention');
   // opens on the last compressed scale
@@ -120,7 +123,10 @@ test('a payload built from a real engine run renders its retention map', async (
   const layer = prof.scales[si].roles.indexOf('refiner');
   await choose(page, '#out1 .scale', scaleName(real.run, si));
   await choose(page, '#out1 .layer', String(layer));
-  assert.equal(Number(await page.locator('#out1 canvas.retention').getAttribute('data-kept')), real.run.kv.perScale[si].perLayerTokens[layer]);
+  assert.equal(
+    Number(await page.locator('#out1 canvas.retention').getAttribute('data-kept')),
+    real.run.kv.perScale[si].perLayerTokens[layer],
+  );
   assert.equal(await page.locator('#out1 svg.grid .cells rect.cell').count(), prof.model.depth * n);
   await shot(page, 'renderer-engine-hc');
   assert.deepEqual(errors, []);

@@ -32,7 +32,8 @@ after(async () => browser?.close());
 
 type Export = Extract<FromWebview, { type: 'export' }>;
 const posted = (page: Page) => page.evaluate(() => (window as unknown as { __posted: FromWebview[] }).__posted);
-const lastOf = async <T extends FromWebview['type']>(page: Page, type: T) => (await posted(page)).filter((m) => m.type === type).pop() as Extract<FromWebview, { type: T }> | undefined;
+const lastOf = async <T extends FromWebview['type']>(page: Page, type: T) =>
+  (await posted(page)).filter((m) => m.type === type).pop() as Extract<FromWebview, { type: T }> | undefined;
 
 async function open(theme: Theme, width = 1200): Promise<{ page: Page; errors: string[] }> {
   const page = await browser.newPage({ viewport: { width, height: 900 } });
@@ -75,7 +76,10 @@ test('the 2B profile grid has a cell per layer and scale with the official draft
   assert.match((await cell(page, 1, 7).getAttribute('class')) ?? '', /refiner/);
   assert.match((await cell(page, 0, 6).getAttribute('class')) ?? '', /full/);
   await cell(page, 23, 7).hover();
-  assert.match((await page.locator('#hover').textContent()) ?? '', /Layer 23, scale 7 \(20×20\): drafter, ASI 0\.\d+, budget 920 tokens, cached 920 of 921 tokens/);
+  assert.match(
+    (await page.locator('#hover').textContent()) ?? '',
+    /Layer 23, scale 7 \(20×20\): drafter, ASI 0\.\d+, budget 920 tokens, cached 920 of 921 tokens/,
+  );
   assert.equal(await page.locator('#grid-empty').isHidden(), true);
   assert.ok((await posted(page)).some((m) => m.type === 'ready'));
   await shot(page, 'visualizer-2b-dark');
@@ -103,7 +107,10 @@ test('clicking a cell posts select and requestRetention, and the retention map c
   const keptDrafter = await kept(page);
   assert.equal(keptRefiner, s.refinerBudget);
   assert.equal(keptDrafter, s.drafterBudget);
-  assert.match((await page.locator('#retention-note').textContent()) ?? '', new RegExp(`holds ${keptDrafter} of the ${s.cumulativeTokens} tokens`));
+  assert.match(
+    (await page.locator('#retention-note').textContent()) ?? '',
+    new RegExp(`holds ${keptDrafter} of the ${s.cumulativeTokens} tokens`),
+  );
   assert.equal(await page.locator('#retention').getAttribute('data-panels'), String(si + 1));
   assert.equal(await page.locator('svg.grid rect.cell.selected').count(), 1);
   // another head keeps as many tokens but different ones
@@ -131,7 +138,13 @@ test('arrow keys move the cursor, Enter selects, and the selection survives a re
   await page.keyboard.press('ArrowDown');
   await page.keyboard.press('ArrowRight');
   assert.equal((await posted(page)).filter((m) => m.type === 'select').length, count, 'moving the cursor does not select');
-  assert.deepEqual([await page.locator('svg.grid rect.cell.cursor').getAttribute('data-layer'), await page.locator('svg.grid rect.cell.cursor').getAttribute('data-scale')], ['4', '9']);
+  assert.deepEqual(
+    [
+      await page.locator('svg.grid rect.cell.cursor').getAttribute('data-layer'),
+      await page.locator('svg.grid rect.cell.cursor').getAttribute('data-scale'),
+    ],
+    ['4', '9'],
+  );
   assert.match((await page.locator('#hover').textContent()) ?? '', /^Layer 4, scale 9/);
   await page.keyboard.press('Enter');
   const sel = await lastOf(page, 'select');
@@ -155,9 +168,24 @@ test('exports: grid SVG that parses with every cell and inlined colours, retenti
   await sendRun(page);
   await cell(page, 1, 10).click();
   await answerRetention(page);
-  const buttons = ['#export-grid-svg', '#export-grid-png', '#export-grid-csv', '#export-retention-svg', '#export-retention-png', '#export-retention-csv', '#export-memory-svg', '#export-memory-csv', '#export-layer-memory-png', '#export-agreement-svg', '#export-json'];
+  const buttons = [
+    '#export-grid-svg',
+    '#export-grid-png',
+    '#export-grid-csv',
+    '#export-retention-svg',
+    '#export-retention-png',
+    '#export-retention-csv',
+    '#export-memory-svg',
+    '#export-memory-csv',
+    '#export-layer-memory-png',
+    '#export-agreement-svg',
+    '#export-json',
+  ];
   for (const b of buttons) await page.click(b);
-  await page.waitForFunction((n) => (window as unknown as { __posted: FromWebview[] }).__posted.filter((m) => m.type === 'export').length >= n, buttons.length);
+  await page.waitForFunction(
+    (n) => (window as unknown as { __posted: FromWebview[] }).__posted.filter((m) => m.type === 'export').length >= n,
+    buttons.length,
+  );
   const ex = (await posted(page)).filter((m): m is Export => m.type === 'export');
   const by = (name: RegExp) => ex.find((e) => name.test(e.suggestedName))!;
   const depth = run.profile!.model.depth;
@@ -169,29 +197,55 @@ test('exports: grid SVG that parses with every cell and inlined colours, retenti
   const parsed = await blank.evaluate((t) => {
     const d = new DOMParser().parseFromString(t, 'image/svg+xml');
     const first = d.querySelector<SVGElement>('.cells rect.cell');
-    return { error: d.querySelector('parsererror') !== null, cells: d.querySelectorAll('.cells rect.cell').length, drafters: d.querySelectorAll('.cells rect.cell.drafter').length, fill: /fill: (rgb[^;]*)/.exec(first?.getAttribute('style') ?? '')?.[1] ?? '', vars: t.includes('var(--') && /style="[^"]*var\(--/.test(t) };
+    return {
+      error: d.querySelector('parsererror') !== null,
+      cells: d.querySelectorAll('.cells rect.cell').length,
+      drafters: d.querySelectorAll('.cells rect.cell.drafter').length,
+      fill: /fill: (rgb[^;]*)/.exec(first?.getAttribute('style') ?? '')?.[1] ?? '',
+      vars: t.includes('var(--') && /style="[^"]*var\(--/.test(t),
+    };
   }, gridSvg.data);
   assert.equal(parsed.error, false);
   assert.equal(parsed.cells, depth * n);
-  assert.equal(parsed.drafters, run.profile!.scales.filter((s) => s.compressed).reduce((a, s) => a + s.roles.filter((r) => r === 'drafter').length, 0));
+  assert.equal(
+    parsed.drafters,
+    run.profile!.scales.filter((s) => s.compressed).reduce((a, s) => a + s.roles.filter((r) => r === 'drafter').length, 0),
+  );
   assert.match(parsed.fill, /^rgb/, 'theme colours are written into the file');
   assert.equal(parsed.vars, false, 'no theme variable is left unresolved in inline styles');
 
   const retSvg = by(/-retention-L1-S10-H0-R0\.svg$/);
   const ret = await blank.evaluate((t) => {
     const d = new DOMParser().parseFromString(t, 'image/svg+xml');
-    return { error: d.querySelector('parsererror') !== null, kept: d.querySelectorAll('rect.kept').length, all: d.querySelectorAll('rect.kept, rect.evicted').length };
+    return {
+      error: d.querySelector('parsererror') !== null,
+      kept: d.querySelectorAll('rect.kept').length,
+      all: d.querySelectorAll('rect.kept, rect.evicted').length,
+    };
   }, retSvg.data);
   assert.equal(ret.error, false);
   assert.equal(ret.kept, run.kv.perScale[10].perLayerTokens[1]);
   assert.equal(ret.all, run.profile!.scales[10].cumulativeTokens);
-  const retCsv = by(/-retention-.*\.csv$/).data.trim().split('\n');
+  const retCsv = by(/-retention-.*\.csv$/)
+    .data.trim()
+    .split('\n');
   assert.equal(retCsv.length, 1 + run.profile!.scales[10].cumulativeTokens);
 
-  for (const png of ex.filter((e) => e.kind === 'png')) assert.deepEqual([...Buffer.from(png.data, 'base64').subarray(1, 4)], [0x50, 0x4e, 0x47], png.suggestedName);
+  for (const png of ex.filter((e) => e.kind === 'png'))
+    assert.deepEqual([...Buffer.from(png.data, 'base64').subarray(1, 4)], [0x50, 0x4e, 0x47], png.suggestedName);
   assert.equal(ex.filter((e) => e.kind === 'png').length, 3);
-  assert.equal(by(/-grid\.csv$/).data.trim().split('\n').length, 1 + depth * n);
-  assert.equal(by(/-memory\.csv$/).data.trim().split('\n').length, 1 + depth * n);
+  assert.equal(
+    by(/-grid\.csv$/)
+      .data.trim()
+      .split('\n').length,
+    1 + depth * n,
+  );
+  assert.equal(
+    by(/-memory\.csv$/)
+      .data.trim()
+      .split('\n').length,
+    1 + depth * n,
+  );
   assert.match(by(/-memory\.svg$/).data, /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   assert.match(by(/-agreement\.svg$/).data, /line-agreement/);
   const json = JSON.parse(by(/\.json$/).data);
@@ -240,7 +294,10 @@ test('Infinity-8B sized grid (40 x 13) and a 64x64 retention map render complete
   await page.waitForFunction(() => document.querySelectorAll('svg.grid .cells rect.cell').length === 520);
   console.log(`# 40x13 grid drawn in ${Date.now() - t0} ms (logged, not asserted)`);
   const compressed = p8b.scales.filter((s) => s.compressed);
-  assert.equal(await page.locator('svg.grid .cells rect.cell.drafter').count(), compressed.reduce((a, s) => a + s.roles.filter((r) => r === 'drafter').length, 0));
+  assert.equal(
+    await page.locator('svg.grid .cells rect.cell.drafter').count(),
+    compressed.reduce((a, s) => a + s.roles.filter((r) => r === 'drafter').length, 0),
+  );
   await page.locator('svg.grid').focus();
   t0 = Date.now();
   for (let i = 0; i < 20; i++) await page.keyboard.press('ArrowDown');

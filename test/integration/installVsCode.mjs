@@ -27,7 +27,11 @@ const ENTRY = relative(VSCODE_TEST_DIR, join(CODE_SERVER_DIR, 'out', 'node', 'en
 export function installed() {
   if (!existsSync(READY)) return false;
   const r = JSON.parse(readFileSync(READY, 'utf8'));
-  return r.node === NODE_VERSION && r.codeServer === CODE_SERVER_VERSION && [r.nodeBin, r.entry].every((f) => f && existsSync(join(VSCODE_TEST_DIR, f)));
+  return (
+    r.node === NODE_VERSION &&
+    r.codeServer === CODE_SERVER_VERSION &&
+    [r.nodeBin, r.entry].every((f) => f && existsSync(join(VSCODE_TEST_DIR, f)))
+  );
 }
 
 function npm(args, cwd, env = process.env) {
@@ -35,10 +39,13 @@ function npm(args, cwd, env = process.env) {
 }
 
 function install() {
-  if (process.platform !== 'linux' || process.arch !== 'x64') throw new Error('the integration tests install code-server for linux-x64 only');
+  if (process.platform !== 'linux' || process.arch !== 'x64')
+    throw new Error('the integration tests install code-server for linux-x64 only');
   rmSync(READY, { force: true });
   const t0 = Date.now();
-  console.log(`integration setup: Node ${NODE_VERSION} and code-server ${CODE_SERVER_VERSION} into .vscode-test/ (one time, a few minutes)`);
+  console.log(
+    `integration setup: Node ${NODE_VERSION} and code-server ${CODE_SERVER_VERSION} into .vscode-test/ (one time, a few minutes)`,
+  );
   const nodeHome = join(VSCODE_TEST_DIR, 'node24');
   mkdirSync(nodeHome, { recursive: true });
   writeFileSync(join(nodeHome, 'package.json'), '{"name":"node24","private":true}\n');
@@ -57,7 +64,16 @@ function install() {
   npm(['install', '--ignore-scripts', `code-server@${CODE_SERVER_VERSION}`], csHome, env);
   npm(['install', '--omit=dev'], join(CODE_SERVER_DIR, 'lib', 'vscode'), env);
   npm(['install', '--omit=dev'], join(CODE_SERVER_DIR, 'lib', 'vscode', 'extensions'), env);
-  writeFileSync(READY, JSON.stringify({ node: NODE_VERSION, codeServer: CODE_SERVER_VERSION, nodeBin: NODE_BIN, entry: ENTRY, seconds: Math.round((Date.now() - t0) / 1000) }) + '\n');
+  writeFileSync(
+    READY,
+    JSON.stringify({
+      node: NODE_VERSION,
+      codeServer: CODE_SERVER_VERSION,
+      nodeBin: NODE_BIN,
+      entry: ENTRY,
+      seconds: Math.round((Date.now() - t0) / 1000),
+    }) + '\n',
+  );
   console.log(`integration setup: done in ${Math.round((Date.now() - t0) / 1000)} s`);
 }
 

@@ -12,7 +12,17 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Frame, Page } from 'playwright-core';
 import { tempDir } from '../unit/engine/helpers';
-import { REPORT_FILE, SCENARIO_FILE, SET_SETTING, UI_DONE_FILE, writeJsonAtomic, type ActionReply, type DriverAction, type Scenario, type SuiteReport } from './protocol';
+import {
+  REPORT_FILE,
+  SCENARIO_FILE,
+  SET_SETTING,
+  UI_DONE_FILE,
+  writeJsonAtomic,
+  type ActionReply,
+  type DriverAction,
+  type Scenario,
+  type SuiteReport,
+} from './protocol';
 import { waitFor } from './suite/harness';
 import { codeServerInstalled, openWorkbench, ROOT } from './workbench';
 
@@ -20,15 +30,41 @@ const SHOTS = join(ROOT, '.tmp', 'screenshots');
 
 /** the webview frame (VS Code nests each webview's page in an inner iframe) holding selector */
 function frameWith(page: Page, selector: string, timeoutMs = 30_000): Promise<Frame> {
-  return waitFor(`a webview frame with ${selector}`, async () => {
-    for (const f of page.frames()) {
-      if (f === page.mainFrame()) continue;
-      if ((await f.locator(selector).count().catch(() => 0)) > 0) return f;
-    }
-    return undefined;
-  }, timeoutMs, 300).catch(async (e) => {
+  return waitFor(
+    `a webview frame with ${selector}`,
+    async () => {
+      for (const f of page.frames()) {
+        if (f === page.mainFrame()) continue;
+        if (
+          (await f
+            .locator(selector)
+            .count()
+            .catch(() => 0)) > 0
+        )
+          return f;
+      }
+      return undefined;
+    },
+    timeoutMs,
+    300,
+  ).catch(async (e) => {
     // say what the frames held instead
-    const seen = await Promise.all(page.frames().filter((f) => f !== page.mainFrame()).map(async (f) => `${f.url().slice(0, 120)}: ${((await f.locator('body').innerHTML({ timeout: 1000 }).catch(() => '?')) ?? '').replace(/\s+/g, ' ').slice(0, 160)}`));
+    const seen = await Promise.all(
+      page
+        .frames()
+        .filter((f) => f !== page.mainFrame())
+        .map(
+          async (f) =>
+            `${f.url().slice(0, 120)}: ${(
+              (await f
+                .locator('body')
+                .innerHTML({ timeout: 1000 })
+                .catch(() => '?')) ?? ''
+            )
+              .replace(/\s+/g, ' ')
+              .slice(0, 160)}`,
+        ),
+    );
     throw new Error(`${(e as Error).message}\nframes:\n${seen.join('\n')}`);
   });
 }
@@ -38,39 +74,52 @@ let actionId = 0;
 async function inVsCode(ws: string, command: string, args: unknown[] = [], fileArgs: number[] = []): Promise<void> {
   const a: DriverAction = { id: ++actionId, command, args, fileArgs };
   writeJsonAtomic(join(ws, `action-${a.id}.json`), a);
-  const reply = await waitFor<ActionReply>(`the extension host to run ${command}`, () => {
-    const f = join(ws, `action-${a.id}.reply.json`);
-    return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as ActionReply) : undefined;
-  }, 30_000, 200);
+  const reply = await waitFor<ActionReply>(
+    `the extension host to run ${command}`,
+    () => {
+      const f = join(ws, `action-${a.id}.reply.json`);
+      return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as ActionReply) : undefined;
+    },
+    30_000,
+    200,
+  );
   if (!reply.ok) throw new Error(`${command} failed in the extension host: ${reply.error}`);
 }
 
 /** a notebook as a Python Jupyter kernel saves it: display_data outputs carrying ScaleKV's MIME types */
 function pythonNotebook(profile: unknown): string {
   const display = (data: Record<string, unknown>) => ({ output_type: 'display_data', data, metadata: {} });
-  return JSON.stringify({
-    nbformat: 4,
-    nbformat_minor: 5,
-    metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }, language_info: { name: 'python' } },
-    cells: [
-      {
-        cell_type: 'code',
-        id: 'show-profile',
-        execution_count: 1,
-        metadata: {},
-        source: ['import json\n', 'from IPython.display import display\n', "display({'application/vnd.scalekv.profile+json': json.load(open('profile.json'))}, raw=True)"],
-        outputs: [display({ 'application/vnd.scalekv.profile+json': profile })],
-      },
-      {
-        cell_type: 'code',
-        id: 'show-bad-run',
-        execution_count: 2,
-        metadata: {},
-        source: ["display({'application/vnd.scalekv.run+json': {'run': {'format': 'scalekv-run'}, 'images': 'none'}}, raw=True)"],
-        outputs: [display({ 'application/vnd.scalekv.run+json': { run: { format: 'scalekv-run' }, images: 'none' } })],
-      },
-    ],
-  }, null, 1);
+  return JSON.stringify(
+    {
+      nbformat: 4,
+      nbformat_minor: 5,
+      metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' }, language_info: { name: 'python' } },
+      cells: [
+        {
+          cell_type: 'code',
+          id: 'show-profile',
+          execution_count: 1,
+          metadata: {},
+          source: [
+            'import json\n',
+            'from IPython.display import display\n',
+            "display({'application/vnd.scalekv.profile+json': json.load(open('profile.json'))}, raw=True)",
+          ],
+          outputs: [display({ 'application/vnd.scalekv.profile+json': profile })],
+        },
+        {
+          cell_type: 'code',
+          id: 'show-bad-run',
+          execution_count: 2,
+          metadata: {},
+          source: ["display({'application/vnd.scalekv.run+json': {'run': {'format': 'scalekv-run'}, 'images': 'none'}}, raw=True)"],
+          outputs: [display({ 'application/vnd.scalekv.run+json': { run: { format: 'scalekv-run' }, images: 'none' } })],
+        },
+      ],
+    },
+    null,
+    1,
+  );
 }
 
 /**
@@ -79,20 +128,26 @@ function pythonNotebook(profile: unknown): string {
  * that its buttons show.
  */
 async function notification(page: Page, ws: string, text: string, timeoutMs: number) {
-  const item = (where: string) => page.locator(`${where} .notification-list-item`, { has: page.locator('.notification-list-item-message', { hasText: text }) }).first();
+  const item = (where: string) =>
+    page.locator(`${where} .notification-list-item`, { has: page.locator('.notification-list-item-message', { hasText: text }) }).first();
   const t0 = Date.now();
   let opened = 0;
-  const found = await waitFor(`a notification saying "${text}"`, async () => {
-    if (await item('.notifications-toasts').isVisible()) return item('.notifications-toasts');
-    if (Date.now() - t0 < 8000) return undefined; // toasts first
-    // then the list, opened afresh now and then: an item that arrives while it opens can be missing
-    if (Date.now() - opened > 5000) {
-      await inVsCode(ws, 'notifications.hideList');
-      await inVsCode(ws, 'notifications.showList');
-      opened = Date.now();
-    }
-    return (await item('.notifications-center').isVisible()) ? item('.notifications-center') : undefined;
-  }, timeoutMs, 500).catch(async (e) => {
+  const found = await waitFor(
+    `a notification saying "${text}"`,
+    async () => {
+      if (await item('.notifications-toasts').isVisible()) return item('.notifications-toasts');
+      if (Date.now() - t0 < 8000) return undefined; // toasts first
+      // then the list, opened afresh now and then: an item that arrives while it opens can be missing
+      if (Date.now() - opened > 5000) {
+        await inVsCode(ws, 'notifications.hideList');
+        await inVsCode(ws, 'notifications.showList');
+        opened = Date.now();
+      }
+      return (await item('.notifications-center').isVisible()) ? item('.notifications-center') : undefined;
+    },
+    timeoutMs,
+    500,
+  ).catch(async (e) => {
     const shown = await page.locator('.notification-list-item-message').allTextContents();
     throw new Error(`${(e as Error).message}; notifications in the page:\n${shown.join('\n')}`);
   });
@@ -124,7 +179,8 @@ async function answer(page: Page, title: string, text: string, o: { expectMessag
     await widget.locator('.quick-input-title', { hasText: title }).waitFor({ state: 'visible', timeout: 5_000 });
     return;
   }
-  if (await widget.locator('.monaco-list-row:visible').count()) await widget.locator('.monaco-list-row', { hasText: text }).first().waitFor({ timeout: 10_000 });
+  if (await widget.locator('.monaco-list-row:visible').count())
+    await widget.locator('.monaco-list-row', { hasText: text }).first().waitFor({ timeout: 10_000 });
   await input.press('Enter');
 }
 
@@ -150,11 +206,16 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
   const page = wb.page;
   mkdirSync(SHOTS, { recursive: true });
   try {
-    const report = await waitFor<SuiteReport>('the suite in the extension host', () => {
-      if (wb.server.exitCode !== null) throw new Error(`code-server exited:\n${wb.serverLog.slice(-40).join('\n')}`);
-      const f = join(ws, REPORT_FILE);
-      return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as SuiteReport) : undefined;
-    }, 900_000, 500).catch(async (e) => {
+    const report = await waitFor<SuiteReport>(
+      'the suite in the extension host',
+      () => {
+        if (wb.server.exitCode !== null) throw new Error(`code-server exited:\n${wb.serverLog.slice(-40).join('\n')}`);
+        const f = join(ws, REPORT_FILE);
+        return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as SuiteReport) : undefined;
+      },
+      900_000,
+      500,
+    ).catch(async (e) => {
       await page.screenshot({ path: join(SHOTS, 'vscode-timeout.png') }).catch(() => undefined);
       throw new Error(`${(e as Error).message}\nserver log:\n${wb.serverLog.slice(-40).join('\n')}`);
     });
@@ -173,7 +234,9 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
         try {
           await fn();
         } catch (e) {
-          await page.screenshot({ path: join(SHOTS, `vscode-failed-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}.png`) }).catch(() => undefined);
+          await page
+            .screenshot({ path: join(SHOTS, `vscode-failed-${name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}.png`) })
+            .catch(() => undefined);
           throw e;
         }
       });
@@ -187,21 +250,29 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
       await f.locator(`#grid rect.cell[data-layer="${layer}"][data-scale="${scaleIndex}"]`).click();
       // the click goes to the extension host, which reads the slice from retention.bin and answers
       let last: string | null = null;
-      await waitFor(`the retention map to show the ${cached} tokens layer ${layer} held at scale ${scaleIndex}`, async () => {
-        last = await f.locator('#retention').getAttribute('data-kept');
-        return last === String(cached) ? true : undefined;
-      }, 20_000).catch((e) => assert.fail(`${(e as Error).message}; the map shows ${last}`));
-      assert.equal(await f.locator('select#head, #head').count() > 0, true);
+      await waitFor(
+        `the retention map to show the ${cached} tokens layer ${layer} held at scale ${scaleIndex}`,
+        async () => {
+          last = await f.locator('#retention').getAttribute('data-kept');
+          return last === String(cached) ? true : undefined;
+        },
+        20_000,
+      ).catch((e) => assert.fail(`${(e as Error).message}; the map shows ${last}`));
+      assert.equal((await f.locator('select#head, #head').count()) > 0, true);
       await page.screenshot({ path: join(SHOTS, 'vscode-visualizer-click.png') });
     });
 
     await onScreen('on screen: the sidebar shows the model, the profile and the runs', async () => {
       const f = await frameWith(page, '#root .kv');
       let text = '';
-      await waitFor('the sidebar state', async () => {
-        text = (await f.locator('#root').textContent()) ?? '';
-        return ui.sidebarText.every((s) => text.includes(s)) ? true : undefined;
-      }, 15_000).catch(() => undefined);
+      await waitFor(
+        'the sidebar state',
+        async () => {
+          text = (await f.locator('#root').textContent()) ?? '';
+          return ui.sidebarText.every((s) => text.includes(s)) ? true : undefined;
+        },
+        15_000,
+      ).catch(() => undefined);
       for (const s of ui.sidebarText) assert.ok(text.includes(s), `sidebar shows "${s}" in: ${text.slice(0, 400)}`);
       assert.ok(await f.locator('[data-cmd="scalekv.generate"]').count(), 'a Generate button');
     });
@@ -216,7 +287,11 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
     await onScreen('on screen: bad input raised clear error notifications', async () => {
       const messages = await page.locator('.notifications-center .notification-list-item-message').allTextContents();
       writeFileSync(join(SHOTS, 'vscode-notifications.txt'), messages.join('\n'));
-      for (const e of ui.errors) assert.ok(messages.some((m) => m.includes(e)), `a notification says "${e}"; shown:\n${messages.join('\n')}`);
+      for (const e of ui.errors)
+        assert.ok(
+          messages.some((m) => m.includes(e)),
+          `a notification says "${e}"; shown:\n${messages.join('\n')}`,
+        );
     });
 
     await onScreen('the command palette: Calibrate asks for the model, the prompts and the budget, then reports the profile', async () => {
@@ -247,7 +322,11 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
       await done.getByRole('button', { name: 'Open Visualizer' }).click();
       await inVsCode(ws, 'notifications.hideList');
       const f = await frameWith(page, '#grid svg.grid .cells rect.cell');
-      await waitFor('the visualizer to show the new run', async () => (/a red apple on a wooden table/.test((await f.locator('#image-caption').textContent()) ?? '') ? true : undefined), 20_000);
+      await waitFor(
+        'the visualizer to show the new run',
+        async () => (/a red apple on a wooden table/.test((await f.locator('#image-caption').textContent()) ?? '') ? true : undefined),
+        20_000,
+      );
       assert.equal(await f.locator('#grid svg.grid .cells rect.cell').count(), 8 * 7, 'the 256x256 run: 8 layers x 7 scales');
     });
 
@@ -273,7 +352,11 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
       const f = await frameWith(page, '.scalekv-output .error', 60_000);
       assert.match((await f.locator('.scalekv-output .error').first().textContent()) ?? '', /ScaleKV cannot render this output/);
       const cells = shippedProfile.model.depth * shippedProfile.model.schedule.length;
-      await waitFor('the profile grid', async () => ((await f.locator('.scalekv-output svg.grid .cells rect.cell').count()) === cells ? true : undefined), 20_000).catch(async () =>
+      await waitFor(
+        'the profile grid',
+        async () => ((await f.locator('.scalekv-output svg.grid .cells rect.cell').count()) === cells ? true : undefined),
+        20_000,
+      ).catch(async () =>
         assert.fail(`the grid has ${await f.locator('.scalekv-output svg.grid .cells rect.cell').count()} cells, expected ${cells}`),
       );
       await page.screenshot({ path: join(SHOTS, 'vscode-python-outputs.png') });
@@ -282,8 +365,16 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
     await onScreen('the visualizer and the sidebar follow the colour theme (light, high contrast, back to dark)', async () => {
       const vis = await frameWith(page, '#grid svg.grid .cells rect.cell');
       const side = await frameWith(page, '#root .kv');
-      const bodyClass = (f: Frame) => f.locator('body').getAttribute('class').then((c) => c ?? '');
-      const cellFill = () => vis.locator('#grid svg.grid .cells rect.cell').last().evaluate((e) => getComputedStyle(e).stroke + ' ' + getComputedStyle(document.body).backgroundColor);
+      const bodyClass = (f: Frame) =>
+        f
+          .locator('body')
+          .getAttribute('class')
+          .then((c) => c ?? '');
+      const cellFill = () =>
+        vis
+          .locator('#grid svg.grid .cells rect.cell')
+          .last()
+          .evaluate((e) => getComputedStyle(e).stroke + ' ' + getComputedStyle(document.body).backgroundColor);
       const dark = await cellFill();
       for (const [theme, cls, shot] of [
         ['Default Light Modern', 'vscode-light', 'light'],
@@ -291,7 +382,12 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
         ['Default Dark Modern', 'vscode-dark', 'dark'],
       ] as const) {
         await inVsCode(ws, SET_SETTING, ['workbench.colorTheme', theme]);
-        await waitFor(`the webviews to take the ${theme} theme`, async () => ((await bodyClass(vis)).split(' ').includes(cls) && (await bodyClass(side)).split(' ').includes(cls) ? true : undefined), 20_000);
+        await waitFor(
+          `the webviews to take the ${theme} theme`,
+          async () =>
+            (await bodyClass(vis)).split(' ').includes(cls) && (await bodyClass(side)).split(' ').includes(cls) ? true : undefined,
+          20_000,
+        );
         await page.waitForTimeout(300);
         await page.screenshot({ path: join(SHOTS, `vscode-theme-${shot}.png`) });
         if (cls === 'vscode-light') assert.notEqual(await cellFill(), dark, 'the grid is drawn with the light theme’s colours');
@@ -301,11 +397,19 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
     await onScreen('after a reload the visualizer panel comes back with its run (WebviewPanelSerializer)', async () => {
       await wb.reload();
       const f = await frameWith(page, '#grid svg.grid .cells rect.cell', 90_000);
-      await waitFor('the restored panel to show its run', async () => (/a red apple on a wooden table/.test((await f.locator('#image-caption').textContent()) ?? '') ? true : undefined), 30_000);
+      await waitFor(
+        'the restored panel to show its run',
+        async () => (/a red apple on a wooden table/.test((await f.locator('#image-caption').textContent()) ?? '') ? true : undefined),
+        30_000,
+      );
       assert.equal(await f.locator('#grid svg.grid .cells rect.cell').count(), 8 * 7);
       // the revived host has the same run: a click is answered with its retention map, and no error shows
       await f.locator('#grid rect.cell[data-layer="2"][data-scale="6"]').click();
-      await waitFor('the retention map after the reload', async () => ((await f.locator('#retention-note').textContent())?.includes('Layer 2') ? true : undefined), 20_000);
+      await waitFor(
+        'the retention map after the reload',
+        async () => ((await f.locator('#retention-note').textContent())?.includes('Layer 2') ? true : undefined),
+        20_000,
+      );
       assert.equal(await f.locator('#error').isVisible(), false, `error panel: ${await f.locator('#error').textContent()}`);
       await page.screenshot({ path: join(SHOTS, 'vscode-after-reload.png') });
     });

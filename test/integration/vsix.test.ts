@@ -96,7 +96,13 @@ test(
             assert.ok(dir.has(`extension/${n}`), `extension/${n}`);
           }
           // the trained default with its committed profiles, and the random tiny model
-          const shapes = ['manifest.json', 'infinity_shapes.pth', 'infinity_vae_shapes.pth', 'flan-t5-shapes/tokenizer.json', 'profile-0.25M-10pct.json'];
+          const shapes = [
+            'manifest.json',
+            'infinity_shapes.pth',
+            'infinity_vae_shapes.pth',
+            'flan-t5-shapes/tokenizer.json',
+            'profile-0.25M-10pct.json',
+          ];
           for (const m of shapes) assert.ok(names.includes(`extension/media/models/infinity-shapes/${m}`), `the default model's ${m}`);
           for (const m of ['manifest.json', 'infinity_tiny.pth', 'infinity_vae_tiny.pth'])
             assert.ok(names.includes(`extension/media/models/tiny-infinity/${m}`), `the tiny model's ${m}`);
@@ -186,7 +192,11 @@ test(
               15_000,
             ).catch(() => undefined);
             for (const s of report.ui.sidebarText) assert.ok(text.includes(s), `sidebar shows "${s}" in: ${text.slice(0, 400)}`);
-            assert.equal(await side.locator('button[data-cmd="scalekv.installCudaProvider"]').count(), 0, 'no Install button once installed');
+            assert.equal(
+              await side.locator('button[data-cmd="scalekv.installCudaProvider"]').count(),
+              0,
+              'no Install button once installed',
+            );
             await vis.locator('#grid rect.cell[data-layer="1"]').last().click();
             await page.waitForTimeout(1000);
           } finally {

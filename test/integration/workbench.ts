@@ -74,13 +74,20 @@ export interface Workbench {
  */
 export function installVsix(vsc: InstalledVsCode, state: string, vsix: string, extensionId: string): string {
   const extensions = join(state, 'extensions');
-  const r = spawnSync(vsc.nodeBin, [vsc.entry, '--user-data-dir', join(state, 'user-data'), '--extensions-dir', extensions, '--install-extension', vsix], {
-    env: { ...process.env, XDG_CONFIG_HOME: join(state, 'xdg'), XDG_DATA_HOME: join(state, 'xdg') },
-    encoding: 'utf8',
-    timeout: 180_000,
-  });
-  const folder = existsSync(extensions) ? readdirSync(extensions).find((n) => n.toLowerCase().startsWith(`${extensionId.toLowerCase()}-`)) : undefined;
-  if (r.status !== 0 || !folder) throw new Error(`code-server --install-extension ${vsix} failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
+  const r = spawnSync(
+    vsc.nodeBin,
+    [vsc.entry, '--user-data-dir', join(state, 'user-data'), '--extensions-dir', extensions, '--install-extension', vsix],
+    {
+      env: { ...process.env, XDG_CONFIG_HOME: join(state, 'xdg'), XDG_DATA_HOME: join(state, 'xdg') },
+      encoding: 'utf8',
+      timeout: 180_000,
+    },
+  );
+  const folder = existsSync(extensions)
+    ? readdirSync(extensions).find((n) => n.toLowerCase().startsWith(`${extensionId.toLowerCase()}-`))
+    : undefined;
+  if (r.status !== 0 || !folder)
+    throw new Error(`code-server --install-extension ${vsix} failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
   return join(extensions, folder);
 }
 
@@ -100,28 +107,42 @@ export async function openWorkbench(
   const port = await freePort();
   const userData = join(opts.state, 'user-data');
   mkdirSync(join(userData, 'User'), { recursive: true });
-  writeFileSync(join(userData, 'User', 'settings.json'), JSON.stringify({ ...USER_SETTINGS, ...(opts.theme ? { 'workbench.colorTheme': opts.theme } : {}) }, null, 2));
+  writeFileSync(
+    join(userData, 'User', 'settings.json'),
+    JSON.stringify({ ...USER_SETTINGS, ...(opts.theme ? { 'workbench.colorTheme': opts.theme } : {}) }, null, 2),
+  );
   const config = join(opts.state, 'code-server.yaml');
   writeFileSync(config, 'auth: none\n');
   const args = [
     vsc.entry,
-    '--config', config,
-    '--bind-addr', `127.0.0.1:${port}`,
-    '--auth', 'none',
-    '--user-data-dir', userData,
-    '--extensions-dir', join(opts.state, 'extensions'),
+    '--config',
+    config,
+    '--bind-addr',
+    `127.0.0.1:${port}`,
+    '--auth',
+    'none',
+    '--user-data-dir',
+    userData,
+    '--extensions-dir',
+    join(opts.state, 'extensions'),
     '--disable-telemetry',
     '--disable-update-check',
     '--disable-workspace-trust',
     '--disable-getting-started-override',
-    '--vscode-option', 'enable-smoke-test-driver',
+    '--vscode-option',
+    'enable-smoke-test-driver',
   ];
-  const server = spawn(vsc.nodeBin, args, { env: { ...process.env, ...opts.env, XDG_CONFIG_HOME: join(opts.state, 'xdg'), XDG_DATA_HOME: join(opts.state, 'xdg') }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(vsc.nodeBin, args, {
+    env: { ...process.env, ...opts.env, XDG_CONFIG_HOME: join(opts.state, 'xdg'), XDG_DATA_HOME: join(opts.state, 'xdg') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const serverLog: string[] = [];
   const onData = (d: Buffer) => serverLog.push(...String(d).split('\n').filter(Boolean));
   server.stdout.on('data', onData);
   server.stderr.on('data', onData);
-  const exited = new Promise<never>((_, rej) => server.once('exit', (code) => rej(new Error(`code-server exited with ${code}:\n${serverLog.slice(-30).join('\n')}`))));
+  const exited = new Promise<never>((_, rej) =>
+    server.once('exit', (code) => rej(new Error(`code-server exited with ${code}:\n${serverLog.slice(-30).join('\n')}`))),
+  );
   exited.catch(() => undefined); // after start-up, an exit is noticed by the caller's checks
   await Promise.race([
     exited,
@@ -142,14 +163,26 @@ export async function openWorkbench(
   const authority = `127.0.0.1:${port}`;
   const remote = (p: string) => `vscode-remote://${authority}${p}`;
   const url = (withSuite: boolean) => {
-    const payload = JSON.stringify([['extensionDevelopmentPath', remote(opts.developmentPath ?? ROOT)], ...(withSuite ? [['extensionTestsPath', remote(opts.suite)]] : [])]);
+    const payload = JSON.stringify([
+      ['extensionDevelopmentPath', remote(opts.developmentPath ?? ROOT)],
+      ...(withSuite ? [['extensionTestsPath', remote(opts.suite)]] : []),
+    ]);
     return `http://${authority}/?folder=${encodeURIComponent(opts.workspace)}&payload=${encodeURIComponent(payload)}`;
   };
   let browser: Browser | null = null;
   try {
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-dev-shm-usage',
+      ],
     });
     const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
     const pageErrors: string[] = [];

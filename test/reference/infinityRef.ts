@@ -79,7 +79,12 @@ export interface RefInput {
   bits: Uint8Array[];
 }
 
-export function referenceLogits(cfg: InfinityConfig, ws: WeightSource, prefixes: string[], inp: RefInput): { logits: Float64Array[]; guided: Float64Array[] } {
+export function referenceLogits(
+  cfg: InfinityConfig,
+  ws: WeightSource,
+  prefixes: string[],
+  inp: RefInput,
+): { logits: Float64Array[]; guided: Float64Array[] } {
   const g = (n: string) => f64(ws.get(n));
   const C = cfg.embedDim;
   const H = cfg.numHeads;
@@ -115,12 +120,21 @@ export function referenceLogits(cfg: InfinityConfig, ws: WeightSource, prefixes:
           k[t * dp + c] = kv[t * 2 * C + h * dp + c];
           v[t * dp + c] = kv[t * 2 * C + C + h * dp + c];
         }
-      const o = attend(poolQ.subarray(h * dp, (h + 1) * dp), 1, k, v, T, dp, 1 / Math.sqrt(dp), (j) => (inp.mask[r * T + j] > 0 ? 0 : -1e9));
+      const o = attend(poolQ.subarray(h * dp, (h + 1) * dp), 1, k, v, T, dp, 1 / Math.sqrt(dp), (j) =>
+        inp.mask[r * T + j] > 0 ? 0 : -1e9,
+      );
       pooled.set(o, h * dp);
     }
     cond.set(linear(pooled, 1, g('text_proj_for_sos.ca.proj.weight'), C, C, g('text_proj_for_sos.ca.proj.bias')), r * C);
   }
-  const ca = linear(linear(tn, rows * T, g('text_proj_for_ca.0.weight'), C, Ct5, g('text_proj_for_ca.0.bias')).map(gelu), rows * T, g('text_proj_for_ca.2.weight'), C, C, g('text_proj_for_ca.2.bias'));
+  const ca = linear(
+    linear(tn, rows * T, g('text_proj_for_ca.0.weight'), C, Ct5, g('text_proj_for_ca.0.bias')).map(gelu),
+    rows * T,
+    g('text_proj_for_ca.2.weight'),
+    C,
+    C,
+    g('text_proj_for_ca.2.bias'),
+  );
   const sc = cond.map(silu);
   const gss = linear(sc, rows, g('shared_ada_lin.1.weight'), 6 * C, C, g('shared_ada_lin.1.bias')); // [rows, 6C]
   const headSS = linear(sc, rows, g('head_nm.ada_lin.1.weight'), 2 * C, C, g('head_nm.ada_lin.1.bias'));
@@ -242,7 +256,14 @@ export function referenceLogits(cfg: InfinityConfig, ws: WeightSource, prefixes:
         for (let i = 0; i < L * C; i++) h1[i] += cproj[i];
         const ln2 = layerNorm(h1, L, C, eps);
         for (let t = 0; t < L; t++) for (let c = 0; c < C; c++) ln2[t * C + c] = ln2[t * C + c] * (1 + par(3, c)) + par(5, c);
-        const f = linear(linear(ln2, L, g(p + 'ffn.fc1.weight'), cfg.mlpHidden, C, g(p + 'ffn.fc1.bias')).map(gelu), L, g(p + 'ffn.fc2.weight'), C, cfg.mlpHidden, g(p + 'ffn.fc2.bias'));
+        const f = linear(
+          linear(ln2, L, g(p + 'ffn.fc1.weight'), cfg.mlpHidden, C, g(p + 'ffn.fc1.bias')).map(gelu),
+          L,
+          g(p + 'ffn.fc2.weight'),
+          C,
+          cfg.mlpHidden,
+          g(p + 'ffn.fc2.bias'),
+        );
         for (let i = 0; i < L * C; i++) y[r * L * C + i] = h1[i] + f[i] * par(1, i % C);
       }
       x = y;
@@ -251,12 +272,14 @@ export function referenceLogits(cfg: InfinityConfig, ws: WeightSource, prefixes:
     const logits = new Float64Array(rows * L * V);
     for (let r = 0; r < rows; r++) {
       const ln = layerNorm(x.subarray(r * L * C, (r + 1) * L * C), L, C, eps);
-      for (let t = 0; t < L; t++) for (let c = 0; c < C; c++) ln[t * C + c] = ln[t * C + c] * (1 + headSS[r * 2 * C + c]) + headSS[r * 2 * C + C + c];
+      for (let t = 0; t < L; t++)
+        for (let c = 0; c < C; c++) ln[t * C + c] = ln[t * C + c] * (1 + headSS[r * 2 * C + c]) + headSS[r * 2 * C + C + c];
       logits.set(linear(ln, L, g('head.weight'), V, C, g('head.bias')), r * L * V);
     }
     logitsOut.push(logits);
     const guided = new Float64Array(inp.B * L * V);
-    for (let i = 0; i < inp.B * L * V; i++) guided[i] = rows > inp.B ? (inp.cfg * logits[i] + (1 - inp.cfg) * logits[inp.B * L * V + i]) / inp.tau : logits[i] / inp.tau;
+    for (let i = 0; i < inp.B * L * V; i++)
+      guided[i] = rows > inp.B ? (inp.cfg * logits[i] + (1 - inp.cfg) * logits[inp.B * L * V + i]) / inp.tau : logits[i] / inp.tau;
     guidedOut.push(guided);
     // BSQ codes of the forced bits, summed at the final size, resampled for the next scale
     if (si < inp.schedule.length - 1) {
@@ -264,7 +287,9 @@ export function referenceLogits(cfg: InfinityConfig, ws: WeightSource, prefixes:
       const nxt = inp.schedule[si + 1];
       const Ln = nxt.h * nxt.w;
       const codes = new Float64Array(inp.B * dv * L);
-      for (let b = 0; b < inp.B; b++) for (let t = 0; t < L; t++) for (let j = 0; j < dv; j++) codes[(b * dv + j) * L + t] = (bits[(b * L + t) * dv + j] ? 1 : -1) / Math.sqrt(dv);
+      for (let b = 0; b < inp.B; b++)
+        for (let t = 0; t < L; t++)
+          for (let j = 0; j < dv; j++) codes[(b * dv + j) * L + t] = (bits[(b * L + t) * dv + j] ? 1 : -1) / Math.sqrt(dv);
       for (let b = 0; b < inp.B; b++) {
         const up = bilinear(codes.subarray(b * dv * L, (b + 1) * dv * L), dv, shape.h, shape.w, last.h, last.w);
         for (let i = 0; i < up.length; i++) summed[b * dv * last.h * last.w + i] += up[i];

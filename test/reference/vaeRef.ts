@@ -46,7 +46,9 @@ const swish = (x: T): T => ({ ...x, d: x.d.map((v) => v / (1 + Math.exp(-v))) })
 
 function up2(x: T): T {
   const out = new Float64Array(x.c * x.h * 2 * x.w * 2);
-  for (let c = 0; c < x.c; c++) for (let i = 0; i < x.h * 2; i++) for (let j = 0; j < x.w * 2; j++) out[(c * x.h * 2 + i) * x.w * 2 + j] = x.d[(c * x.h + (i >> 1)) * x.w + (j >> 1)];
+  for (let c = 0; c < x.c; c++)
+    for (let i = 0; i < x.h * 2; i++)
+      for (let j = 0; j < x.w * 2; j++) out[(c * x.h * 2 + i) * x.w * 2 + j] = x.d[(c * x.h + (i >> 1)) * x.w + (j >> 1)];
   return { c: x.c, h: x.h * 2, w: x.w * 2, d: out };
 }
 

@@ -96,7 +96,13 @@ function tabs(label: string, panels: [string, HTMLElement][]): HTMLElement {
 
 function renderProfile(root: HTMLElement, data: unknown): () => void {
   const p = validateProfileShape(data);
-  root.append(el('h2', undefined, `${p.model.name}: drafters and refiners (${p.model.depth} layers × ${p.scales.length} scales, ${Math.round(100 * p.settings.targetRatio)}% budget, ${p.origin})`));
+  root.append(
+    el(
+      'h2',
+      undefined,
+      `${p.model.name}: drafters and refiners (${p.model.depth} layers × ${p.scales.length} scales, ${Math.round(100 * p.settings.targetRatio)}% budget, ${p.origin})`,
+    ),
+  );
   const gridHost = el('div');
   const hover = el('div', 'hover note');
   hover.setAttribute('aria-live', 'polite');
@@ -115,15 +121,37 @@ function renderRun(root: HTMLElement, data: unknown): () => void {
   const idx = payload.retention?.index ?? null;
   const img = payload.images?.find((i) => i && typeof i.dataUri === 'string' && i.dataUri.startsWith('data:image/'));
   const size = run.images[0] ? `${run.images[0].width}×${run.images[0].height}` : `${run.schedule.length} scales`;
-  root.append(el('h2', undefined, `${run.model.name} · ${run.request.policy.name} · ${size} · ${run.provider.used} · ${(run.totalMs / 1000).toFixed(1)} s`));
+  root.append(
+    el(
+      'h2',
+      undefined,
+      `${run.model.name} · ${run.request.policy.name} · ${size} · ${run.provider.used} · ${(run.totalMs / 1000).toFixed(1)} s`,
+    ),
+  );
 
   const heads = idx?.heads ?? run.model.numHeads;
   const rows = idx?.batchRows ?? 1;
   const lastCompressed = run.profile ? run.profile.scales.map((s) => s.compressed).lastIndexOf(true) : -1;
-  const layer = picker('Layer', 'layer', Array.from({ length: run.model.depth }, (_, i) => [String(i), String(i)]));
-  const scale = picker('Scale', 'scale', run.schedule.map((s, i) => [String(i), `${i} (${s.h}×${s.w})`]));
-  const head = picker('Head', 'head', Array.from({ length: heads }, (_, i) => [String(i), String(i)]));
-  const row = picker('Row', 'row', Array.from({ length: rows }, (_, i) => [String(i), i === 0 ? 'conditional' : 'unconditional']));
+  const layer = picker(
+    'Layer',
+    'layer',
+    Array.from({ length: run.model.depth }, (_, i) => [String(i), String(i)]),
+  );
+  const scale = picker(
+    'Scale',
+    'scale',
+    run.schedule.map((s, i) => [String(i), `${i} (${s.h}×${s.w})`]),
+  );
+  const head = picker(
+    'Head',
+    'head',
+    Array.from({ length: heads }, (_, i) => [String(i), String(i)]),
+  );
+  const row = picker(
+    'Row',
+    'row',
+    Array.from({ length: rows }, (_, i) => [String(i), i === 0 ? 'conditional' : 'unconditional']),
+  );
   scale.select.value = String(lastCompressed >= 0 ? Math.min(lastCompressed, run.schedule.length - 1) : run.schedule.length - 1);
   const controls = el('div', 'controls');
   controls.append(layer.wrap, scale.wrap, head.wrap, row.wrap);
@@ -165,7 +193,12 @@ function renderRun(root: HTMLElement, data: unknown): () => void {
   if (run.profile) root.append(el('h2', undefined, 'Drafters and refiners (click a cell to show its tokens)'), gridHost, hover);
   root.append(el('h2', undefined, 'Memory and fidelity'), tabs('Memory and fidelity', figures));
 
-  const sel = () => ({ layer: Number(layer.select.value), scaleIndex: Number(scale.select.value), head: Number(head.select.value), row: Number(row.select.value) });
+  const sel = () => ({
+    layer: Number(layer.select.value),
+    scaleIndex: Number(scale.select.value),
+    head: Number(head.select.value),
+    row: Number(row.select.value),
+  });
   const grid = run.profile
     ? drawGrid(gridHost, run.profile, {
         selected: sel(),
@@ -193,7 +226,11 @@ function renderRun(root: HTMLElement, data: unknown): () => void {
       return;
     }
     canvas.hidden = false;
-    const st = drawRetention(canvas, { schedule: run.schedule, upTo: s.scaleIndex, kept: sl.kept }, Math.max(320, retentionRow.clientWidth - (img ? 220 : 0)));
+    const st = drawRetention(
+      canvas,
+      { schedule: run.schedule, upTo: s.scaleIndex, kept: sl.kept },
+      Math.max(320, retentionRow.clientWidth - (img ? 220 : 0)),
+    );
     note.textContent = `Layer ${s.layer}, head ${s.head}, ${s.row ? 'unconditional' : 'conditional'} row: holds ${st.kept} of the ${st.total} tokens generated up to scale ${s.scaleIndex} (cache held ${sl.cacheLen} before this scale's eviction).`;
   }
 

@@ -40,7 +40,7 @@ export function validateProfileShape(p: unknown): ScaleKVProfile {
   if (!x.model || !isInt(x.model.depth, 1)) fail('the profile has no model depth');
   if (!Array.isArray(x.scales) || !x.scales.length) fail('the profile has no scales');
   const depth = x.model.depth;
-  within(depth, VIEW_LIMITS.depth, 'the profile\'s model depth');
+  within(depth, VIEW_LIMITS.depth, "the profile's model depth");
   within(x.scales.length, VIEW_LIMITS.scales, 'the number of scales in the profile');
   x.scales.forEach((s, i) => {
     if (!s || typeof s !== 'object') fail(`scale ${i} is not an object`);
@@ -52,7 +52,8 @@ export function validateProfileShape(p: unknown): ScaleKVProfile {
     within(Math.max(s.shape.h, s.shape.w), VIEW_LIMITS.side, `scale ${i}'s token map side`);
     within(s.cumulativeTokens, VIEW_LIMITS.tokens, `scale ${i}'s cumulative token count`);
     if (!isNum(s.drafterBudget) || !isNum(s.refinerBudget)) fail(`scale ${i} has no drafter/refiner budget`);
-    if (s.asi !== undefined && (!Array.isArray(s.asi) || s.asi.length !== depth || !s.asi.every(isNum))) fail(`scale ${i} has an ASI list that is not ${depth} numbers`);
+    if (s.asi !== undefined && (!Array.isArray(s.asi) || s.asi.length !== depth || !s.asi.every(isNum)))
+      fail(`scale ${i} has an ASI list that is not ${depth} numbers`);
   });
   return x;
 }
@@ -62,22 +63,25 @@ export function validateRunShape(r: unknown): RunRecord {
   if (!x || typeof x !== 'object' || x.format !== 'scalekv-run') fail('not a ScaleKV run record');
   if (typeof x.id !== 'string') fail('the run record has no id');
   if (!x.model || !isInt(x.model.depth, 1)) fail('the run record has no model depth');
-  if (!Array.isArray(x.schedule) || !x.schedule.length || !x.schedule.every((s) => s && isInt(s.h, 1) && isInt(s.w, 1))) fail('the run record has no scale schedule');
-  within(x.model.depth, VIEW_LIMITS.depth, 'the run\'s model depth');
+  if (!Array.isArray(x.schedule) || !x.schedule.length || !x.schedule.every((s) => s && isInt(s.h, 1) && isInt(s.w, 1)))
+    fail('the run record has no scale schedule');
+  within(x.model.depth, VIEW_LIMITS.depth, "the run's model depth");
   if (x.model.numHeads !== undefined) {
-    if (!isInt(x.model.numHeads, 1)) fail('the run record\'s head count is not a positive integer');
-    within(x.model.numHeads, VIEW_LIMITS.heads, 'the run\'s head count');
+    if (!isInt(x.model.numHeads, 1)) fail("the run record's head count is not a positive integer");
+    within(x.model.numHeads, VIEW_LIMITS.heads, "the run's head count");
   }
   checkSchedule(x.schedule, 'the run');
   if (!x.kv || !Array.isArray(x.kv.perScale)) fail('the run record has no KV report');
   within(x.kv.perScale.length, VIEW_LIMITS.scales, 'the number of scales in the KV report');
   x.kv.perScale.forEach((s, i) => {
-    if (!s || !isNum(s.heldBytes) || !isNum(s.fullBytes) || !Array.isArray(s.perLayerHeld) || !Array.isArray(s.perLayerTokens)) fail(`KV report entry ${i} lacks held/full bytes or per-layer numbers`);
+    if (!s || !isNum(s.heldBytes) || !isNum(s.fullBytes) || !Array.isArray(s.perLayerHeld) || !Array.isArray(s.perLayerTokens))
+      fail(`KV report entry ${i} lacks held/full bytes or per-layer numbers`);
     within(Math.max(s.perLayerHeld.length, s.perLayerTokens.length), VIEW_LIMITS.depth, `the layers of KV report entry ${i}`);
   });
   if (x.retention) validateRetentionIndex(x.retention);
   if (x.profile) validateProfileShape(x.profile);
-  if (x.fidelity && (!Array.isArray(x.fidelity.images) || !Array.isArray(x.fidelity.tokenAgreement))) fail('the fidelity report lacks images or token agreement');
+  if (x.fidelity && (!Array.isArray(x.fidelity.images) || !Array.isArray(x.fidelity.tokenAgreement)))
+    fail('the fidelity report lacks images or token agreement');
   if (x.fidelity) {
     within(x.fidelity.images.length, VIEW_LIMITS.batchRows, 'the number of images in the fidelity report');
     within(x.fidelity.tokenAgreement.length, VIEW_LIMITS.scales, 'the number of scales in the fidelity report');
@@ -108,11 +112,13 @@ export function validateLeaderboard(l: unknown): Leaderboard {
 }
 
 function validateRetentionIndex(r: RetentionIndex): RetentionIndex {
-  if (!r || !isInt(r.batchRows, 1) || !isInt(r.heads, 1) || !Array.isArray(r.entries)) fail('the retention index lacks rows, heads or entries');
-  within(r.batchRows, VIEW_LIMITS.batchRows, 'the retention index\'s row count');
-  within(r.heads, VIEW_LIMITS.heads, 'the retention index\'s head count');
+  if (!r || !isInt(r.batchRows, 1) || !isInt(r.heads, 1) || !Array.isArray(r.entries))
+    fail('the retention index lacks rows, heads or entries');
+  within(r.batchRows, VIEW_LIMITS.batchRows, "the retention index's row count");
+  within(r.heads, VIEW_LIMITS.heads, "the retention index's head count");
   r.entries.forEach((e, i) => {
-    if (!e || !isInt(e.layer) || !isInt(e.scaleIndex) || !isInt(e.count) || !Number.isInteger(e.offset) || e.offset < -1) fail(`retention entry ${i} is malformed`);
+    if (!e || !isInt(e.layer) || !isInt(e.scaleIndex) || !isInt(e.count) || !Number.isInteger(e.offset) || e.offset < -1)
+      fail(`retention entry ${i} is malformed`);
     within(e.count, VIEW_LIMITS.tokens, `retention entry ${i}'s token count`);
   });
   return r;
@@ -155,7 +161,14 @@ export function validateRunPayload(p: unknown): { payload: RunPayload; kept: Int
 }
 
 /** One (row, head) slice of an inline retention record, as the host's reader would return it. */
-export function sliceFromData(idx: RetentionIndex, data: Int32Array | null, layer: number, scaleIndex: number, row: number, head: number): { kept: number[]; cacheLen: number } | null {
+export function sliceFromData(
+  idx: RetentionIndex,
+  data: Int32Array | null,
+  layer: number,
+  scaleIndex: number,
+  row: number,
+  head: number,
+): { kept: number[]; cacheLen: number } | null {
   const e = idx.entries.find((x) => x.layer === layer && x.scaleIndex === scaleIndex);
   if (!e || row >= idx.batchRows || head >= idx.heads) return null;
   if (e.offset < 0) return { kept: Array.from({ length: e.count }, (_, i) => i), cacheLen: e.cacheLen };
@@ -201,7 +214,18 @@ export function gridCsv(p: ScaleKVProfile, run?: RunRecord | null): string {
   p.scales.forEach((s) =>
     s.roles.forEach((role, l) => {
       const budget = s.compressed ? (role === 'drafter' ? s.drafterBudget : s.refinerBudget) : s.cumulativeTokens;
-      rows.push([l, s.scaleIndex, s.shape.h, s.shape.w, s.compressed, s.compressed ? role : 'full', budget, cachedTokens(p, l, s.scaleIndex, run), s.cumulativeTokens, s.asi ? s.asi[l] : '']);
+      rows.push([
+        l,
+        s.scaleIndex,
+        s.shape.h,
+        s.shape.w,
+        s.compressed,
+        s.compressed ? role : 'full',
+        budget,
+        cachedTokens(p, l, s.scaleIndex, run),
+        s.cumulativeTokens,
+        s.asi ? s.asi[l] : '',
+      ]);
     }),
   );
   return toCsv(['layer', 'scale', 'h', 'w', 'compressed', 'role', 'budget', 'cached_tokens', 'cumulative_tokens', 'asi'], rows);

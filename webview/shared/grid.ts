@@ -85,7 +85,10 @@ export function drawGrid(host: HTMLElement, p: ScaleKVProfile, o: GridOptions = 
     .attr('height', at.height)
     .attr('viewBox', `0 0 ${at.width} ${at.height}`)
     .attr('role', 'grid')
-    .attr('aria-label', `Drafter and refiner layers of ${p.model.name}: ${at.depth} layers by ${at.n} scales. Arrow keys move, Enter selects.`)
+    .attr(
+      'aria-label',
+      `Drafter and refiner layers of ${p.model.name}: ${at.depth} layers by ${at.n} scales. Arrow keys move, Enter selects.`,
+    )
     .attr('tabindex', 0);
   drawAxes(svg, p, at);
   const rects = drawCells(svg, p, at, colouring, o.run);
@@ -102,7 +105,17 @@ function gridLayout(p: ScaleKVProfile): GridLayout {
   const top = square ? 34 : 52;
   const legendX = left + n * STEP + 18;
   const legendW = 190;
-  return { uid: `skvgrid${++instances}`, depth, n, square, left, top, legendX, width: legendX + legendW, height: Math.max(top + depth * STEP + 8, top + 200) };
+  return {
+    uid: `skvgrid${++instances}`,
+    depth,
+    n,
+    square,
+    left,
+    top,
+    legendX,
+    width: legendX + legendW,
+    height: Math.max(top + depth * STEP + 8, top + 200),
+  };
 }
 
 function cellColouring(p: ScaleKVProfile, run?: RunRecord | null): CellColouring {
@@ -129,7 +142,12 @@ function cellColouring(p: ScaleKVProfile, run?: RunRecord | null): CellColouring
 function drawAxes(svg: Svg, p: ScaleKVProfile, at: GridLayout): void {
   const { left, top, square } = at;
   svg.append('text').attr('class', 'axis-title').attr('x', left).attr('y', 11).text('scale (token-map side) →');
-  svg.append('text').attr('class', 'axis-title').attr('x', 2).attr('y', top - 8).text('layer');
+  svg
+    .append('text')
+    .attr('class', 'axis-title')
+    .attr('x', 2)
+    .attr('y', top - 8)
+    .text('layer');
   const colLabels = svg
     .append('g')
     .attr('class', 'axis-label')
@@ -137,7 +155,11 @@ function drawAxes(svg: Svg, p: ScaleKVProfile, at: GridLayout): void {
     .data(p.scales)
     .join('text')
     .attr('text-anchor', square ? 'middle' : 'start')
-    .attr('transform', (_, i) => (square ? `translate(${left + i * STEP + CELL / 2},${top - 8})` : `translate(${left + i * STEP + CELL / 2 - 3},${top - 6}) rotate(-55)`))
+    .attr('transform', (_, i) =>
+      square
+        ? `translate(${left + i * STEP + CELL / 2},${top - 8})`
+        : `translate(${left + i * STEP + CELL / 2 - 3},${top - 6}) rotate(-55)`,
+    )
     .text((s) => columnLabel(s.shape.h, s.shape.w));
   colLabels.append('title').text((s) => `scale ${s.scaleIndex}: ${s.shape.h}×${s.shape.w} tokens${s.compressed ? '' : ', not compressed'}`);
   svg
@@ -154,7 +176,13 @@ function drawAxes(svg: Svg, p: ScaleKVProfile, at: GridLayout): void {
 
 const cellId = (uid: string, l: number, si: number) => `${uid}-L${l}-S${si}`;
 
-function drawCells(svg: Svg, p: ScaleKVProfile, at: GridLayout, colouring: CellColouring, run?: RunRecord | null): d3.Selection<SVGRectElement, Cell, SVGGElement, unknown> {
+function drawCells(
+  svg: Svg,
+  p: ScaleKVProfile,
+  at: GridLayout,
+  colouring: CellColouring,
+  run?: RunRecord | null,
+): d3.Selection<SVGRectElement, Cell, SVGGElement, unknown> {
   const { left, top } = at;
   const cells: Cell[] = [];
   for (let l = 0; l < at.depth; l++) for (let si = 0; si < at.n; si++) cells.push({ layer: l, si });
@@ -199,14 +227,30 @@ function keyTarget(key: string, cursor: GridSelection, at: GridLayout): GridSele
   const next = { ...cursor };
   const { n, depth } = at;
   switch (key) {
-    case 'ArrowRight': next.scaleIndex = Math.min(n - 1, cursor.scaleIndex + 1); break;
-    case 'ArrowLeft': next.scaleIndex = Math.max(0, cursor.scaleIndex - 1); break;
-    case 'ArrowDown': next.layer = Math.min(depth - 1, cursor.layer + 1); break;
-    case 'ArrowUp': next.layer = Math.max(0, cursor.layer - 1); break;
-    case 'PageDown': next.layer = Math.min(depth - 1, cursor.layer + 8); break;
-    case 'PageUp': next.layer = Math.max(0, cursor.layer - 8); break;
-    case 'Home': next.scaleIndex = 0; break;
-    case 'End': next.scaleIndex = n - 1; break;
+    case 'ArrowRight':
+      next.scaleIndex = Math.min(n - 1, cursor.scaleIndex + 1);
+      break;
+    case 'ArrowLeft':
+      next.scaleIndex = Math.max(0, cursor.scaleIndex - 1);
+      break;
+    case 'ArrowDown':
+      next.layer = Math.min(depth - 1, cursor.layer + 1);
+      break;
+    case 'ArrowUp':
+      next.layer = Math.max(0, cursor.layer - 1);
+      break;
+    case 'PageDown':
+      next.layer = Math.min(depth - 1, cursor.layer + 8);
+      break;
+    case 'PageUp':
+      next.layer = Math.max(0, cursor.layer - 8);
+      break;
+    case 'Home':
+      next.scaleIndex = 0;
+      break;
+    case 'End':
+      next.scaleIndex = n - 1;
+      break;
     default:
       return null;
   }
@@ -230,10 +274,25 @@ function interactive(
 
   const el = svg.node()!;
   let selected: GridSelection | null = o.selected ?? null;
-  let cursor: GridSelection = selected ?? { layer: 0, scaleIndex: Math.max(0, p.scales.findIndex((s) => s.compressed)) };
+  let cursor: GridSelection = selected ?? {
+    layer: 0,
+    scaleIndex: Math.max(
+      0,
+      p.scales.findIndex((s) => s.compressed),
+    ),
+  };
   const cellAt = (s: GridSelection) => el.querySelector<SVGRectElement>(`#${cellId(at.uid, s.layer, s.scaleIndex)}`);
   // rings drawn in the gaps around a cell stay visible on any fill colour, unlike a stroke on the cell
-  const ring = (cls: string) => svg.append('rect').attr('class', `ring ${cls}`).attr('width', CELL + 4).attr('height', CELL + 4).attr('rx', 3).attr('pointer-events', 'none').attr('visibility', 'hidden').node()!;
+  const ring = (cls: string) =>
+    svg
+      .append('rect')
+      .attr('class', `ring ${cls}`)
+      .attr('width', CELL + 4)
+      .attr('height', CELL + 4)
+      .attr('rx', 3)
+      .attr('pointer-events', 'none')
+      .attr('visibility', 'hidden')
+      .node()!;
   const rings: Record<string, SVGRectElement> = { selected: ring('selected-ring'), cursor: ring('cursor-ring') };
   const mark = (s: GridSelection | null, cls: 'selected' | 'cursor') => {
     el.querySelectorAll(`rect.cell.${cls}`).forEach((r) => r.classList.remove(cls));
@@ -307,18 +366,58 @@ function drawLegend(svg: Svg, uid: string, x: number, y: number, hasAsi: boolean
   ];
   keys.forEach(([cls, label, d], i) => {
     const row = lg.append('g').attr('transform', `translate(0,${i * 22})`);
-    row.append('rect').attr('class', `cell key ${cls}`).attr('width', CELL).attr('height', CELL).attr('rx', 2).attr('fill', d3.interpolateViridis(0.55));
+    row
+      .append('rect')
+      .attr('class', `cell key ${cls}`)
+      .attr('width', CELL)
+      .attr('height', CELL)
+      .attr('rx', 2)
+      .attr('fill', d3.interpolateViridis(0.55));
     if (cls === 'full') row.select('rect').style('fill', 'var(--skv-full)');
-    if (d) row.append('text').attr('class', 'drafter-mark').attr('x', CELL / 2).attr('y', CELL * 0.72).attr('text-anchor', 'middle').text('D');
-    row.append('text').attr('x', CELL + 6).attr('y', CELL * 0.7).text(label);
+    if (d)
+      row
+        .append('text')
+        .attr('class', 'drafter-mark')
+        .attr('x', CELL / 2)
+        .attr('y', CELL * 0.72)
+        .attr('text-anchor', 'middle')
+        .text('D');
+    row
+      .append('text')
+      .attr('x', CELL + 6)
+      .attr('y', CELL * 0.7)
+      .text(label);
   });
   const rampTop = 3 * 22 + 14;
   const rampH = 90;
-  lg.append('text').attr('class', 'axis-title').attr('x', 0).attr('y', rampTop - 4).text(hasAsi ? 'fill: Attention Selectivity Index' : 'fill: cached / all tokens');
-  const grad = svg.append('defs').append('linearGradient').attr('id', `${uid}-ramp`).attr('x1', 0).attr('x2', 0).attr('y1', 1).attr('y2', 0);
+  lg.append('text')
+    .attr('class', 'axis-title')
+    .attr('x', 0)
+    .attr('y', rampTop - 4)
+    .text(hasAsi ? 'fill: Attention Selectivity Index' : 'fill: cached / all tokens');
+  const grad = svg
+    .append('defs')
+    .append('linearGradient')
+    .attr('id', `${uid}-ramp`)
+    .attr('x1', 0)
+    .attr('x2', 0)
+    .attr('y1', 1)
+    .attr('y2', 0);
   d3.range(0, 1.0001, 0.1).forEach((t) => grad.append('stop').attr('offset', t).attr('stop-color', d3.interpolateViridis(t)));
-  lg.append('rect').attr('class', 'ramp').attr('x', 0).attr('y', rampTop + 2).attr('width', 12).attr('height', rampH).attr('fill', `url(#${uid}-ramp)`);
+  lg.append('rect')
+    .attr('class', 'ramp')
+    .attr('x', 0)
+    .attr('y', rampTop + 2)
+    .attr('width', 12)
+    .attr('height', rampH)
+    .attr('fill', `url(#${uid}-ramp)`);
   const fmt = (v: number) => (hasAsi ? v.toFixed(3) : `${Math.round(v * 100)}%`);
-  lg.append('text').attr('x', 18).attr('y', rampTop + 11).text(`${fmt(hi)}${hasAsi ? ' concentrated' : ''}`);
-  lg.append('text').attr('x', 18).attr('y', rampTop + rampH + 1).text(`${fmt(lo)}${hasAsi ? ' dispersed' : ''}`);
+  lg.append('text')
+    .attr('x', 18)
+    .attr('y', rampTop + 11)
+    .text(`${fmt(hi)}${hasAsi ? ' concentrated' : ''}`);
+  lg.append('text')
+    .attr('x', 18)
+    .attr('y', rampTop + rampH + 1)
+    .text(`${fmt(lo)}${hasAsi ? ' dispersed' : ''}`);
 }

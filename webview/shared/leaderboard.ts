@@ -95,8 +95,16 @@ export function drawLeaderboardPlot(host: HTMLElement, lb: Leaderboard): SVGSVGE
   const lo = finite.length ? d3.min(finite)! : 0;
   const hi = finite.length ? d3.max(finite)! : 1;
   const pad = Math.max(0.5, (hi - lo) * 0.1);
-  const y = d3.scaleLinear().domain([lo - pad, hi + pad]).nice().range([H - m.b, m.t + (identicalBand ? 22 : 0)]);
-  const x = d3.scaleLinear().domain([0, Math.max(0.05, d3.max(lb.rows, (r) => r.kvHeldRatio) ?? 0) * 1.08]).nice().range([m.l, W - m.r]);
+  const y = d3
+    .scaleLinear()
+    .domain([lo - pad, hi + pad])
+    .nice()
+    .range([H - m.b, m.t + (identicalBand ? 22 : 0)]);
+  const x = d3
+    .scaleLinear()
+    .domain([0, Math.max(0.05, d3.max(lb.rows, (r) => r.kvHeldRatio) ?? 0) * 1.08])
+    .nice()
+    .range([m.l, W - m.r]);
   const yOf = (r: LeaderboardRow) => (r.psnr === null ? m.t + 6 : y(r.psnr));
   const svg = d3
     .select(host)
@@ -108,20 +116,44 @@ export function drawLeaderboardPlot(host: HTMLElement, lb: Leaderboard): SVGSVGE
     .attr('viewBox', `0 0 ${W} ${H}`)
     .attr('role', 'img')
     .attr('aria-label', `Memory against fidelity: ${lb.rows.length} policy and ratio pairs`);
-  svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${H - m.b})`).call(d3.axisBottom(x).ticks(6, '.0%'));
+  svg
+    .append('g')
+    .attr('class', 'axis')
+    .attr('transform', `translate(0,${H - m.b})`)
+    .call(d3.axisBottom(x).ticks(6, '.0%'));
   svg.append('g').attr('class', 'axis').attr('transform', `translate(${m.l},0)`).call(d3.axisLeft(y).ticks(6));
   svg.append('text').attr('class', 'axis-title').attr('x', 0).attr('y', 14).text('PSNR against the full cache (dB), higher is better');
-  const xTitle = svg.append('text').attr('class', 'axis-title').attr('x', W - m.r).attr('y', H - 4).attr('text-anchor', 'end');
+  const xTitle = svg
+    .append('text')
+    .attr('class', 'axis-title')
+    .attr('x', W - m.r)
+    .attr('y', H - 4)
+    .attr('text-anchor', 'end');
   xTitle.text('KV held after the last scale / full cache');
   if (identicalBand) {
-    svg.append('line').attr('class', 'line-full').attr('x1', m.l).attr('x2', W - m.r).attr('y1', m.t + 14).attr('y2', m.t + 14);
-    svg.append('text').attr('class', 'axis-title').attr('x', m.l - 6).attr('y', m.t + 10).attr('text-anchor', 'end').text('∞');
+    svg
+      .append('line')
+      .attr('class', 'line-full')
+      .attr('x1', m.l)
+      .attr('x2', W - m.r)
+      .attr('y1', m.t + 14)
+      .attr('y2', m.t + 14);
+    svg
+      .append('text')
+      .attr('class', 'axis-title')
+      .attr('x', m.l - 6)
+      .attr('y', m.t + 10)
+      .attr('text-anchor', 'end')
+      .text('∞');
   }
   // each series joined in order of memory, so a policy's ratios read as one curve
   const g = svg.append('g').attr('class', 'series');
   for (const s of series.values()) {
     const pts = lb.rows.filter((r) => r.label === s.label && r.psnr !== null).sort((a, b) => a.kvHeldRatio - b.kvHeldRatio);
-    const line = d3.line<LeaderboardRow>().x((r) => x(r.kvHeldRatio)).y(yOf);
+    const line = d3
+      .line<LeaderboardRow>()
+      .x((r) => x(r.kvHeldRatio))
+      .y(yOf);
     if (pts.length > 1) g.append('path').attr('class', 'series-line').attr('d', line(pts)).style('stroke', s.colour);
   }
   g.selectAll('path.mark')
@@ -142,7 +174,10 @@ export function drawLeaderboardPlot(host: HTMLElement, lb: Leaderboard): SVGSVGE
         `${r.label} at ratio ${r.ratio}: PSNR ${formatPsnr(r)} dB, SSIM ${fx(r.ssim, 4)}, ` +
         `KV held ${pct(r.kvHeldRatio)} (peak ${pct(r.kvPeakRatio)}), last-scale bits ${pct(r.bitAgreement)} equal`,
     );
-  const legend = svg.append('g').attr('class', 'legend').attr('transform', `translate(${W - legendW},${m.t})`);
+  const legend = svg
+    .append('g')
+    .attr('class', 'legend')
+    .attr('transform', `translate(${W - legendW},${m.t})`);
   [...series.values()].forEach((s, i) => {
     const row = legend.append('g').attr('transform', `translate(0,${i * 18})`);
     const mark = row.append('path').attr('class', 'mark').attr('d', s.path).attr('transform', 'translate(6,0)');

@@ -13,7 +13,16 @@ type Svg = d3.Selection<SVGSVGElement, unknown, null, undefined>;
 
 function frame(host: HTMLElement, cls: string, h: number, label: string): Svg {
   host.replaceChildren();
-  return d3.select(host).append('svg').attr('class', `chart ${cls}`).attr('xmlns', 'http://www.w3.org/2000/svg').attr('width', W).attr('height', h).attr('viewBox', `0 0 ${W} ${h}`).attr('role', 'img').attr('aria-label', label);
+  return d3
+    .select(host)
+    .append('svg')
+    .attr('class', `chart ${cls}`)
+    .attr('xmlns', 'http://www.w3.org/2000/svg')
+    .attr('width', W)
+    .attr('height', h)
+    .attr('viewBox', `0 0 ${W} ${h}`)
+    .attr('role', 'img')
+    .attr('aria-label', label);
 }
 
 function key(svg: Svg, x: number, y: number, items: [string, string][]): void {
@@ -21,27 +30,67 @@ function key(svg: Svg, x: number, y: number, items: [string, string][]): void {
   let at = 0;
   for (const [cls, label] of items) {
     g.append('rect').attr('class', cls).attr('x', at).attr('y', -8).attr('width', 10).attr('height', 10);
-    g.append('text').attr('x', at + 14).attr('y', 1).text(label);
+    g.append('text')
+      .attr('x', at + 14)
+      .attr('y', 1)
+      .text(label);
     at += 14 + label.length * 5.6 + 12; // no layout pass for an estimate that only spaces the key
   }
 }
 
 const mib = (b: number) => (b / MiB < 10 ? (b / MiB).toFixed(2) : (b / MiB).toFixed(1));
 
-export function drawMemory(host: HTMLElement, kv: KvReport, selectedScale: number | null, onSelectScale?: (si: number) => void): SVGSVGElement {
+export function drawMemory(
+  host: HTMLElement,
+  kv: KvReport,
+  selectedScale: number | null,
+  onSelectScale?: (si: number) => void,
+): SVGSVGElement {
   const H = 190;
   const m = { l: 48, r: 10, t: 34, b: 30 };
   const held = d3.sum(kv.perScale, (d) => d.heldBytes);
   const full = d3.sum(kv.perScale, (d) => d.fullBytes);
-  const svg = frame(host, 'memory', H, `KV cache per scale; overall ${full ? ((100 * held) / full).toFixed(1) : '0'}% of the full cache held`);
+  const svg = frame(
+    host,
+    'memory',
+    H,
+    `KV cache per scale; overall ${full ? ((100 * held) / full).toFixed(1) : '0'}% of the full cache held`,
+  );
   const data = kv.perScale;
-  const x = d3.scaleBand<number>().domain(data.map((d) => d.scaleIndex)).range([m.l, W - m.r]).padding(0.2);
-  const y = d3.scaleLinear().domain([0, d3.max(data, (d) => Math.max(d.fullBytes, d.peakBytes) / MiB) || 1]).nice().range([H - m.b, m.t]);
-  svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${H - m.b})`).call(d3.axisBottom(x).tickSizeOuter(0));
+  const x = d3
+    .scaleBand<number>()
+    .domain(data.map((d) => d.scaleIndex))
+    .range([m.l, W - m.r])
+    .padding(0.2);
+  const y = d3
+    .scaleLinear()
+    .domain([0, d3.max(data, (d) => Math.max(d.fullBytes, d.peakBytes) / MiB) || 1])
+    .nice()
+    .range([H - m.b, m.t]);
+  svg
+    .append('g')
+    .attr('class', 'axis')
+    .attr('transform', `translate(0,${H - m.b})`)
+    .call(d3.axisBottom(x).tickSizeOuter(0));
   svg.append('g').attr('class', 'axis').attr('transform', `translate(${m.l},0)`).call(d3.axisLeft(y).ticks(4));
-  svg.append('text').attr('class', 'axis-title').attr('x', 0).attr('y', 11).text(`KV cache per scale, MiB (${kv.bytesPerElement * 8}-bit as run, ${kv.batchRows} rows)`);
-  svg.append('text').attr('class', 'axis-title').attr('x', W - m.r).attr('y', H - 2).attr('text-anchor', 'end').text('scale');
-  key(svg, m.l, 27, [['bar-full', 'full cache'], ['bar-held', 'held'], ['bar-held selected', 'selected scale']]);
+  svg
+    .append('text')
+    .attr('class', 'axis-title')
+    .attr('x', 0)
+    .attr('y', 11)
+    .text(`KV cache per scale, MiB (${kv.bytesPerElement * 8}-bit as run, ${kv.batchRows} rows)`);
+  svg
+    .append('text')
+    .attr('class', 'axis-title')
+    .attr('x', W - m.r)
+    .attr('y', H - 2)
+    .attr('text-anchor', 'end')
+    .text('scale');
+  key(svg, m.l, 27, [
+    ['bar-full', 'full cache'],
+    ['bar-held', 'held'],
+    ['bar-held selected', 'selected scale'],
+  ]);
   svg
     .append('g')
     .selectAll('rect')
@@ -65,7 +114,10 @@ export function drawMemory(host: HTMLElement, kv: KvReport, selectedScale: numbe
     .attr('height', (d) => Math.max(1, y(0) - y(d.heldBytes / MiB)))
     .on('click', (_, d) => onSelectScale?.(d.scaleIndex))
     .append('title')
-    .text((d) => `scale ${d.scaleIndex}: held ${mib(d.heldBytes)} MiB of ${mib(d.fullBytes)} MiB (${d.fullBytes ? ((100 * d.heldBytes) / d.fullBytes).toFixed(1) : 0}%), peak while running ${mib(d.peakBytes)} MiB`);
+    .text(
+      (d) =>
+        `scale ${d.scaleIndex}: held ${mib(d.heldBytes)} MiB of ${mib(d.fullBytes)} MiB (${d.fullBytes ? ((100 * d.heldBytes) / d.fullBytes).toFixed(1) : 0}%), peak while running ${mib(d.peakBytes)} MiB`,
+    );
   return svg.node()!;
 }
 
@@ -80,14 +132,40 @@ export function drawLayerMemory(host: HTMLElement, kv: KvReport, si: number): SV
   const layers = s.perLayerHeld.length;
   const fullPerLayer = layers ? s.fullBytes / layers : 0;
   const svg = frame(host, 'layer-memory', H, `KV bytes held per layer after scale ${si}`);
-  const x = d3.scaleBand<number>().domain(d3.range(layers)).range([m.l, W - m.r]).padding(0.15);
-  const y = d3.scaleLinear().domain([0, Math.max(fullPerLayer, d3.max(s.perLayerHeld) ?? 0) / MiB || 1]).nice().range([H - m.b, m.t]);
+  const x = d3
+    .scaleBand<number>()
+    .domain(d3.range(layers))
+    .range([m.l, W - m.r])
+    .padding(0.15);
+  const y = d3
+    .scaleLinear()
+    .domain([0, Math.max(fullPerLayer, d3.max(s.perLayerHeld) ?? 0) / MiB || 1])
+    .nice()
+    .range([H - m.b, m.t]);
   const every = Math.ceil(layers / 16);
-  svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${H - m.b})`).call(d3.axisBottom(x).tickValues(x.domain().filter((i) => i % every === 0)).tickSizeOuter(0));
+  svg
+    .append('g')
+    .attr('class', 'axis')
+    .attr('transform', `translate(0,${H - m.b})`)
+    .call(
+      d3
+        .axisBottom(x)
+        .tickValues(x.domain().filter((i) => i % every === 0))
+        .tickSizeOuter(0),
+    );
   svg.append('g').attr('class', 'axis').attr('transform', `translate(${m.l},0)`).call(d3.axisLeft(y).ticks(4));
   svg.append('text').attr('class', 'axis-title').attr('x', 0).attr('y', 11).text(`After scale ${si}: MiB held per layer`);
-  svg.append('text').attr('class', 'axis-title').attr('x', W - m.r).attr('y', H - 2).attr('text-anchor', 'end').text('layer');
-  key(svg, m.l, 27, [['bar-held', 'held'], ['line-full', `full cache (${mib(fullPerLayer)})`]]);
+  svg
+    .append('text')
+    .attr('class', 'axis-title')
+    .attr('x', W - m.r)
+    .attr('y', H - 2)
+    .attr('text-anchor', 'end')
+    .text('layer');
+  key(svg, m.l, 27, [
+    ['bar-held', 'held'],
+    ['line-full', `full cache (${mib(fullPerLayer)})`],
+  ]);
   svg
     .append('g')
     .selectAll('rect')
@@ -100,7 +178,13 @@ export function drawLayerMemory(host: HTMLElement, kv: KvReport, si: number): SV
     .attr('height', (b) => Math.max(1, y(0) - y(b / MiB)))
     .append('title')
     .text((b, i) => `layer ${i}: ${s.perLayerTokens[i]} tokens, ${mib(b)} MiB`);
-  svg.append('line').attr('class', 'line-full').attr('x1', m.l).attr('x2', W - m.r).attr('y1', y(fullPerLayer / MiB)).attr('y2', y(fullPerLayer / MiB));
+  svg
+    .append('line')
+    .attr('class', 'line-full')
+    .attr('x1', m.l)
+    .attr('x2', W - m.r)
+    .attr('y1', y(fullPerLayer / MiB))
+    .attr('y2', y(fullPerLayer / MiB));
   return svg.node();
 }
 
@@ -113,13 +197,30 @@ export function drawAgreement(host: HTMLElement, f: FidelityReport | undefined, 
   const m = { l: 48, r: 10, t: 24, b: 30 };
   const svg = frame(host, 'agreement', H, 'Token agreement with the full-cache run per scale');
   const data = f.tokenAgreement;
-  const x = d3.scaleBand<number>().domain(data.map((d) => d.scaleIndex)).range([m.l, W - m.r]).padding(0.2);
+  const x = d3
+    .scaleBand<number>()
+    .domain(data.map((d) => d.scaleIndex))
+    .range([m.l, W - m.r])
+    .padding(0.2);
   const lo = Math.min(0.9, d3.min(data, (d) => d.agreement) ?? 0.9);
-  const y = d3.scaleLinear().domain([Math.floor(lo * 10) / 10, 1]).range([H - m.b, m.t]);
-  svg.append('g').attr('class', 'axis').attr('transform', `translate(0,${H - m.b})`).call(d3.axisBottom(x).tickSizeOuter(0));
+  const y = d3
+    .scaleLinear()
+    .domain([Math.floor(lo * 10) / 10, 1])
+    .range([H - m.b, m.t]);
+  svg
+    .append('g')
+    .attr('class', 'axis')
+    .attr('transform', `translate(0,${H - m.b})`)
+    .call(d3.axisBottom(x).tickSizeOuter(0));
   svg.append('g').attr('class', 'axis').attr('transform', `translate(${m.l},0)`).call(d3.axisLeft(y).ticks(4, '.0%'));
   svg.append('text').attr('class', 'axis-title').attr('x', 0).attr('y', 11).text('Sampled bits equal to the full-cache run, per scale');
-  svg.append('text').attr('class', 'axis-title').attr('x', W - m.r).attr('y', H - 2).attr('text-anchor', 'end').text('scale');
+  svg
+    .append('text')
+    .attr('class', 'axis-title')
+    .attr('x', W - m.r)
+    .attr('y', H - 2)
+    .attr('text-anchor', 'end')
+    .text('scale');
   const line = d3
     .line<{ scaleIndex: number; agreement: number }>()
     .x((d) => x(d.scaleIndex)! + x.bandwidth() / 2)
@@ -155,12 +256,14 @@ export function fidelityTable(f: FidelityReport | undefined): HTMLElement {
   table.setAttribute('aria-label', 'Fidelity against the full cache');
   const head = document.createElement('vscode-table-header');
   head.slot = 'header';
-  for (const h of ['prompt', 'seed', 'PSNR (dB)', 'SSIM', 'LPIPS']) head.append(Object.assign(document.createElement('vscode-table-header-cell'), { textContent: h }));
+  for (const h of ['prompt', 'seed', 'PSNR (dB)', 'SSIM', 'LPIPS'])
+    head.append(Object.assign(document.createElement('vscode-table-header-cell'), { textContent: h }));
   const body = document.createElement('vscode-table-body');
   body.slot = 'body';
   for (const im of f.images) {
     const r = document.createElement('vscode-table-row');
-    for (const v of [im.prompt, String(im.seed), fmt(im.psnr), fmt(im.ssim, 4), fmt(im.lpips, 4)]) r.append(Object.assign(document.createElement('vscode-table-cell'), { textContent: v }));
+    for (const v of [im.prompt, String(im.seed), fmt(im.psnr), fmt(im.ssim, 4), fmt(im.lpips, 4)])
+      r.append(Object.assign(document.createElement('vscode-table-cell'), { textContent: v }));
     body.append(r);
   }
   table.append(head, body);
@@ -172,8 +275,14 @@ export function fidelityTable(f: FidelityReport | undefined): HTMLElement {
 
 export function memoryCsv(kv: KvReport): string {
   const rows: unknown[][] = [];
-  for (const s of kv.perScale) s.perLayerHeld.forEach((b, l) => rows.push([s.scaleIndex, l, s.perLayerTokens[l], b, s.fullBytes / s.perLayerHeld.length, s.heldBytes, s.fullBytes, s.peakBytes]));
-  return toCsv(['scale', 'layer', 'tokens', 'held_bytes', 'full_bytes_layer', 'held_bytes_all_layers', 'full_bytes_all_layers', 'peak_bytes'], rows);
+  for (const s of kv.perScale)
+    s.perLayerHeld.forEach((b, l) =>
+      rows.push([s.scaleIndex, l, s.perLayerTokens[l], b, s.fullBytes / s.perLayerHeld.length, s.heldBytes, s.fullBytes, s.peakBytes]),
+    );
+  return toCsv(
+    ['scale', 'layer', 'tokens', 'held_bytes', 'full_bytes_layer', 'held_bytes_all_layers', 'full_bytes_all_layers', 'peak_bytes'],
+    rows,
+  );
 }
 
 export function fidelityCsv(f: FidelityReport): string {

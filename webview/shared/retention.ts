@@ -130,7 +130,10 @@ export function drawRetention(canvas: HTMLCanvasElement, v: RetentionView, maxWi
     ctx.fillStyle = k ? c.kept : c.evicted;
     ctx.fillRect(x, y, s, s);
   });
-  canvas.setAttribute('aria-label', `Retention map: ${stats.kept} of ${stats.total} tokens kept; per scale ${stats.perScale.map((s) => `${s.kept}/${s.total}`).join(', ')}`);
+  canvas.setAttribute(
+    'aria-label',
+    `Retention map: ${stats.kept} of ${stats.total} tokens kept; per scale ${stats.perScale.map((s) => `${s.kept}/${s.total}`).join(', ')}`,
+  );
   canvas.dataset.kept = String(stats.kept);
   canvas.dataset.total = String(stats.total);
   canvas.dataset.panels = String(l.panels.length);
@@ -152,8 +155,11 @@ export function retentionSvg(v: RetentionView, ref: Element, title: string, maxW
   out.push(`<rect width="100%" height="100%" fill="${bg}"/>`);
   out.push(`<text x="${PAD}" y="14" fill="${c.text}" font-family="sans-serif" font-size="12">${esc(title)}</text>`);
   out.push('<g transform="translate(0,20)" font-family="sans-serif" font-size="11">');
-  for (const p of l.panels) out.push(`<text x="${p.x}" y="${p.y + 11}" fill="${p.si === v.upTo ? c.current : c.text}">${esc(p.label)}</text>`);
-  forEachToken(l, new Set(v.kept), (x, y, s, k) => out.push(`<rect class="${k ? 'kept' : 'evicted'}" x="${x}" y="${y}" width="${s}" height="${s}" fill="${k ? c.kept : c.evicted}"/>`));
+  for (const p of l.panels)
+    out.push(`<text x="${p.x}" y="${p.y + 11}" fill="${p.si === v.upTo ? c.current : c.text}">${esc(p.label)}</text>`);
+  forEachToken(l, new Set(v.kept), (x, y, s, k) =>
+    out.push(`<rect class="${k ? 'kept' : 'evicted'}" x="${x}" y="${y}" width="${s}" height="${s}" fill="${k ? c.kept : c.evicted}"/>`),
+  );
   out.push('</g></svg>');
   return out.join('');
 }

@@ -40,7 +40,19 @@ function themeColour(name: string, fallback: string, within: Element = document.
   return resolveColour(`var(${name})`, fallback, within);
 }
 
-const INLINED = ['fill', 'fill-opacity', 'stroke', 'stroke-width', 'stroke-dasharray', 'stroke-opacity', 'opacity', 'font-family', 'font-size', 'font-weight', 'paint-order'];
+const INLINED = [
+  'fill',
+  'fill-opacity',
+  'stroke',
+  'stroke-width',
+  'stroke-dasharray',
+  'stroke-opacity',
+  'opacity',
+  'font-family',
+  'font-size',
+  'font-weight',
+  'paint-order',
+];
 
 /**
  * A standalone SVG document of a figure: computed theme colours are written onto each element so the

@@ -6,7 +6,11 @@ import { COMMANDS } from '../../src/shared/commandIds';
 import type { FromSidebar, SidebarState, ToSidebar } from '../../src/shared/protocol';
 import { escapeHtml } from '../shared/memory';
 
-declare function acquireVsCodeApi(): { postMessage(m: FromSidebar): void; getState(): SidebarState | undefined; setState(s: SidebarState): void };
+declare function acquireVsCodeApi(): {
+  postMessage(m: FromSidebar): void;
+  getState(): SidebarState | undefined;
+  setState(s: SidebarState): void;
+};
 const vscode = acquireVsCodeApi();
 const root = document.getElementById('root')!;
 
@@ -22,7 +26,9 @@ function render(s: SidebarState): void {
   const model = s.model
     ? `<div class="kv"><b>${escapeHtml(s.model.name)}</b> · ${s.model.depth} layers · ${s.model.numHeads} heads · ${s.model.source === 'embedded' ? 'embedded' : escapeHtml(s.model.source)}</div>`
     : `<div class="muted">${s.modelError ? `<span class="err">${escapeHtml(s.modelError)}</span>` : 'Not loaded yet.'}</div>`;
-  const provider = s.provider ? `<div class="kv">Runs on <b>${s.provider.used}</b> <span class="muted">(${escapeHtml(s.provider.reason)})</span></div>` : '';
+  const provider = s.provider
+    ? `<div class="kv">Runs on <b>${s.provider.used}</b> <span class="muted">(${escapeHtml(s.provider.reason)})</span></div>`
+    : '';
   const installCuda = button(COMMANDS.installCudaProvider, 'Install CUDA Provider', 'desktop-download', true);
   const cuda =
     s.cuda?.state === 'installed'
@@ -59,7 +65,11 @@ root.addEventListener('click', (e) => {
   const el = (e.target as HTMLElement).closest<HTMLElement>('[data-cmd]');
   if (!el || el.hasAttribute('disabled')) return;
   e.preventDefault();
-  vscode.postMessage({ type: 'command', command: el.dataset.cmd!, args: el.dataset.args ? (JSON.parse(el.dataset.args) as unknown[]) : undefined });
+  vscode.postMessage({
+    type: 'command',
+    command: el.dataset.cmd!,
+    args: el.dataset.args ? (JSON.parse(el.dataset.args) as unknown[]) : undefined,
+  });
 });
 
 window.addEventListener('message', (ev: MessageEvent<ToSidebar>) => {

@@ -28,7 +28,11 @@ function exportButtons(figure: string, kinds: string[], what: string): string {
   return `<span class="figure-actions" role="group" aria-label="Export ${what}">${kinds
     .map((k) => {
       const name = `Export ${what} as ${k.toUpperCase()}`;
-      return button(k.toUpperCase(), icon[k], `id="export-${figure}-${k}" data-figure="${figure}" data-export="${k}" title="${name}" aria-label="${name}"`);
+      return button(
+        k.toUpperCase(),
+        icon[k],
+        `id="export-${figure}-${k}" data-figure="${figure}" data-export="${k}" title="${name}" aria-label="${name}"`,
+      );
     })
     .join('')}</span>`;
 }

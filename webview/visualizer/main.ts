@@ -108,7 +108,12 @@ function clampSelection(): void {
   const heads = run?.retention?.heads ?? run?.model.numHeads ?? p?.model.numHeads ?? 1;
   const rows = run?.retention?.batchRows ?? 2;
   const c = (v: number, n: number) => Math.max(0, Math.min(n - 1, Number.isInteger(v) ? v : 0));
-  selection = { layer: c(selection.layer, depth), scaleIndex: c(selection.scaleIndex, scales), head: c(selection.head, heads), row: c(selection.row, rows) };
+  selection = {
+    layer: c(selection.layer, depth),
+    scaleIndex: c(selection.scaleIndex, scales),
+    head: c(selection.head, heads),
+    row: c(selection.row, rows),
+  };
 }
 
 function renderAll(): void {
@@ -158,14 +163,16 @@ function renderGrid(): void {
 function renderPickers(): void {
   const heads = run?.retention?.heads ?? run?.model.numHeads ?? activeProfile()?.model.numHeads ?? 1;
   const headSel = $<Select>('head');
-  if (headSel.children.length !== heads) headSel.replaceChildren(...Array.from({ length: heads }, (_, h) => option(String(h), `head ${h}`)));
+  if (headSel.children.length !== heads)
+    headSel.replaceChildren(...Array.from({ length: heads }, (_, h) => option(String(h), `head ${h}`)));
   headSel.value = String(selection.head);
   const rowSel = $<Select>('row');
   const rows = run?.retention?.batchRows ?? 2;
   rowSel.querySelector<Toggle>('vscode-option[value="1"]')!.disabled = rows < 2;
   rowSel.value = String(selection.row);
   const s = activeProfile()?.scales[selection.scaleIndex];
-  $('selection-label').textContent = `layer ${selection.layer}, scale ${selection.scaleIndex}${s ? ` (${s.shape.h}×${s.shape.w})` : ''}, head ${selection.head}, ${selection.row ? 'unconditional' : 'conditional'} row`;
+  $('selection-label').textContent =
+    `layer ${selection.layer}, scale ${selection.scaleIndex}${s ? ` (${s.shape.h}×${s.shape.w})` : ''}, head ${selection.head}, ${selection.row ? 'unconditional' : 'conditional'} row`;
 }
 
 function option(value: string, label: string): HTMLElement {
@@ -219,7 +226,9 @@ function renderRetention(): void {
 function currentSlice(): RetentionSlice | null {
   const s = slice?.selection;
   if (!slice || !run || slice.runId !== run.id || !s) return null;
-  return s.layer === selection.layer && s.scaleIndex === selection.scaleIndex && s.head === selection.head && s.row === selection.row ? slice : null;
+  return s.layer === selection.layer && s.scaleIndex === selection.scaleIndex && s.head === selection.head && s.row === selection.row
+    ? slice
+    : null;
 }
 
 function renderMemory(): void {
@@ -275,7 +284,9 @@ function onMessage(m: ToWebview): void {
     case 'run':
       try {
         run = m.run ? validateRunShape(m.run) : null;
-        images = Array.isArray(m.images) ? m.images.filter((i) => i && typeof i.dataUri === 'string' && i.dataUri.startsWith('data:image/')) : [];
+        images = Array.isArray(m.images)
+          ? m.images.filter((i) => i && typeof i.dataUri === 'string' && i.dataUri.startsWith('data:image/'))
+          : [];
         showError(null);
       } catch (e) {
         run = null;
@@ -332,7 +343,9 @@ $<Select>('head').addEventListener('change', () => select({ ...selection, head: 
 $<Select>('row').addEventListener('change', () => select({ ...selection, row: Number($<Select>('row').value) }));
 $('show-image').addEventListener('change', renderRetention);
 $('error-dismiss').addEventListener('click', () => showError(null));
-document.querySelectorAll<HTMLElement>('[data-command]').forEach((b) => b.addEventListener('click', () => post({ type: 'command', command: b.dataset.command! })));
+document
+  .querySelectorAll<HTMLElement>('[data-command]')
+  .forEach((b) => b.addEventListener('click', () => post({ type: 'command', command: b.dataset.command! })));
 
 const baseName = () => (run ? `scalekv-${run.id}` : `scalekv-${activeProfile()?.model.name ?? 'profile'}`);
 const retentionView = () => (run && currentSlice() ? { schedule: run.schedule, upTo: selection.scaleIndex, kept: slice!.kept } : null);
@@ -353,7 +366,11 @@ const figures: Record<string, FigureSource & { name: () => string }> = {
   },
   memory: { name: () => `${baseName()}-memory`, svg: liveSvg($('memory')), csv: () => (run ? memoryCsv(run.kv) : null) },
   'layer-memory': { name: () => `${baseName()}-memory-S${selection.scaleIndex}`, svg: liveSvg($('layer-memory')) },
-  agreement: { name: () => `${baseName()}-agreement`, svg: liveSvg($('agreement')), csv: () => (run?.fidelity ? fidelityCsv(run.fidelity) : null) },
+  agreement: {
+    name: () => `${baseName()}-agreement`,
+    svg: liveSvg($('agreement')),
+    csv: () => (run?.fidelity ? fidelityCsv(run.fidelity) : null),
+  },
   leaderboard: {
     name: () => `scalekv-leaderboard-${leaderboard?.model.name ?? ''}`,
     svg: liveSvg($('leaderboard-plot')),
@@ -377,7 +394,12 @@ async function exportClicked(b: Toggle): Promise<void> {
 // exportClicked reports its own failures
 document.querySelectorAll<Toggle>('[data-figure][data-export]').forEach((b) => b.addEventListener('click', () => void exportClicked(b)));
 $('export-json').addEventListener('click', () =>
-  post({ type: 'export', kind: 'json', suggestedName: `${baseName()}.json`, data: JSON.stringify({ profile: activeProfile(), run, selection, retention: currentSlice(), leaderboard }, null, 2) }),
+  post({
+    type: 'export',
+    kind: 'json',
+    suggestedName: `${baseName()}.json`,
+    data: JSON.stringify({ profile: activeProfile(), run, selection, retention: currentSlice(), leaderboard }, null, 2),
+  }),
 );
 
 // the retention map wraps its panels to the width it has

@@ -33,7 +33,10 @@ export function calibrateCommand(state: ExtensionState) {
     if (!r) return undefined;
     state.setProfile(r.profilePath, r.profile);
     if (!opts) {
-      const pick = await vscode.window.showInformationMessage(`ScaleKV: calibrated ${r.profile.model.name} on ${r.profile.calibration?.prompts.length} prompts.`, 'Open Visualizer');
+      const pick = await vscode.window.showInformationMessage(
+        `ScaleKV: calibrated ${r.profile.model.name} on ${r.profile.calibration?.prompts.length} prompts.`,
+        'Open Visualizer',
+      );
       if (pick) state.openVisualizer({ profilePath: r.profilePath });
     }
     return r.profilePath;
@@ -46,7 +49,11 @@ async function ask(state: ExtensionState): Promise<{ prompts: string[]; ratio: n
   const current = state.model ?? (await state.describe().catch(() => null));
   const which = await vscode.window.showQuickPick(
     [
-      { label: current ? current.name : 'the configured model', description: current ? `${current.depth} layers, ${current.numHeads} heads (current)` : 'not loaded yet', other: false },
+      {
+        label: current ? current.name : 'the configured model',
+        description: current ? `${current.depth} layers, ${current.numHeads} heads (current)` : 'not loaded yet',
+        other: false,
+      },
       { label: 'Another model…', description: 'choose a folder or checkpoint first (ScaleKV: Select Model)', other: true },
     ],
     { title: 'ScaleKV: Calibrate (1/3)', placeHolder: 'Model to calibrate' },

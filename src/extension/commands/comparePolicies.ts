@@ -25,7 +25,11 @@ export function comparePoliciesCommand(state: ExtensionState) {
     const ratio = args.ratio ?? s.ratio;
     const outDir = join(state.outputRoot(s), `compare-${Date.now()}`);
     const base = state.baseRequest(s, { prompts: [args.prompt], resolution: args.resolution ?? s.resolution });
-    const r = await state.jobs.run('Comparing policies', 'compare', { base, policies: args.policies.map((p) => state.policySpec(p, ratio)), outDir });
+    const r = await state.jobs.run('Comparing policies', 'compare', {
+      base,
+      policies: args.policies.map((p) => state.policySpec(p, ratio)),
+      outDir,
+    });
     if (!r) return undefined;
     for (const c of r.candidates) state.addRun(join(outDir, c.id, 'run.json'), c);
     await vscode.window.showTextDocument(vscode.Uri.file(r.tablePath));
@@ -34,7 +38,12 @@ export function comparePoliciesCommand(state: ExtensionState) {
 }
 
 async function ask(defaultRatio: number): Promise<ComparePoliciesArgs | undefined> {
-  const prompt = await vscode.window.showInputBox({ title: 'ScaleKV: Compare Policies', prompt: 'Prompt', value: 'a large red circle at the top left on a blue background', validateInput: (x) => (x.trim() ? null : 'Enter a prompt.') });
+  const prompt = await vscode.window.showInputBox({
+    title: 'ScaleKV: Compare Policies',
+    prompt: 'Prompt',
+    value: 'a large red circle at the top left on a blue background',
+    validateInput: (x) => (x.trim() ? null : 'Enter a prompt.'),
+  });
   if (!prompt) return undefined;
   const picks = await vscode.window.showQuickPick(
     POLICY_NAMES.filter((p) => p !== 'full').map((p) => ({ label: p, picked: p === 'scalekv' || p === 'snapkv' })),

@@ -102,6 +102,9 @@ async function ask(): Promise<Pick<EvaluateOptions, 'prompts' | 'policies' | 'ra
 
 /** "0.04, 0.1 0.2" -> [0.04, 0.1, 0.2]; null unless every entry is within (0, 1] */
 function parseRatios(text: string): number[] | null {
-  const parts = text.split(/[\s,]+/).filter(Boolean).map(Number);
+  const parts = text
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map(Number);
   return parts.length && parts.every((r) => r > 0 && r <= 1) ? parts : null;
 }

@@ -22,15 +22,23 @@ export function exportProfileCommand(state: ExtensionState) {
     let official = opts?.kind === 'official';
     let target = opts?.target ? vscode.Uri.file(opts.target) : undefined;
     if (!opts) {
-      const kind = await vscode.window.showQuickPick(['ScaleKV profile (full)', 'Official budget table'], { title: 'ScaleKV: Export Profile' });
+      const kind = await vscode.window.showQuickPick(['ScaleKV profile (full)', 'Official budget table'], {
+        title: 'ScaleKV: Export Profile',
+      });
       if (!kind) return undefined;
       official = kind.startsWith('Official');
-      target = await vscode.window.showSaveDialog({ filters: { JSON: ['json'] }, defaultUri: vscode.Uri.file(profilePath.replace(/\.json$/, official ? '-official.json' : '-export.json')) });
+      target = await vscode.window.showSaveDialog({
+        filters: { JSON: ['json'] },
+        defaultUri: vscode.Uri.file(profilePath.replace(/\.json$/, official ? '-official.json' : '-export.json')),
+      });
     }
     if (!target) return undefined;
     try {
       const prof = state.loadProfile(profilePath);
-      await vscode.workspace.fs.writeFile(target, Buffer.from(official ? formatOfficialTable(profileToOfficial(prof)) : JSON.stringify(prof, null, 2)));
+      await vscode.workspace.fs.writeFile(
+        target,
+        Buffer.from(official ? formatOfficialTable(profileToOfficial(prof)) : JSON.stringify(prof, null, 2)),
+      );
     } catch (e) {
       void vscode.window.showErrorMessage(`ScaleKV: cannot export ${basename(profilePath)}: ${(e as Error).message}`);
       return undefined;

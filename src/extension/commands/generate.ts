@@ -40,7 +40,12 @@ const RESOLUTIONS = [
 
 async function ask(state: ExtensionState): Promise<GenerateRequest | undefined> {
   const s = state.settings();
-  const prompt = await vscode.window.showInputBox({ title: 'ScaleKV: Generate (1/4)', prompt: 'Prompt', placeHolder: 'a large red circle at the top left on a blue background', validateInput: (x) => (x.trim() ? null : 'Enter a prompt.') });
+  const prompt = await vscode.window.showInputBox({
+    title: 'ScaleKV: Generate (1/4)',
+    prompt: 'Prompt',
+    placeHolder: 'a large red circle at the top left on a blue background',
+    validateInput: (x) => (x.trim() ? null : 'Enter a prompt.'),
+  });
   if (prompt === undefined) return undefined;
   const seed = await vscode.window.showInputBox({
     title: 'ScaleKV: Generate (2/4)',
@@ -55,7 +60,14 @@ async function ask(state: ExtensionState): Promise<GenerateRequest | undefined> 
   );
   if (!res) return undefined;
   const profile = state.profilePath;
-  const describePolicy = (p: PolicyName) => (p === 'scalekv' ? (profile ? `profile ${basename(profile)}` : 'the model’s shipped profile') : p === 'full' ? 'no compression (reference)' : 'baseline');
+  const describePolicy = (p: PolicyName) =>
+    p === 'scalekv'
+      ? profile
+        ? `profile ${basename(profile)}`
+        : 'the model’s shipped profile'
+      : p === 'full'
+        ? 'no compression (reference)'
+        : 'baseline';
   const pol = await vscode.window.showQuickPick(
     POLICY_NAMES.map((p) => ({ label: p, description: describePolicy(p), picked: p === s.policy })),
     { title: 'ScaleKV: Generate (4/4)', placeHolder: 'KV-cache policy' },

@@ -13,7 +13,15 @@ import type { ExtensionState } from '../state';
 
 export function importBudgetCommand(state: ExtensionState) {
   return async (file?: string): Promise<string | undefined> => {
-    const f = file ?? (await vscode.window.showOpenDialog({ canSelectMany: false, filters: { JSON: ['json'] }, title: 'Official ScaleKV budget table or ScaleKV profile' }))?.[0]?.fsPath;
+    const f =
+      file ??
+      (
+        await vscode.window.showOpenDialog({
+          canSelectMany: false,
+          filters: { JSON: ['json'] },
+          title: 'Official ScaleKV budget table or ScaleKV profile',
+        })
+      )?.[0]?.fsPath;
     if (!f) return undefined;
     try {
       const ref = await state.modelRef();

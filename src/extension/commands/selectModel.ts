@@ -12,7 +12,10 @@ export function selectModelCommand(state: ExtensionState) {
     if (chosen === undefined) return undefined;
     // check before saving: a folder with missing files changes nothing
     try {
-      const m = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'ScaleKV: checking the model…' }, () => state.describe(chosen || undefined));
+      const m = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: 'ScaleKV: checking the model…' },
+        () => state.describe(chosen || undefined),
+      );
       await vscode.workspace.getConfiguration('scalekv').update('modelPath', chosen, vscode.ConfigurationTarget.Global);
       state.useModel(m);
       void state.describe().catch(() => undefined);
@@ -29,7 +32,11 @@ export function selectModelCommand(state: ExtensionState) {
 async function ask(): Promise<string | undefined> {
   const pick = await vscode.window.showQuickPick(
     [
-      { label: 'Embedded model (infinity-shapes)', description: 'trained on drawn shapes at 512x512; runs on a CPU in seconds', source: 'embedded' as const },
+      {
+        label: 'Embedded model (infinity-shapes)',
+        description: 'trained on drawn shapes at 512x512; runs on a CPU in seconds',
+        source: 'embedded' as const,
+      },
       { label: 'Folder…', description: 'infinity_*.pth, infinity_vae_*.pth and flan-t5-xl/', source: 'folder' as const },
       { label: 'Transformer file…', description: '.pth or .safetensors (VAE and text encoder beside it)', source: 'file' as const },
     ],
@@ -38,6 +45,10 @@ async function ask(): Promise<string | undefined> {
   if (!pick) return undefined;
   if (pick.source === 'embedded') return '';
   const folder = pick.source === 'folder';
-  const uri = await vscode.window.showOpenDialog({ canSelectFiles: !folder, canSelectFolders: folder, filters: folder ? undefined : { Checkpoints: ['pth', 'pt', 'bin', 'safetensors', 'json'] } });
+  const uri = await vscode.window.showOpenDialog({
+    canSelectFiles: !folder,
+    canSelectFolders: folder,
+    filters: folder ? undefined : { Checkpoints: ['pth', 'pt', 'bin', 'safetensors', 'json'] },
+  });
   return uri?.[0]?.fsPath;
 }

@@ -19,7 +19,12 @@ export function makeTinyInfinityWeights(cfg: InfinityConfig, seed = 1234, blockC
   const F = cfg.mlpHidden;
   const d = cfg.codebookDim;
   let s = seed;
-  const rnd = (shape: number[], std: number) => noise(shape.reduce((a, b) => a * b, 1), std, s++);
+  const rnd = (shape: number[], std: number) =>
+    noise(
+      shape.reduce((a, b) => a * b, 1),
+      std,
+      s++,
+    );
   const put = (name: string, shape: number[], data: Float32Array) => w.set(name, shape, data);
   const lin = (name: string, out: number, inp: number, bias = true, gain = 1) => {
     put(`${name}.weight`, [out, inp], rnd([out, inp], gain / Math.sqrt(inp)));
@@ -48,7 +53,11 @@ export function makeTinyInfinityWeights(cfg: InfinityConfig, seed = 1234, blockC
     const p = `block_chunks.${Math.floor(i / per)}.module.${i % per}.`;
     put(`${p}ada_gss`, [1, 1, 6, C], rnd([1, 1, 6, C], 0.3));
     // cosine attention: a per-head log-scale around log(4)..log(16) gives heads of different sharpness
-    put(`${p}sa.scale_mul_1H11`, [1, H, 1, 1], Float32Array.from({ length: H }, (_, h) => Math.log(4 + (12 * h) / Math.max(1, H - 1))));
+    put(
+      `${p}sa.scale_mul_1H11`,
+      [1, H, 1, 1],
+      Float32Array.from({ length: H }, (_, h) => Math.log(4 + (12 * h) / Math.max(1, H - 1))),
+    );
     put(`${p}sa.mat_qkv.weight`, [3 * C, C], rnd([3 * C, C], 1 / Math.sqrt(C)));
     put(`${p}sa.q_bias`, [C], rnd([C], 0.02));
     put(`${p}sa.v_bias`, [C], rnd([C], 0.02));

@@ -18,7 +18,11 @@ export function makeTinyT5Weights(cfg: T5Config, seed = 777, relStd = 0.5): MapW
   const inner = cfg.numHeads * cfg.dKv;
   const lin = (name: string, out: number, inp: number) => w.set(`${name}.weight`, [out, inp], gaussian(out * inp, 1 / Math.sqrt(inp), s++));
   w.set('shared.weight', [cfg.vocabSize, D], gaussian(cfg.vocabSize * D, 1, s++));
-  w.set('encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight', [cfg.relativeBuckets, cfg.numHeads], gaussian(cfg.relativeBuckets * cfg.numHeads, relStd, s++));
+  w.set(
+    'encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight',
+    [cfg.relativeBuckets, cfg.numHeads],
+    gaussian(cfg.relativeBuckets * cfg.numHeads, relStd, s++),
+  );
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `encoder.block.${i}.layer.`;
     w.set(`${p}0.layer_norm.weight`, [D], new Float32Array(D).fill(1));
@@ -73,7 +77,10 @@ export function writeTinyT5(dir: string, cfg: T5Config, opts: TextEncoderOptions
   const pieces = new Set(tokenizer.model.vocab.map((v) => v[0]));
   const lost = (opts.words ?? []).filter((w) => !pieces.has('\u2581' + w));
   if (lost.length) {
-    throw new ScaleKVError('E_CONFIG', `A ${cfg.vocabSize}-piece vocabulary has no room for: ${lost.join(', ')}. Raise the vocabulary size.`);
+    throw new ScaleKVError(
+      'E_CONFIG',
+      `A ${cfg.vocabSize}-piece vocabulary has no room for: ${lost.join(', ')}. Raise the vocabulary size.`,
+    );
   }
   writeFileSync(join(dir, 'tokenizer.json'), tinyTokenizerText(cfg, opts.words));
   const w = makeTinyT5Weights(cfg, opts.seed, opts.relStd);

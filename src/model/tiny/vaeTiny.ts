@@ -14,7 +14,11 @@ export function makeTinyVaeWeights(cfg: VaeConfig, seed = 4321): MapWeights {
     w.set(`decoder.${base}.bias`, [cout], gaussian(cout, 0.05, s++));
   };
   const norm = (base: string, ch: number) => {
-    w.set(`decoder.${base}.weight`, [ch], Float32Array.from(gaussian(ch, 0.1, s++), (v) => 1 + v));
+    w.set(
+      `decoder.${base}.weight`,
+      [ch],
+      Float32Array.from(gaussian(ch, 0.1, s++), (v) => 1 + v),
+    );
     w.set(`decoder.${base}.bias`, [ch], gaussian(ch, 0.1, s++));
   };
   const resnet = (base: string, cin: number, cout: number) => {

@@ -34,7 +34,10 @@ export class UnigramTokenizer {
   constructor(json: TokenizerJson, origin: string) {
     const m = json.model;
     if (!m || m.type !== 'Unigram' || !Array.isArray(m.vocab)) {
-      throw new ScaleKVError('E_CHECKPOINT_CORRUPT', `${origin}: only Unigram tokenizers (T5's) are supported; found model type '${m?.type ?? 'none'}'.`);
+      throw new ScaleKVError(
+        'E_CHECKPOINT_CORRUPT',
+        `${origin}: only Unigram tokenizers (T5's) are supported; found model type '${m?.type ?? 'none'}'.`,
+      );
     }
     let maxLen = 1;
     let minScore = 0;
@@ -50,7 +53,10 @@ export class UnigramTokenizer {
     this.maxPieceLen = maxLen;
     this.unkId = m.unk_id ?? 2;
     this.unkScore = minScore - 10; // sentencepiece's penalty for unknown characters
-    const eos = json.post_processor?.special_tokens?.['</s>']?.ids?.[0] ?? json.added_tokens?.find((t) => t.content === '</s>')?.id ?? this.pieces.get('</s>')?.id;
+    const eos =
+      json.post_processor?.special_tokens?.['</s>']?.ids?.[0] ??
+      json.added_tokens?.find((t) => t.content === '</s>')?.id ??
+      this.pieces.get('</s>')?.id;
     this.eosId = eos ?? null;
     this.padId = json.added_tokens?.find((t) => t.content === '<pad>')?.id ?? this.pieces.get('<pad>')?.id ?? 0;
     if (json.pre_tokenizer?.replacement) this.space = json.pre_tokenizer.replacement;

@@ -39,7 +39,8 @@ export function classifyHeads(stats: HackStats, fraction = DEFAULT_HACK_CONTEXTU
  * structural heads the rest of the model's total, so the layers together hold what the uniform split holds.
  */
 export function hackBudget(uniform: Budget, contextual: boolean[][], share = DEFAULT_HACK_CONTEXTUAL_SHARE): Budget {
-  if (!(share > 0 && share <= 1)) throw new ScaleKVError('E_BUDGET_INVALID', `HACK's contextual-head share must be within (0, 1], got ${share}.`);
+  if (!(share > 0 && share <= 1))
+    throw new ScaleKVError('E_BUDGET_INVALID', `HACK's contextual-head share must be within (0, 1], got ${share}.`);
   const depth = contextual.length;
   const H = contextual[0]?.length ?? 1;
   const c = contextual.map((hs) => hs.filter(Boolean).length);
@@ -74,7 +75,8 @@ export function hackPolicy(budget: Budget, contextual: boolean[][]): KvPolicy {
       for (let r = 0; r < ctx.rows; r++) {
         for (let h = 0; h < ctx.heads; h++) {
           if (contextual[ctx.layer][h]) {
-            if (!ctx.colsum) throw new ScaleKVError('E_INTERNAL', `hack: no attention statistics for layer ${ctx.layer} at scale ${ctx.scaleIndex}.`);
+            if (!ctx.colsum)
+              throw new ScaleKVError('E_INTERNAL', `hack: no attention statistics for layer ${ctx.layer} at scale ${ctx.scaleIndex}.`);
             const o = (r * ctx.heads + h) * N;
             const order = Array.from({ length: N }, (_, j) => j).sort((a, b) => ctx.colsum![o + b] - ctx.colsum![o + a] || a - b);
             lists.push(Int32Array.from(order.slice(0, cap)).sort());

@@ -63,7 +63,10 @@ export function heatkvBudget(uniform: Budget, stats: HeatStats, schedule: ScaleS
       }
     }
     if (depth * Math.min(sink, kept[0][0]) > total) {
-      throw new ScaleKVError('E_BUDGET_INVALID', `HeatKV keeps its ${sinkScales} sink scales (${sink} tokens per layer) whole, more than this ratio allows (${Math.floor(total / depth)} per layer); use a larger ratio or fewer sink scales.`);
+      throw new ScaleKVError(
+        'E_BUDGET_INVALID',
+        `HeatKV keeps its ${sinkScales} sink scales (${sink} tokens per layer) whole, more than this ratio allows (${Math.floor(total / depth)} per layer); use a larger ratio or fewer sink scales.`,
+      );
     }
     atoms.sort((a, b) => a.v - b.v || b.l - a.l || b.s - a.s || b.h - a.h);
     for (const a of atoms) {
@@ -103,7 +106,7 @@ export function heatkvPolicy(budget: Budget, stats: HeatStats, schedule: ScaleSh
             if (!groups.has(s)) groups.set(s, []);
             groups.get(s)!.push(j);
           }
-          const prio = (s: number) => (s < sinkScales ? Infinity : stats.scas[ctx.layer][h][s] ?? 0);
+          const prio = (s: number) => (s < sinkScales ? Infinity : (stats.scas[ctx.layer][h][s] ?? 0));
           const order = [...groups.keys()].sort((a, b) => prio(b) - prio(a) || b - a);
           const keep: number[] = [];
           for (const s of order) {

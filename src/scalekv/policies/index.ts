@@ -55,21 +55,28 @@ const bad = (m: string): never => {
 };
 
 function validateSpec(spec: PolicySpec): void {
-  if (spec.windowSize !== undefined && (!Number.isInteger(spec.windowSize) || spec.windowSize <= 0)) bad(`Window size must be a positive integer, got ${spec.windowSize}.`);
-  if (spec.poolingKernel !== undefined && (!Number.isInteger(spec.poolingKernel) || spec.poolingKernel <= 0 || spec.poolingKernel % 2 === 0)) {
+  if (spec.windowSize !== undefined && (!Number.isInteger(spec.windowSize) || spec.windowSize <= 0))
+    bad(`Window size must be a positive integer, got ${spec.windowSize}.`);
+  if (
+    spec.poolingKernel !== undefined &&
+    (!Number.isInteger(spec.poolingKernel) || spec.poolingKernel <= 0 || spec.poolingKernel % 2 === 0)
+  ) {
     bad(`The pooling kernel must be a positive odd integer, got ${spec.poolingKernel}.`);
   }
-  if (spec.pooling !== undefined && spec.pooling !== 'maxpool' && spec.pooling !== 'avgpool') bad(`Pooling must be maxpool or avgpool, got ${spec.pooling}.`);
+  if (spec.pooling !== undefined && spec.pooling !== 'maxpool' && spec.pooling !== 'avgpool')
+    bad(`Pooling must be maxpool or avgpool, got ${spec.pooling}.`);
   if (!POLICY_NAMES.includes(spec.name)) {
     throw new ScaleKVError('E_INVALID_REQUEST', `Unknown policy '${spec.name}'. Valid policies: ${POLICY_NAMES.join(', ')}.`);
   }
   if (spec.ratio !== undefined) checkRatio(spec.ratio);
-  if (spec.budgetRule !== undefined && spec.budgetRule !== 'official' && spec.budgetRule !== 'legacy') bad(`The budget rule must be official or legacy, got ${spec.budgetRule}.`);
+  if (spec.budgetRule !== undefined && spec.budgetRule !== 'official' && spec.budgetRule !== 'legacy')
+    bad(`The budget rule must be official or legacy, got ${spec.budgetRule}.`);
   for (const f of ['hackContextualFraction', 'hackContextualShare'] as const) {
     const v = spec[f];
     if (v !== undefined && !(v >= 0 && v <= 1)) bad(`${f} must be within [0, 1], got ${v}.`);
   }
-  if (spec.heatSinkScales !== undefined && (!Number.isInteger(spec.heatSinkScales) || spec.heatSinkScales < 0)) bad(`heatSinkScales must be a whole number of scales, got ${spec.heatSinkScales}.`);
+  if (spec.heatSinkScales !== undefined && (!Number.isInteger(spec.heatSinkScales) || spec.heatSinkScales < 0))
+    bad(`heatSinkScales must be a whole number of scales, got ${spec.heatSinkScales}.`);
   for (const f of ['localScales', 'condensedScales'] as const) {
     const v = spec[f];
     if (v !== undefined && (!Number.isInteger(v) || v < 0)) bad(`${f} must be a whole number of scales, got ${v}.`);
@@ -83,7 +90,10 @@ function validateSpec(spec: PolicySpec): void {
 function uniformBudget(ratio: number, model: PolicyModel, windowSize: number, rule: BudgetRule): Budget {
   if (rule === 'official') {
     const B = uniformTokensPerLayer(ratio, model.schedule);
-    if (B < windowSize) bad(`A ${(ratio * 100).toFixed(2)}% budget is ${B} tokens per layer, less than the ${windowSize}-token observation window every layer must keep.`);
+    if (B < windowSize)
+      bad(
+        `A ${(ratio * 100).toFixed(2)}% budget is ${B} tokens per layer, less than the ${windowSize}-token observation window every layer must keep.`,
+      );
     const cum = cumulativeTokens(model.schedule);
     return (_l, si) => (cum[si] > B ? B : null);
   }
@@ -97,7 +107,13 @@ function otherRatio(p: ScaleKVProfile, ratio: number | undefined): number | null
 }
 
 /** A profile's budgets, or budgets re-derived for another ratio from its roles by its rule (or `rule`). */
-function profileBudget(p: ScaleKVProfile, ratio: number | undefined, model: PolicyModel, windowSize: number, rule?: BudgetRule): { budget: Budget; note: string } {
+function profileBudget(
+  p: ScaleKVProfile,
+  ratio: number | undefined,
+  model: PolicyModel,
+  windowSize: number,
+  rule?: BudgetRule,
+): { budget: Budget; note: string } {
   const isDrafter = (l: number, si: number) => p.scales[si].roles[l] === 'drafter';
   const other = otherRatio(p, ratio);
   if (other === null) {
@@ -107,7 +123,11 @@ function profileBudget(p: ScaleKVProfile, ratio: number | undefined, model: Poli
     };
   }
   if ((rule ?? p.settings.budgetRule ?? 'legacy') === 'official') {
-    const o = officialScaleBudgets({ name: p.model.name, ...model }, p.scales.map((s) => s.roles), { ...DEFAULT_SETTINGS, ...p.settings, targetRatio: other, tokensPerLayer: undefined, windowSize });
+    const o = officialScaleBudgets(
+      { name: p.model.name, ...model },
+      p.scales.map((s) => s.roles),
+      { ...DEFAULT_SETTINGS, ...p.settings, targetRatio: other, tokensPerLayer: undefined, windowSize },
+    );
     return {
       budget: (l, si) => (o.scales[si].compressed ? (isDrafter(l, si) ? o.scales[si].drafterBudget : o.scales[si].refinerBudget) : null),
       note: `budgets re-derived for ratio ${other} from the profile's roles by the official rule (B = ${o.tokensPerLayer} tokens per layer)`,
@@ -115,9 +135,16 @@ function profileBudget(p: ScaleKVProfile, ratio: number | undefined, model: Poli
   }
   // size for the scale with the most drafters so no scale can exceed T
   const nd = Math.max(0, ...p.scales.map((s) => s.roles.filter((r) => r === 'drafter').length));
-  const plan = allocateBudgets(model.schedule, model.depth, { ...DEFAULT_SETTINGS, ...p.settings, targetRatio: other, windowSize, draftersPerScale: nd });
+  const plan = allocateBudgets(model.schedule, model.depth, {
+    ...DEFAULT_SETTINGS,
+    ...p.settings,
+    targetRatio: other,
+    windowSize,
+    draftersPerScale: nd,
+  });
   return {
-    budget: (l, si) => (plan.scales[si].compressed ? (isDrafter(l, si) ? plan.scales[si].drafterBudget : plan.scales[si].refinerBudget) : null),
+    budget: (l, si) =>
+      plan.scales[si].compressed ? (isDrafter(l, si) ? plan.scales[si].drafterBudget : plan.scales[si].refinerBudget) : null,
     note: `budgets re-derived for ratio ${other} from the profile's roles (${nd} drafters per scale at most)`,
   };
 }
@@ -149,14 +176,19 @@ function checkBudgets(budget: Budget, model: PolicyModel, windowSize: number, wh
   for (let si = 0; si < model.schedule.length; si++) {
     for (let l = 0; l < model.depth; l++) {
       const b = budget(l, si);
-      if (b !== null && (!Number.isInteger(b) || b < windowSize)) bad(`${what}: layer ${l} at scale ${si} has a budget of ${b} tokens, less than the ${windowSize}-token observation window.`);
+      if (b !== null && (!Number.isInteger(b) || b < windowSize))
+        bad(`${what}: layer ${l} at scale ${si} has a budget of ${b} tokens, less than the ${windowSize}-token observation window.`);
     }
   }
 }
 
 function requireProfile(spec: PolicySpec, model: PolicyModel): ScaleKVProfile {
   const p = spec.profile;
-  if (!p) throw new ScaleKVError('E_PROFILE_INVALID', `${spec.name} needs a profile: run "ScaleKV: Calibrate" (or \`scalekv calibrate\`), or import an official budget table.`);
+  if (!p)
+    throw new ScaleKVError(
+      'E_PROFILE_INVALID',
+      `${spec.name} needs a profile: run "ScaleKV: Calibrate" (or \`scalekv calibrate\`), or import an official budget table.`,
+    );
   checkProfileMatches(p, { name: `the loaded ${model.depth}-layer model`, ...model }, 'The ScaleKV profile');
   return p;
 }
@@ -205,28 +237,48 @@ export function createPolicy(spec: PolicySpec, model: PolicyModel, options: Poli
         return make(amskvPolicy(budget, condensed), budget, `${note}; the profile's drafters stand in for AMS-KV's cache-demanding layers`);
       }
       const budget = uniformBudget(ratio, model, windowSize, rule);
-      return make(amskvPolicy(budget, condensed), budget, `uniform budget for ratio ${ratio}: no calibration, so no layer is treated as cache-demanding`);
+      return make(
+        amskvPolicy(budget, condensed),
+        budget,
+        `uniform budget for ratio ${ratio}: no calibration, so no layer is treated as cache-demanding`,
+      );
     }
     case 'hack': {
       const p = requireProfile(spec, model);
-      if (!p.hack) throw new ScaleKVError('E_PROFILE_INVALID', `HACK needs per-head statistics from a calibration; the profile (${p.origin}) has none. Calibrate again (ScaleKV: Calibrate, or scalekv calibrate).`);
+      if (!p.hack)
+        throw new ScaleKVError(
+          'E_PROFILE_INVALID',
+          `HACK needs per-head statistics from a calibration; the profile (${p.origin}) has none. Calibrate again (ScaleKV: Calibrate, or scalekv calibrate).`,
+        );
       const contextual = classifyHeads(p.hack, spec.hackContextualFraction);
       const budget = hackBudget(uniformBudget(ratio, model, windowSize, rule), contextual, spec.hackContextualShare);
       const n = contextual.flat().filter(Boolean).length;
       checkBudgets(budget, model, 1, 'HACK');
-      return make(hackPolicy(budget, contextual), budget, `uniform total for ratio ${ratio}; ${n} of ${model.depth * model.numHeads} heads contextual (from ${p.origin})`);
+      return make(
+        hackPolicy(budget, contextual),
+        budget,
+        `uniform total for ratio ${ratio}; ${n} of ${model.depth * model.numHeads} heads contextual (from ${p.origin})`,
+      );
     }
     case 'heatkv': {
       const p = requireProfile(spec, model);
-      if (!p.heat) throw new ScaleKVError('E_PROFILE_INVALID', `HeatKV needs S-CAS scores from a calibration; the profile (${p.origin}) has none. Calibrate again (ScaleKV: Calibrate, or scalekv calibrate).`);
+      if (!p.heat)
+        throw new ScaleKVError(
+          'E_PROFILE_INVALID',
+          `HeatKV needs S-CAS scores from a calibration; the profile (${p.origin}) has none. Calibrate again (ScaleKV: Calibrate, or scalekv calibrate).`,
+        );
       const uniform = uniformBudget(ratio, model, windowSize, rule);
       const smallest = Math.min(...model.schedule.map((_, si) => uniform(0, si) ?? Infinity));
       const sinks = spec.heatSinkScales ?? fittingSinkScales(model.schedule, smallest);
       const budget = heatkvBudget(uniform, p.heat, model.schedule, sinks);
       checkBudgets(budget, model, 1, 'HeatKV');
-      return make(heatkvPolicy(budget, p.heat, model.schedule, sinks), budget, `uniform total for ratio ${ratio}; per-layer lengths from S-CAS (${p.origin})`);
+      return make(
+        heatkvPolicy(budget, p.heat, model.schedule, sinks),
+        budget,
+        `uniform total for ratio ${ratio}; per-layer lengths from S-CAS (${p.origin})`,
+      );
     }
     default:
-      throw new ScaleKVError('E_INVALID_REQUEST', `Unknown policy '${(spec).name}'. Valid policies: ${POLICY_NAMES.join(', ')}.`);
+      throw new ScaleKVError('E_INVALID_REQUEST', `Unknown policy '${spec.name}'. Valid policies: ${POLICY_NAMES.join(', ')}.`);
   }
 }

@@ -29,7 +29,14 @@ export function windowedPolicy(name: PolicyName, budget: Budget, o: WindowedOpti
       // a budget below the window keeps more than the budget (the official code's warning case); average
       // pooling lets masked window keys tie with real ones: both stay on the layer-by-layer path
       if (cap < plan.keys.length || o.pooling !== 'maxpool') return 'layerwise';
-      return { capacity: cap, windowKeys: plan.keys, windowQueries: plan.queries, kernel: o.kernel, pooling: o.pooling, queryMode: o.queryMode };
+      return {
+        capacity: cap,
+        windowKeys: plan.keys,
+        windowQueries: plan.queries,
+        kernel: o.kernel,
+        pooling: o.pooling,
+        queryMode: o.queryMode,
+      };
     },
     needs(layer: number, si: number, cacheLen: number, schedule: ScaleShape[]): PolicyNeeds {
       plans.delete(layer);
@@ -43,13 +50,23 @@ export function windowedPolicy(name: PolicyName, budget: Budget, o: WindowedOpti
       if (cap === null) return null;
       const p = plans.get(ctx.layer);
       if (!p || p.si !== ctx.scaleIndex || p.cacheLen !== ctx.cacheLen) {
-        throw new ScaleKVError('E_INTERNAL', `${name}: select() for layer ${ctx.layer} at scale ${ctx.scaleIndex} without a matching needs() call.`);
+        throw new ScaleKVError(
+          'E_INTERNAL',
+          `${name}: select() for layer ${ctx.layer} at scale ${ctx.scaleIndex} without a matching needs() call.`,
+        );
       }
-      if (!ctx.windowScores) throw new ScaleKVError('E_INTERNAL', `${name}: the engine did not provide window scores for layer ${ctx.layer} at scale ${ctx.scaleIndex}.`);
+      if (!ctx.windowScores)
+        throw new ScaleKVError(
+          'E_INTERNAL',
+          `${name}: the engine did not provide window scores for layer ${ctx.layer} at scale ${ctx.scaleIndex}.`,
+        );
       const Wq = p.plan.queries.length;
       const N = ctx.cacheLen;
       if (ctx.windowScores.length !== ctx.rows * ctx.heads * Wq * N) {
-        throw new ScaleKVError('E_INTERNAL', `${name}: window scores hold ${ctx.windowScores.length} values, expected ${ctx.rows}x${ctx.heads}x${Wq}x${N}.`);
+        throw new ScaleKVError(
+          'E_INTERNAL',
+          `${name}: window scores hold ${ctx.windowScores.length} values, expected ${ctx.rows}x${ctx.heads}x${Wq}x${N}.`,
+        );
       }
       const lists: Int32Array[] = [];
       for (let rh = 0; rh < ctx.rows * ctx.heads; rh++) {

@@ -30,7 +30,10 @@ const config = () => vscode.workspace.getConfiguration('scalekv');
 test('the extension activates and registers every contributed command', async () => {
   const api = await extensionApi();
   assert.ok(api.client(), 'activate() returns the API with the engine client');
-  const contributed = (vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON.contributes.commands as { command: string; category: string }[]);
+  const contributed = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON.contributes.commands as {
+    command: string;
+    category: string;
+  }[];
   assert.ok(contributed.length >= 9);
   for (const c of contributed) assert.equal(c.category, 'ScaleKV', `${c.command} is in category ScaleKV`);
   const registered = new Set(await vscode.commands.getCommands(true));
@@ -47,7 +50,11 @@ test('Select Model accepts the embedded default and reports it', async () => {
 test('Calibrate on the embedded model writes a profile', async () => {
   const api = await extensionApi();
   const before = Date.now();
-  profilePath = (await vscode.commands.executeCommand<string>(COMMANDS.calibrate, { prompts: [PROMPT2, PROMPT], targetRatio: 0.1, resolution: '0.06M' }))!;
+  profilePath = (await vscode.commands.executeCommand<string>(COMMANDS.calibrate, {
+    prompts: [PROMPT2, PROMPT],
+    targetRatio: 0.1,
+    resolution: '0.06M',
+  }))!;
   assert.ok(profilePath, 'Calibrate returned the profile path');
   assert.equal(dirname(profilePath), join(runsDir(), 'profiles'), 'profiles go to the output folder');
   assert.ok(statSync(profilePath).mtimeMs >= before - 1000, 'the profile is new');
@@ -80,10 +87,15 @@ test('Generate with ScaleKV writes PNG images, the run record and its retention 
   assert.equal(run.images.length, 1);
   const size = pngSize(join(dirname(runPath), run.images[0].path));
   assert.deepEqual(size, { width: 256, height: 256 });
-  assert.ok(run.kv.finalHeldBytes > 0 && run.kv.finalHeldBytes <= 0.1 * run.kv.finalFullBytes * 1.001, `held ${run.kv.finalHeldBytes} of ${run.kv.finalFullBytes} bytes`);
+  assert.ok(
+    run.kv.finalHeldBytes > 0 && run.kv.finalHeldBytes <= 0.1 * run.kv.finalFullBytes * 1.001,
+    `held ${run.kv.finalHeldBytes} of ${run.kv.finalFullBytes} bytes`,
+  );
   assert.ok(run.retention, 'the run recorded which tokens each layer kept');
   const bin = statSync(join(dirname(runPath), run.retention.file)).size;
-  const ints = run.retention.entries.filter((e) => e.offset >= 0).reduce((a, e) => a + e.count * run.retention!.batchRows * run.retention!.heads, 0);
+  const ints = run.retention.entries
+    .filter((e) => e.offset >= 0)
+    .reduce((a, e) => a + e.count * run.retention!.batchRows * run.retention!.heads, 0);
   assert.equal(bin, 4 * ints, 'retention.bin holds exactly the int32 positions its index names');
   assert.equal(api.lastRunPath(), runPath);
   made.scalekvRun = runPath;
@@ -91,7 +103,12 @@ test('Generate with ScaleKV writes PNG images, the run record and its retention 
 });
 
 test('Compare Policies writes a table and opens it', async () => {
-  const table = await vscode.commands.executeCommand<string>(COMMANDS.comparePolicies, { prompt: PROMPT, policies: ['scalekv', 'snapkv'], ratio: 0.1, resolution: '0.06M' });
+  const table = await vscode.commands.executeCommand<string>(COMMANDS.comparePolicies, {
+    prompt: PROMPT,
+    policies: ['scalekv', 'snapkv'],
+    ratio: 0.1,
+    resolution: '0.06M',
+  });
   assert.ok(table && existsSync(table), 'the comparison table exists');
   const md = readFileSync(table, 'utf8');
   for (const p of ['scalekv', 'snapkv', 'full']) assert.match(md, new RegExp(`\\b${p}\\b`), `the table has a ${p} row`);
@@ -117,7 +134,9 @@ test('Export Profile refuses the official format for a profile it cannot carry, 
 test('Open Visualizer shows the last run in a webview panel', async () => {
   await vscode.commands.executeCommand(COMMANDS.openVisualizer);
   const tab = await waitFor('the visualizer tab', () =>
-    vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith('scalekv.visualizer')),
+    vscode.window.tabGroups.all
+      .flatMap((g) => g.tabs)
+      .find((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith('scalekv.visualizer')),
   );
   assert.equal(tab.label, 'ScaleKV Visualizer');
 });
@@ -192,7 +211,8 @@ test('Select Model: a truncated checkpoint is refused', async () => {
   const folder = join(workspaceDir(), 'bad', 'model-truncated');
   const src = join(scenario().repoRoot, 'media', 'models', 'tiny-infinity');
   mkdirSync(folder, { recursive: true });
-  for (const n of readdirSync(src)) if (!n.startsWith('profile-') && statSync(join(src, n)).isFile()) copyFileSync(join(src, n), join(folder, n));
+  for (const n of readdirSync(src))
+    if (!n.startsWith('profile-') && statSync(join(src, n)).isFile()) copyFileSync(join(src, n), join(folder, n));
   const t5 = readdirSync(src).find((n) => statSync(join(src, n)).isDirectory())!;
   mkdirSync(join(folder, t5));
   for (const n of readdirSync(join(src, t5))) copyFileSync(join(src, t5, n), join(folder, t5, n));
@@ -208,7 +228,11 @@ test('Select Model: a truncated checkpoint is refused', async () => {
 test('Cancel stops a running generation and writes no run', async () => {
   const api = await extensionApi();
   const before = snapshot(runsDir());
-  const pending = vscode.commands.executeCommand<string | undefined>(COMMANDS.generate, { prompts: [PROMPT], resolution: '1M', policy: { name: 'full', ratio: 1, windowSize: 16, poolingKernel: 5, queryMode: 'code' } });
+  const pending = vscode.commands.executeCommand<string | undefined>(COMMANDS.generate, {
+    prompts: [PROMPT],
+    resolution: '1M',
+    policy: { name: 'full', ratio: 1, windowSize: 16, poolingKernel: 5, queryMode: 'code' },
+  });
   await waitFor('the engine to start the run', () => (api.client().pid ? true : undefined));
   await sleep(1500);
   await vscode.commands.executeCommand(COMMANDS.cancel);
@@ -220,13 +244,21 @@ test('Cancel stops a running generation and writes no run', async () => {
 test('a crashed engine is reported and the next run starts a new one', async () => {
   const api = await extensionApi();
   const starts = api.client().starts;
-  const pending = vscode.commands.executeCommand<string | undefined>(COMMANDS.generate, { prompts: [PROMPT], resolution: '1M', policy: { name: 'full', ratio: 1, windowSize: 16, poolingKernel: 5, queryMode: 'code' } });
+  const pending = vscode.commands.executeCommand<string | undefined>(COMMANDS.generate, {
+    prompts: [PROMPT],
+    resolution: '1M',
+    policy: { name: 'full', ratio: 1, windowSize: 16, poolingKernel: 5, queryMode: 'code' },
+  });
   const pid = await waitFor('the engine process', () => api.client().pid);
   await sleep(1500);
   process.kill(pid, 'SIGKILL');
   assert.equal(await pending, undefined, 'the crashed run returns nothing');
   ui.errors.push('Generating failed');
-  const again = await vscode.commands.executeCommand<string>(COMMANDS.generate, { prompts: [PROMPT], resolution: '0.06M', policy: { name: 'full', ratio: 1, windowSize: 16, poolingKernel: 5, queryMode: 'code' } });
+  const again = await vscode.commands.executeCommand<string>(COMMANDS.generate, {
+    prompts: [PROMPT],
+    resolution: '0.06M',
+    policy: { name: 'full', ratio: 1, windowSize: 16, poolingKernel: 5, queryMode: 'code' },
+  });
   assert.ok(again && existsSync(again), 'the next Generate works');
   assert.ok(api.client().starts > starts, 'a new engine process was started');
 });

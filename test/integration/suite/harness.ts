@@ -30,7 +30,12 @@ export async function runCases(log: (line: string) => void): Promise<CaseResult[
 }
 
 /** polls until check() returns a value other than undefined, or fails after timeoutMs */
-export async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 60_000,
+  everyMs = 100,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

@@ -6,7 +6,15 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
-import { REPORT_FILE, SET_SETTING, UI_DONE_FILE, writeJsonAtomic, type ActionReply, type DriverAction, type SuiteReport } from '../protocol';
+import {
+  REPORT_FILE,
+  SET_SETTING,
+  UI_DONE_FILE,
+  writeJsonAtomic,
+  type ActionReply,
+  type DriverAction,
+  type SuiteReport,
+} from '../protocol';
 import { ui, workspaceDir } from './context';
 import { runCases, waitFor } from './harness';
 import './commands.cases';
@@ -19,7 +27,12 @@ export async function run(): Promise<void> {
   const results = await runCases(log);
   const report: SuiteReport = { results, ui, waitingForUi: true };
   writeJsonAtomic(join(dir, REPORT_FILE), report);
-  await waitFor('the driver to check the screen', async () => (existsSync(join(dir, UI_DONE_FILE)) ? true : (await answerActions(dir), undefined)), 600_000, 250).catch((e) => log(String(e)));
+  await waitFor(
+    'the driver to check the screen',
+    async () => (existsSync(join(dir, UI_DONE_FILE)) ? true : (await answerActions(dir), undefined)),
+    600_000,
+    250,
+  ).catch((e) => log(String(e)));
 }
 
 const answered = new Set<string>();
@@ -31,7 +44,8 @@ async function answerActions(dir: string): Promise<void> {
     let reply: ActionReply;
     try {
       // one pseudo-command: change a user setting (the theme, say) as the Settings editor would
-      if (a.command === SET_SETTING) await vscode.workspace.getConfiguration().update(String(args[0]), args[1], vscode.ConfigurationTarget.Global);
+      if (a.command === SET_SETTING)
+        await vscode.workspace.getConfiguration().update(String(args[0]), args[1], vscode.ConfigurationTarget.Global);
       else await vscode.commands.executeCommand(a.command, ...args);
       reply = { ok: true };
     } catch (e) {

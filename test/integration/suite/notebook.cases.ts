@@ -17,27 +17,43 @@ const item = (cell: vscode.NotebookCell, mime: string) => items(cell).find((i) =
 const json = <T>(i: vscode.NotebookCellOutputItem | undefined): T => JSON.parse(new TextDecoder().decode(i!.data)) as T;
 
 function describeOutputs(cell: vscode.NotebookCell): string {
-  return items(cell).map((i) => (i.mime === ERROR_MIME || i.mime.startsWith('text/') || i.mime.includes('stdout') ? `${i.mime}: ${new TextDecoder().decode(i.data).slice(0, 500)}` : i.mime)).join('\n');
+  return items(cell)
+    .map((i) =>
+      i.mime === ERROR_MIME || i.mime.startsWith('text/') || i.mime.includes('stdout')
+        ? `${i.mime}: ${new TextDecoder().decode(i.data).slice(0, 500)}`
+        : i.mime,
+    )
+    .join('\n');
 }
 
 /** appends a JSON code cell and returns it */
 async function appendCell(source: string): Promise<vscode.NotebookCell> {
   const edit = new vscode.WorkspaceEdit();
-  edit.set(notebook.uri, [vscode.NotebookEdit.insertCells(notebook.cellCount, [new vscode.NotebookCellData(vscode.NotebookCellKind.Code, source, 'json')])]);
+  edit.set(notebook.uri, [
+    vscode.NotebookEdit.insertCells(notebook.cellCount, [new vscode.NotebookCellData(vscode.NotebookCellKind.Code, source, 'json')]),
+  ]);
   assert.ok(await vscode.workspace.applyEdit(edit));
   return notebook.cellAt(notebook.cellCount - 1);
 }
 
 async function execute(cells: vscode.NotebookCell[]): Promise<void> {
-  await vscode.commands.executeCommand('notebook.cell.execute', { ranges: cells.map((c) => ({ start: c.index, end: c.index + 1 })), document: notebook.uri });
+  await vscode.commands.executeCommand('notebook.cell.execute', {
+    ranges: cells.map((c) => ({ start: c.index, end: c.index + 1 })),
+    document: notebook.uri,
+  });
 }
 
 /** waits until the cell's last execution finished (its summary has a success flag) */
 function finished(cell: vscode.NotebookCell, timeoutMs: number, after = 0): Promise<boolean> {
-  return waitFor(`cell ${cell.index} to finish`, () => {
-    const s = notebook.cellAt(cell.index).executionSummary;
-    return s?.success !== undefined && (s.timing?.endTime ?? 0) >= after ? s.success : undefined;
-  }, timeoutMs, 200);
+  return waitFor(
+    `cell ${cell.index} to finish`,
+    () => {
+      const s = notebook.cellAt(cell.index).executionSummary;
+      return s?.success !== undefined && (s.timing?.endTime ?? 0) >= after ? s.success : undefined;
+    },
+    timeoutMs,
+    200,
+  );
 }
 
 test('notebook: the example notebook opens with the ScaleKV controller selected', async () => {
@@ -57,7 +73,8 @@ test('notebook: running every cell emits the profile, run and image outputs', as
   const code = notebook.getCells().filter((c) => c.kind === vscode.NotebookCellKind.Code);
   const t0 = Date.now();
   await execute(code);
-  for (const c of code) assert.equal(await finished(c, 300_000, t0), true, `cell ${c.index} failed: ${describeOutputs(notebook.cellAt(c.index))}`);
+  for (const c of code)
+    assert.equal(await finished(c, 300_000, t0), true, `cell ${c.index} failed: ${describeOutputs(notebook.cellAt(c.index))}`);
   const [calib, full, scalekv, compare] = code.map((c) => notebook.cellAt(c.index));
 
   const prof = json<ScaleKVProfile>(item(calib, PROFILE_MIME));
@@ -65,7 +82,10 @@ test('notebook: running every cell emits the profile, run and image outputs', as
   assert.equal(prof.calibration?.prompts.length, 3);
   assert.equal(prof.model.schedule.length, 10, '0.25M: 10 scales');
 
-  for (const [cell, policy] of [[full, 'full'], [scalekv, 'scalekv']] as const) {
+  for (const [cell, policy] of [
+    [full, 'full'],
+    [scalekv, 'scalekv'],
+  ] as const) {
     const run = json<RunPayload>(item(cell, RUN_MIME));
     assert.equal(run.run.request.policy.name, policy);
     assert.equal(run.images.length, 1);
@@ -83,12 +103,20 @@ test('notebook: running every cell emits the profile, run and image outputs', as
   }
   const md = new TextDecoder().decode(item(compare, 'text/markdown')!.data);
   for (const p of ['scalekv', 'snapkv', 'h2o', 'local', 'amskv']) assert.match(md, new RegExp(`\\b${p}\\b`));
-  const compareRuns = compare.outputs.flatMap((o) => o.items).filter((i) => i.mime === RUN_MIME).map((i) => json<RunPayload>(i));
+  const compareRuns = compare.outputs
+    .flatMap((o) => o.items)
+    .filter((i) => i.mime === RUN_MIME)
+    .map((i) => json<RunPayload>(i));
   assert.equal(compareRuns.length, 5, 'one run output per compared policy');
-  assert.ok(compareRuns.every((r) => r.run.fidelity && r.run.fidelity.images.length === 1), 'each compared run carries its fidelity against the full cache');
+  assert.ok(
+    compareRuns.every((r) => r.run.fidelity && r.run.fidelity.images.length === 1),
+    'each compared run carries its fidelity against the full cache',
+  );
   ui.notebookProfileCells = prof.model.depth * prof.model.schedule.length;
   // saved as .ipynb, binary outputs become base64: stay under the 10 MB VS Code opens in remote windows
-  const ipynbBytes = code.flatMap((c) => notebook.cellAt(c.index).outputs.flatMap((o) => o.items)).reduce((a, i) => a + (i.mime.startsWith('image/') ? Math.ceil(i.data.byteLength / 3) * 4 : i.data.byteLength), 0);
+  const ipynbBytes = code
+    .flatMap((c) => notebook.cellAt(c.index).outputs.flatMap((o) => o.items))
+    .reduce((a, i) => a + (i.mime.startsWith('image/') ? Math.ceil(i.data.byteLength / 3) * 4 : i.data.byteLength), 0);
   ui.notes.push(`example notebook outputs: about ${(ipynbBytes / 2 ** 20).toFixed(1)} MiB as .ipynb (7 runs at 512x512, 1 profile)`);
   assert.ok(ipynbBytes < 10 * 2 ** 20, `${ipynbBytes} bytes of outputs`);
 });
@@ -107,9 +135,16 @@ test('notebook: interrupting a running cell stops it', async () => {
   const t0 = Date.now();
   // executing resolves when the cell has finished, so it is not awaited before the interrupt
   const running = execute([cell]);
-  await waitFor('the cell to stream progress', () => (items(notebook.cellAt(cell.index)).some((i) => i.mime.includes('stdout')) ? true : undefined), 60_000);
+  await waitFor(
+    'the cell to stream progress',
+    () => (items(notebook.cellAt(cell.index)).some((i) => i.mime.includes('stdout')) ? true : undefined),
+    60_000,
+  );
   await sleep(500);
-  await vscode.commands.executeCommand('notebook.cell.cancelExecution', { ranges: [{ start: cell.index, end: cell.index + 1 }], document: notebook.uri });
+  await vscode.commands.executeCommand('notebook.cell.cancelExecution', {
+    ranges: [{ start: cell.index, end: cell.index + 1 }],
+    document: notebook.uri,
+  });
   await running;
   assert.equal(await finished(cell, 60_000, t0), false, `the interrupted cell: ${describeOutputs(notebook.cellAt(cell.index))}`);
   const err = json<{ name: string; message: string }>(item(notebook.cellAt(cell.index), ERROR_MIME));

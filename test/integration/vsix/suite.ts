@@ -137,10 +137,19 @@ test('Install CUDA Provider fetches from the (local) feed into global storage; t
   const dir = await vscode.commands.executeCommand<string | undefined>('scalekv.installCudaProvider');
   assert.ok(dir, 'the command returned the installed folder');
   assert.ok(!dir.startsWith(scenario().installedPath), `${dir} is outside the installed extension`);
-  for (const f of ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_shared.so', 'onnxruntime_binding.node', 'libonnxruntime.so.1']) {
+  for (const f of [
+    'libonnxruntime_providers_cuda.so',
+    'libonnxruntime_providers_shared.so',
+    'onnxruntime_binding.node',
+    'libonnxruntime.so.1',
+  ]) {
     assert.ok(existsSync(join(dir, f)), f);
   }
-  const again = await vscode.commands.executeCommand<string>('scalekv.generate', { prompts: ['a small cat'], seed: 1, resolution: '0.06M' });
+  const again = await vscode.commands.executeCommand<string>('scalekv.generate', {
+    prompts: ['a small cat'],
+    seed: 1,
+    resolution: '0.06M',
+  });
   const run = JSON.parse(readFileSync(again, 'utf8')) as RunRecord;
   assert.deepEqual(engineLibs(), [join(dir, 'libonnxruntime.so.1')], 'the restarted engine runs the copy beside the provider');
   // the fake provider is no library: the run falls back, and says where the provider was

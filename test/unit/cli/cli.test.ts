@@ -69,10 +69,27 @@ test('an unusable --out fails at once with E_OUTPUT_PATH', () => {
 
 test('prompts from stdin (--prompts-file -) generate one image each; stderr holds only progress', () => {
   const cwd = tempDir('stdin');
-  const r = cli(['generate', '--model', TINY, '--prompts-file', '-', '--resolution', '0.06M', '--policy', 'full', '--provider', 'auto', '--out', 'runs'], {
-    cwd,
-    input: '# two prompts\na red apple\na lighthouse at dusk\n',
-  });
+  const r = cli(
+    [
+      'generate',
+      '--model',
+      TINY,
+      '--prompts-file',
+      '-',
+      '--resolution',
+      '0.06M',
+      '--policy',
+      'full',
+      '--provider',
+      'auto',
+      '--out',
+      'runs',
+    ],
+    {
+      cwd,
+      input: '# two prompts\na red apple\na lighthouse at dusk\n',
+    },
+  );
   assert.equal(r.status, 0, r.stderr);
   const runPath = r.stdout.trim().split('\n').at(-1)!;
   const run = JSON.parse(readFileSync(runPath, 'utf8'));
@@ -91,7 +108,9 @@ test('import-budget --model checks the table against the model and takes its nam
   const cwd = tempDir('import');
   const exp = cli(['export-budget', '--in', join(TINY, 'profile-1M-10pct.json'), '--out', 'tiny-official.json'], { cwd });
   assert.equal(exp.status, 0, exp.stderr);
-  const imp = cli(['import-budget', '--in', 'tiny-official.json', '--out', 'tiny-profile.json', '--model', TINY, '--resolution', '1M'], { cwd });
+  const imp = cli(['import-budget', '--in', 'tiny-official.json', '--out', 'tiny-profile.json', '--model', TINY, '--resolution', '1M'], {
+    cwd,
+  });
   assert.equal(imp.status, 0, imp.stderr);
   const p = JSON.parse(readFileSync(join(cwd, 'tiny-profile.json'), 'utf8'));
   const manifest = JSON.parse(readFileSync(join(TINY, 'manifest.json'), 'utf8'));

@@ -33,7 +33,16 @@ function copyModel(): string {
 
 test('a model folder without the transformer names what is missing', async () => {
   const dir = copyModel();
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ format: 'scalekv-model', name: 'x', transformer: 'nope.pth', vae: 'infinity_vae_tiny.pth', textEncoder: 'flan-t5-tiny' }));
+  writeFileSync(
+    join(dir, 'manifest.json'),
+    JSON.stringify({
+      format: 'scalekv-model',
+      name: 'x',
+      transformer: 'nope.pth',
+      vae: 'infinity_vae_tiny.pth',
+      textEncoder: 'flan-t5-tiny',
+    }),
+  );
   const engine = createEngine();
   const e = await code(engine.generate(request({ modelPath: dir }), ctx()));
   assert.equal(e.code, 'E_CHECKPOINT_MISSING');
@@ -46,7 +55,10 @@ test('a truncated .pth is reported as truncated, at several cut points', async (
   for (const frac of [0.1, 0.5, 0.999]) {
     const p = join(tempDir('trunc'), 'cut.pth');
     writeFileSync(p, bytes.subarray(0, Math.floor(bytes.length * frac)));
-    assert.throws(() => openCheckpoint(p).readFloat32('word_embed.weight'), (e: ScaleKVError) => e.code === 'E_CHECKPOINT_TRUNCATED' && e.message.includes(p));
+    assert.throws(
+      () => openCheckpoint(p).readFloat32('word_embed.weight'),
+      (e: ScaleKVError) => e.code === 'E_CHECKPOINT_TRUNCATED' && e.message.includes(p),
+    );
   }
 });
 
@@ -57,7 +69,10 @@ test('a corrupt pickle is reported as corrupt, not executed', () => {
   const at = bytes.indexOf(Buffer.from('data.pkl')) + 'data.pkl'.length + 200;
   bytes.fill(0xff, at, at + 16);
   writeFileSync(p, bytes);
-  assert.throws(() => openCheckpoint(p), (e: ScaleKVError) => e.code === 'E_CHECKPOINT_CORRUPT');
+  assert.throws(
+    () => openCheckpoint(p),
+    (e: ScaleKVError) => e.code === 'E_CHECKPOINT_CORRUPT',
+  );
 });
 
 test('a state_dict with a mis-shaped tensor names the tensor and both shapes', async () => {
@@ -100,9 +115,13 @@ test('cuda falls back with a reason when it is not installed', async () => {
 });
 
 test('a provider failure is reported by its actionable sentence, not onnxruntime’s source location', async () => {
-  const ort = '/onnxruntime_src/onnxruntime/core/providers/webgpu/webgpu_context.cc:136 onnxruntime::webgpu::WebGpuContext::Initialize(const onnxruntime::webgpu::WebGpuContextConfig&)::<lambda()> adapter_result.status == wgpu::RequestAdapterStatus::Success was false. Failed to get a WebGPU adapter: No supported adapters\nstack';
+  const ort =
+    '/onnxruntime_src/onnxruntime/core/providers/webgpu/webgpu_context.cc:136 onnxruntime::webgpu::WebGpuContext::Initialize(const onnxruntime::webgpu::WebGpuContextConfig&)::<lambda()> adapter_result.status == wgpu::RequestAdapterStatus::Success was false. Failed to get a WebGPU adapter: No supported adapters\nstack';
   assert.equal(plainError(ort), 'Failed to get a WebGPU adapter: No supported adapters');
-  assert.equal(plainError('/onnxruntime_src/onnxruntime/core/session/inference_session.cc:2210 Could not find an implementation for X'), 'Could not find an implementation for X');
+  assert.equal(
+    plainError('/onnxruntime_src/onnxruntime/core/session/inference_session.cc:2210 Could not find an implementation for X'),
+    'Could not find an implementation for X',
+  );
   assert.equal(plainError('plain message\nsecond line'), 'plain message');
   assert.equal(plainError('x'.repeat(500)).length, 200);
   const info = await chooseProvider('auto');

@@ -250,7 +250,10 @@ describe('download, verify, unpack (local server on 127.0.0.1)', () => {
       );
       assert.match(withCuda.provider.reason, /^fell back to (webgpu|cpu) because cuda: /);
       assert.doesNotMatch(withCuda.provider.reason, /not installed/);
-    assert.ok(withCuda.provider.reason.includes(`the CUDA provider in ${installedDir} needs CUDA 12 and cuDNN`), withCuda.provider.reason);
+      assert.ok(
+        withCuda.provider.reason.includes(`the CUDA provider in ${installedDir} needs CUDA 12 and cuDNN`),
+        withCuda.provider.reason,
+      );
 
       const broken = probe({ SCALEKV_ORT_BINDING_DIR: join(storage, 'no-such-folder') });
       assert.deepEqual(broken.libs, [bundledLib], 'a folder that does not load leaves the bundled binding');

@@ -27,7 +27,10 @@ test('a derived profile takes the nearest calibrated roles by scale index and of
   assert.equal(profile.settings.budgetRule, 'official');
   for (let si = 0; si < 12; si++) assert.deepEqual(profile.scales[si].roles, square.scales[si].roles);
   const B = uniformTokensPerLayer(0.04, WIDE);
-  const plan = officialPlan(WIDE, 8, (si) => square.scales[si].roles.filter((r) => r === 'drafter').length, { tokensPerLayer: B, windowSize: 16 });
+  const plan = officialPlan(WIDE, 8, (si) => square.scales[si].roles.filter((r) => r === 'drafter').length, {
+    tokensPerLayer: B,
+    windowSize: 16,
+  });
   for (let si = 0; si < 13; si++) {
     const row = plan.rows[si];
     assert.equal(profile.scales[si].compressed, row !== null, `scale ${si}`);
@@ -35,11 +38,17 @@ test('a derived profile takes the nearest calibrated roles by scale index and of
   }
 });
 
-test('generate at 16:9 with ScaleKV through the engine process (the extension\'s path) derives a profile and says so', async () => {
+test("generate at 16:9 with ScaleKV through the engine process (the extension's path) derives a profile and says so", async () => {
   const out = tempDir('wide');
   const c = new EngineClient({ workerPath: join(ROOT, 'dist', 'worker.js') });
   try {
-    const req = request({ aspectRatio: 9 / 16, resolution: '0.06M', policy: { name: 'scalekv', ratio: 0.1 }, outDir: out, recordRetention: false });
+    const req = request({
+      aspectRatio: 9 / 16,
+      resolution: '0.06M',
+      policy: { name: 'scalekv', ratio: 0.1 },
+      outDir: out,
+      recordRetention: false,
+    });
     const { run } = await c.request('generate', req);
     const derived = (run.notices ?? []).filter((n) => n.kind === 'derived-profile');
     assert.equal(derived.length, 1);
@@ -56,13 +65,34 @@ test('generate at 16:9 with ScaleKV through the engine process (the extension\'s
 test('scalekv generate --aspect 16:9 --policy scalekv on the embedded default model works from the command line', () => {
   const out = tempDir('cli-wide');
   try {
-    const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'generate', '--aspect', '16:9', '--resolution', '0.06M', '--policy', 'scalekv', '--provider', 'cpu', '--out', out], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, 'dist', 'cli.js'),
+        'generate',
+        '--aspect',
+        '16:9',
+        '--resolution',
+        '0.06M',
+        '--policy',
+        'scalekv',
+        '--provider',
+        'cpu',
+        '--out',
+        out,
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, /No ScaleKV profile was calibrated for this run's 7 scales to 12x21; using one derived/);
     const run: RunRecord = JSON.parse(readFileSync(r.stdout.trim().split('\n').at(-1)!, 'utf8'));
     assert.equal(run.images[0].width, 21 * 16);
     assert.equal((run.notices ?? []).filter((n) => n.kind === 'derived-profile').length, 1);
-    const bad = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli.js'), 'generate', '--policy', 'scalekv', '--ratio', '0', '--out', out], { encoding: 'utf8' });
+    const bad = spawnSync(
+      process.execPath,
+      [join(ROOT, 'dist', 'cli.js'), 'generate', '--policy', 'scalekv', '--ratio', '0', '--out', out],
+      { encoding: 'utf8' },
+    );
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /error E_BUDGET_INVALID: The ratio must be within \(0, 1\], got 0\./);
   } finally {

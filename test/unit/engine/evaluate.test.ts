@@ -77,7 +77,11 @@ test('an interrupted evaluation resumes without recomputing finished rows; the l
 
   const second = counting();
   const progress: string[] = [];
-  const r = await evaluatePolicies(second.e, req, ctx((p) => p.stage === 'evaluate' && progress.push(p.message)));
+  const r = await evaluatePolicies(
+    second.e,
+    req,
+    ctx((p) => p.stage === 'evaluate' && progress.push(p.message)),
+  );
   // no reference runs again: the first prompt's rows are done, the second's reference is read back from its files
   assert.equal(second.calls.full, 0);
   assert.deepEqual(second.calls.candidates, [`${PROMPTS[1]}|scalekv|0.1`], 'only the row that was missing runs');
@@ -85,7 +89,10 @@ test('an interrupted evaluation resumes without recomputing finished rows; the l
   assert.equal(r.resumed, 3);
   const after = cellsOf(req.outDir);
   for (const [k, v] of Object.entries(before)) assert.equal(after[k].candidateRun, v.candidateRun, `${k} kept its measurement`);
-  assert.ok(progress.every((m) => !m.includes(PROMPTS[0])), 'no step of the finished prompt is reported');
+  assert.ok(
+    progress.every((m) => !m.includes(PROMPTS[0])),
+    'no step of the finished prompt is reported',
+  );
 
   const lb = JSON.parse(readFileSync(r.jsonPath, 'utf8')) as Leaderboard;
   assert.equal(lb.format, 'scalekv-leaderboard');
@@ -96,7 +103,11 @@ test('an interrupted evaluation resumes without recomputing finished rows; the l
   const runs = join(req.outDir, 'runs');
   const load = (id: string) => {
     const run = JSON.parse(readFileSync(join(runs, id, 'run.json'), 'utf8')) as RunRecord;
-    return { run, px: decodePngPlanes(readFileSync(join(runs, id, run.images[0].path))).chw, tokens: readFileSync(join(runs, id, 'tokens.bin')) };
+    return {
+      run,
+      px: decodePngPlanes(readFileSync(join(runs, id, run.images[0].path))).chw,
+      tokens: readFileSync(join(runs, id, 'tokens.bin')),
+    };
   };
   for (const row of lb.perPrompt) {
     const ref = load(lb.references.find((x) => x.prompt === row.prompt)!.run);
@@ -128,7 +139,11 @@ test('an interrupted evaluation resumes without recomputing finished rows; the l
   const md = readFileSync(r.tablePath, 'utf8');
   assert.match(md, /\| snapkv \| 0\.1 \|/);
   assert.match(md, /\| scalekv \| 0\.1 \|/);
-  assert.deepEqual(readdirSync(req.outDir).filter((f) => f.includes('.tmp-')), [], 'no temporary files left');
+  assert.deepEqual(
+    readdirSync(req.outDir).filter((f) => f.includes('.tmp-')),
+    [],
+    'no temporary files left',
+  );
 
   // run again unchanged: nothing is generated, the same leaderboard comes out
   const third = counting();

@@ -77,7 +77,10 @@ test('ratios outside (0, 1], unknown policies and rules are refused, naming the 
   refused(() => evaluateRequestFromArgs(args()), /needs prompts/);
   const ok = evaluateRequestFromArgs(args('--prompts-file', f));
   assert.deepEqual(ok.ratios, [0.04, 0.1, 0.2]);
-  assert.deepEqual(ok.policies, POLICY_NAMES.filter((n) => n !== 'full'));
+  assert.deepEqual(
+    ok.policies,
+    POLICY_NAMES.filter((n) => n !== 'full'),
+  );
 });
 
 test('the engine refuses a bad request before generating or writing anything', async () => {
@@ -92,7 +95,14 @@ test('the engine refuses a bad request before generating or writing anything', a
     ...{ prompts: ['a'], seeds: [0], policies: ['snapkv'], ratios: [0.1], aspectRatio: 1, resolution: '0.06M', cfg: 3 },
     ...{ tau: 1, topK: 900, topP: 0.97, provider: 'cpu', outDir: out },
   };
-  const bads = [{ ratios: [0] }, { ratios: [1.01] }, { policies: ['hello' as 'snapkv'] }, { prompts: [] }, { prompts: ['  '] }, { resolution: '3M' }];
+  const bads = [
+    { ratios: [0] },
+    { ratios: [1.01] },
+    { policies: ['hello' as 'snapkv'] },
+    { prompts: [] },
+    { prompts: ['  '] },
+    { resolution: '3M' },
+  ];
   for (const bad of bads) {
     const clear = (x: { code?: string }) => x.code === 'E_INVALID_REQUEST' || x.code === 'E_RESOLUTION';
     await assert.rejects(evaluatePolicies(e, { ...base, ...bad }, ctx()), clear);
@@ -143,8 +153,19 @@ test('notebook evaluate cells: defaults, a prompts file instead of prompts, and 
   const d = { resolution: '0.06M', ratio: 0.1, cfg: 3, policy: 'scalekv' as const };
   const a = parseCellSpec('{"action": "evaluate", "prompts": ["a red apple"]}', d);
   assert.deepEqual(a.evaluate, { ratios: [0.04, 0.1, 0.2], seeds: [0], promptsFile: undefined, ablation: false, budgetRules: [] });
-  assert.deepEqual(a.policies, POLICY_NAMES.filter((n) => n !== 'full'));
-  const cell = { action: 'evaluate', promptsFile: 'p.txt', policies: ['snapkv'], ratios: [0.2], seeds: [1, 2], ablation: true, budgetRules: ['legacy'] };
+  assert.deepEqual(
+    a.policies,
+    POLICY_NAMES.filter((n) => n !== 'full'),
+  );
+  const cell = {
+    action: 'evaluate',
+    promptsFile: 'p.txt',
+    policies: ['snapkv'],
+    ratios: [0.2],
+    seeds: [1, 2],
+    ablation: true,
+    budgetRules: ['legacy'],
+  };
   const b = parseCellSpec(JSON.stringify(cell), d);
   const want = { ratios: [0.2], seeds: [1, 2], promptsFile: 'p.txt', ablation: true, budgetRules: ['legacy'] };
   assert.deepEqual([b.prompts, b.policies, b.evaluate], [[], ['snapkv'], want]);

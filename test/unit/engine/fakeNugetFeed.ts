@@ -63,7 +63,9 @@ function noise(n: number): Buffer {
 
 /** the package: the metadata's files with recognisable non-library contents, and an unrelated file */
 export function fakeCudaPackage(src: CudaSource): { body: Buffer; libs: Record<string, Buffer> } {
-  const libs = Object.fromEntries(src.files.map((f, i) => [f.pathInPackage, Buffer.from(`not a library: ${f.name} `.repeat(2000 + 500 * i))]));
+  const libs = Object.fromEntries(
+    src.files.map((f, i) => [f.pathInPackage, Buffer.from(`not a library: ${f.name} `.repeat(2000 + 500 * i))]),
+  );
   return { body: zip({ '[Content_Types].xml': Buffer.from('<Types/>'), ...libs, 'lib/other.bin': noise(400_000) }), libs };
 }
 

@@ -45,16 +45,28 @@ const read = (p: string) => JSON.parse(readFileSync(p, 'utf8'));
 
 test('one calibration measurement serves another rule: kept state, no model run the second time', async () => {
   const seen: Progress[][] = [[], []];
-  const a = await engine.calibrate(calReq(0.1, 'official'), ctx((p) => seen[0].push(p)));
+  const a = await engine.calibrate(
+    calReq(0.1, 'official'),
+    ctx((p) => seen[0].push(p)),
+  );
   assert.ok(existsSync(state), 'keepState leaves the state file');
-  const b = await engine.calibrate(calReq(0.1, 'legacy'), ctx((p) => seen[1].push(p)));
-  assert.ok(seen[0].some((p) => /Prompt 1\/1/.test(p.message)), 'the first calibration ran the model');
+  const b = await engine.calibrate(
+    calReq(0.1, 'legacy'),
+    ctx((p) => seen[1].push(p)),
+  );
+  assert.ok(
+    seen[0].some((p) => /Prompt 1\/1/.test(p.message)),
+    'the first calibration ran the model',
+  );
   assert.equal(seen[1].filter((p) => /Prompt 1\/1/.test(p.message)).length, 0, 'the second did not');
   const [pa, pb] = [read(a.profilePath), read(b.profilePath)] as ScaleKVProfile[];
   assert.deepEqual([pa.settings.budgetRule, pb.settings.budgetRule], ['official', 'legacy']);
   const factors = (p: ScaleKVProfile) => p.scales.map((x) => [x.asiCurrent, x.asiHistory]);
   assert.deepEqual(factors(pa), factors(pb), 'the same measurement');
-  assert.ok(factors(pa).some(([c]) => c?.length), 'factors were measured');
+  assert.ok(
+    factors(pa).some(([c]) => c?.length),
+    'factors were measured',
+  );
   assert.deepEqual(pa.hack, pb.hack);
   assert.ok(pb.hack && pb.heat, 'per-head statistics for HACK and HeatKV');
   // without keepState the state goes once the profile is written (the default)
@@ -64,7 +76,10 @@ test('one calibration measurement serves another rule: kept state, no model run 
 
 test('a profile set: scalekv, hack and heatkv rows each use the profile of their rule; the prompt check per image', async () => {
   const set = [join(dir, 'official-0.1.json'), join(dir, 'legacy-0.1.json')];
-  assert.ok(set.every((p) => existsSync(p)), 'made by the test before');
+  assert.ok(
+    set.every((p) => existsSync(p)),
+    'made by the test before',
+  );
   const calibrations: CalibrateRequest[] = [];
   const e: EvaluationEngine = {
     describeModel: (r) => engine.describeModel(r),
@@ -96,7 +111,13 @@ test('a profile set: scalekv, hack and heatkv rows each use the profile of their
   const lb: Leaderboard = r.leaderboard;
   assert.equal(calibrations.length, 0, 'a given set is not calibrated again');
   assert.equal(lb.rows.length, 6);
-  assert.deepEqual(lb.profiles.map((p) => [p.rule, p.path]), [['official', set[0]], ['legacy', set[1]]]);
+  assert.deepEqual(
+    lb.profiles.map((p) => [p.rule, p.path]),
+    [
+      ['official', set[0]],
+      ['legacy', set[1]],
+    ],
+  );
   for (const c of lb.perPrompt) {
     const run = read(join(out, 'runs', c.candidateRun, 'run.json')) as RunRecord;
     const rule = lb.rows.find((x) => x.key === c.row)!.budgetRule;
@@ -124,13 +145,22 @@ test('a profile set: scalekv, hack and heatkv rows each use the profile of their
   // the merge command: one part merges to the same rows; the same part twice is refused
   const cli = resolve(__dirname, '..', '..', '..', '..', 'dist', 'cli.js');
   const merged = join(dir, 'merged');
-  const ok = spawnSync(process.execPath, [cli, 'merge-leaderboards', '--part', out, '--part', join(dir, 'none'), '--out', merged, '--check'], { encoding: 'utf8' });
+  const ok = spawnSync(
+    process.execPath,
+    [cli, 'merge-leaderboards', '--part', out, '--part', join(dir, 'none'), '--out', merged, '--check'],
+    { encoding: 'utf8' },
+  );
   assert.equal(ok.status, 0, ok.stderr);
   assert.match(ok.stderr, /no leaderboard\.json yet in .*none; skipped/);
   const m = read(join(merged, 'leaderboard.json')) as Leaderboard;
-  assert.deepEqual(m.rows.map((x) => [x.key, x.psnr, x.ssim]), lb.rows.map((x) => [x.key, x.psnr, x.ssim]));
+  assert.deepEqual(
+    m.rows.map((x) => [x.key, x.psnr, x.ssim]),
+    lb.rows.map((x) => [x.key, x.psnr, x.ssim]),
+  );
   assert.ok(existsSync(join(merged, 'prompt-check.md')) && existsSync(join(merged, 'leaderboard.md')));
-  const twice = spawnSync(process.execPath, [cli, 'merge-leaderboards', '--part', out, '--part', out, '--out', merged], { encoding: 'utf8' });
+  const twice = spawnSync(process.execPath, [cli, 'merge-leaderboards', '--part', out, '--part', out, '--out', merged], {
+    encoding: 'utf8',
+  });
   assert.equal(twice.status, 1);
   assert.match(twice.stderr, /E_INVALID_REQUEST: .*was measured in both/);
 });
@@ -141,6 +171,9 @@ test('SCALEKV_CPU_THREADS: a whole number of threads for the CPU provider only; 
   assert.deepEqual(threadOptions('cpu', { SCALEKV_CPU_THREADS: '2' }), { intraOpNumThreads: 2 });
   assert.deepEqual(threadOptions('webgpu', { SCALEKV_CPU_THREADS: '2' }), {});
   for (const v of ['0', '1.5', 'many', '-1']) {
-    assert.throws(() => cpuThreads({ SCALEKV_CPU_THREADS: v }), (e: { code?: string; message: string }) => e.code === 'E_INVALID_REQUEST' && e.message.includes(`'${v}'`));
+    assert.throws(
+      () => cpuThreads({ SCALEKV_CPU_THREADS: v }),
+      (e: { code?: string; message: string }) => e.code === 'E_INVALID_REQUEST' && e.message.includes(`'${v}'`),
+    );
   }
 });

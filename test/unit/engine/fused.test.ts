@@ -57,7 +57,10 @@ async function runSelection(scores: Float32Array, B: number, H: number, W: numbe
   // every cache entry holds its own (row-head, index), so the gather can be checked exactly
   const cacheData = new Float32Array(B * H * N * 2);
   for (let rh = 0; rh < B * H; rh++) for (let j = 0; j < N; j++) cacheData.set([rh, j], (rh * N + j) * 2);
-  const r = await session.run({ scores: new ort.Tensor('float32', scores, [B, H, W, N]), cache: new ort.Tensor('float32', cacheData, [B, H, N, 2]) });
+  const r = await session.run({
+    scores: new ort.Tensor('float32', scores, [B, H, W, N]),
+    cache: new ort.Tensor('float32', cacheData, [B, H, N, 2]),
+  });
   await session.release();
   return { keep: r.keep.data as Int32Array, kept: r.kept.data as Float32Array };
 }
@@ -77,13 +80,21 @@ test('in-graph selection keeps exactly what selectKeep keeps, per row and head, 
     const capacity = 200;
     // tied scores: a few integer levels, so max-pooling makes long runs of equal values
     const scores = Float32Array.from(gaussian(B * H * W * N, 1, seed), (v) => (tied ? Math.round(v) : v));
-    const sel = { capacity, windowKeys: plan.keys, windowQueries: plan.queries, kernel: 5, pooling: 'maxpool' as const, queryMode: 'code' as const };
+    const sel = {
+      capacity,
+      windowKeys: plan.keys,
+      windowQueries: plan.queries,
+      kernel: 5,
+      pooling: 'maxpool' as const,
+      queryMode: 'code' as const,
+    };
     const { keep, kept } = await runSelection(scores, B, H, W, N, sel);
     for (let rh = 0; rh < B * H; rh++) {
       const want = selectKeep(scores.subarray(rh * W * N, (rh + 1) * W * N), plan, N, { capacity, kernel: 5, pooling: 'maxpool' })!;
       const got = keep.subarray(rh * capacity, (rh + 1) * capacity);
       assert.deepEqual([...got], [...want], `seed ${seed}, row-head ${rh}`);
-      for (let j = 0; j < capacity; j++) assert.deepEqual([kept[(rh * capacity + j) * 2], kept[(rh * capacity + j) * 2 + 1]], [rh, want[j]]);
+      for (let j = 0; j < capacity; j++)
+        assert.deepEqual([kept[(rh * capacity + j) * 2], kept[(rh * capacity + j) * 2 + 1]], [rh, want[j]]);
     }
   }
 });
@@ -95,7 +106,10 @@ test('policies that decide on the host stay layer by layer; query chunks shrink 
   assert.equal(planScales(createPolicy({ name: 'snapkv', ratio: 0.1, pooling: 'avgpool' }, model), 8, schedule), null);
   const snap = planScales(createPolicy({ name: 'snapkv', ratio: 0.1 }, model), 8, schedule)!;
   assert.equal(snap.length, schedule.length);
-  assert.ok(snap.some((row) => row.some((s) => s !== null)), 'SnapKV compresses some scale');
+  assert.ok(
+    snap.some((row) => row.some((s) => s !== null)),
+    'SnapKV compresses some scale',
+  );
   assert.equal(queryChunkFor(10521), 128);
   assert.equal(queryChunkFor(4746), 256);
   assert.ok(queryChunkFor(100) >= 4096);
@@ -140,7 +154,10 @@ test('a ScaleKV generation fused and layer by layer keeps the same tokens and ag
       const file = join(tempDir('fused'), 'retention.bin');
       const index = r.retention!.write(file, 'retention.bin');
       // every kept position of every layer, scale, row and head, and how each entry is laid out
-      const positions = [...index.entries.flatMap((e) => [e.scaleIndex, e.layer, e.offset, e.count]), ...new Int32Array(readFileSync(file).buffer.slice(0))];
+      const positions = [
+        ...index.entries.flatMap((e) => [e.scaleIndex, e.layer, e.offset, e.count]),
+        ...new Int32Array(readFileSync(file).buffer.slice(0)),
+      ];
       out[runner] = { logits, positions, runner: r.runner, held: r.kv.finalHeldBytes };
     }
   } finally {

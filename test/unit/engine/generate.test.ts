@@ -58,7 +58,10 @@ test('generate writes PNGs and a run record whose KV numbers add up (full cache)
   const cum = cumulativeTokens(scaleSchedule(1, '0.06M'));
   const rows = 4; // 2 prompts x CFG
   for (const s of run.kv.perScale) {
-    assert.equal(s.perLayerHeld.reduce((a, b) => a + b, 0), s.heldBytes);
+    assert.equal(
+      s.perLayerHeld.reduce((a, b) => a + b, 0),
+      s.heldBytes,
+    );
     assert.equal(s.heldBytes, s.fullBytes, 'the full cache never evicts');
     assert.equal(s.fullBytes, 2 * 8 * rows * 4 * 16 * cum[s.scaleIndex] * 4);
     assert.deepEqual(s.perLayerTokens, new Array(8).fill(cum[s.scaleIndex]));
@@ -66,7 +69,10 @@ test('generate writes PNGs and a run record whose KV numbers add up (full cache)
   assert.equal(run.kv.peakBytes, run.kv.fullPeakBytes);
   assert.ok(existsSync(join(dir, 'tokens.bin')));
   assert.equal(readFileSync(join(dir, 'tokens.bin')).length, 2 * cum.at(-1)! * 16);
-  assert.ok(run.images.every((im) => im.thumbnail === undefined), 'a 256x256 image is its own thumbnail');
+  assert.ok(
+    run.images.every((im) => im.thumbnail === undefined),
+    'a 256x256 image is its own thumbnail',
+  );
 });
 
 /** PNG rows written with filter 0 -> planar [3, H, W] */
@@ -95,11 +101,26 @@ const calDir = tempDir('cal');
 test('calibration is resumable: an interrupted run continues from the saved prompts', async () => {
   const out = join(calDir, 'profile.json');
   // the legacy rule and the sum index, which choose a fixed number of drafters per scale (calibration's defaults are the official rule and Eq. 2)
-  const req = { modelPath: TINY, prompts: ['a red apple', 'a blue car', 'a green tree'], targetRatio: 0.1, aspectRatio: 1, resolution: '0.25M', cfg: 3, provider: 'cpu' as const, outPath: out, draftersPerScale: 2, budgetRule: 'legacy' as const, asiMode: 'sum' as const };
+  const req = {
+    modelPath: TINY,
+    prompts: ['a red apple', 'a blue car', 'a green tree'],
+    targetRatio: 0.1,
+    aspectRatio: 1,
+    resolution: '0.25M',
+    cfg: 3,
+    provider: 'cpu' as const,
+    outPath: out,
+    draftersPerScale: 2,
+    budgetRule: 'legacy' as const,
+    asiMode: 'sum' as const,
+  };
   const ac = new AbortController();
   let err: ScaleKVError | null = null;
   try {
-    await engine.calibrate(req, ctx((p) => (p.prompt === 1 && p.scaleIndex === 3 ? ac.abort() : undefined), ac.signal));
+    await engine.calibrate(
+      req,
+      ctx((p) => (p.prompt === 1 && p.scaleIndex === 3 ? ac.abort() : undefined), ac.signal),
+    );
   } catch (e) {
     err = e as ScaleKVError;
   }
@@ -107,7 +128,10 @@ test('calibration is resumable: an interrupted run continues from the saved prom
   const state = JSON.parse(readFileSync(`${out}.state.json`, 'utf8'));
   assert.equal(state.asi.prompts, 1, 'the first prompt was kept');
   const seen: number[] = [];
-  const r = await engine.calibrate(req, ctx((p) => p.prompt !== undefined && !seen.includes(p.prompt) && seen.push(p.prompt)));
+  const r = await engine.calibrate(
+    req,
+    ctx((p) => p.prompt !== undefined && !seen.includes(p.prompt) && seen.push(p.prompt)),
+  );
   assert.deepEqual(seen, [1, 2], 'resumed at the second prompt');
   assert.equal(r.profile.calibration?.completedPrompts, 3);
   assert.ok(!existsSync(`${out}.state.json`));
@@ -120,14 +144,29 @@ test('calibration is resumable: an interrupted run continues from the saved prom
   }
 });
 
-test('calibration by default: Eq. 2 with K\', drafters by Eq. 3 at the official density, official-rule budgets, per-head statistics for hack and heatkv', async () => {
+test("calibration by default: Eq. 2 with K', drafters by Eq. 3 at the official density, official-rule budgets, per-head statistics for hack and heatkv", async () => {
   const out = join(calDir, 'official.json');
-  const r = await engine.calibrate({ modelPath: TINY, prompts: ['a red apple'], targetRatio: 0.1, aspectRatio: 1, resolution: '0.06M', cfg: 3, provider: 'cpu', outPath: out }, ctx());
+  const r = await engine.calibrate(
+    {
+      modelPath: TINY,
+      prompts: ['a red apple'],
+      targetRatio: 0.1,
+      aspectRatio: 1,
+      resolution: '0.06M',
+      cfg: 3,
+      provider: 'cpu',
+      outPath: out,
+    },
+    ctx(),
+  );
   const p = r.profile;
   const sched = scaleSchedule(1, '0.06M');
   const B = uniformTokensPerLayer(0.1, sched);
   const eligible = officialEligibleScales(sched, B);
-  assert.deepEqual([p.settings.budgetRule, p.settings.asiMode, p.settings.asiTopK, p.settings.tokensPerLayer], ['official', 'eq2', DEFAULT_ASI_TOP_K, B]);
+  assert.deepEqual(
+    [p.settings.budgetRule, p.settings.asiMode, p.settings.asiTopK, p.settings.tokensPerLayer],
+    ['official', 'eq2', DEFAULT_ASI_TOP_K, B],
+  );
   assert.equal(p.settings.drafterPairs, defaultDrafterPairs(8, eligible.length));
   const drafted = eligible.reduce((a, si) => a + p.scales[si].roles.filter((x) => x === 'drafter').length, 0);
   assert.equal(drafted, p.settings.drafterPairs);
@@ -145,15 +184,21 @@ test('calibration by default: Eq. 2 with K\', drafters by Eq. 3 at the official 
 });
 
 test('a 10% ScaleKV run keeps at most 10% of the cache the last scale attends to', async () => {
-  const { run, runPath } = await engine.generate(request({ resolution: '0.25M', policy: { name: 'scalekv', ratio: 0.1, profilePath: join(calDir, 'profile.json') } }), ctx());
+  const { run, runPath } = await engine.generate(
+    request({ resolution: '0.25M', policy: { name: 'scalekv', ratio: 0.1, profilePath: join(calDir, 'profile.json') } }),
+    ctx(),
+  );
   const n = run.kv.perScale.length;
   const beforeLast = run.kv.perScale[n - 2];
   assert.ok(beforeLast.heldBytes <= 0.1 * beforeLast.fullBytes + 1e-9, `held ${beforeLast.heldBytes} vs full ${beforeLast.fullBytes}`);
   // uncompressed early scales (the first 121 tokens) keep everything
-  for (const s of run.kv.perScale.filter((x) => cumulativeTokens(run.schedule)[x.scaleIndex] <= 121)) assert.equal(s.heldBytes, s.fullBytes);
+  for (const s of run.kv.perScale.filter((x) => cumulativeTokens(run.schedule)[x.scaleIndex] <= 121))
+    assert.equal(s.heldBytes, s.fullBytes);
   // every layer keeps its budget: drafters more than refiners where evicting
   const last = profile.scales[n - 2];
-  run.kv.perScale[n - 2].perLayerTokens.forEach((t, l) => assert.ok(t <= (last.roles[l] === 'drafter' ? last.drafterBudget : last.refinerBudget)));
+  run.kv.perScale[n - 2].perLayerTokens.forEach((t, l) =>
+    assert.ok(t <= (last.roles[l] === 'drafter' ? last.drafterBudget : last.refinerBudget)),
+  );
   // the retention record has an entry for every layer and scale
   assert.equal(run.retention?.entries.length, 8 * n);
   // a 512x512 image gets a 256x256 thumbnail: the 2x2 means of its pixels
@@ -168,7 +213,11 @@ test('a 10% ScaleKV run keeps at most 10% of the cache the last scale attends to
 
 test('compare: a run against itself is identical; ScaleKV reports finite fidelity and a smaller cache', async () => {
   const r = await engine.compare(
-    { base: { ...request(), resolution: '0.25M' }, policies: [{ name: 'full' }, { name: 'scalekv', ratio: 0.1, profilePath: join(calDir, 'profile.json') }], outDir: tempDir('cmp') },
+    {
+      base: { ...request(), resolution: '0.25M' },
+      policies: [{ name: 'full' }, { name: 'scalekv', ratio: 0.1, profilePath: join(calDir, 'profile.json') }],
+      outDir: tempDir('cmp'),
+    },
     ctx(),
   );
   const same = r.reports[0];
@@ -184,7 +233,7 @@ test('compare: a run against itself is identical; ScaleKV reports finite fidelit
   assert.match(readFileSync(r.tablePath, 'utf8'), /\| scalekv \| 0\.1 \|/);
 });
 
-test('ScaleKV without a profile uses the one the model ships for the run\'s schedule, and derives one where none fits', async () => {
+test("ScaleKV without a profile uses the one the model ships for the run's schedule, and derives one where none fits", async () => {
   const { run } = await engine.generate(request({ policy: { name: 'scalekv' } }), ctx());
   assert.equal(run.profile?.model.schedule.length, 7);
   assert.ok(run.kv.finalHeldBytes < run.kv.finalFullBytes);

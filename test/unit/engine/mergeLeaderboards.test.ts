@@ -11,7 +11,14 @@ import { aggregateRows, formatLeaderboard, rankRows } from '../../../src/engine/
 import { checkLeaderboard, completeCases, mergeLeaderboards } from '../../../src/engine/mergeLeaderboards';
 import type { BudgetRuleName, EvaluateRequest, Leaderboard, LeaderboardPromptRow, PolicyName } from '../../../src/shared/types';
 
-function cell(policy: PolicyName, ratio: number, rule: BudgetRuleName, prompt: string, psnr: number | null, ssim: number): LeaderboardPromptRow {
+function cell(
+  policy: PolicyName,
+  ratio: number,
+  rule: BudgetRuleName,
+  prompt: string,
+  psnr: number | null,
+  ssim: number,
+): LeaderboardPromptRow {
   return {
     row: rowKey(policy, ratio, rule),
     prompt,
@@ -111,15 +118,33 @@ test('complete-only: per rule, only prompts measured in every row of that rule a
   const all = [...a.perPrompt, ...b.perPrompt, ...c.perPrompt];
   const r = completeCases(plan, all);
   assert.equal(r.dropped, 1);
-  assert.deepEqual(r.kept.map((x) => `${x.row}:${x.prompt}`), all.filter((x) => x.prompt === 'p1' || x.row.includes('legacy')).map((x) => `${x.row}:${x.prompt}`));
+  assert.deepEqual(
+    r.kept.map((x) => `${x.row}:${x.prompt}`),
+    all.filter((x) => x.prompt === 'p1' || x.row.includes('legacy')).map((x) => `${x.row}:${x.prompt}`),
+  );
 });
 
 test('parts of another model, a row measured twice, and files that are not leaderboards are refused', () => {
   const a = part('official', 'p1', [cell('snapkv', 0.1, 'official', 'p1', 20, 0.8)]);
   const other = part('official', 'p2', [cell('snapkv', 0.1, 'official', 'p2', 20, 0.8)], 'tiny-infinity');
-  const err = (f: () => unknown, re: RegExp) => assert.throws(f, (e: { code?: string; message: string }) => e.code === 'E_INVALID_REQUEST' && re.test(e.message));
-  err(() => mergeLeaderboards([{ origin: 'a', leaderboard: a }, { origin: 'x', leaderboard: other }]), /x was measured on another model/);
-  err(() => mergeLeaderboards([{ origin: 'a', leaderboard: a }, { origin: 'again', leaderboard: a }]), /measured in both a and again/);
+  const err = (f: () => unknown, re: RegExp) =>
+    assert.throws(f, (e: { code?: string; message: string }) => e.code === 'E_INVALID_REQUEST' && re.test(e.message));
+  err(
+    () =>
+      mergeLeaderboards([
+        { origin: 'a', leaderboard: a },
+        { origin: 'x', leaderboard: other },
+      ]),
+    /x was measured on another model/,
+  );
+  err(
+    () =>
+      mergeLeaderboards([
+        { origin: 'a', leaderboard: a },
+        { origin: 'again', leaderboard: a },
+      ]),
+    /measured in both a and again/,
+  );
   err(() => mergeLeaderboards([]), /at least one/);
   err(() => checkLeaderboard({ format: 'scalekv-profile' }, 'f.json'), /f\.json is not a scalekv leaderboard/);
   assert.equal(checkLeaderboard(a, 'a'), a);
@@ -140,7 +165,11 @@ test('a profile set: each profile row takes the profile made for its ratio and r
   // rows without a rule match on the ratio alone
   const plain = planRows({ ...req, budgetRules: [] });
   assert.equal(matchProfiles(plain, set.slice(0, 2)).get(rowKey('hack', 0.04)), 'o4');
-  const err = (f: () => unknown, re: RegExp) => assert.throws(f, (e: { code?: string; message: string }) => e.code === 'E_INVALID_REQUEST' && re.test(e.message));
-  err(() => matchProfiles(rows, set.slice(0, 3)), /No profile of the set was made for scalekv \[legacy rule\] at ratio 0\.1\. The set: o4 \(ratio 0\.04, official rule\)/);
+  const err = (f: () => unknown, re: RegExp) =>
+    assert.throws(f, (e: { code?: string; message: string }) => e.code === 'E_INVALID_REQUEST' && re.test(e.message));
+  err(
+    () => matchProfiles(rows, set.slice(0, 3)),
+    /No profile of the set was made for scalekv \[legacy rule\] at ratio 0\.1\. The set: o4 \(ratio 0\.04, official rule\)/,
+  );
   err(() => matchProfiles(plain, set), /2 profiles of the set fit scalekv at ratio 0\.04: o4, l4/);
 });

@@ -40,8 +40,30 @@ async function check(aspect: number, resolution: string, runner: 'layerwise' | '
   const bits = schedule.map((s, si) => Uint8Array.from(gaussian(B * s.h * s.w * cfg.codebookDim, 1, 100 + si), (v) => (v > 0 ? 1 : 0)));
   const engineLogits: Float32Array[] = [];
   await generateImages(
-    { cfg, sessions, cfgUncond: ws.get('cfg_uncond'), encodeText: async () => ({ features, lens, maxLen: T }), decode: async (z) => z, fused: (p) => fused.get(p) },
-    { prompts: ['a', 'b'], seed: 0, aspectRatio: aspect, resolution, cfg: 3, tau: 1, topK: 0, topP: 0, policy: keepAll, queryMode: 'code', recordRetention: false, forcedBits: bits, runner, onLogits: (si, l) => (engineLogits[si] = l.slice()) },
+    {
+      cfg,
+      sessions,
+      cfgUncond: ws.get('cfg_uncond'),
+      encodeText: async () => ({ features, lens, maxLen: T }),
+      decode: async (z) => z,
+      fused: (p) => fused.get(p),
+    },
+    {
+      prompts: ['a', 'b'],
+      seed: 0,
+      aspectRatio: aspect,
+      resolution,
+      cfg: 3,
+      tau: 1,
+      topK: 0,
+      topP: 0,
+      policy: keepAll,
+      queryMode: 'code',
+      recordRetention: false,
+      forcedBits: bits,
+      runner,
+      onLogits: (si, l) => (engineLogits[si] = l.slice()),
+    },
   );
   await fused.release();
   await sessions.release();
@@ -56,7 +78,18 @@ async function check(aspect: number, resolution: string, runner: 'layerwise' | '
     mask.fill(1, b * T, b * T + lens[b]);
     mask.fill(1, (B + b) * T, (B + b) * T + lens[b]);
   }
-  const ref = referenceLogits(cfg, ws, blockPrefixes(ws, cfg.depth), { text, mask, rows, T, B, schedule, finalGrid: scaleSchedule(aspect, '1M').at(-1)!, cfg: 3, tau: 1, bits });
+  const ref = referenceLogits(cfg, ws, blockPrefixes(ws, cfg.depth), {
+    text,
+    mask,
+    rows,
+    T,
+    B,
+    schedule,
+    finalGrid: scaleSchedule(aspect, '1M').at(-1)!,
+    cfg: 3,
+    tau: 1,
+    bits,
+  });
   const report: string[] = [];
   schedule.forEach((_, si) => {
     const a = engineLogits[si];

@@ -40,10 +40,16 @@ test('calibrate-shipped writes 10% measured, 4% and 20% with the same drafters, 
     const want = sha256(join(dir, written.transformer));
     assert.equal(r.weightsSha256, want);
     const ps: ScaleKVProfile[] = files.map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')));
-    assert.deepEqual(ps.map((p) => p.settings.targetRatio), [0.1, 0.04, 0.2]);
+    assert.deepEqual(
+      ps.map((p) => p.settings.targetRatio),
+      [0.1, 0.04, 0.2],
+    );
     for (const p of ps) {
       assert.equal(p.weights?.transformerSha256, want);
-      assert.deepEqual(p.scales.map((s) => s.roles), ps[0].scales.map((s) => s.roles));
+      assert.deepEqual(
+        p.scales.map((s) => s.roles),
+        ps[0].scales.map((s) => s.roles),
+      );
       assert.deepEqual(p.calibration?.prompts, ['a red circle']);
     }
     const last = (p: ScaleKVProfile) => p.scales.at(-1)!.drafterBudget;
@@ -53,15 +59,25 @@ test('calibrate-shipped writes 10% measured, 4% and 20% with the same drafters, 
   }
   // a new engine (it keeps a loaded model, manifest included): the shipped profile serves a ScaleKV run on these weights
   await withEngine(async (engine) => {
-    const ok = await engine.generate(request({ modelPath: dir, resolution: '0.25M', policy: { name: 'scalekv', ratio: 0.1 }, recordRetention: false }), ctx());
+    const ok = await engine.generate(
+      request({ modelPath: dir, resolution: '0.25M', policy: { name: 'scalekv', ratio: 0.1 }, recordRetention: false }),
+      ctx(),
+    );
     assert.deepEqual(ok.run.notices, []);
   });
   const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
   await withEngine(async (engine) => {
     // new weights (the manifest records another hash) make the shipped profiles stale: refused, by path too
-    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...manifest, files: { [manifest.transformer]: { sha256: 'a'.repeat(64) } } }));
-    const stale = (e: ScaleKVError) => e.code === 'E_PROFILE_MODEL_MISMATCH' && /calibrated on other weights.*npm run calibrate-default/.test(e.message);
-    await assert.rejects(engine.generate(request({ modelPath: dir, resolution: '0.25M', policy: { name: 'scalekv', ratio: 0.1 } }), ctx()), stale);
+    writeFileSync(
+      join(dir, 'manifest.json'),
+      JSON.stringify({ ...manifest, files: { [manifest.transformer]: { sha256: 'a'.repeat(64) } } }),
+    );
+    const stale = (e: ScaleKVError) =>
+      e.code === 'E_PROFILE_MODEL_MISMATCH' && /calibrated on other weights.*npm run calibrate-default/.test(e.message);
+    await assert.rejects(
+      engine.generate(request({ modelPath: dir, resolution: '0.25M', policy: { name: 'scalekv', ratio: 0.1 } }), ctx()),
+      stale,
+    );
     const byPath = { name: 'scalekv' as const, ratio: 0.1, profilePath: join(dir, files[1]) };
     await assert.rejects(engine.generate(request({ modelPath: dir, resolution: '0.25M', policy: byPath }), ctx()), stale);
     // the full cache needs no profile
@@ -81,7 +97,10 @@ async function withEngine(job: (e: ReturnType<typeof createEngine>) => Promise<v
 test('calibrate-shipped refuses a model whose manifest records no hash of its weights', async () => {
   const engine = createEngine();
   try {
-    await assert.rejects(calibrateShipped(engine, TINY, ['a'], 'cpu', ctx()), (e: ScaleKVError) => e.code === 'E_INVALID_REQUEST' && /sha256/.test(e.message));
+    await assert.rejects(
+      calibrateShipped(engine, TINY, ['a'], 'cpu', ctx()),
+      (e: ScaleKVError) => e.code === 'E_INVALID_REQUEST' && /sha256/.test(e.message),
+    );
   } finally {
     await engine.dispose();
   }

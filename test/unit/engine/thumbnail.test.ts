@@ -12,7 +12,8 @@ function reference(chw: Uint8Array, w: number, h: number, f: number): number[] {
     for (let y = 0; y < H; y++)
       for (let x = 0; x < W; x++) {
         const vals: number[] = [];
-        for (let yy = y * f; yy < Math.min(h, y * f + f); yy++) for (let xx = x * f; xx < Math.min(w, x * f + f); xx++) vals.push(chw[c * w * h + yy * w + xx]);
+        for (let yy = y * f; yy < Math.min(h, y * f + f); yy++)
+          for (let xx = x * f; xx < Math.min(w, x * f + f); xx++) vals.push(chw[c * w * h + yy * w + xx]);
         out.push(Math.round(vals.reduce((a, b) => a + b, 0) / vals.length));
       }
   return out;

@@ -13,7 +13,8 @@ import type { ScaleKVError } from '../../../src/shared/errors';
 const worker = resolve(__dirname, '..', '..', '..', '..', 'test', 'unit', 'extension', 'fakeWorker.js');
 
 /** the stand-in engine answers a generate call with a run whose id is the prompt */
-const gen = (c: EngineClient, prompt: string, opts?: RequestOptions) => c.request('generate', { prompts: [prompt] } as GenerateRequest, opts);
+const gen = (c: EngineClient, prompt: string, opts?: RequestOptions) =>
+  c.request('generate', { prompts: [prompt] } as GenerateRequest, opts);
 
 function token(): CancelToken & { cancel(): void } {
   const cbs: (() => void)[] = [];
@@ -89,7 +90,7 @@ test('the real engine process reports a missing model as an error, not a crash',
   assert.equal(e, 'E_CHECKPOINT_MISSING');
   const ok = await c.request('describeModel', { provider: 'cpu' });
   assert.equal(ok.model.source, 'embedded');
-  assert.ok(ok.model.depth > 0 && ok.provider.used, 'the reply is describeModel\'s own shape');
+  assert.ok(ok.model.depth > 0 && ok.provider.used, "the reply is describeModel's own shape");
   c.dispose();
 });
 

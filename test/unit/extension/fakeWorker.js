@@ -20,7 +20,9 @@ process.on('message', (m) => {
   process.send({ type: 'progress', id: m.id, progress: { stage: 'scale', message: 'scale 1', fraction: 0.5 } });
   // each method's own reply shape (src/engine/protocol.ts)
   const result =
-    m.type === 'describeModel' ? { model: { name: what }, provider: { used: 'cpu' } } : { run: { id: what }, runPath: `/fake/${what}/run.json` };
+    m.type === 'describeModel'
+      ? { model: { name: what }, provider: { used: 'cpu' } }
+      : { run: { id: what }, runPath: `/fake/${what}/run.json` };
   process.send({ type: 'result', id: m.id, result });
 });
 process.send({ type: 'ready' });

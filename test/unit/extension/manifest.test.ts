@@ -24,7 +24,18 @@ test('commands: contributed = COMMANDS = the handlers registered, all in categor
   const named = [...block.matchAll(/^\s*(\w+):/gm)].map((m) => m[1]);
   assert.deepEqual(named.sort(), Object.keys(COMMANDS).sort());
   for (const c of pkg.contributes.commands) assert.equal(c.category, 'ScaleKV', c.command);
-  for (const want of ['scalekv.calibrate', 'scalekv.generate', 'scalekv.openVisualizer', 'scalekv.selectModel', 'scalekv.importBudget', 'scalekv.exportProfile', 'scalekv.comparePolicies', 'scalekv.evaluate', 'scalekv.cancel']) assert.ok(contributed.has(want), want);
+  for (const want of [
+    'scalekv.calibrate',
+    'scalekv.generate',
+    'scalekv.openVisualizer',
+    'scalekv.selectModel',
+    'scalekv.importBudget',
+    'scalekv.exportProfile',
+    'scalekv.comparePolicies',
+    'scalekv.evaluate',
+    'scalekv.cancel',
+  ])
+    assert.ok(contributed.has(want), want);
 });
 
 test('settings read by the code are contributed with defaults and descriptions', () => {
@@ -40,15 +51,30 @@ test('settings read by the code are contributed with defaults and descriptions',
 
 test('the renderer, views and bundles point at files the build writes', () => {
   const r = pkg.contributes.notebookRenderer[0];
-  assert.deepEqual(r.mimeTypes.sort(), ['application/vnd.scalekv.leaderboard+json', 'application/vnd.scalekv.profile+json', 'application/vnd.scalekv.run+json']);
-  for (const f of [r.entrypoint, pkg.main, './dist/worker.js', './media/dist/visualizer.js', './media/dist/sidebar.js', './media/visualizer.css', './media/sidebar.css', './media/scalekv.svg']) {
+  assert.deepEqual(r.mimeTypes.sort(), [
+    'application/vnd.scalekv.leaderboard+json',
+    'application/vnd.scalekv.profile+json',
+    'application/vnd.scalekv.run+json',
+  ]);
+  for (const f of [
+    r.entrypoint,
+    pkg.main,
+    './dist/worker.js',
+    './media/dist/visualizer.js',
+    './media/dist/sidebar.js',
+    './media/visualizer.css',
+    './media/sidebar.css',
+    './media/scalekv.svg',
+  ]) {
     assert.ok(existsSync(join(ROOT, f)), f);
   }
   assert.equal(pkg.contributes.views.scalekv[0].type, 'webview');
 });
 
 test('the default-policy setting offers every policy the engine knows', () => {
-  const names = readFileSync(join(ROOT, 'src', 'shared', 'types.ts'), 'utf8').match(/POLICY_NAMES: readonly PolicyName\[\] = \[([^\]]+)\]/)![1];
+  const names = readFileSync(join(ROOT, 'src', 'shared', 'types.ts'), 'utf8').match(
+    /POLICY_NAMES: readonly PolicyName\[\] = \[([^\]]+)\]/,
+  )![1];
   const engine = [...names.matchAll(/'([a-z0-9]+)'/g)].map((m) => m[1]).sort();
   assert.deepEqual([...pkg.contributes.configuration.properties['scalekv.defaultPolicy'].enum].sort(), engine);
   assert.ok(engine.includes('hack') && engine.includes('heatkv'));

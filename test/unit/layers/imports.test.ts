@@ -48,7 +48,8 @@ function sources(dir: string, out: string[] = []): string[] {
 
 /** every module specifier a file imports or re-exports (static and dynamic) */
 export function importsOf(text: string): string[] {
-  const re = /(?:^|\n)\s*(?:import|export)\b[^'";]*?from\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
+  const re =
+    /(?:^|\n)\s*(?:import|export)\b[^'";]*?from\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
   return [...text.matchAll(re)].map((m) => m[1] ?? m[2] ?? m[3]);
 }
 

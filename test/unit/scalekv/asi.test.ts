@@ -34,7 +34,9 @@ const KINDS = ['current', 'spread', 'peaked', 'current'] as const;
 
 test('ASI: attention on the current map scores 1, spread-out attention scores lowest and drafts', () => {
   const acc = new AsiAccumulator(KINDS.length, HEADS, SCALES.length);
-  SCALES.forEach((s, si) => KINDS.forEach((k, l) => acc.add(si, l, colsum(k, s.cacheLen, s.curLen, si * 10 + l), ROWS, s.cacheLen, s.curLen)));
+  SCALES.forEach((s, si) =>
+    KINDS.forEach((k, l) => acc.add(si, l, colsum(k, s.cacheLen, s.curLen, si * 10 + l), ROWS, s.cacheLen, s.curLen)),
+  );
   const { perLayer } = acc.means();
   for (let si = 0; si < SCALES.length; si++) {
     assert.ok(Math.abs(perLayer[si][0] - 1) < 1e-12, 'current-map layer');
@@ -61,7 +63,9 @@ test('ASI of one head: explicit numbers', () => {
 test('the accumulator survives a JSON round trip mid-calibration and resumes to the same result', () => {
   const feed = (acc: AsiAccumulator, from: number, to: number) => {
     for (let p = from; p < to; p++) {
-      SCALES.forEach((s, si) => KINDS.forEach((k, l) => acc.add(si, l, colsum(k, s.cacheLen, s.curLen, 1000 * p + si * 10 + l), ROWS, s.cacheLen, s.curLen)));
+      SCALES.forEach((s, si) =>
+        KINDS.forEach((k, l) => acc.add(si, l, colsum(k, s.cacheLen, s.curLen, 1000 * p + si * 10 + l), ROWS, s.cacheLen, s.curLen)),
+      );
       acc.state.prompts = p + 1;
     }
   };

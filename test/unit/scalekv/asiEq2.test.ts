@@ -50,7 +50,11 @@ function eq2Reference(maps: (si: number, l: number, h: number) => Map): number[]
       for (let h = 0; h < H; h++) {
         for (const row of maps(si, l, h)) {
           cur += row.slice(P).reduce((a, b) => a + b, 0) / L;
-          hist += [...row.slice(0, P)].sort((a, b) => b - a).slice(0, K).reduce((a, b) => a + b, 0) / L;
+          hist +=
+            [...row.slice(0, P)]
+              .sort((a, b) => b - a)
+              .slice(0, K)
+              .reduce((a, b) => a + b, 0) / L;
         }
       }
       return (cur / H) * (hist / H);
@@ -82,10 +86,12 @@ test('Eq. 2 through the graph and the accumulator equals the float64 translitera
       const probs = new Float32Array(H * L * (P + L));
       const colsum = new Float32Array(H * (P + L));
       for (let h = 0; h < H; h++) {
-        makeMap(si, l, h).forEach((row, i) => row.forEach((v, j) => {
-          probs[(h * L + i) * (P + L) + j] = v;
-          colsum[h * (P + L) + j] += v;
-        }));
+        makeMap(si, l, h).forEach((row, i) =>
+          row.forEach((v, j) => {
+            probs[(h * L + i) * (P + L) + j] = v;
+            colsum[h * (P + L) + j] += v;
+          }),
+        );
       }
       let stats: Float32Array | null = null;
       if (P > 0) {
@@ -103,7 +109,8 @@ test('Eq. 2 through the graph and the accumulator equals the float64 translitera
   const ref = eq2Reference(makeMap);
   const got = acc.index('eq2').perLayer;
   for (let si = 0; si < SCALES.length; si++) {
-    for (let l = 0; l < DEPTH; l++) assert.ok(Math.abs(got[si][l] - ref[si][l]) < 1e-6, `scale ${si} layer ${l}: ${got[si][l]} vs ${ref[si][l]}`);
+    for (let l = 0; l < DEPTH; l++)
+      assert.ok(Math.abs(got[si][l] - ref[si][l]) < 1e-6, `scale ${si} layer ${l}: ${got[si][l]} vs ${ref[si][l]}`);
   }
   // no history: everything on the current map, nothing to sum on the history, ASI 0
   assert.deepEqual(got[0], [0, 0, 0, 0]);
@@ -113,7 +120,11 @@ test('Eq. 2 through the graph and the accumulator equals the float64 translitera
   for (const nd of [1, 2, 3, 5, 7]) assert.deepEqual(rankDrafters(got, eligible, nd), eq3Reference(ref, eligible, nd), `N_d = ${nd}`);
   // the layer whose attention stays on the current map scores low: a layer with dispersed history attention too
   const roles = rankDrafters(got, eligible, 2);
-  assert.deepEqual(roles[EQUAL_SCALE], ['refiner', 'refiner', 'refiner', 'refiner'], 'the tied scale only drafts when its z = 0 is reached');
+  assert.deepEqual(
+    roles[EQUAL_SCALE],
+    ['refiner', 'refiner', 'refiner', 'refiner'],
+    'the tied scale only drafts when its z = 0 is reached',
+  );
 });
 
 test('each factor alone and the sum index rank from the same measurements; ties in z go to the earlier scale, then the lower layer', () => {
@@ -124,7 +135,12 @@ test('each factor alone and the sum index rank from the same measurements; ties 
     [0.1, 0.3],
   ];
   // scale 1 and 3 both give z = (-1, 1); scale 2 gives (0, 0)
-  assert.deepEqual(rankDrafters(asi, [1, 2, 3], 1), [['refiner', 'refiner'], ['drafter', 'refiner'], ['refiner', 'refiner'], ['refiner', 'refiner']]);
+  assert.deepEqual(rankDrafters(asi, [1, 2, 3], 1), [
+    ['refiner', 'refiner'],
+    ['drafter', 'refiner'],
+    ['refiner', 'refiner'],
+    ['refiner', 'refiner'],
+  ]);
   assert.deepEqual(rankDrafters(asi, [1, 2, 3], 3)[2], ['drafter', 'refiner']);
   assert.deepEqual(rankDrafters(asi, [3], 1)[3], ['drafter', 'refiner'], 'only eligible scales draft');
   const acc = new AsiAccumulator(1, 1, 2);

@@ -23,7 +23,11 @@ for (const ratio of [0.04, 0.1, 0.2]) {
     assert.ok(compressed.length >= 4);
     // the first 121 tokens (scales 0..4) are never compressed
     for (let si = 0; si < 5; si++) assert.equal(plan.scales[si].compressed, false);
-    for (let i = 1; i < compressed.length; i++) assert.ok(compressed[i].refinerBudget <= compressed[i - 1].refinerBudget, `refiner budget rises at scale ${compressed[i].scaleIndex}`);
+    for (let i = 1; i < compressed.length; i++)
+      assert.ok(
+        compressed[i].refinerBudget <= compressed[i - 1].refinerBudget,
+        `refiner budget rises at scale ${compressed[i].scaleIndex}`,
+      );
     for (const s of compressed) {
       assert.ok(s.drafterBudget >= s.refinerBudget && s.refinerBudget >= 16 && s.drafterBudget <= cum[s.scaleIndex]);
       assert.ok(plan.heldBound[s.scaleIndex] <= ratio * F);
@@ -39,7 +43,9 @@ for (const ratio of [0.04, 0.1, 0.2]) {
       if (b >= a) b++;
       return new Set([a, b]);
     });
-    const lengths = cacheLengths(SQUARE_SCHEDULE, DEPTH, (l, si) => (plan.scales[si].compressed ? (roles[si].has(l) ? plan.scales[si].drafterBudget : plan.scales[si].refinerBudget) : null));
+    const lengths = cacheLengths(SQUARE_SCHEDULE, DEPTH, (l, si) =>
+      plan.scales[si].compressed ? (roles[si].has(l) ? plan.scales[si].drafterBudget : plan.scales[si].refinerBudget) : null,
+    );
     const m = summarizeMemory(SQUARE_SCHEDULE, lengths);
     const bpt = kvBytesPerToken({ rows: 2, numHeads: 16, headDim: 128, bytesPerElement: 2 });
     assert.ok(m.peakHeld * bpt <= ratio * F * bpt, `peak ${m.peakHeld} vs ${ratio * F}`);
@@ -54,12 +60,18 @@ test('the official 10% tables follow the same rule: 650 x depth = 10.1% of the f
   assert.ok(Math.abs((650 * DEPTH) / F - 0.1012) < 1e-3);
   const plan = allocateBudgets(SQUARE_SCHEDULE, DEPTH, { ...DEFAULT_SETTINGS, targetRatio: 650 / 6425, draftersPerScale: 2 });
   assert.equal(plan.baseCapacity, 650);
-  assert.equal(plan.scales.findIndex((s) => s.compressed), 7);
+  assert.equal(
+    plan.scales.findIndex((s) => s.compressed),
+    7,
+  );
 });
 
 test('impossible budgets are refused', () => {
   const bad = (re: RegExp) => (e: unknown) => e instanceof ScaleKVError && e.code === 'E_BUDGET_INVALID' && re.test(e.message);
-  assert.throws(() => allocateBudgets(SQUARE_SCHEDULE, DEPTH, { ...DEFAULT_SETTINGS, targetRatio: 0.001 }), bad(/less than the 16-token observation window.*at least 0\.0025/));
+  assert.throws(
+    () => allocateBudgets(SQUARE_SCHEDULE, DEPTH, { ...DEFAULT_SETTINGS, targetRatio: 0.001 }),
+    bad(/less than the 16-token observation window.*at least 0\.0025/),
+  );
   assert.throws(() => allocateBudgets(SQUARE_SCHEDULE, DEPTH, { ...DEFAULT_SETTINGS, targetRatio: 0 }), bad(/within \(0, 1\]/));
   assert.throws(() => allocateBudgets(SQUARE_SCHEDULE, DEPTH, { ...DEFAULT_SETTINGS, draftersPerScale: 33 }), bad(/Drafters per scale/));
   assert.throws(() => allocateBudgets(SQUARE_SCHEDULE, DEPTH, { ...DEFAULT_SETTINGS, refinerDecay: 1.5 }), bad(/decay/));

@@ -59,7 +59,14 @@ test('HACK: the vertical head is contextual and keeps its heavy columns; the dia
   // head 0: its three heaviest columns; head 1: the current 2x2 map thinned evenly to 3 (it does not fit whole)
   assert.deepEqual([...sel.keep], [1, 4, 9, 8, 9, 11]);
   // with a budget that holds the current map, the structural head keeps the latest tokens
-  assert.deepEqual([...hackPolicy(() => 5, [[false, false]]).select(ctxFor(colsum))!.keep.slice(0, 5)], [7, 8, 9, 10, 11]);
+  assert.deepEqual(
+    [
+      ...hackPolicy(() => 5, [[false, false]])
+        .select(ctxFor(colsum))!
+        .keep.slice(0, 5),
+    ],
+    [7, 8, 9, 10, 11],
+  );
 });
 
 test('HACK budgets: layers with more structural heads hold more; the layers together never exceed the uniform total', () => {
@@ -98,23 +105,38 @@ test('HeatKV: S-CAS is the mass later scales put on each source scale; each head
   const per = sel.perHead;
   const head0 = [...sel.keep.slice(0, per)];
   const head1 = [...sel.keep.slice(per)];
-  assert.ok([0, 1, 2, 3].every((j) => head0.includes(j)), `head 0 keeps the sink and scale 1: ${head0}`);
+  assert.ok(
+    [0, 1, 2, 3].every((j) => head0.includes(j)),
+    `head 0 keeps the sink and scale 1: ${head0}`,
+  );
   assert.ok([0, 4, 5, 6, 7].every((j) => head1.includes(j)) || per < 5, `head 1 keeps the sink and scale 2: ${head1}`);
   assert.ok(!head1.includes(1) && !head0.includes(4), 'neither keeps the scale the other attends to');
 });
 
 test('hack and heatkv need calibrated per-head statistics; bad options are refused', () => {
   const model = { depth: 1, numHeads: 2, headDim: 8, schedule: SQUARE_SCHEDULE };
-  assert.throws(() => createPolicy({ name: 'hack', ratio: 0.1 }, model), (e: unknown) => e instanceof ScaleKVError && /hack needs a profile/.test(e.message));
-  assert.throws(() => createPolicy({ name: 'heatkv', ratio: 0.1, heatSinkScales: -1 }, model), (e: unknown) => e instanceof ScaleKVError && /heatSinkScales/.test(e.message));
+  assert.throws(
+    () => createPolicy({ name: 'hack', ratio: 0.1 }, model),
+    (e: unknown) => e instanceof ScaleKVError && /hack needs a profile/.test(e.message),
+  );
+  assert.throws(
+    () => createPolicy({ name: 'heatkv', ratio: 0.1, heatSinkScales: -1 }, model),
+    (e: unknown) => e instanceof ScaleKVError && /heatSinkScales/.test(e.message),
+  );
   assert.throws(
     () => createPolicy({ name: 'bogus' as 'hack' }, model),
-    (e: unknown) => e instanceof ScaleKVError && e.code === 'E_INVALID_REQUEST' && /Valid policies: full, scalekv, local, h2o, snapkv, amskv, hack, heatkv/.test(e.message),
+    (e: unknown) =>
+      e instanceof ScaleKVError &&
+      e.code === 'E_INVALID_REQUEST' &&
+      /Valid policies: full, scalekv, local, h2o, snapkv, amskv, hack, heatkv/.test(e.message),
   );
-  assert.throws(() => createPolicy({ name: 'snapkv', ratio: 0 }, model), (e: unknown) => e instanceof ScaleKVError && /within \(0, 1\]/.test(e.message));
+  assert.throws(
+    () => createPolicy({ name: 'snapkv', ratio: 0 }, model),
+    (e: unknown) => e instanceof ScaleKVError && /within \(0, 1\]/.test(e.message),
+  );
 });
 
-test('HeatKV keeps the authors\' four sink scales where they fit a layer\'s budget, fewer where they do not', async () => {
+test("HeatKV keeps the authors' four sink scales where they fit a layer's budget, fewer where they do not", async () => {
   const { fittingSinkScales } = await import('../../../src/scalekv/policies/heatkv');
   assert.equal(fittingSinkScales(SQUARE_SCHEDULE, 643), 4);
   assert.equal(fittingSinkScales(SQUARE_SCHEDULE, 26), 3);

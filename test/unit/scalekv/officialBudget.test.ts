@@ -6,7 +6,14 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ScaleKVError } from '../../../src/shared/errors';
 import type { OfficialBudgetTable } from '../../../src/shared/types';
-import { formatOfficialTable, officialCacheSizes, parseOfficialTable, simulateCacheLengths, tableDepth, validateOfficialTable } from '../../../src/scalekv/officialBudget';
+import {
+  formatOfficialTable,
+  officialCacheSizes,
+  parseOfficialTable,
+  simulateCacheLengths,
+  tableDepth,
+  validateOfficialTable,
+} from '../../../src/scalekv/officialBudget';
 import { profileCacheLengths, profileFromOfficial, profileToOfficial } from '../../../src/scalekv/profile';
 import { FIXTURES, SQUARE_SCHEDULE } from './helpers';
 
@@ -26,7 +33,10 @@ function independentSizes(raw: Record<string, Record<string, number>>, depth: nu
   for (let n = 0; n < 14; n++) {
     if (n < 9) out.push(null);
     else if (!raw[`Scale ${n}`]) out.push([]);
-    else out.push(Array.from({ length: depth }, (_, b) => (raw[`Scale ${n}`][`Block ${b}`] === 1 ? raw[`Scale ${n}`].Max : raw[`Scale ${n}`].Min)));
+    else
+      out.push(
+        Array.from({ length: depth }, (_, b) => (raw[`Scale ${n}`][`Block ${b}`] === 1 ? raw[`Scale ${n}`].Max : raw[`Scale ${n}`].Min)),
+      );
   }
   return out;
 }
@@ -62,12 +72,25 @@ for (const T of TABLES) {
     const sizes = officialCacheSizes(t, T.depth);
     assert.deepEqual(sizes, independentSizes(raw, T.depth));
     const sim = simulateCacheLengths(t, T.depth, SQUARE_SCHEDULE, 650);
-    for (let l = 0; l < T.depth; l++) assert.deepEqual(sim.map((s) => s[l]), independentLengths(sizes, l), `layer ${l}`);
+    for (let l = 0; l < T.depth; l++)
+      assert.deepEqual(
+        sim.map((s) => s[l]),
+        independentLengths(sizes, l),
+        `layer ${l}`,
+      );
     // nothing is evicted up to 16x16 (521 tokens <= 650); from 20x20 on every table keeps 650 x depth
     for (let si = 0; si < 7; si++) assert.ok(sim[si].every((v) => v === cum[si]));
-    for (let si = 7; si < 13; si++) assert.equal(sim[si].reduce((a, b) => a + b, 0), 650 * T.depth, `scale ${si}`);
+    for (let si = 7; si < 13; si++)
+      assert.equal(
+        sim[si].reduce((a, b) => a + b, 0),
+        650 * T.depth,
+        `scale ${si}`,
+      );
     // drafters per key as recorded in High
-    assert.deepEqual([9, 10, 11, 12, 13].map((n) => raw[`Scale ${n}`].High), T.drafters);
+    assert.deepEqual(
+      [9, 10, 11, 12, 13].map((n) => raw[`Scale ${n}`].High),
+      T.drafters,
+    );
   });
 
   test(`${T.file}: export(import(table)) is byte-identical, directly and through a profile`, () => {
@@ -79,7 +102,10 @@ for (const T of TABLES) {
     assert.equal(formatOfficialTable(profileToOfficial(p)), text);
     // the profile's own bookkeeping agrees with the update_kv simulation
     assert.deepEqual(profileCacheLengths(p), simulateCacheLengths(parseOfficialTable(text), T.depth, SQUARE_SCHEDULE));
-    assert.deepEqual(p.scales.map((s) => s.compressed), cum.map((c, si) => si >= 7 && c > 650));
+    assert.deepEqual(
+      p.scales.map((s) => s.compressed),
+      cum.map((c, si) => si >= 7 && c > 650),
+    );
   });
 }
 
@@ -110,7 +136,10 @@ test('mismatching tables are refused with messages naming the scale, block and v
   // a 0.60M (12-scale) schedule never reads beyond "Scale 13", but a 10-scale one cannot use it
   check(base(), /"Scale 12" cannot be used/, 32, SQUARE_SCHEDULE.slice(0, 10));
   assert.throws(() => parseOfficialTable('{"Scale 9": ', 'x.json'), expectCode('E_BUDGET_INVALID', /x\.json is not valid JSON/));
-  assert.throws(() => parseOfficialTable('{"Scale 9": {"Block 0": "1"}}', 'x.json'), expectCode('E_BUDGET_INVALID', /"Scale 9"\."Block 0" must be a number/));
+  assert.throws(
+    () => parseOfficialTable('{"Scale 9": {"Block 0": "1"}}', 'x.json'),
+    expectCode('E_BUDGET_INVALID', /"Scale 9"\."Block 0" must be a number/),
+  );
   assert.throws(() => parseOfficialTable('{"Level 9": {}}', 'x.json'), expectCode('E_BUDGET_INVALID', /Level 9/));
 });
 

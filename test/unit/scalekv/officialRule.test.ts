@@ -34,12 +34,21 @@ for (const { file, depth } of TABLES) {
     assert.equal(plan.refinerFloor, 200);
     for (const [key, row] of Object.entries(t)) {
       const r = plan.rows[scaleIndexOfKey(key)]!;
-      assert.deepEqual({ Limit: r.limit, Max: r.max, Min: r.min, High: r.drafters }, { Limit: row.Limit, Max: row.Max, Min: row.Min, High: row.High }, key);
+      assert.deepEqual(
+        { Limit: r.limit, Max: r.max, Min: r.min, High: r.drafters },
+        { Limit: row.Limit, Max: row.Max, Min: row.Min, High: row.High },
+        key,
+      );
     }
     for (let si = 0; si < 7; si++) assert.equal(plan.rows[si], null, `scale ${si} stays whole`);
     assert.deepEqual(plan.rows[12], { ...plan.rows[11], scaleIndex: 12 }, 'the last scale reuses the row before');
     const model = { name: file, depth, numHeads: 16, headDim: 128, schedule: SQUARE_SCHEDULE };
-    const p = createProfile({ model, settings: { budgetRule: 'official', tokensPerLayer: 650 }, roles: rolesFrom(t, depth), origin: 'test' });
+    const p = createProfile({
+      model,
+      settings: { budgetRule: 'official', tokensPerLayer: 650 },
+      roles: rolesFrom(t, depth),
+      origin: 'test',
+    });
     assert.equal(p.settings.budgetRule, 'official');
     assert.equal(formatOfficialTable(profileToOfficial(p)), text);
     // every compressed scale spends B x depth tokens in total, except where the floor binds (8B's last row)
@@ -48,9 +57,13 @@ for (const { file, depth } of TABLES) {
   });
 }
 
-test('the floor binds only in the 8B table\'s last row, where Max becomes 6200', () => {
+test("the floor binds only in the 8B table's last row, where Max becomes 6200", () => {
   const t = parseOfficialTable(read('infinity-8b-10pct.json'));
-  const noFloor = officialPlan(SQUARE_SCHEDULE, 40, (si) => t[`Scale ${si + 2}`]?.High ?? 0, { tokensPerLayer: 650, windowSize: 16, floor: 16 });
+  const noFloor = officialPlan(SQUARE_SCHEDULE, 40, (si) => t[`Scale ${si + 2}`]?.High ?? 0, {
+    tokensPerLayer: 650,
+    windowSize: 16,
+    floor: 16,
+  });
   const withFloor = officialPlan(SQUARE_SCHEDULE, 40, (si) => t[`Scale ${si + 2}`]?.High ?? 0, { tokensPerLayer: 650, windowSize: 16 });
   for (let si = 7; si < 11; si++) assert.deepEqual(noFloor.rows[si], withFloor.rows[si]);
   assert.ok(noFloor.rows[11]!.min < 200 && noFloor.rows[11]!.max > 6200);
@@ -70,7 +83,10 @@ test('B from a ratio is ratio x the tokens before the last scale; 4%, 10% and 20
       [0.1, 7],
       [0.2, 8],
     ]) {
-      const plan = officialPlan(SQUARE_SCHEDULE, depth, () => nd, { tokensPerLayer: uniformTokensPerLayer(ratio, SQUARE_SCHEDULE), windowSize: 16 });
+      const plan = officialPlan(SQUARE_SCHEDULE, depth, () => nd, {
+        tokensPerLayer: uniformTokensPerLayer(ratio, SQUARE_SCHEDULE),
+        windowSize: 16,
+      });
       assert.equal(plan.start, start, `depth ${depth}, ratio ${ratio}`);
       for (const r of plan.rows.filter((x) => x !== null)) {
         assert.ok(r.max > plan.tokensPerLayer && r.min <= plan.tokensPerLayer && r.min >= 16);

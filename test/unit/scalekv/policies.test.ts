@@ -39,12 +39,27 @@ function drive(policy: CreatedPolicy | KvPolicy, seed: number): { lengths: numbe
       const needs = policy.needs(l, si, N, SCHEDULE);
       let windowScores: Float32Array | null = null;
       if (needs.windowQueries) {
-        assert.ok(needs.windowQueries.every((q) => q >= 0 && q < L), 'window queries inside the current map');
+        assert.ok(
+          needs.windowQueries.every((q) => q >= 0 && q < L),
+          'window queries inside the current map',
+        );
         windowScores = Float32Array.from({ length: RH * needs.windowQueries.length * N }, () => r() * 4 - 2);
       }
       let colsum: Float32Array | null = null;
       if (needs.colsum) colsum = Float32Array.from({ length: RH * N }, () => r());
-      const sel = policy.select({ layer: l, scaleIndex: si, schedule: SCHEDULE, rows: ROWS, heads: MODEL.numHeads, cacheLen: N, curLen: L, positions: pos, isLastScale: si === SCHEDULE.length - 1, windowScores, colsum });
+      const sel = policy.select({
+        layer: l,
+        scaleIndex: si,
+        schedule: SCHEDULE,
+        rows: ROWS,
+        heads: MODEL.numHeads,
+        cacheLen: N,
+        curLen: L,
+        positions: pos,
+        isLastScale: si === SCHEDULE.length - 1,
+        windowScores,
+        colsum,
+      });
       if (!sel) {
         positions[l] = pos;
         lens[l] = N;
@@ -74,8 +89,16 @@ function drive(policy: CreatedPolicy | KvPolicy, seed: number): { lengths: numbe
 test("'full' keeps every token", () => {
   const p = createPolicy({ name: 'full' }, MODEL);
   const { lengths, positions } = drive(p, 1);
-  assert.deepEqual(lengths.map((ls) => ls[0]), cum);
-  for (const pos of positions) for (let rh = 0; rh < RH; rh++) assert.deepEqual([...pos.subarray(rh * cum[8], (rh + 1) * cum[8])], Array.from({ length: cum[8] }, (_, i) => i));
+  assert.deepEqual(
+    lengths.map((ls) => ls[0]),
+    cum,
+  );
+  for (const pos of positions)
+    for (let rh = 0; rh < RH; rh++)
+      assert.deepEqual(
+        [...pos.subarray(rh * cum[8], (rh + 1) * cum[8])],
+        Array.from({ length: cum[8] }, (_, i) => i),
+      );
 });
 
 const profile = syntheticProfile({ name: 'tiny', ...MODEL }, 0.1, 1);
@@ -102,7 +125,10 @@ for (const spec of SPECS) {
       const held = lengths[si].reduce((a, b) => a + b, 0);
       assert.ok(held <= allowed, `${p.name}: ${held} tokens held after scale ${si}, allowed ${allowed}`);
     }
-    assert.ok(lengths[8].some((v) => v < cum[8]), 'something was evicted');
+    assert.ok(
+      lengths[8].some((v) => v < cum[8]),
+      'something was evicted',
+    );
     assert.ok(p.note.length > 0);
   });
 }
@@ -115,7 +141,10 @@ test('local keeps whole recent scales; amskv keeps condensed early tokens', () =
   assert.equal(local.lengths[5][0], 144);
   // 24x24 alone exceeds the budget: its last 184 tokens
   assert.equal(local.lengths[8][0], 184);
-  assert.deepEqual([...local.positions[0].subarray(0, 184)], Array.from({ length: 184 }, (_, i) => cum[8] - 184 + i));
+  assert.deepEqual(
+    [...local.positions[0].subarray(0, 184)],
+    Array.from({ length: 184 }, (_, i) => cum[8] - 184 + i),
+  );
   const ams = drive(createPolicy({ name: 'amskv', ratio: 0.1 }, MODEL), 3);
   const p0 = ams.positions[0];
   assert.ok([...p0].filter((x) => x < 121).length > 0, 'condensed-scale tokens survive');
@@ -124,12 +153,39 @@ test('local keeps whole recent scales; amskv keeps condensed early tokens', () =
 test('the engine protocol is enforced and bad specs are refused', () => {
   const snap = createPolicy({ name: 'snapkv', ratio: 0.1 }, MODEL);
   snap.reset();
-  const ctx = { layer: 0, scaleIndex: 8, schedule: SCHEDULE, rows: ROWS, heads: 2, cacheLen: 900, curLen: 576, positions: new Int32Array(RH * 900), isLastScale: true, windowScores: null, colsum: null };
-  assert.throws(() => snap.select(ctx), (e: unknown) => e instanceof ScaleKVError && e.code === 'E_INTERNAL' && /without a matching needs\(\)/.test(e.message));
-  assert.throws(() => createPolicy({ name: 'scalekv' }, MODEL), (e: unknown) => e instanceof ScaleKVError && e.code === 'E_PROFILE_INVALID');
-  assert.throws(() => createPolicy({ name: 'scalekv', profile }, { ...MODEL, depth: 5 }), (e: unknown) => e instanceof ScaleKVError && e.code === 'E_PROFILE_MODEL_MISMATCH' && /4 layers vs the model's 5/.test(e.message));
-  assert.throws(() => createPolicy({ name: 'snapkv', poolingKernel: 4 }, MODEL), (e: unknown) => e instanceof ScaleKVError && e.code === 'E_BUDGET_INVALID');
-  assert.throws(() => createPolicy({ name: 'h2o', ratio: 0.001 }, MODEL), (e: unknown) => e instanceof ScaleKVError && e.code === 'E_BUDGET_INVALID');
+  const ctx = {
+    layer: 0,
+    scaleIndex: 8,
+    schedule: SCHEDULE,
+    rows: ROWS,
+    heads: 2,
+    cacheLen: 900,
+    curLen: 576,
+    positions: new Int32Array(RH * 900),
+    isLastScale: true,
+    windowScores: null,
+    colsum: null,
+  };
+  assert.throws(
+    () => snap.select(ctx),
+    (e: unknown) => e instanceof ScaleKVError && e.code === 'E_INTERNAL' && /without a matching needs\(\)/.test(e.message),
+  );
+  assert.throws(
+    () => createPolicy({ name: 'scalekv' }, MODEL),
+    (e: unknown) => e instanceof ScaleKVError && e.code === 'E_PROFILE_INVALID',
+  );
+  assert.throws(
+    () => createPolicy({ name: 'scalekv', profile }, { ...MODEL, depth: 5 }),
+    (e: unknown) => e instanceof ScaleKVError && e.code === 'E_PROFILE_MODEL_MISMATCH' && /4 layers vs the model's 5/.test(e.message),
+  );
+  assert.throws(
+    () => createPolicy({ name: 'snapkv', poolingKernel: 4 }, MODEL),
+    (e: unknown) => e instanceof ScaleKVError && e.code === 'E_BUDGET_INVALID',
+  );
+  assert.throws(
+    () => createPolicy({ name: 'h2o', ratio: 0.001 }, MODEL),
+    (e: unknown) => e instanceof ScaleKVError && e.code === 'E_BUDGET_INVALID',
+  );
 });
 
 test('a run at another ratio than its profile records the budgets it applied, which its caches obey', () => {
@@ -140,7 +196,11 @@ test('a run at another ratio than its profile records the budgets it applied, wh
   const policy = createPolicy({ name: 'scalekv', ratio: 0.05, profile: prof }, MODEL);
   const applied = appliedProfile(prof, policy.budget, 0.05);
   assert.equal(applied.settings.targetRatio, 0.05);
-  assert.deepEqual(applied.scales.map((s) => s.roles), prof.scales.map((s) => s.roles), 'roles are the profile’s');
+  assert.deepEqual(
+    applied.scales.map((s) => s.roles),
+    prof.scales.map((s) => s.roles),
+    'roles are the profile’s',
+  );
   const { lengths } = drive(policy, 11);
   let smaller = 0;
   applied.scales.forEach((s, si) => {

@@ -73,7 +73,14 @@ function refPooled(rows: number[][], keyLen: number, windowKeys: number[], kerne
   return pooled;
 }
 
-function refSelect(rows: number[][], keyLen: number, windowKeys: number[], cap: number, kernel: number, pooling: 'maxpool' | 'avgpool'): number[] {
+function refSelect(
+  rows: number[][],
+  keyLen: number,
+  windowKeys: number[],
+  cap: number,
+  kernel: number,
+  pooling: 'maxpool' | 'avgpool',
+): number[] {
   if (keyLen <= cap) return Array.from({ length: keyLen }, (_, i) => i);
   if (cap <= windowKeys.length) return [...windowKeys];
   const pooled = refPooled(rows, keyLen, windowKeys, kernel, pooling);
@@ -120,7 +127,20 @@ test('under budget: everything is kept (null)', () => {
     const side = randInt(r, 4, 12);
     const hist = randInt(r, 0, 80);
     const keyLen = hist + side * side;
-    const { ours } = runCase({ si: [2, 3, 4, 5][t % 4], h: side, w: side, hist, W: 16, cap: keyLen + randInt(r, 0, 5), kernel: 5, pooling: 'maxpool', layout: 'official' }, t);
+    const { ours } = runCase(
+      {
+        si: [2, 3, 4, 5][t % 4],
+        h: side,
+        w: side,
+        hist,
+        W: 16,
+        cap: keyLen + randInt(r, 0, 5),
+        kernel: 5,
+        pooling: 'maxpool',
+        layout: 'official',
+      },
+      t,
+    );
     assert.equal(ours, null);
   }
 });
@@ -134,7 +154,10 @@ test('grid window on square maps (1:1 schedule, official sizes): matches the ref
     const hist = randInt(r, 0, 120);
     const keyLen = hist + side * side;
     const cap = randInt(r, 17, keyLen - 1);
-    const { plan } = runCase({ si, h: side, w: side, hist, W: 16, cap, kernel: [1, 3, 5, 7][t % 4], pooling: POOLS[t % 2], layout: 'official' }, 1000 + t);
+    const { plan } = runCase(
+      { si, h: side, w: side, hist, W: 16, cap, kernel: [1, 3, 5, 7][t % 4], pooling: POOLS[t % 2], layout: 'official' },
+      1000 + t,
+    );
     assert.equal(plan.kind, 'grid');
     assert.equal(plan.keys.length, 16);
     grids++;
@@ -146,9 +169,15 @@ test('patch centres are the documented ones (8x8 -> 0,2,4,6; 12x12 -> 1,4,7,10)'
   const p8 = planWindow({ scaleIndex: 4, shape: { h: 8, w: 8 }, keyLen: 50 + 64, windowSize: 16 });
   const want8 = [0, 2, 4, 6].flatMap((r) => [0, 2, 4, 6].map((c) => 50 + r * 8 + c));
   assert.deepEqual([...p8.keys], want8);
-  assert.deepEqual([...p8.queries], want8.map((k) => k - 50));
+  assert.deepEqual(
+    [...p8.queries],
+    want8.map((k) => k - 50),
+  );
   const p12 = planWindow({ scaleIndex: 5, shape: { h: 12, w: 12 }, keyLen: 144, windowSize: 16 });
-  assert.deepEqual([...p12.keys], [1, 4, 7, 10].flatMap((r) => [1, 4, 7, 10].map((c) => r * 12 + c)));
+  assert.deepEqual(
+    [...p12.keys],
+    [1, 4, 7, 10].flatMap((r) => [1, 4, 7, 10].map((c) => r * 12 + c)),
+  );
   assert.deepEqual([...windowQueryIndices({ scaleIndex: 5, shape: { h: 12, w: 12 }, keyLen: 144, windowSize: 16 })], [...p12.queries]);
 });
 
@@ -177,7 +206,17 @@ test('fallback when the map (or the window) is not square', () => {
     const c: Case =
       t % 2
         ? { si: 4, h: 10, w: 5, hist: randInt(r, 0, 13), W: 16, cap: 0, kernel: 5, pooling: POOLS[t % 2], layout: 'official' }
-        : { si: randInt(r, 3, 6), h: 8, w: 8, hist: randInt(r, 0, 60), W: [8, 12, 15][t % 3], cap: 0, kernel: 3, pooling: POOLS[(t >> 1) % 2], layout: 'official' };
+        : {
+            si: randInt(r, 3, 6),
+            h: 8,
+            w: 8,
+            hist: randInt(r, 0, 60),
+            W: [8, 12, 15][t % 3],
+            cap: 0,
+            kernel: 3,
+            pooling: POOLS[(t >> 1) % 2],
+            layout: 'official',
+          };
     const keyLen = c.hist + c.h * c.w;
     if (c.si === 4 && c.h === 10 && keyLen === 64) continue; // exactly square: not this branch
     c.cap = randInt(r, c.W + 1, keyLen - 1);
@@ -196,7 +235,20 @@ test('official sizes on a non-square schedule (10x5 map read as the 8x8 of SCALE
   assert.equal(plan.queries[0], 0);
   for (let t = 0; t < 20; t++) {
     const r = rng(500 + t);
-    runCase({ si: randInt(r, 4, 7), h: 10, w: 5, hist: randInt(r, 20, 200), W: 16, cap: 30, kernel: 5, pooling: POOLS[t % 2], layout: 'official' }, 4000 + t);
+    runCase(
+      {
+        si: randInt(r, 4, 7),
+        h: 10,
+        w: 5,
+        hist: randInt(r, 20, 200),
+        W: 16,
+        cap: 30,
+        kernel: 5,
+        pooling: POOLS[t % 2],
+        layout: 'official',
+      },
+      4000 + t,
+    );
   }
 });
 
@@ -207,9 +259,15 @@ test("'grid' layout places patch centres on the real h x w map", () => {
     const w = randInt(r, 4, 20);
     const hist = randInt(r, 0, 100);
     const keyLen = hist + h * w;
-    const { plan } = runCase({ si: randInt(r, 0, 12), h, w, hist, W: 16, cap: randInt(r, 17, keyLen), kernel: 5, pooling: POOLS[t % 2], layout: 'grid' }, 5000 + t);
+    const { plan } = runCase(
+      { si: randInt(r, 0, 12), h, w, hist, W: 16, cap: randInt(r, 17, keyLen), kernel: 5, pooling: POOLS[t % 2], layout: 'grid' },
+      5000 + t,
+    );
     assert.equal(plan.kind, 'grid');
-    assert.ok(plan.keys.every((k) => k >= hist), 'window keys lie in the current map');
+    assert.ok(
+      plan.keys.every((k) => k >= hist),
+      'window keys lie in the current map',
+    );
   }
   const p = planWindow({ scaleIndex: 4, shape: { h: 10, w: 5 }, keyLen: 50, windowSize: 16, layout: 'grid' });
   assert.equal(p.kind, 'grid');
@@ -219,7 +277,10 @@ test("'grid' layout places patch centres on the real h x w map", () => {
 test('capacity at or below the window size keeps exactly the window', () => {
   for (let t = 0; t < 10; t++) {
     const r = rng(700 + t);
-    const { plan, ours } = runCase({ si: 4, h: 8, w: 8, hist: randInt(r, 10, 60), W: 16, cap: randInt(r, 1, 16), kernel: 5, pooling: 'maxpool', layout: 'official' }, 6000 + t);
+    const { plan, ours } = runCase(
+      { si: 4, h: 8, w: 8, hist: randInt(r, 10, 60), W: 16, cap: randInt(r, 1, 16), kernel: 5, pooling: 'maxpool', layout: 'official' },
+      6000 + t,
+    );
     assert.deepEqual([...ours!], [...plan.keys]);
   }
 });
@@ -300,12 +361,15 @@ test('kept indices equal the official update_kv output (ties at the cut-off inte
       const rows = Array.from({ length: plan.queries.length }, (_, q) => Array.from(scores.subarray(q * keyLen, (q + 1) * keyLen)));
       const pooled = refPooled(rows, keyLen, [...plan.keys], c.kernel, c.pooling);
       const cut = Math.min(...mine.filter((x) => !plan.keys.includes(x)).map((x) => pooled[x]));
-      for (const x of [...onlyMine, ...onlyOfficial]) assert.equal(pooled[x], cut, `${c.name} row/head ${rh}: key ${x} differs but is not tied at the cut-off`);
+      for (const x of [...onlyMine, ...onlyOfficial])
+        assert.equal(pooled[x], cut, `${c.name} row/head ${rh}: key ${x} differs but is not tied at the cut-off`);
       tiedSwaps += onlyMine.length;
       swapsByCase.set(c.name, (swapsByCase.get(c.name) ?? 0) + onlyMine.length);
     }
   }
-  t.diagnostic(`compared ${compared} (row, head) selections; ${tiedSwaps} kept keys differ only by exact ties at the cut-off: ${JSON.stringify([...swapsByCase])}`);
+  t.diagnostic(
+    `compared ${compared} (row, head) selections; ${tiedSwaps} kept keys differ only by exact ties at the cut-off: ${JSON.stringify([...swapsByCase])}`,
+  );
   for (const b of ['keep-all', 'window-only', 'grid-topk', 'recent-topk']) assert.ok(branches.has(b), `fixture covers ${b}`);
   // max-pooling copies one score to its neighbours, so exact ties are expected there; average pooling
   // of continuous random scores has none, so those cases must agree exactly

@@ -15,7 +15,24 @@ import { MapWeights, type WeightSource } from '../../../src/model/weights';
 
 test('Viterbi picks the best-scoring pieces, unknowns fuse, </s> is appended, truncation keeps </s>', () => {
   const tok = new UnigramTokenizer(
-    { model: { type: 'Unigram', unk_id: 2, vocab: [['<pad>', 0], ['</s>', 0], ['<unk>', 0], ['▁', -3], ['▁ab', -1], ['▁a', -2], ['b', -2], ['c', -2], ['▁c', -1.5]] }, added_tokens: [{ id: 1, content: '</s>' }] },
+    {
+      model: {
+        type: 'Unigram',
+        unk_id: 2,
+        vocab: [
+          ['<pad>', 0],
+          ['</s>', 0],
+          ['<unk>', 0],
+          ['▁', -3],
+          ['▁ab', -1],
+          ['▁a', -2],
+          ['b', -2],
+          ['c', -2],
+          ['▁c', -1.5],
+        ],
+      },
+      added_tokens: [{ id: 1, content: '</s>' }],
+    },
     'test',
   );
   assert.deepEqual(tok.encode('ab').ids, [4, 1]); // ▁ab (-1) beats ▁a + b (-4)
@@ -53,7 +70,8 @@ function t5Ref(cfg: T5Config, ws: WeightSource, ids: number[], mask: number[]): 
   };
   const lin = (x: Float64Array, W: Float64Array, out: number, inp: number) => {
     const y = new Float64Array(T * out);
-    for (let t = 0; t < T; t++) for (let o = 0; o < out; o++) for (let k = 0; k < inp; k++) y[t * out + o] += x[t * inp + k] * W[o * inp + k];
+    for (let t = 0; t < T; t++)
+      for (let o = 0; o < out; o++) for (let k = 0; k < inp; k++) y[t * out + o] += x[t * inp + k] * W[o * inp + k];
     return y;
   };
   const emb = g('shared.weight');
@@ -83,9 +101,16 @@ function t5Ref(cfg: T5Config, ws: WeightSource, ids: number[], mask: number[]): 
     const ao = lin(o, g(`${p}0.SelfAttention.o.weight`), D, H * dk);
     x = x.map((xv, i) => xv + ao[i]);
     const n1 = rms(x, g(`${p}1.layer_norm.weight`));
-    const a = lin(n1, g(`${p}1.DenseReluDense.wi_0.weight`), cfg.dFf, D).map((u) => 0.5 * u * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (u + 0.044715 * u ** 3))));
+    const a = lin(n1, g(`${p}1.DenseReluDense.wi_0.weight`), cfg.dFf, D).map(
+      (u) => 0.5 * u * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (u + 0.044715 * u ** 3))),
+    );
     const b = lin(n1, g(`${p}1.DenseReluDense.wi_1.weight`), cfg.dFf, D);
-    const f = lin(a.map((u, i) => u * b[i]), g(`${p}1.DenseReluDense.wo.weight`), D, cfg.dFf);
+    const f = lin(
+      a.map((u, i) => u * b[i]),
+      g(`${p}1.DenseReluDense.wo.weight`),
+      D,
+      cfg.dFf,
+    );
     x = x.map((xv, i) => xv + f[i]);
   }
   return rms(x, g('encoder.final_layer_norm.weight'));
@@ -105,7 +130,8 @@ test('the T5 encoder graph matches the float64 reference for two prompts of diff
     const mask = ids.map((_, i) => (i < e.ids.length ? 1 : 0));
     const ref = t5Ref(TINY_T5, ws, ids, mask);
     assert.equal(out.lens[b], e.ids.length);
-    for (let i = 0; i < e.ids.length * TINY_T5.dModel; i++) err = Math.max(err, Math.abs(ref[i] - out.features[b * out.maxLen * TINY_T5.dModel + i]));
+    for (let i = 0; i < e.ids.length * TINY_T5.dModel; i++)
+      err = Math.max(err, Math.abs(ref[i] - out.features[b * out.maxLen * TINY_T5.dModel + i]));
   });
   console.log(`# T5 max abs error ${err.toExponential(2)}`);
   assert.ok(err < 1e-4);
@@ -116,5 +142,8 @@ test('a wrongly shaped encoder tensor is named with both shapes', async () => {
   const bad = new MapWeights(new Map(ws.names().map((n) => [n, { shape: ws.shape(n), data: ws.get(n) }])));
   bad.set('encoder.block.1.layer.0.SelfAttention.q.weight', [32, 64], new Float32Array(32 * 64));
   const tok = new UnigramTokenizer(makeTinyTokenizerJson(TINY_T5.vocabSize), 'tiny');
-  await assert.rejects(TextEncoder.fromWeights(TINY_T5, tok, bad, 'cpu'), /encoder\.block\.1\.layer\.0\.SelfAttention\.q\.weight.*\[32, 64\].*\[64, 64\]/);
+  await assert.rejects(
+    TextEncoder.fromWeights(TINY_T5, tok, bad, 'cpu'),
+    /encoder\.block\.1\.layer\.0\.SelfAttention\.q\.weight.*\[32, 64\].*\[64, 64\]/,
+  );
 });

@@ -49,7 +49,10 @@ test('wrapped names (conv.weight / norm.weight) load like plain ones; video weig
 test('bilinear resampling as torch computes it (align_corners=False)', () => {
   const src = Float32Array.from([1, 2, 3, 4]);
   // 2x2 -> 4x4: torch gives these rows
-  assert.deepEqual(Array.from(interpolateBilinear(src, 1, 2, 2, 4, 4)), [1, 1.25, 1.75, 2, 1.5, 1.75, 2.25, 2.5, 2.5, 2.75, 3.25, 3.5, 3, 3.25, 3.75, 4]);
+  assert.deepEqual(
+    Array.from(interpolateBilinear(src, 1, 2, 2, 4, 4)),
+    [1, 1.25, 1.75, 2, 1.5, 1.75, 2.25, 2.5, 2.5, 2.75, 3.25, 3.5, 3, 3.25, 3.75, 4],
+  );
   // down to 1x1 samples the centre: the mean of the 2x2
   assert.deepEqual(Array.from(interpolateBilinear(src, 1, 2, 2, 1, 1)), [2.5]);
   // 1x1 -> anything is constant
