@@ -324,10 +324,14 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
       const f = await frameWith(page, '#grid svg.grid .cells rect.cell');
       await waitFor(
         'the visualizer to show the new run',
-        async () => (/a red apple on a wooden table/.test((await f.locator('#image-caption').textContent()) ?? '') ? true : undefined),
+        async () => (/a large red circle at the top left/.test((await f.locator('#image-caption').textContent()) ?? '') ? true : undefined),
         20_000,
       );
-      assert.equal(await f.locator('#grid svg.grid .cells rect.cell').count(), 8 * 7, 'the 256x256 run: 8 layers x 7 scales');
+      assert.equal(
+        await f.locator('#grid svg.grid .cells rect.cell').count(),
+        12 * 7,
+        'the 256x256 run of the default model: 12 layers x 7 scales',
+      );
     });
 
     await onScreen('the progress notification’s Cancel button stops a run', async () => {
@@ -399,10 +403,10 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
       const f = await frameWith(page, '#grid svg.grid .cells rect.cell', 90_000);
       await waitFor(
         'the restored panel to show its run',
-        async () => (/a red apple on a wooden table/.test((await f.locator('#image-caption').textContent()) ?? '') ? true : undefined),
+        async () => (/a large red circle at the top left/.test((await f.locator('#image-caption').textContent()) ?? '') ? true : undefined),
         30_000,
       );
-      assert.equal(await f.locator('#grid svg.grid .cells rect.cell').count(), 8 * 7);
+      assert.equal(await f.locator('#grid svg.grid .cells rect.cell').count(), 12 * 7);
       // the revived host has the same run: a click is answered with its retention map, and no error shows
       await f.locator('#grid rect.cell[data-layer="2"][data-scale="6"]').click();
       await waitFor(

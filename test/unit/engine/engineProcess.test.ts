@@ -41,7 +41,7 @@ test('describing another model during a generate waits for it; both succeed', as
         stages.push(p);
         // the generate is computing: ask for another model (the same files under another key)
         if (p.stage === 'scale' && p.scaleIndex === 1 && !describe)
-          describe = c.request('describeModel', { modelPath: TINY, provider: 'cpu' }).then((r) => ((describeDone = true), r));
+          describe = c.request('describeModel', { modelPath: TINY + '/', provider: 'cpu' }).then((r) => ((describeDone = true), r));
         else if (describe && p.stage === 'scale') {
           scalesAfterDescribeSent++;
           if (describeDone) describeFinishedMidGenerate = true;
