@@ -143,12 +143,12 @@ export class Graph {
     return this.mul(x, this.sigmoid(x));
   }
   /** GELU with the tanh approximation, as nn.GELU(approximate='tanh') and T5's gelu_new. */
-  geluTanh(x: string, scalar: (v: number) => string = (v) => this.scalarF(v)): string {
-    const c = scalar(Math.sqrt(2 / Math.PI));
+  geluTanh(x: string): string {
+    const c = this.scalarF(Math.sqrt(2 / Math.PI));
     const x3 = this.mul(this.mul(x, x), x);
-    const inner = this.mul(c, this.add(x, this.mul(scalar(0.044715), x3)));
+    const inner = this.mul(c, this.add(x, this.mul(this.scalarF(0.044715), x3)));
     const t = this.op('Tanh', [inner]);
-    return this.mul(this.mul(scalar(0.5), x), this.add(scalar(1), t));
+    return this.mul(this.mul(this.scalarF(0.5), x), this.add(this.scalarF(1), t));
   }
   reduceMean(x: string, axes: number[], keepdims = 1): string {
     // ReduceMean takes axes as an attribute up to opset 17
