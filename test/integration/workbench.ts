@@ -55,6 +55,9 @@ const USER_SETTINGS = {
   'update.mode': 'none',
   'git.enabled': false,
   'workbench.colorTheme': 'Default Dark Modern',
+  // the quick input's close animation marks its widget inert; a multi-step prompt that shows its next
+  // step during that animation stayed inert for 30 s in CI, so typing into it timed out
+  'workbench.reduceMotion': 'on',
 };
 
 export interface Workbench {
@@ -184,7 +187,7 @@ export async function openWorkbench(
         '--disable-dev-shm-usage',
       ],
     });
-    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 }, reducedMotion: 'reduce' });
     const pageErrors: string[] = [];
     page.on('console', (m) => {
       if (m.type() === 'error') pageErrors.push(m.text().slice(0, 500));
