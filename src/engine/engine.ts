@@ -27,6 +27,7 @@ import type { EngineApi, JobContext } from './api';
 import { calibrateProfile } from './calibrate';
 import { generateImages, type GenerationResult } from './generate';
 import { loadModel, type LoadedModel } from './loadModel';
+import { ModelCache } from './modelCache';
 import { fidelityOfPixels } from './fidelity';
 import { toUint8 } from './metrics';
 import { JobQueue } from './jobQueue';
@@ -40,7 +41,7 @@ import { evaluatePolicies } from './evaluate';
 type WrittenRun = { run: RunRecord; runPath: string; images: Float32Array; bits: Uint8Array[] };
 
 export function createEngine(): EngineApi & { dispose(): Promise<void> } {
-  const models = new ModelCache();
+  const models = new ModelCache(loadModel);
   const queue = new JobQueue();
   /** runs a job after the ones before it; the caller hears that it waits */
   const exclusive = <T>(ctx: JobContext, job: () => Promise<T>) =>
@@ -61,7 +62,10 @@ export function createEngine(): EngineApi & { dispose(): Promise<void> } {
       // an unwritable profile location fails now, not after minutes of measuring
       checkOutputFile(req.outPath);
       if (req.statePath) checkOutputFile(req.statePath);
-      return exclusive(ctx, async () => calibrateProfile(await models.get(req.modelPath, req.provider, ctx), req, ctx));
+      return exclusive(
+        ctx,
+        async () => (await models.withFallback(req.modelPath, req.provider, ctx, (m) => calibrateProfile(m, req, ctx))).result,
+      );
     },
 
     compare: (req, ctx) => exclusive(ctx, () => compareRuns(generate, req, ctx)),
@@ -88,61 +92,35 @@ export function createEngine(): EngineApi & { dispose(): Promise<void> } {
   return api;
 }
 
-/** One loaded model at a time, keyed by (path, provider): another key releases the loaded one first. */
-class ModelCache {
-  private cached: { key: string; model: LoadedModel } | null = null;
-
-  private static key(path: string | undefined, provider: string): string {
-    return `${path ?? '<embedded>'}|${provider}`;
-  }
-
-  /** the model if it is the one loaded, without loading anything */
-  peek(path: string | undefined, provider: string): LoadedModel | undefined {
-    return this.cached?.key === ModelCache.key(path, provider) ? this.cached.model : undefined;
-  }
-
-  async get(path: string | undefined, provider: string, ctx: JobContext): Promise<LoadedModel> {
-    const key = ModelCache.key(path, provider);
-    if (this.cached?.key === key) return this.cached.model;
-    await this.release();
-    const m = await loadModel(path, provider as GenerateRequest['provider'], ctx);
-    this.cached = { key, model: m };
-    return m;
-  }
-
-  async release(): Promise<void> {
-    const c = this.cached;
-    this.cached = null;
-    await c?.model.release();
-  }
-}
-
-async function generateRun(models: ModelCache, req: GenerateRequest, ctx: JobContext): Promise<WrittenRun> {
+async function generateRun(models: ModelCache<LoadedModel>, req: GenerateRequest, ctx: JobContext): Promise<WrittenRun> {
   validateGenerate(req);
   // an unusable output location fails now, not after the model has loaded and the images are computed
   prepareOutputFolder(req.outDir);
-  const m = await models.get(req.modelPath, req.provider, ctx);
-  const notices = unknownWordNotices(m, req.prompts);
-  const schedule = scaleSchedule(req.aspectRatio, req.resolution);
-  const { spec, policy } = runPolicy(req, m, schedule, ctx, notices);
-  const t0 = performance.now();
-  const res = await generateImages(m.generation, {
-    prompts: req.prompts,
-    seed: req.seed,
-    aspectRatio: req.aspectRatio,
-    resolution: req.resolution,
-    cfg: req.cfg,
-    tau: req.tau,
-    topK: req.topK,
-    topP: req.topP,
-    policy,
-    queryMode: spec.queryMode ?? 'code',
-    recordRetention: req.recordRetention ?? true,
-    precision: req.precision,
-    signal: ctx.signal,
-    onProgress: ctx.onProgress,
+  const { result, fellBack } = await models.withFallback(req.modelPath, req.provider, ctx, async (m) => {
+    const notices = unknownWordNotices(m, req.prompts);
+    const schedule = scaleSchedule(req.aspectRatio, req.resolution);
+    const { spec, policy } = runPolicy(req, m, schedule, ctx, notices);
+    const t0 = performance.now();
+    const res = await generateImages(m.generation, {
+      prompts: req.prompts,
+      seed: req.seed,
+      aspectRatio: req.aspectRatio,
+      resolution: req.resolution,
+      cfg: req.cfg,
+      tau: req.tau,
+      topK: req.topK,
+      topP: req.topP,
+      policy,
+      queryMode: spec.queryMode ?? 'code',
+      recordRetention: req.recordRetention ?? true,
+      precision: req.precision,
+      signal: ctx.signal,
+      onProgress: ctx.onProgress,
+    });
+    return { m, notices, spec, policy, res, totalMs: performance.now() - t0 };
   });
-  const totalMs = performance.now() - t0;
+  const { m, notices, spec, policy, res, totalMs } = result;
+  for (const why of fellBack) notices.push({ kind: 'provider-fallback', message: `${why}. This run used ${m.provider.used} instead.` });
   ctx.onProgress({ stage: 'write', message: 'Writing images', fraction: 1 });
   const { run, runPath } = writeRun(req, m, spec, policy, res, totalMs, notices);
   return { run, runPath, images: res.images, bits: res.bits };

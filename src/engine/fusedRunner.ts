@@ -90,7 +90,7 @@ export class FusedModel {
           const g = new Graph('upload');
           const x = g.input('x', 'float32', null);
           g.outputAs(dt === 'float16' ? g.op('Cast', [x], { to: 10 }) : x, 'y', dt, null);
-          up = await createSession(g.toBytes(), ep, ['y']);
+          up = await createSession(g.toBytes(), ep, `weight upload (${dt})`, ['y']);
           uploaders.set(dt, up);
         }
         weights[`w.${w.name}`] = (await up.run({ x: new ort.Tensor('float32', data, w.dims) })).y;
@@ -121,7 +121,7 @@ export class FusedModel {
       return hit;
     }
     const caches = plan.last ? [] : plan.layers.flatMap((_, l) => [`k${l}`, `v${l}`]);
-    const s = await createSession(buildScaleStepGraph(this.cfg, plan), this.ep, caches);
+    const s = await createSession(buildScaleStepGraph(this.cfg, plan), this.ep, `scale ${plan.scaleIndex} (${plan.h}x${plan.w})`, caches);
     this.sessions.set(key, s);
     if (this.sessions.size > MAX_CACHED_SESSIONS) {
       const [oldest, old] = this.sessions.entries().next().value as [string, ort.InferenceSession];

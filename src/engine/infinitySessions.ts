@@ -49,13 +49,26 @@ export class InfinitySessions {
   ) {}
 
   static async create(cfg: InfinityConfig, ws: WeightSource, ep: ExecutionProvider): Promise<InfinitySessions> {
-    const conditioning = await createSession(buildConditioningGraph(cfg, ws), ep, ['ca_kv', 'ca_bias', 'gss', 'head_ss', 'x0']);
-    const embed = await createSession(buildEmbedGraph(cfg, ws), ep, ['x']);
-    const head = await createSession(buildHeadGraph(cfg, ws), ep);
-    const gather =
-      ep === 'webgpu' ? await createSession(buildKvGatherGraph(cfg.numHeads, cfg.embedDim / cfg.numHeads), ep, ['k_kept', 'v_kept']) : null;
-    const s = new InfinitySessions(cfg, ep, ws, conditioning, embed, head, gather);
-    return s;
+    const made: ort.InferenceSession[] = [];
+    const make = async (...a: Parameters<typeof createSession>) => {
+      const s = await createSession(...a);
+      made.push(s);
+      return s;
+    };
+    try {
+      const conditioning = await make(buildConditioningGraph(cfg, ws), ep, 'conditioning', ['ca_kv', 'ca_bias', 'gss', 'head_ss', 'x0']);
+      const embed = await make(buildEmbedGraph(cfg, ws), ep, 'token embedding', ['x']);
+      const head = await make(buildHeadGraph(cfg, ws), ep, 'head');
+      const gather =
+        ep === 'webgpu'
+          ? await make(buildKvGatherGraph(cfg.numHeads, cfg.embedDim / cfg.numHeads), ep, 'KV gather', ['k_kept', 'v_kept'])
+          : null;
+      return new InfinitySessions(cfg, ep, ws, conditioning, embed, head, gather);
+    } catch (e) {
+      // a provider that lacks one graph's ops leaves none of the others behind
+      for (const s of made) await s.release().catch(() => undefined);
+      throw e;
+    }
   }
 
   /** Block i's session, in the variant that also reports attention mass per key and/or the ASI factors. */
@@ -63,7 +76,7 @@ export class InfinitySessions {
     const key = `${i}:${colsum ? 'c' : ''}${asiStats ? 'a' : ''}`;
     let s = this.variants.get(key);
     if (!s) {
-      s = await createSession(buildBlockGraph(this.cfg, this.ws, i, { colsum, asiStats }), this.ep, ['y', 'k_all', 'v_all']);
+      s = await createSession(buildBlockGraph(this.cfg, this.ws, i, { colsum, asiStats }), this.ep, `block ${i}`, ['y', 'k_all', 'v_all']);
       this.variants.set(key, s);
     }
     return s;

@@ -20,7 +20,7 @@ import type { JobContext } from './api';
 import type { GenerationModel } from './generate';
 import { fusedWeightCache } from './fusedRunner';
 import { InfinitySessions } from './infinitySessions';
-import { chooseProvider } from './runtime';
+import { chooseProvider, type ProviderSkip } from './runtime';
 
 export interface LoadedModel {
   cfg: InfinityConfig;
@@ -76,14 +76,20 @@ async function checkpoint(signal: AbortSignal): Promise<void> {
   if (signal.aborted) throw cancelled();
 }
 
-export async function loadModel(modelPath: string | undefined, provider: ProviderSetting, ctx: JobContext): Promise<LoadedModel> {
+/** @param skip providers that already failed this model's graphs (modelCache.ts): the choice passes over them */
+export async function loadModel(
+  modelPath: string | undefined,
+  provider: ProviderSetting,
+  ctx: JobContext,
+  skip: ProviderSkip[] = [],
+): Promise<LoadedModel> {
   const path = modelPath ?? embeddedModelDir();
   ctx.onProgress({ stage: 'load', message: `Finding model files in ${path}`, fraction: 0 });
   await checkpoint(ctx.signal);
   const parts = locateModel(path);
   for (const n of parts.notes) ctx.log?.('warn', `model folder: ${n}`);
   await checkpoint(ctx.signal);
-  const info = await chooseProvider(provider);
+  const info = await chooseProvider(provider, skip);
   ctx.log?.('info', `execution provider: ${info.used} (${info.reason})`);
   await checkpoint(ctx.signal);
   const transformer = openCheckpoint(parts.transformer);
@@ -100,14 +106,26 @@ export async function loadModel(modelPath: string | undefined, provider: Provide
     const vws = new PrefixedWeights(new CheckpointWeights(vaeReader), parts.vaePrefix);
     const t5cfg = readT5Config(join(parts.textEncoderDir, 'config.json'));
     const cfg = inferInfinityConfig(tws, inferVaeConfig(vws), t5cfg, parts.name);
+    // what was built is released when a later graph fails to build (e.g. on a provider that lacks an op)
+    const built: { release(): Promise<void> }[] = [];
+    const build = async <T extends { release(): Promise<void> }>(make: () => Promise<T>): Promise<T> => {
+      try {
+        const x = await make();
+        built.push(x);
+        return x;
+      } catch (e) {
+        for (const b of built) await b.release().catch(() => undefined);
+        throw e;
+      }
+    };
     ctx.onProgress({ stage: 'load', message: 'Loading the text encoder', fraction: 0.02 });
-    const text = await TextEncoder.load(parts.textEncoderDir, info.used);
+    const text = await build(() => TextEncoder.load(parts.textEncoderDir, info.used));
     ctx.onProgress({ stage: 'load', message: 'Building the VAE decoder', fraction: 0.04 });
-    const vae = await VaeDecoder.load(vws, cfg.vae, info.used);
+    const vae = await build(() => VaeDecoder.load(vws, cfg.vae, info.used));
     ctx.onProgress({ stage: 'load', message: 'Building the transformer', fraction: 0.06 });
-    const sessions = await InfinitySessions.create(cfg, tws, info.used);
+    const sessions = await build(() => InfinitySessions.create(cfg, tws, info.used));
     if (ctx.signal.aborted) {
-      await sessions.release();
+      for (const b of built) await b.release();
       throw cancelled();
     }
     const cfgUncond = tws.get('cfg_uncond');

@@ -10,7 +10,7 @@ import { bindingOverride } from './ortBinding';
 import * as ort from 'onnxruntime-node';
 import { Graph } from '../../kernels/onnx/graph';
 import { ScaleKVError } from '../shared/errors';
-import { createSession } from './sessions';
+import { createSession, GraphRunError } from './sessions';
 import type { ExecutionProvider, ProviderInfo, ProviderSetting } from '../shared/types';
 
 const ORDER: ExecutionProvider[] = ['cuda', 'webgpu', 'cpu'];
@@ -25,14 +25,14 @@ function probeModel(): Uint8Array {
 async function works(ep: ExecutionProvider): Promise<string | null> {
   try {
     // the probe runs with the options every real session gets, so it finds what they would
-    const s = await createSession(probeModel(), ep);
+    const s = await createSession(probeModel(), ep, 'probe');
     const r = await s.run({ x: new ort.Tensor('float32', Float32Array.from([1, 0, 0, 1]), [2, 2]) });
     const y = r.y.data as Float32Array;
     await s.release();
     if (y[0] !== 1 || y[3] !== 4) return `${ep}: probe computed a wrong result`;
     return null;
   } catch (e) {
-    return `${ep}: ${plainError(e instanceof Error ? e.message : String(e))}`;
+    return `${ep}: ${plainError(e instanceof GraphRunError ? e.reason : e instanceof Error ? e.message : String(e))}`;
   }
 }
 
@@ -76,7 +76,14 @@ export function vulkanLoaderFound(env: NodeJS.ProcessEnv = process.env, ldCache 
   }
 }
 
-export async function chooseProvider(setting: string): Promise<ProviderInfo> {
+/** a provider this engine stopped using for a model, and why (engine/modelCache.ts) */
+export interface ProviderSkip {
+  provider: ExecutionProvider;
+  why: string;
+}
+
+/** @param skip providers that already failed a model's graphs: passed over, their reasons reported */
+export async function chooseProvider(setting: string, skip: ProviderSkip[] = []): Promise<ProviderInfo> {
   if (setting !== 'auto' && !ORDER.includes(setting as ExecutionProvider)) {
     throw new ScaleKVError('E_PROVIDER_UNKNOWN', `Unknown execution provider '${setting}'. Use one of: auto, ${ORDER.join(', ')}.`);
   }
@@ -87,9 +94,9 @@ export async function chooseProvider(setting: string): Promise<ProviderInfo> {
           setting as ExecutionProvider,
           ...ORDER.filter((e) => e !== setting && ORDER.indexOf(e) > ORDER.indexOf(setting as ExecutionProvider)),
         ];
-  const failures: string[] = [];
+  const failures: string[] = skip.map((x) => x.why);
   const bundled = new Map((ort.listSupportedBackends?.() ?? []).map((b: { name: string; bundled: boolean }) => [b.name, b.bundled]));
-  for (const ep of wanted) {
+  for (const ep of wanted.filter((e) => !skip.some((x) => x.provider === e))) {
     // the CUDA provider is never in the npm package; "Install CUDA Provider" puts it beside a copy of the binding
     const installed = ep === 'cuda' && bindingOverride.dir !== undefined;
     if (ep !== 'cpu' && bundled.get(ep) === false && !installed) {

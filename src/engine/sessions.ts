@@ -10,12 +10,51 @@ import type { ExecutionProvider } from '../shared/types';
 import { threadOptions } from './cpuThreads';
 
 /**
- * A session for a serialized ONNX model on one provider.
+ * A graph a provider could not build or run. It names the graph and the provider, so the engine can
+ * run the job again on the next provider (engine/providerFallback.ts) and tell the user what failed.
+ */
+export class GraphRunError extends Error {
+  constructor(
+    readonly graph: string,
+    readonly provider: ExecutionProvider,
+    readonly stage: 'build' | 'run',
+    readonly reason: string,
+  ) {
+    super(`${provider} could not ${stage} the ${graph} graph: ${reason}`);
+    this.name = 'GraphRunError';
+  }
+}
+
+/**
+ * A session for a serialized ONNX model on one provider. Failures to build or run it come back as a
+ * GraphRunError that names `label`.
  * @param deviceOutputs outputs left on the GPU between runs (WebGPU only; other providers return host tensors)
  */
-export function createSession(model: Uint8Array, ep: ExecutionProvider, deviceOutputs: string[] = []): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(model, sessionOptions(ep, deviceOutputs));
+export async function createSession(
+  model: Uint8Array,
+  ep: ExecutionProvider,
+  label: string,
+  deviceOutputs: string[] = [],
+): Promise<ort.InferenceSession> {
+  let s: ort.InferenceSession;
+  try {
+    s = await ort.InferenceSession.create(model, sessionOptions(ep, deviceOutputs));
+  } catch (e) {
+    throw new GraphRunError(label, ep, 'build', errorText(e));
+  }
+  const run = s.run.bind(s) as (...a: unknown[]) => Promise<ort.InferenceSession.ReturnType>;
+  // every caller runs through here, so every failed run names its graph
+  s.run = async (...a: unknown[]) => {
+    try {
+      return await run(...a);
+    } catch (e) {
+      throw new GraphRunError(label, ep, 'run', errorText(e));
+    }
+  };
+  return s;
 }
+
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 export function sessionOptions(ep: ExecutionProvider, gpuOutputs: string[] = []): ort.InferenceSession.SessionOptions {
   // Without the arena, each run returns its attention temporaries (B x H x L x N floats: 1.4 GB for the

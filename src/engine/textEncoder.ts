@@ -39,7 +39,7 @@ export class TextEncoder {
     ep: ExecutionProvider,
     maxLength = 512,
   ): Promise<TextEncoder> {
-    const session = await createSession(buildT5EncoderGraph(config, ws), ep);
+    const session = await createSession(buildT5EncoderGraph(config, ws), ep, 'text encoder');
     return new TextEncoder(config, tokenizer, session, maxLength);
   }
 

@@ -13,7 +13,7 @@ export class VaeDecoder {
   ) {}
 
   static async load(ws: WeightSource, cfg: VaeConfig, ep: ExecutionProvider): Promise<VaeDecoder> {
-    const session = await createSession(buildVaeDecoderGraph(cfg, ws), ep);
+    const session = await createSession(buildVaeDecoderGraph(cfg, ws), ep, 'VAE decoder');
     return new VaeDecoder(session, cfg);
   }
 

@@ -94,7 +94,9 @@ export class ExtensionState {
     this.lastRunPath = runPath;
     void this.ctx.workspaceState.update(KEYS.lastRun, runPath);
     const runs = [runSummary(runPath, run), ...this.sidebar.current.runs.filter((r) => r.path !== runPath)].slice(0, RECENT_RUNS);
-    this.sidebar.update({ runs });
+    // a GPU provider that failed mid-run is passed over from now on: the sidebar says where runs go
+    const fellBack = run.notices?.some((n) => n.kind === 'provider-fallback');
+    this.sidebar.update(fellBack ? { runs, provider: run.provider } : { runs });
     void this.ctx.workspaceState.update(KEYS.runs, runs);
   }
 

@@ -51,6 +51,10 @@ export class ScaleKVError extends Error {
 // onnxruntime's CPU allocator, std::bad_alloc, CUDA, and Dawn/Vulkan's device-memory failures
 const OUT_OF_MEMORY = /out of memory|bad_alloc|Failed to allocate|\bOOM\b|OUT_OF_DEVICE_MEMORY|OutOfMemory|allocation failed/i;
 
+export function isOutOfMemory(message: string): boolean {
+  return OUT_OF_MEMORY.test(message);
+}
+
 export function toErrorInfo(e: unknown): ErrorInfo {
   if (e instanceof ScaleKVError) return e.toInfo();
   if (
@@ -64,7 +68,7 @@ export function toErrorInfo(e: unknown): ErrorInfo {
     return e as ErrorInfo;
   }
   const msg = e instanceof Error ? e.message : String(e);
-  if (OUT_OF_MEMORY.test(msg)) {
+  if (isOutOfMemory(msg)) {
     return {
       code: 'E_OOM',
       message: `Out of memory: ${msg}. Try a smaller resolution, ScaleKV with a lower ratio, or precision fp16 on a GPU; the engine is ready for the next request.`,

@@ -298,10 +298,12 @@ export interface RunRecord {
   notices?: RunNotice[];
 }
 
-/** a prompt with words the model does not know: it still generates, and the user is told which */
-/** Something the user should know about a run: prompt words the model never learned, or a profile derived on the fly. */
+/**
+ * Something the user should know about a run: prompt words the model never learned, a profile derived on
+ * the fly, or a GPU provider that failed one of the model's graphs so the run fell back to the next one.
+ */
 export interface RunNotice {
-  kind: 'unknown-words' | 'derived-profile';
+  kind: 'unknown-words' | 'derived-profile' | 'provider-fallback';
   /** unknown-words: the prompt and its unknown words */
   prompt?: string;
   words?: string[];
