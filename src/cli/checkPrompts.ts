@@ -10,6 +10,7 @@ import { checkImage } from '../eval/checker';
 import { parsePrompt } from '../eval/prompt';
 import { formatReport, summarise, type CheckItem, type CheckReport } from '../eval/report';
 import { decodePng } from '../model/png';
+import { DEFAULTS } from '../shared/defaults';
 import { ScaleKVError } from '../shared/errors';
 import type { GenerateRequest, PolicySpec } from '../shared/types';
 import { readPromptsFile } from './prompts';
@@ -41,7 +42,11 @@ export interface CheckPromptsOptions {
   provider: GenerateRequest['provider'];
   /** prompts generated together in one engine run */
   batch?: number;
+  /** sampling; what is not given is the engine's default (shared/defaults.ts) */
+  sampling?: Partial<Sampling>;
 }
+
+type Sampling = NonNullable<CheckReport['sampling']>;
 
 export async function checkPrompts(
   o: CheckPromptsOptions,
@@ -53,6 +58,12 @@ export async function checkPrompts(
   const out = resolve(o.out);
   const runs = join(out, 'runs');
   mkdirSync(runs, { recursive: true });
+  const sampling: Sampling = {
+    cfg: o.sampling?.cfg ?? DEFAULTS.cfg,
+    tau: o.sampling?.tau ?? DEFAULTS.tau,
+    topK: o.sampling?.topK ?? DEFAULTS.topK,
+    topP: o.sampling?.topP ?? DEFAULTS.topP,
+  };
   const engine = createEngine();
   const items: CheckItem[] = [];
   let model = '';
@@ -67,10 +78,7 @@ export async function checkPrompts(
         seed: o.seed,
         aspectRatio: 1,
         resolution: o.resolution,
-        cfg: 3,
-        tau: 1,
-        topK: 900,
-        topP: 0.97,
+        ...sampling,
         policy: o.policy,
         provider: o.provider,
         outDir: runs,
@@ -87,7 +95,7 @@ export async function checkPrompts(
   } finally {
     await engine.dispose();
   }
-  const report = summarise(items, { model, policy: o.policy.name, resolution: o.resolution, seed: o.seed });
+  const report = summarise(items, { model, policy: o.policy.name, resolution: o.resolution, seed: o.seed, sampling });
   const jsonPath = join(out, 'check.json');
   const mdPath = join(out, 'check.md');
   for (const [p, text] of [

@@ -385,6 +385,7 @@ the weights' sha256 and one calibrated on other weights is refused.\n${PROMPTS_N
       { name: 'batch', kind: 'integer', value: 'N', help: 'prompts per generation (default 4)' },
       { name: 'policy', kind: 'text', value: 'NAME', choices: POLICY_NAMES, help: '(default full)' },
       { name: 'resolution', kind: 'text', value: 'R', choices: RES, help: '(default 0.25M)' },
+      { name: 'cfg', kind: 'number', value: 'X', help: `classifier-free guidance scale (default ${D.cfg})` },
       ...sampling,
       ...policyTuning,
     ],

@@ -204,6 +204,7 @@ async function run(a: ParsedArgs, ctx: JobContext): Promise<number> {
           seed: b.seed,
           provider: b.provider,
           batch: num(a, 'batch', 4),
+          sampling: { cfg: b.cfg, tau: b.tau, topK: b.topK, topP: b.topP },
         },
         ctx,
       );

@@ -12,12 +12,17 @@ export interface CheckReport {
   policy: string;
   resolution: string;
   seed: number;
+  /** the sampling the images were drawn with (reports before it was recorded used the defaults) */
+  sampling?: { cfg: number; tau: number; topK: number; topP: number };
   count: number;
   shares: { colour: number; colourPosition: number; colourPositionShape: number };
   items: CheckItem[];
 }
 
-export function summarise(items: CheckItem[], meta: Pick<CheckReport, 'model' | 'policy' | 'resolution' | 'seed'>): CheckReport {
+export function summarise(
+  items: CheckItem[],
+  meta: Pick<CheckReport, 'model' | 'policy' | 'resolution' | 'seed' | 'sampling'>,
+): CheckReport {
   const n = items.length;
   const share = (f: (i: CheckItem) => boolean) => (n ? items.filter(f).length / n : 0);
   return {
@@ -41,7 +46,7 @@ export function formatReport(r: CheckReport): string {
   const lines = [
     `# Prompt check: ${r.model}`,
     '',
-    `${r.count} prompts, policy ${r.policy}, resolution ${r.resolution}, seed ${r.seed}.`,
+    `${r.count} prompts, policy ${r.policy}, resolution ${r.resolution}, seed ${r.seed}${r.sampling ? `, cfg ${r.sampling.cfg}, tau ${r.sampling.tau}, top-k ${r.sampling.topK}, top-p ${r.sampling.topP}` : ''}.`,
     '',
     '| colour | colour + position | colour + position + shape |',
     '|---|---|---|',

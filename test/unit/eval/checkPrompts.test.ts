@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import test from 'node:test';
 import { checkPrompts, readPromptList } from '../../../src/cli/checkPrompts';
 import { embeddedModelDir, tinyModelDir } from '../../../src/engine/loadModel';
@@ -76,4 +76,26 @@ test('bad input: a prompts file that is missing, malformed, or has a prompt the 
     (e: ScaleKVError) => invalid(e) && /a lighthouse/.test(e.message),
   );
   assert.ok(!existsSync(join(dir, 'runs')));
+});
+
+test('the sampling flags reach the generation and are recorded in the report', async () => {
+  const out = tempDir('check-sampling');
+  const r = await checkPrompts(
+    {
+      prompts: ['a small red circle at the top left on a white background'],
+      out,
+      modelPath: RANDOM_TINY,
+      policy: { name: 'full' },
+      resolution: '0.06M',
+      seed: 3,
+      provider: 'cpu',
+      sampling: { cfg: 1.5, topK: 2 },
+    },
+    ctx(),
+  );
+  assert.deepEqual(r.report.sampling, { cfg: 1.5, tau: 1, topK: 2, topP: 0.97 });
+  const runJson = join(out, dirname(r.report.items[0].image), 'run.json');
+  const req = JSON.parse(readFileSync(runJson, 'utf8')).request;
+  assert.deepEqual([req.cfg, req.tau, req.topK, req.topP, req.seed], [1.5, 1, 2, 0.97, 3]);
+  assert.match(readFileSync(r.mdPath, 'utf8'), /seed 3, cfg 1\.5, tau 1, top-k 2, top-p 0\.97\./);
 });
