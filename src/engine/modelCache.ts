@@ -6,7 +6,7 @@
  * way, and the sidebar's provider line says why. Out of memory is not a reason to fall back: the user
  * is told to shrink the run (shared/errors.ts), since the CPU would hold even less of a large one.
  */
-import { isOutOfMemory } from '../shared/errors';
+import { isOutOfMemory, ScaleKVError } from '../shared/errors';
 import type { ProviderInfo, ProviderSetting } from '../shared/types';
 import type { JobContext } from './api';
 import type { ProviderSkip } from './runtime';
@@ -64,7 +64,7 @@ export class ModelCache<M extends CachedModel> {
         used = await this.loaded(key, path, provider, ctx);
         return { result: await job(used), fellBack };
       } catch (e) {
-        if (!fallsBack(e, ctx) || this.skips.get(key)?.some((x) => x.provider === e.provider)) throw e;
+        if (!fallsBack(e, ctx) || this.skips.get(key)?.some((x) => x.provider === e.provider)) throw afterFallback(e, fellBack, used);
         ctx.log?.('warn', `${e.message}; loading the model on the next provider`);
         ctx.onProgress({ stage: 'load', message: `${e.provider} failed on the ${e.graph} graph: trying the next provider`, fraction: 0 });
         fellBack.push(e.message);
@@ -87,6 +87,13 @@ export class ModelCache<M extends CachedModel> {
     this.cached = null;
     await c?.model.release();
   }
+}
+
+/** an error on the provider a job fell back to also says why the job was there (e.g. fp16 asked of the CPU) */
+function afterFallback(e: unknown, fellBack: string[], used: CachedModel | undefined): unknown {
+  if (!fellBack.length || !(e instanceof ScaleKVError)) return e;
+  const where = used ? ` to ${used.provider.used}` : '';
+  return new ScaleKVError(e.code, `${e.message} (The job had fallen back${where} because ${fellBack.join('; ')}.)`, e.detail);
 }
 
 /** a GPU provider's failure on a graph, not out of memory, in a job still wanted */

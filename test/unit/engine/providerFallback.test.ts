@@ -12,7 +12,7 @@ import type { JobContext } from '../../../src/engine/api';
 import { ModelCache, type CachedModel } from '../../../src/engine/modelCache';
 import { chooseProvider, type ProviderSkip } from '../../../src/engine/runtime';
 import { createSession, GraphRunError } from '../../../src/engine/sessions';
-import { toErrorInfo } from '../../../src/shared/errors';
+import { ScaleKVError, toErrorInfo } from '../../../src/shared/errors';
 import type { ExecutionProvider, ProviderSetting } from '../../../src/shared/types';
 
 function matmul2x2(): Uint8Array {
@@ -169,6 +169,23 @@ test('out of memory, cancellation and CPU failures are reported, not retried els
     /^GraphRunError: cpu could not run the head graph: bad shape/,
   );
   assert.equal(tries, 2, 'webgpu, then cpu, then no further provider');
+
+  // an error on the provider the job moved to says why it moved (fp16 asked of the CPU, say)
+  const moved = standIns();
+  await assert.rejects(
+    moved.cache.withFallback('m', 'webgpu', ctx(), (m) =>
+      Promise.reject(
+        m.used === 'webgpu'
+          ? new GraphRunError('scale 2 (4x4)', 'webgpu', 'run', 'device lost')
+          : new ScaleKVError('E_INVALID_REQUEST', 'float16 runs on a GPU provider (webgpu or cuda).'),
+      ),
+    ),
+    (e: ScaleKVError) =>
+      e.code === 'E_INVALID_REQUEST' &&
+      /^float16 runs on a GPU provider \(webgpu or cuda\)\. \(The job had fallen back to cpu because webgpu could not run the scale 2 \(4x4\) graph: device lost\.\)$/.test(
+        e.message,
+      ),
+  );
 
   const other = standIns();
   await assert.rejects(
