@@ -17,6 +17,7 @@ export const SETTING_DEFAULTS = {
   outputFolder: '',
   resolution: DEFAULTS.resolution,
   cfg: DEFAULTS.cfg,
+  tau: DEFAULTS.tau,
   defaultPolicy: DEFAULTS.policy,
   asiTopK: DEFAULTS.asiTopK,
   asiMode: DEFAULTS.asiMode,

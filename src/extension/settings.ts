@@ -21,6 +21,7 @@ export function readSettings(): Settings {
     outputFolder: c.get<string>('outputFolder', d.outputFolder),
     resolution: c.get<string>('resolution', d.resolution),
     cfg: c.get<number>('cfg', d.cfg),
+    tau: c.get<number>('tau', d.tau),
     policy: c.get<PolicyName>('defaultPolicy', d.defaultPolicy),
     asiTopK: c.get<number>('asiTopK', d.asiTopK),
     asiMode: c.get<AsiMode>('asiMode', d.asiMode),

@@ -69,7 +69,7 @@ export class ExtensionState {
 
   /** what every request takes from the settings, with the caller's prompts and choices */
   requestBase(s: Settings, c: BaseChoice): BaseChoice {
-    return { modelPath: s.modelPath, resolution: s.resolution, cfg: s.cfg, provider: s.provider, precision: s.precision, ...c };
+    return { modelPath: s.modelPath, resolution: s.resolution, cfg: s.cfg, tau: s.tau, provider: s.provider, precision: s.precision, ...c };
   }
 
   /** a base request (no policy, no output) under the settings */

@@ -5,7 +5,7 @@
  *   {"action": "compare", "prompts": ["..."], "policies": ["scalekv", "snapkv"], "ratio": 0.1}
  *   {"action": "evaluate", "prompts": [...] or "promptsFile": "held-out.txt", "policies": [...], "ratios": [0.04, 0.1, 0.2],
  *    "seeds": [0], "ablation": false, "budgetRules": ["official", "legacy"]}
- * Optional everywhere: "model" (path), "provider", "cfg", "aspect" (e.g. "1:1"), "profile" (path).
+ * Optional everywhere: "model" (path), "provider", "cfg", "tau", "aspect" (e.g. "1:1"), "profile" (path).
  */
 import { parseAspect } from '../model/schedule';
 import { candidatePolicies, checkBudgetRule, checkPolicyName, checkRatio } from '../engine/evaluatePlan';
@@ -22,6 +22,7 @@ export interface CellSpec {
   policies: PolicyName[];
   ratio: number;
   cfg: number;
+  tau: number;
   model?: string;
   provider?: string;
   profile?: string;
@@ -29,7 +30,10 @@ export interface CellSpec {
   evaluate?: { ratios: number[]; seeds: number[]; promptsFile?: string; ablation: boolean; budgetRules: BudgetRuleName[] };
 }
 
-export function parseCellSpec(text: string, defaults: { resolution: string; ratio: number; cfg: number; policy: PolicyName }): CellSpec {
+export function parseCellSpec(
+  text: string,
+  defaults: { resolution: string; ratio: number; cfg: number; tau: number; policy: PolicyName },
+): CellSpec {
   let x: Record<string, unknown>;
   try {
     x = JSON.parse(text) as typeof x;
@@ -82,6 +86,7 @@ export function parseCellSpec(text: string, defaults: { resolution: string; rati
     policies,
     ratio: num('ratio', defaults.ratio),
     cfg: num('cfg', defaults.cfg),
+    tau: num('tau', defaults.tau),
     model: typeof x.model === 'string' ? x.model : undefined,
     provider: typeof x.provider === 'string' ? x.provider : undefined,
     profile: typeof x.profile === 'string' ? x.profile : undefined,

@@ -67,7 +67,13 @@ export class ScaleKVNotebookController implements vscode.Disposable {
     const s = this.settings();
     const progress = (text: string) => void ex.replaceOutput([new vscode.NotebookCellOutput([vscode.NotebookCellOutputItem.stdout(text)])]);
     try {
-      const spec = parseCellSpec(cell.document.getText(), { resolution: s.resolution, ratio: s.ratio, cfg: s.cfg, policy: s.policy });
+      const spec = parseCellSpec(cell.document.getText(), {
+        resolution: s.resolution,
+        ratio: s.ratio,
+        cfg: s.cfg,
+        tau: s.tau,
+        policy: s.policy,
+      });
       const base = baseRequest({
         modelPath: spec.model ?? s.modelPath,
         prompts: spec.prompts,
@@ -75,6 +81,7 @@ export class ScaleKVNotebookController implements vscode.Disposable {
         aspectRatio: spec.aspectRatio,
         resolution: spec.resolution,
         cfg: spec.cfg,
+        tau: spec.tau,
         provider: (spec.provider ?? s.provider) as ProviderSetting,
         precision: s.precision,
       });

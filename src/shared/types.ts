@@ -563,6 +563,7 @@ export interface Settings {
   outputFolder: string;
   resolution: string;
   cfg: number;
+  tau: number;
   policy: PolicyName;
   asiTopK: number;
   asiMode: AsiMode;

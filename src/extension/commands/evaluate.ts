@@ -53,7 +53,7 @@ export function evaluateCommand(state: ExtensionState) {
       aspectRatio: DEFAULTS.aspectRatio,
       resolution: opts?.resolution ?? s.resolution,
       cfg: s.cfg,
-      tau: DEFAULTS.tau,
+      tau: s.tau,
       topK: DEFAULTS.topK,
       topP: DEFAULTS.topP,
       provider: s.provider,

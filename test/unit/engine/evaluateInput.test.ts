@@ -150,8 +150,13 @@ test('leaderboard rows: means over prompts; identical images are counted, not av
 });
 
 test('notebook evaluate cells: defaults, a prompts file instead of prompts, and the same checks as the CLI', () => {
-  const d = { resolution: '0.06M', ratio: 0.1, cfg: 3, policy: 'scalekv' as const };
+  const d = { resolution: '0.06M', ratio: 0.1, cfg: 3, tau: 1, policy: 'scalekv' as const };
   const a = parseCellSpec('{"action": "evaluate", "prompts": ["a red apple"]}', d);
+  // the settings' sampling unless the cell names its own (the engine refuses a tau that is not positive)
+  assert.deepEqual([a.cfg, a.tau], [3, 1]);
+  const warm = parseCellSpec('{"action": "generate", "prompts": ["a red apple"], "cfg": 4, "tau": 0.5}', d);
+  assert.deepEqual([warm.cfg, warm.tau], [4, 0.5]);
+  assert.throws(() => parseCellSpec('{"action": "generate", "prompts": ["a"], "tau": "cold"}', d), /"tau" must be a number/);
   assert.deepEqual(a.evaluate, { ratios: [0.04, 0.1, 0.2], seeds: [0], promptsFile: undefined, ablation: false, budgetRules: [] });
   assert.deepEqual(
     a.policies,
