@@ -49,3 +49,18 @@ test('WebGPU sessions plan no memory pattern unless asked; CPU sessions keep the
     else process.env.SCALEKV_ORT_MEM_PATTERN = before;
   }
 });
+
+test('CPU sessions run without the memory arena unless SCALEKV_CPU_ARENA=1 asks for it', () => {
+  const before = process.env.SCALEKV_CPU_ARENA;
+  try {
+    delete process.env.SCALEKV_CPU_ARENA;
+    assert.equal(sessionOptions('cpu').enableCpuMemArena, false);
+    process.env.SCALEKV_CPU_ARENA = '1';
+    assert.equal(sessionOptions('cpu').enableCpuMemArena, true);
+    process.env.SCALEKV_CPU_ARENA = 'yes';
+    assert.equal(sessionOptions('cpu').enableCpuMemArena, false, 'only 1 turns it on');
+  } finally {
+    if (before === undefined) delete process.env.SCALEKV_CPU_ARENA;
+    else process.env.SCALEKV_CPU_ARENA = before;
+  }
+});
