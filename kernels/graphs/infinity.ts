@@ -92,10 +92,12 @@ export function buildConditioningGraph(cfg: InfinityConfig, ws: WeightSource): U
     expectTensor(ws, 'text_proj_for_ca.2.bias', [D]),
   );
 
+  // both AdaLN projections read the same SiLU(cond)
+  const act = g.silu(cond);
   // shared AdaLN: SiLU -> Linear(D, 6C), laid out as (gamma1, gamma2, scale1, scale2, shift1, shift2)
   const gss = g.reshape(
     g.linear(
-      g.silu(cond),
+      act,
       'shared_ada_lin.1',
       expectTensor(ws, 'shared_ada_lin.1.weight', [6 * C, D]),
       6 * C,
@@ -106,7 +108,7 @@ export function buildConditioningGraph(cfg: InfinityConfig, ws: WeightSource): U
   );
   const headSS = g.reshape(
     g.linear(
-      g.silu(cond),
+      act,
       'head_nm.ada_lin.1',
       expectTensor(ws, 'head_nm.ada_lin.1.weight', [2 * C, D]),
       2 * C,

@@ -24,50 +24,9 @@ import {
   type SuiteReport,
 } from './protocol';
 import { waitFor } from './suite/harness';
-import { codeServerInstalled, openWorkbench, ROOT } from './workbench';
+import { codeServerInstalled, frameWith, openWorkbench, ROOT } from './workbench';
 
 const SHOTS = join(ROOT, '.tmp', 'screenshots');
-
-/** the webview frame (VS Code nests each webview's page in an inner iframe) holding selector */
-function frameWith(page: Page, selector: string, timeoutMs = 30_000): Promise<Frame> {
-  return waitFor(
-    `a webview frame with ${selector}`,
-    async () => {
-      for (const f of page.frames()) {
-        if (f === page.mainFrame()) continue;
-        if (
-          (await f
-            .locator(selector)
-            .count()
-            .catch(() => 0)) > 0
-        )
-          return f;
-      }
-      return undefined;
-    },
-    timeoutMs,
-    300,
-  ).catch(async (e) => {
-    // say what the frames held instead
-    const seen = await Promise.all(
-      page
-        .frames()
-        .filter((f) => f !== page.mainFrame())
-        .map(
-          async (f) =>
-            `${f.url().slice(0, 120)}: ${(
-              (await f
-                .locator('body')
-                .innerHTML({ timeout: 1000 })
-                .catch(() => '?')) ?? ''
-            )
-              .replace(/\s+/g, ' ')
-              .slice(0, 160)}`,
-        ),
-    );
-    throw new Error(`${(e as Error).message}\nframes:\n${seen.join('\n')}`);
-  });
-}
 
 let actionId = 0;
 /** runs a command in the extension host through the suite (see DriverAction) */

@@ -11,7 +11,6 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { test } from 'node:test';
-import type { Frame, Page } from 'playwright-core';
 import { FileRange } from '../../src/checkpoint/fileRange';
 import { readEntry, readZipDirectory } from '../../src/checkpoint/zip';
 import { cudaSource } from '../../src/engine/cudaProvider';
@@ -19,30 +18,10 @@ import { fakeCudaPackage, startFakeFeed } from '../unit/engine/fakeNugetFeed';
 import { tempDir } from '../unit/engine/helpers';
 import { REPORT_FILE, UI_DONE_FILE, type SuiteReport, type VsixScenario } from './protocol';
 import { waitFor } from './suite/harness';
-import { codeServerInstalled, installVsix, openWorkbench, ROOT } from './workbench';
+import { codeServerInstalled, frameWith, installVsix, openWorkbench, ROOT } from './workbench';
 
 const SHOTS = join(ROOT, '.tmp', 'screenshots');
 const ORT_BIN = 'extension/node_modules/onnxruntime-node/bin/napi-v6/';
-
-function frameWith(page: Page, selector: string, timeoutMs = 30_000): Promise<Frame> {
-  return waitFor(
-    `a webview frame with ${selector}`,
-    async () => {
-      for (const f of page.frames())
-        if (
-          f !== page.mainFrame() &&
-          (await f
-            .locator(selector)
-            .count()
-            .catch(() => 0)) > 0
-        )
-          return f;
-      return undefined;
-    },
-    timeoutMs,
-    300,
-  );
-}
 
 const fakeBody = () => fakeCudaPackage(cudaSource(join(ROOT, 'node_modules', 'onnxruntime-node'), 'linux', 'x64')).body;
 

@@ -9,7 +9,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+import { waitFor } from './suite/harness';
 
 export const ROOT = resolve(__dirname, '..', '..', '..');
 const VSCODE_TEST = join(ROOT, '.vscode-test');
@@ -213,4 +214,45 @@ export async function openWorkbench(
     server.kill('SIGKILL');
     throw e;
   }
+}
+
+/** the webview frame (VS Code nests each webview's page in an inner iframe) holding selector */
+export function frameWith(page: Page, selector: string, timeoutMs = 30_000): Promise<Frame> {
+  return waitFor(
+    `a webview frame with ${selector}`,
+    async () => {
+      for (const f of page.frames()) {
+        if (f === page.mainFrame()) continue;
+        if (
+          (await f
+            .locator(selector)
+            .count()
+            .catch(() => 0)) > 0
+        )
+          return f;
+      }
+      return undefined;
+    },
+    timeoutMs,
+    300,
+  ).catch(async (e) => {
+    // say what the frames held instead
+    const seen = await Promise.all(
+      page
+        .frames()
+        .filter((f) => f !== page.mainFrame())
+        .map(
+          async (f) =>
+            `${f.url().slice(0, 120)}: ${(
+              (await f
+                .locator('body')
+                .innerHTML({ timeout: 1000 })
+                .catch(() => '?')) ?? ''
+            )
+              .replace(/\s+/g, ' ')
+              .slice(0, 160)}`,
+        ),
+    );
+    throw new Error(`${(e as Error).message}\nframes:\n${seen.join('\n')}`);
+  });
 }

@@ -25,6 +25,34 @@ function frame(host: HTMLElement, cls: string, h: number, label: string): Svg {
     .attr('aria-label', label);
 }
 
+type Margin = { l: number; r: number; t: number; b: number };
+
+/** the bottom and left axes, the value's title above the left axis and the category's at the bottom right */
+function axes(
+  svg: Svg,
+  h: number,
+  m: Margin,
+  bottom: d3.Axis<number>,
+  left: d3.Axis<d3.NumberValue>,
+  valueTitle: string,
+  categoryTitle: string,
+): void {
+  svg
+    .append('g')
+    .attr('class', 'axis')
+    .attr('transform', `translate(0,${h - m.b})`)
+    .call(bottom);
+  svg.append('g').attr('class', 'axis').attr('transform', `translate(${m.l},0)`).call(left);
+  svg.append('text').attr('class', 'axis-title').attr('x', 0).attr('y', 11).text(valueTitle);
+  svg
+    .append('text')
+    .attr('class', 'axis-title')
+    .attr('x', W - m.r)
+    .attr('y', h - 2)
+    .attr('text-anchor', 'end')
+    .text(categoryTitle);
+}
+
 function key(svg: Svg, x: number, y: number, items: [string, string][]): void {
   const g = svg.append('g').attr('class', 'key').attr('transform', `translate(${x},${y})`);
   let at = 0;
@@ -67,25 +95,15 @@ export function drawMemory(
     .domain([0, d3.max(data, (d) => Math.max(d.fullBytes, d.peakBytes) / MiB) || 1])
     .nice()
     .range([H - m.b, m.t]);
-  svg
-    .append('g')
-    .attr('class', 'axis')
-    .attr('transform', `translate(0,${H - m.b})`)
-    .call(d3.axisBottom(x).tickSizeOuter(0));
-  svg.append('g').attr('class', 'axis').attr('transform', `translate(${m.l},0)`).call(d3.axisLeft(y).ticks(4));
-  svg
-    .append('text')
-    .attr('class', 'axis-title')
-    .attr('x', 0)
-    .attr('y', 11)
-    .text(`KV cache per scale, MiB (${kv.bytesPerElement * 8}-bit as run, ${kv.batchRows} rows)`);
-  svg
-    .append('text')
-    .attr('class', 'axis-title')
-    .attr('x', W - m.r)
-    .attr('y', H - 2)
-    .attr('text-anchor', 'end')
-    .text('scale');
+  axes(
+    svg,
+    H,
+    m,
+    d3.axisBottom(x).tickSizeOuter(0),
+    d3.axisLeft(y).ticks(4),
+    `KV cache per scale, MiB (${kv.bytesPerElement * 8}-bit as run, ${kv.batchRows} rows)`,
+    'scale',
+  );
   key(svg, m.l, 27, [
     ['bar-full', 'full cache'],
     ['bar-held', 'held'],
@@ -143,25 +161,18 @@ export function drawLayerMemory(host: HTMLElement, kv: KvReport, si: number): SV
     .nice()
     .range([H - m.b, m.t]);
   const every = Math.ceil(layers / 16);
-  svg
-    .append('g')
-    .attr('class', 'axis')
-    .attr('transform', `translate(0,${H - m.b})`)
-    .call(
-      d3
-        .axisBottom(x)
-        .tickValues(x.domain().filter((i) => i % every === 0))
-        .tickSizeOuter(0),
-    );
-  svg.append('g').attr('class', 'axis').attr('transform', `translate(${m.l},0)`).call(d3.axisLeft(y).ticks(4));
-  svg.append('text').attr('class', 'axis-title').attr('x', 0).attr('y', 11).text(`After scale ${si}: MiB held per layer`);
-  svg
-    .append('text')
-    .attr('class', 'axis-title')
-    .attr('x', W - m.r)
-    .attr('y', H - 2)
-    .attr('text-anchor', 'end')
-    .text('layer');
+  axes(
+    svg,
+    H,
+    m,
+    d3
+      .axisBottom(x)
+      .tickValues(x.domain().filter((i) => i % every === 0))
+      .tickSizeOuter(0),
+    d3.axisLeft(y).ticks(4),
+    `After scale ${si}: MiB held per layer`,
+    'layer',
+  );
   key(svg, m.l, 27, [
     ['bar-held', 'held'],
     ['line-full', `full cache (${mib(fullPerLayer)})`],
@@ -207,20 +218,15 @@ export function drawAgreement(host: HTMLElement, f: FidelityReport | undefined, 
     .scaleLinear()
     .domain([Math.floor(lo * 10) / 10, 1])
     .range([H - m.b, m.t]);
-  svg
-    .append('g')
-    .attr('class', 'axis')
-    .attr('transform', `translate(0,${H - m.b})`)
-    .call(d3.axisBottom(x).tickSizeOuter(0));
-  svg.append('g').attr('class', 'axis').attr('transform', `translate(${m.l},0)`).call(d3.axisLeft(y).ticks(4, '.0%'));
-  svg.append('text').attr('class', 'axis-title').attr('x', 0).attr('y', 11).text('Sampled bits equal to the full-cache run, per scale');
-  svg
-    .append('text')
-    .attr('class', 'axis-title')
-    .attr('x', W - m.r)
-    .attr('y', H - 2)
-    .attr('text-anchor', 'end')
-    .text('scale');
+  axes(
+    svg,
+    H,
+    m,
+    d3.axisBottom(x).tickSizeOuter(0),
+    d3.axisLeft(y).ticks(4, '.0%'),
+    'Sampled bits equal to the full-cache run, per scale',
+    'scale',
+  );
   const line = d3
     .line<{ scaleIndex: number; agreement: number }>()
     .x((d) => x(d.scaleIndex)! + x.bandwidth() / 2)
