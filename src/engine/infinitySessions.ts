@@ -14,6 +14,7 @@ import {
 import type { InfinityConfig } from '../model/config';
 import type { WeightSource } from '../model/weights';
 import type { ExecutionProvider } from '../shared/types';
+import { PartialBuild } from './partialBuild';
 import { createSession } from './sessions';
 
 export interface ConditioningOut {
@@ -49,26 +50,17 @@ export class InfinitySessions {
   ) {}
 
   static async create(cfg: InfinityConfig, ws: WeightSource, ep: ExecutionProvider): Promise<InfinitySessions> {
-    const made: ort.InferenceSession[] = [];
-    const make = async (...a: Parameters<typeof createSession>) => {
-      const s = await createSession(...a);
-      made.push(s);
-      return s;
-    };
-    try {
-      const conditioning = await make(buildConditioningGraph(cfg, ws), ep, 'conditioning', ['ca_kv', 'ca_bias', 'gss', 'head_ss', 'x0']);
-      const embed = await make(buildEmbedGraph(cfg, ws), ep, 'token embedding', ['x']);
-      const head = await make(buildHeadGraph(cfg, ws), ep, 'head');
-      const gather =
-        ep === 'webgpu'
-          ? await make(buildKvGatherGraph(cfg.numHeads, cfg.embedDim / cfg.numHeads), ep, 'KV gather', ['k_kept', 'v_kept'])
-          : null;
-      return new InfinitySessions(cfg, ep, ws, conditioning, embed, head, gather);
-    } catch (e) {
-      // a provider that lacks one graph's ops leaves none of the others behind
-      for (const s of made) await s.release().catch(() => undefined);
-      throw e;
-    }
+    // a provider that lacks one graph's ops leaves none of the others behind
+    const built = new PartialBuild();
+    const make = (...a: Parameters<typeof createSession>) => built.add(() => createSession(...a));
+    const conditioning = await make(buildConditioningGraph(cfg, ws), ep, 'conditioning', ['ca_kv', 'ca_bias', 'gss', 'head_ss', 'x0']);
+    const embed = await make(buildEmbedGraph(cfg, ws), ep, 'token embedding', ['x']);
+    const head = await make(buildHeadGraph(cfg, ws), ep, 'head');
+    const gather =
+      ep === 'webgpu'
+        ? await make(buildKvGatherGraph(cfg.numHeads, cfg.embedDim / cfg.numHeads), ep, 'KV gather', ['k_kept', 'v_kept'])
+        : null;
+    return new InfinitySessions(cfg, ep, ws, conditioning, embed, head, gather);
   }
 
   /** Block i's session, in the variant that also reports attention mass per key and/or the ASI factors. */

@@ -20,6 +20,7 @@ import type { JobContext } from './api';
 import type { GenerationModel } from './generate';
 import { fusedWeightCache } from './fusedRunner';
 import { InfinitySessions } from './infinitySessions';
+import { PartialBuild } from './partialBuild';
 import { chooseProvider, type ProviderSkip } from './runtime';
 
 export interface LoadedModel {
@@ -106,26 +107,15 @@ export async function loadModel(
     const vws = new PrefixedWeights(new CheckpointWeights(vaeReader), parts.vaePrefix);
     const t5cfg = readT5Config(join(parts.textEncoderDir, 'config.json'));
     const cfg = inferInfinityConfig(tws, inferVaeConfig(vws), t5cfg, parts.name);
-    // what was built is released when a later graph fails to build (e.g. on a provider that lacks an op)
-    const built: { release(): Promise<void> }[] = [];
-    const build = async <T extends { release(): Promise<void> }>(make: () => Promise<T>): Promise<T> => {
-      try {
-        const x = await make();
-        built.push(x);
-        return x;
-      } catch (e) {
-        for (const b of built) await b.release().catch(() => undefined);
-        throw e;
-      }
-    };
+    const built = new PartialBuild();
     ctx.onProgress({ stage: 'load', message: 'Loading the text encoder', fraction: 0.02 });
-    const text = await build(() => TextEncoder.load(parts.textEncoderDir, info.used));
+    const text = await built.add(() => TextEncoder.load(parts.textEncoderDir, info.used));
     ctx.onProgress({ stage: 'load', message: 'Building the VAE decoder', fraction: 0.04 });
-    const vae = await build(() => VaeDecoder.load(vws, cfg.vae, info.used));
+    const vae = await built.add(() => VaeDecoder.load(vws, cfg.vae, info.used));
     ctx.onProgress({ stage: 'load', message: 'Building the transformer', fraction: 0.06 });
-    const sessions = await build(() => InfinitySessions.create(cfg, tws, info.used));
+    const sessions = await built.add(() => InfinitySessions.create(cfg, tws, info.used));
     if (ctx.signal.aborted) {
-      for (const b of built) await b.release();
+      await built.releaseAll();
       throw cancelled();
     }
     const cfgUncond = tws.get('cfg_uncond');

@@ -11,7 +11,7 @@ import { threadOptions } from './cpuThreads';
 
 /**
  * A graph a provider could not build or run. It names the graph and the provider, so the engine can
- * run the job again on the next provider (engine/providerFallback.ts) and tell the user what failed.
+ * run the job again on the next provider (engine/modelCache.ts) and tell the user what failed.
  */
 export class GraphRunError extends Error {
   constructor(

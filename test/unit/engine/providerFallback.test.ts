@@ -10,6 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { Graph } from '../../../kernels/onnx/graph';
 import type { JobContext } from '../../../src/engine/api';
 import { ModelCache, type CachedModel } from '../../../src/engine/modelCache';
+import { PartialBuild } from '../../../src/engine/partialBuild';
 import { chooseProvider, type ProviderSkip } from '../../../src/engine/runtime';
 import { createSession, GraphRunError } from '../../../src/engine/sessions';
 import { ScaleKVError, toErrorInfo } from '../../../src/shared/errors';
@@ -193,4 +194,24 @@ test('out of memory, cancellation and CPU failures are reported, not retried els
     /a bug/,
   );
   assert.equal(other.loads.length, 1);
+});
+
+test('a load that fails part-way releases the parts it built, and only those', async () => {
+  const released: string[] = [];
+  const part = (name: string) => () => Promise.resolve({ name, release: async () => void released.push(name) });
+  const built = new PartialBuild();
+  await built.add(part('text encoder'));
+  await built.add(part('VAE decoder'));
+  await assert.rejects(
+    built.add(() => Promise.reject(new GraphRunError('conditioning', 'webgpu', 'build', 'no kernel'))),
+    /webgpu could not build the conditioning graph/,
+  );
+  assert.deepEqual(released, ['text encoder', 'VAE decoder']);
+
+  const cancelled = new PartialBuild();
+  await cancelled.add(part('a'));
+  await cancelled.add(part('b'));
+  released.length = 0;
+  await cancelled.releaseAll();
+  assert.deepEqual(released, ['a', 'b']);
 });
