@@ -12,7 +12,7 @@
 // names the smallest failing shape. The graphs are written here as ONNX protobuf bytes, so the script
 // needs nothing but onnxruntime-node (the GPU machine has no other packages).
 //
-//   node bench/mha-repro.mjs [--provider webgpu|cuda|cpu] [--out FILE.json] [--timeout 120] [--quick]
+//   node bench/mha-repro.mjs [--provider webgpu|cuda|cpu] [--feeds cpu,gpu-buffer] [--out FILE.json] [--timeout 120] [--quick]
 //   node bench/mha-repro.mjs --case '{"dtype":"float16","feed":"gpu-buffer","Lq":4096,"Lk":10521}' (one case)
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -50,7 +50,7 @@ const valueInfo = (name, elem, dims) => [...str(1, name), ...field(2, field(1, [
 const node = (op, domain, inputs, outputs, attrs = []) => [
   ...inputs.flatMap((x) => str(1, x)),
   ...outputs.flatMap((x) => str(2, x)),
-  ...str(3, `${op}_0`),
+  ...str(3, `${op}_${outputs[0]}`), // node names must be unique within a graph
   ...str(4, op),
   ...attrs.flatMap(([name, i]) => field(5, [...str(1, name), ...int(3, i), ...int(20, 2)])),
   ...(domain ? str(7, domain) : []),
@@ -214,7 +214,7 @@ async function main() {
   let keys = 0;
   let shapes = sides.map((s) => ({ Lq: s * s, Lk: (keys += s * s) }));
   if (args.includes('--quick')) shapes = shapes.filter((s) => s.Lq <= 64);
-  const feeds = provider === 'webgpu' ? ['cpu', 'gpu-buffer'] : ['cpu'];
+  const feeds = opt('feeds', provider === 'webgpu' ? 'cpu,gpu-buffer' : 'cpu').split(',');
   const results = [];
   const say = (r) =>
     console.log(
