@@ -6,6 +6,8 @@
 // before onnxruntime-node: in a process started with SCALEKV_ORT_BINDING_DIR it picks the binding
 import './ortBinding';
 import * as ort from 'onnxruntime-node';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ExecutionProvider } from '../shared/types';
 import { threadOptions } from './cpuThreads';
 
@@ -37,8 +39,9 @@ export async function createSession(
   deviceOutputs: string[] = [],
 ): Promise<ort.InferenceSession> {
   let s: ort.InferenceSession;
+  if (process.env[PROFILE_ENV]) mkdirSync(process.env[PROFILE_ENV], { recursive: true });
   try {
-    s = await ort.InferenceSession.create(model, sessionOptions(ep, deviceOutputs));
+    s = await ort.InferenceSession.create(model, sessionOptions(ep, deviceOutputs, label));
   } catch (e) {
     throw new GraphRunError(label, ep, 'build', errorText(e));
   }
@@ -51,12 +54,38 @@ export async function createSession(
       throw new GraphRunError(label, ep, 'run', errorText(e));
     }
   };
+  if (process.env[PROFILE_ENV]) {
+    // onnxruntime writes a session's profile only when asked to end it, so every release asks first
+    const release = s.release.bind(s);
+    s.release = async () => {
+      try {
+        s.endProfiling();
+      } catch {
+        // a profile that cannot be written must not keep the session's memory
+      }
+      return release();
+    };
+  }
   return s;
 }
 
+/**
+ * SCALEKV_ORT_PROFILE=DIR: every session writes onnxruntime's profile (host time per node; on WebGPU also
+ * the GPU time of every kernel, from timestamp queries) to DIR/<graph>_<time>.json when it is released.
+ * bench/profile-summary.mjs adds them up per op. For measurements: profiling slows every run.
+ */
+export const PROFILE_ENV = 'SCALEKV_ORT_PROFILE';
+
+/** a graph's label as a file name: "scale 9 (32x32)" -> "scale-9-32x32" */
+export const profileName = (label: string) =>
+  label
+    .replace(/[^A-Za-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 80) || 'graph';
+
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-export function sessionOptions(ep: ExecutionProvider, gpuOutputs: string[] = []): ort.InferenceSession.SessionOptions {
+export function sessionOptions(ep: ExecutionProvider, gpuOutputs: string[] = [], label = ''): ort.InferenceSession.SessionOptions {
   // Without the arena, each run returns its temporaries instead of every scale's session keeping its own
   // peak-sized pool. Measured 2026-11-26 on the 2-core machine, infinity-shapes, ScaleKV 10%: at 0.25M (the
   // main job) the arena saves 0.7 s of system time of ~13 s CPU, same wall time, for +290 MB (0.55 -> 0.83
@@ -92,6 +121,11 @@ export function sessionOptions(ep: ExecutionProvider, gpuOutputs: string[] = [])
   if (ep === 'webgpu') {
     const extra = webgpuConfigEntries(process.env.SCALEKV_WEBGPU_CONFIG);
     if (Object.keys(extra).length) o.extra = extra;
+  }
+  const profileDir = process.env[PROFILE_ENV];
+  if (profileDir) {
+    o.enableProfiling = true;
+    o.profileFilePrefix = join(profileDir, profileName(label));
   }
   if (ep === 'webgpu' && gpuOutputs.length) {
     // keep hidden states and KV caches on the device between runs; read small results on the CPU

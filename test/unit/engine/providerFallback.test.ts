@@ -5,6 +5,9 @@
  * in the cache tests are stand-ins, since this machine has no second provider to fail over from.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { Graph } from '../../../kernels/onnx/graph';
@@ -12,7 +15,7 @@ import type { JobContext } from '../../../src/engine/api';
 import { ModelCache, type CachedModel } from '../../../src/engine/modelCache';
 import { PartialBuild } from '../../../src/engine/partialBuild';
 import { chooseProvider, type ProviderSkip } from '../../../src/engine/runtime';
-import { createSession, GraphRunError } from '../../../src/engine/sessions';
+import { createSession, GraphRunError, PROFILE_ENV, profileName, sessionOptions } from '../../../src/engine/sessions';
 import { ScaleKVError, toErrorInfo } from '../../../src/shared/errors';
 import type { ExecutionProvider, ProviderSetting } from '../../../src/shared/types';
 
@@ -214,4 +217,29 @@ test('a load that fails part-way releases the parts it built, and only those', a
   released.length = 0;
   await cancelled.releaseAll();
   assert.deepEqual(released, ['a', 'b']);
+});
+
+test('SCALEKV_ORT_PROFILE makes every session write its profile, named after its graph, when released', async () => {
+  const dir = join(tmpdir(), `scalekv-profile-${process.pid}`);
+  rmSync(dir, { recursive: true, force: true });
+  const before = process.env[PROFILE_ENV];
+  process.env[PROFILE_ENV] = dir;
+  try {
+    const s = await createSession(matmul2x2(), 'cpu', 'scale 3 (4x4)');
+    await s.run({ x: new ort.Tensor('float32', Float32Array.from([1, 0, 0, 1]), [2, 2]) });
+    await s.release();
+  } finally {
+    if (before === undefined) delete process.env[PROFILE_ENV];
+    else process.env[PROFILE_ENV] = before;
+  }
+  const files = readdirSync(dir);
+  assert.equal(files.length, 1, `one profile: ${files.join(', ')}`);
+  assert.match(files[0], /^scale-3-4x4_.*\.json$/);
+  const events = JSON.parse(readFileSync(join(dir, files[0]), 'utf8')) as { cat: string; args?: { op_name?: string } }[];
+  assert.ok(
+    events.some((e) => e.cat === 'Node' && e.args?.op_name === 'MatMul'),
+    'the MatMul node run is in the profile',
+  );
+  assert.equal(sessionOptions('cpu').enableProfiling, undefined, 'off without the switch');
+  assert.equal(profileName('VAE decoder'), 'VAE-decoder');
 });
