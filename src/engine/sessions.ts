@@ -39,7 +39,8 @@ export async function createSession(
   deviceOutputs: string[] = [],
 ): Promise<ort.InferenceSession> {
   let s: ort.InferenceSession;
-  if (process.env[PROFILE_ENV]) mkdirSync(process.env[PROFILE_ENV], { recursive: true });
+  const profileDir = process.env[PROFILE_ENV];
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
   try {
     s = await ort.InferenceSession.create(model, sessionOptions(ep, deviceOutputs, label));
   } catch (e) {
@@ -54,7 +55,7 @@ export async function createSession(
       throw new GraphRunError(label, ep, 'run', errorText(e));
     }
   };
-  if (process.env[PROFILE_ENV]) {
+  if (profileDir) {
     // onnxruntime writes a session's profile only when asked to end it, so every release asks first
     const release = s.release.bind(s);
     s.release = async () => {
