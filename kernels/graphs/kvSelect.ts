@@ -55,11 +55,32 @@ export function selectIndices(g: Graph, s: SelectInputs, sel: InGraphSelection):
   const top = g.opN('TopK', [ranked, g.constI64([rest])], { axis: -1, largest: 1, sorted: 1 }, 2)[1]; // int64 [B*H,1,rest]
   const winF = new Float32Array(B * H * W);
   for (let i = 0; i < B * H; i++) for (let j = 0; j < W; j++) winF[i * W + j] = sel.windowKeys[j];
-  const all = g.concat([g.op('Cast', [top], { to: 1 }), g.constF(winF, [B * H, 1, W], 'winkeys')], 2);
+  // int64 -> float as a Gather from 0..N-1, not a Cast: the WebGPU provider (1.30) runs a Cast from int64 on
+  // the CPU, and that one node per selecting layer made every compressed scale wait 31 times for the GPU
+  const topF = g.op('Gather', [keyPositions(g, N), top], { axis: 0 });
+  const all = g.concat([topF, g.constF(winF, [B * H, 1, W], 'winkeys')], 2);
   // cache order: the kept indices sorted ascending
   const asc = g.opN('TopK', [all, g.constI64([sel.capacity])], { axis: -1, largest: 0, sorted: 1 }, 2)[0]; // float [B*H,1,cap]
   const flatIdx = g.reshape(g.add(asc, g.constF(offsets, [B * H, 1, 1], 'rowoff')), [B * H * sel.capacity]);
   return { local: g.op('Cast', [g.reshape(asc, [B, H, sel.capacity])], { to: INT32 }), flat: flatIdx };
+}
+
+const positionsByGraph = new WeakMap<Graph, Map<number, string>>();
+
+/** 0, 1, ..., N-1 as float32, one initializer per graph and cache length. */
+function keyPositions(g: Graph, N: number): string {
+  const byN = positionsByGraph.get(g) ?? new Map<number, string>();
+  positionsByGraph.set(g, byN);
+  let name = byN.get(N);
+  if (!name) {
+    name = g.constF(
+      Float32Array.from({ length: N }, (_, i) => i),
+      [N],
+      'keypos',
+    );
+    byN.set(N, name);
+  }
+  return name;
 }
 
 /** Gather kept entries per (row, head): cache [B, H, N, d] and flat float indices -> [B, H, K, d]. */
