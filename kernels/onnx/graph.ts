@@ -107,6 +107,11 @@ export class Graph {
     return outs;
   }
 
+  /** The nodes so far (op, inputs, outputs), for checks on what a graph builder emits. */
+  nodeList(): readonly Readonly<Pick<NodeDef, 'op' | 'inputs' | 'outputs'>>[] {
+    return this.nodes.map(({ op, inputs, outputs }) => ({ op, inputs: [...inputs], outputs: [...outputs] }));
+  }
+
   // ---- common compositions -------------------------------------------------------------------
 
   matmul(a: string, b: string): string {

@@ -53,6 +53,13 @@ async function runSelection(scores: Float32Array, B: number, H: number, W: numbe
   const keep = selectIndices(g, { scores: s, B, H, N }, sel);
   g.outputAs(keep.local, 'keep', 'int32', [B, H, sel.capacity]);
   g.outputAs(gatherKept(g, cache, keep.flat, B, H, sel.capacity, 2), 'kept', 'float32', [B, H, sel.capacity, 2]);
+  // TopK's indices are int64, and onnxruntime 1.30's WebGPU provider runs a Cast from int64 on the CPU:
+  // one host round trip per selecting layer (measured on the H100, bench/gpu.md, third round)
+  const nodes = g.nodeList();
+  const topkIndices = new Set(nodes.filter((n) => n.op === 'TopK').map((n) => n.outputs[1]));
+  assert.ok(topkIndices.size > 0 || sel.capacity === sel.windowKeys.length, 'the selection ranks with TopK');
+  for (const n of nodes)
+    if (n.op === 'Cast') assert.ok(!topkIndices.has(n.inputs[0]), `a Cast reads TopK's int64 indices (${n.inputs[0]})`);
   const session = await ort.InferenceSession.create(g.toBytes(), { executionProviders: ['cpu'] });
   // every cache entry holds its own (row-head, index), so the gather can be checked exactly
   const cacheData = new Float32Array(B * H * N * 2);
