@@ -12,7 +12,18 @@ import type { FromSidebar, FromWebview, SidebarState } from '../../src/shared/pr
 import { COMMANDS } from '../../src/shared/commandIds';
 import { PROFILE_MIME, RUN_MIME, type RunPayload } from '../../src/shared/types';
 import { profile2B, smallPayload, type SmallRun } from '../fixtures/webview/makeFixtures';
-import { cspRefusals, launch, rendererPage, shot, sidebarPage, visualizerPage, watch, writeSmallRun } from './harness';
+import {
+  cspRefusals,
+  launch,
+  posted as postedBy,
+  rendererPage,
+  send,
+  shot,
+  sidebarPage,
+  visualizerPage,
+  watch,
+  writeSmallRun,
+} from './harness';
 
 let browser: Browser;
 let fx: SmallRun;
@@ -26,8 +37,7 @@ before(async () => {
 after(async () => browser?.close());
 
 type Posted = FromWebview | FromSidebar;
-const posted = (page: Page) => page.evaluate(() => (window as unknown as { __posted: Posted[] }).__posted);
-const send = (page: Page, msgs: unknown[]) => page.evaluate((ms) => ms.forEach((m) => window.postMessage(m, '*')), msgs);
+const posted = (page: Page) => postedBy<Posted>(page);
 /** the element that has the keyboard focus: a light-DOM host's id, or its data-cmd */
 const focused = (page: Page) =>
   page.evaluate(() => {

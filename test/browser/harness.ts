@@ -7,6 +7,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import type { FromWebview, Selection } from '../../src/shared/protocol';
+import type { RunRecord } from '../../src/shared/types';
+import { readRetentionSlice } from '../../src/views/retentionReader';
 import { int32ToBase64, smallRun, type SmallRun } from '../fixtures/webview/makeFixtures';
 import { sidebarHtml } from '../../webview/sidebar/html';
 import { visualizerHtml } from '../../webview/visualizer/html';
@@ -252,6 +255,28 @@ export function watch(page: Page): string[] {
     if (m.type() === 'error') errors.push(`console: ${m.text()}`);
   });
   return errors;
+}
+
+/** The messages the page posted to the stand-in webview API, oldest first. */
+export const posted = <T = FromWebview>(page: Page): Promise<T[]> => page.evaluate(() => (window as unknown as { __posted: T[] }).__posted);
+
+/** Posts messages to the page as the host does. */
+export const send = (page: Page, msgs: unknown[]): Promise<void> =>
+  page.evaluate((ms) => ms.forEach((m) => window.postMessage(m, '*')), msgs);
+
+/** Lets the page ask the host's own retention reader for slices of the run in runDir, as the panel does. */
+export async function serveRetention(page: Page, runDir: string, run: RunRecord): Promise<void> {
+  await page.exposeFunction('__slice', (sel: Selection) => readRetentionSlice(runDir, run, sel));
+}
+
+/** Answers the webview's last requestRetention (through serveRetention) and waits until the map has loaded. */
+export async function answerRetention(page: Page): Promise<void> {
+  await page.evaluate(async () => {
+    const w = window as unknown as { __posted: FromWebview[]; __slice(s: Selection): Promise<unknown> };
+    const last = w.__posted.filter((m) => m.type === 'requestRetention').pop();
+    if (last) window.postMessage({ type: 'retention', slice: await w.__slice(last.selection) }, '*');
+  });
+  await page.waitForFunction(() => !document.getElementById('retention-note')!.textContent.startsWith('Loading'));
 }
 
 /** the CSP refusals the page's securitypolicyviolation events reported (webview pages only) */

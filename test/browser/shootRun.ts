@@ -12,11 +12,10 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
-import type { FromWebview, Selection, ToWebview } from '../../src/shared/protocol';
+import type { ToWebview } from '../../src/shared/protocol';
 import type { RunRecord } from '../../src/shared/types';
-import { readRetentionSlice } from '../../src/views/retentionReader';
 import { readRunImages, readRunRecord } from '../../src/views/runFolder';
-import { launch, THEME_CLASS, visualizerPage, watch, type Theme } from './harness';
+import { answerRetention, launch, posted, send, serveRetention, THEME_CLASS, visualizerPage, watch, type Theme } from './harness';
 
 const USAGE = 'usage: node out/test/browser/shootRun.js RUN_DIR OUT_DIR [--theme dark|light|hc|hc-light]';
 
@@ -52,17 +51,9 @@ function pickCells(run: RunRecord): { scaleIndex: number; drafter: number; refin
   return null;
 }
 
-const send = (page: Page, msgs: ToWebview[]) => page.evaluate((ms) => ms.forEach((m) => window.postMessage(m, '*')), msgs);
-const posted = (page: Page) => page.evaluate(() => (window as unknown as { __posted: FromWebview[] }).__posted);
-
-/** answers the webview's last requestRetention with the host's reader, as the panel does, and waits for the map */
-async function answerRetention(page: Page): Promise<void> {
-  await page.evaluate(async () => {
-    const w = window as unknown as { __posted: FromWebview[]; __slice(s: Selection): Promise<unknown> };
-    const last = w.__posted.filter((m) => m.type === 'requestRetention').pop();
-    if (last) window.postMessage(await w.__slice(last.selection), '*');
-  });
-  await page.waitForFunction(() => !document.getElementById('retention-note')!.textContent.startsWith('Loading'));
+/** answers the webview's last requestRetention and waits until the map is drawn */
+async function showRetention(page: Page): Promise<void> {
+  await answerRetention(page);
   // the map redraws after a resize settles (100 ms debounce in main.ts)
   await page.waitForTimeout(250);
 }
@@ -80,14 +71,7 @@ async function main(): Promise<void> {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors = watch(page);
     await page.goto(visualizerPage(theme));
-    // the host's reader answers retention requests; a failure becomes the panel's error answer
-    await page.exposeFunction('__slice', (sel: Selection): ToWebview => {
-      try {
-        return { type: 'retention', slice: readRetentionSlice(runDir, run, sel) };
-      } catch (e) {
-        return { type: 'retention', slice: null, error: (e as Error).message };
-      }
-    });
+    await serveRetention(page, runDir, run);
     const msgs: ToWebview[] = [
       { type: 'source', state: { runPath } },
       { type: 'run', run, images },
@@ -95,7 +79,7 @@ async function main(): Promise<void> {
     if (problems.length) msgs.push({ type: 'error', message: problems.join(' ') });
     await send(page, msgs);
     await page.waitForSelector('svg.grid rect.cell');
-    if (run.retention) await answerRetention(page);
+    if (run.retention) await showRetention(page);
     if (images.length) await page.waitForFunction(() => (document.getElementById('image') as HTMLImageElement).complete);
 
     const tag = `${basename(runDir)}-${theme}`;
@@ -126,7 +110,7 @@ async function main(): Promise<void> {
         const before = (await posted(page)).length;
         await page.locator(`svg.grid rect.cell[data-layer="${layer}"][data-scale="${cells.scaleIndex}"]`).click();
         await page.waitForFunction((n) => (window as unknown as { __posted: unknown[] }).__posted.length > n, before);
-        await answerRetention(page);
+        await showRetention(page);
         // the click focused the grid (cursor ring) and left the pointer hovering a cell: undo both for the shots
         await page.mouse.move(0, 0);
         await page.evaluate(() => {

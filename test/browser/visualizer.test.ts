@@ -8,11 +8,22 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import type { FromWebview, Selection } from '../../src/shared/protocol';
+import type { FromWebview } from '../../src/shared/protocol';
 import type { RunRecord, ScaleKVProfile } from '../../src/shared/types';
-import { readRetentionSlice } from '../../src/views/retentionReader';
 import { profile2B, profile8B, type SmallRun } from '../fixtures/webview/makeFixtures';
-import { choose, launch, shot, visualizerPage, watch, writeSmallRun, type Theme } from './harness';
+import {
+  answerRetention,
+  choose,
+  launch,
+  posted,
+  send,
+  serveRetention,
+  shot,
+  visualizerPage,
+  watch,
+  writeSmallRun,
+  type Theme,
+} from './harness';
 
 let browser: Browser;
 let p2b: ScaleKVProfile;
@@ -31,7 +42,6 @@ before(async () => {
 after(async () => browser?.close());
 
 type Export = Extract<FromWebview, { type: 'export' }>;
-const posted = (page: Page) => page.evaluate(() => (window as unknown as { __posted: FromWebview[] }).__posted);
 const lastOf = async <T extends FromWebview['type']>(page: Page, type: T) =>
   (await posted(page)).filter((m) => m.type === type).pop() as Extract<FromWebview, { type: T }> | undefined;
 
@@ -40,21 +50,11 @@ async function open(theme: Theme, width = 1200): Promise<{ page: Page; errors: s
   const errors = watch(page);
   await page.goto(visualizerPage(theme));
   // the host's reader answers the webview's retention requests, as the panel does
-  await page.exposeFunction('__slice', (sel: Selection) => readRetentionSlice(runDir, run, sel));
+  await serveRetention(page, runDir, run);
   return { page, errors };
 }
 
-const send = (page: Page, msgs: unknown[]) => page.evaluate((ms) => ms.forEach((m) => window.postMessage(m, '*')), msgs);
 const sendRun = (page: Page) => send(page, [{ type: 'run', run, images: [{ prompt: run.images[0].prompt, dataUri: fx.imageDataUri }] }]);
-
-async function answerRetention(page: Page): Promise<void> {
-  await page.evaluate(async () => {
-    const w = window as unknown as { __posted: FromWebview[]; __slice(s: Selection): Promise<unknown> };
-    const last = w.__posted.filter((m) => m.type === 'requestRetention').pop();
-    if (last) window.postMessage({ type: 'retention', slice: await w.__slice(last.selection) }, '*');
-  });
-  await page.waitForFunction(() => !document.getElementById('retention-note')!.textContent.startsWith('Loading'));
-}
 
 const kept = async (page: Page) => Number(await page.locator('#retention').getAttribute('data-kept'));
 const cell = (page: Page, layer: number, si: number) => page.locator(`svg.grid rect.cell[data-layer="${layer}"][data-scale="${si}"]`);
