@@ -7,7 +7,7 @@
 import './ortBinding';
 import * as ort from 'onnxruntime-node';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ExecutionProvider } from '../shared/types';
 import { threadOptions } from './cpuThreads';
 
@@ -39,10 +39,11 @@ export async function createSession(
   deviceOutputs: string[] = [],
 ): Promise<ort.InferenceSession> {
   let s: ort.InferenceSession;
-  const profileDir = process.env[PROFILE_ENV];
-  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  // the options decide whether this session profiles (SCALEKV_ORT_PROFILE is read once, there)
+  const options = sessionOptions(ep, deviceOutputs, label);
+  if (options.profileFilePrefix) mkdirSync(dirname(options.profileFilePrefix), { recursive: true });
   try {
-    s = await ort.InferenceSession.create(model, sessionOptions(ep, deviceOutputs, label));
+    s = await ort.InferenceSession.create(model, options);
   } catch (e) {
     throw new GraphRunError(label, ep, 'build', errorText(e));
   }
@@ -55,7 +56,7 @@ export async function createSession(
       throw new GraphRunError(label, ep, 'run', errorText(e));
     }
   };
-  if (profileDir) {
+  if (options.enableProfiling) {
     // onnxruntime writes a session's profile only when asked to end it, so every release asks first
     const release = s.release.bind(s);
     s.release = async () => {
