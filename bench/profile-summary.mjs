@@ -34,7 +34,18 @@ const add = (map, key, us) => {
   map.set(key, r);
 };
 
-for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
+let files;
+try {
+  files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+} catch (e) {
+  console.error(`profile-summary: cannot read ${dir}: ${e.message}`);
+  process.exit(2);
+}
+if (!files.length) {
+  console.error(`profile-summary: no profiles (*.json) in ${dir}; run the engine with SCALEKV_ORT_PROFILE=${dir} first`);
+  process.exit(2);
+}
+for (const file of files) {
   const graph = file.replace(/_\d{4}-\d{2}-\d{2}_[\d-]+_\d+\.json$/, '');
   let events;
   try {
