@@ -93,19 +93,18 @@ export function sessionOptions(ep: ExecutionProvider, gpuOutputs: string[] = [],
   // main job) the arena saves 0.7 s of system time of ~13 s CPU, same wall time, for +290 MB (0.55 -> 0.83
   // GB); at 1M it is 18% faster (29.8 -> 24.5 s) but holds 2.6 GB instead of 0.9. SCALEKV_CPU_ARENA=1
   // trades that memory for the speed.
-  // SCALEKV_WEBGPU_BUFFER_CACHE: the WebGPU provider's storage-buffer cache (bucket, lazyRelease, simple,
-  // disabled), for measuring what the cache costs in memory and buys in time
-  // SCALEKV_WEBGPU_VALIDATION: the provider's validation mode (disabled, wgpuOnly, basic, full)
-  const cache = process.env.SCALEKV_WEBGPU_BUFFER_CACHE;
+  // The WebGPU provider's storage buffers are not cached: its default bucket cache keeps up to ~4.4 GB of
+  // freed buffers for reuse (and rounds each buffer up to its bucket), so the card held 13.5 GiB instead
+  // of 11.3 for ScaleKV 10% on 2B at 1024x1024, 2-3% faster (bench/gpu.md, fourth round). The first
+  // session of a process fixes the mode for all of them, so every session asks for the same.
+  // SCALEKV_WEBGPU_BUFFER_CACHE=bucket|lazyRelease|simple|disabled chooses another for measurements;
+  // SCALEKV_WEBGPU_VALIDATION the provider's validation mode (disabled, wgpuOnly, basic, full)
+  const webgpu: Record<string, unknown> = { name: 'webgpu', storageBufferCacheMode: process.env.SCALEKV_WEBGPU_BUFFER_CACHE || 'disabled' };
   const validation = process.env.SCALEKV_WEBGPU_VALIDATION;
-  const webgpu: Record<string, string> = { name: 'webgpu' };
-  if (cache) webgpu.storageBufferCacheMode = cache;
   if (validation) webgpu.validationMode = validation;
   // SCALEKV_WEBGPU_FP32_ACCUMULATION=1: float16 MatMul accumulating in float32, where the provider has it
-  const acc = process.env.SCALEKV_WEBGPU_FP32_ACCUMULATION === '1';
-  if (acc) (webgpu as Record<string, unknown>).enableMatmulFp32Accumulation = true;
-  const provider =
-    ep === 'webgpu' && (cache || validation || acc) ? (webgpu as unknown as ort.InferenceSession.ExecutionProviderConfig) : ep;
+  if (process.env.SCALEKV_WEBGPU_FP32_ACCUMULATION === '1') webgpu.enableMatmulFp32Accumulation = true;
+  const provider = ep === 'webgpu' ? (webgpu as unknown as ort.InferenceSession.ExecutionProviderConfig) : ep;
   // SCALEKV_CPU_THREADS=N: intra-op threads on the CPU provider (cpuThreads.ts)
   const o: ort.InferenceSession.SessionOptions = {
     executionProviders: [provider],

@@ -50,6 +50,21 @@ test('WebGPU sessions plan no memory pattern unless asked; CPU sessions keep the
   }
 });
 
+test('WebGPU sessions ask for no storage-buffer cache unless SCALEKV_WEBGPU_BUFFER_CACHE names one; CPU sessions name only the provider', () => {
+  const before = process.env.SCALEKV_WEBGPU_BUFFER_CACHE;
+  const provider = (ep: 'webgpu' | 'cpu') => sessionOptions(ep).executionProviders![0];
+  try {
+    delete process.env.SCALEKV_WEBGPU_BUFFER_CACHE;
+    assert.deepEqual(provider('webgpu'), { name: 'webgpu', storageBufferCacheMode: 'disabled' });
+    process.env.SCALEKV_WEBGPU_BUFFER_CACHE = 'bucket';
+    assert.deepEqual(provider('webgpu'), { name: 'webgpu', storageBufferCacheMode: 'bucket' });
+    assert.equal(provider('cpu'), 'cpu');
+  } finally {
+    if (before === undefined) delete process.env.SCALEKV_WEBGPU_BUFFER_CACHE;
+    else process.env.SCALEKV_WEBGPU_BUFFER_CACHE = before;
+  }
+});
+
 test('CPU sessions run without the memory arena unless SCALEKV_CPU_ARENA=1 asks for it', () => {
   const before = process.env.SCALEKV_CPU_ARENA;
   try {
