@@ -41,6 +41,11 @@ interface Row {
   firstMs: number;
   /** device memory high-water mark while the row ran (nvidia-smi), or null without an NVIDIA GPU */
   peakGpuBytes: number | null;
+  /** the same per scale, for the row's best run (the first reading after a scale's end still counts
+   *  towards it: nvidia-smi reports with a delay of up to one sampling interval) */
+  scalePeakGpuBytes: number[] | null;
+  /** device memory in use when the row started: what earlier rows (and the weights, once uploaded) left */
+  gpuBytesBefore: number | null;
   date: string;
   gpu: string | null;
 }
@@ -86,11 +91,16 @@ export async function runBench(a: ParsedArgs, ctx: { onProgress(p: Progress): vo
               const pol = withProfile(pol0, model.cfg, schedule, (model as { defaultProfiles?: string[] }).defaultProfiles ?? []);
               let best: Row | null = null;
               let firstMs = 0;
+              const gpuBytesBefore = sampler ? sampler.current() : null;
               sampler?.reset();
               try {
                 // the first run builds the scale's graphs and grows the allocator: reported apart
+                let bestEnds: number[] = [];
                 for (let r = 0; r < repeats; r++) {
+                  if (sampler && r > 0)
+                    process.stderr.write(`  run ${r + 1}: GPU memory at the start ${(sampler.current() / 2 ** 30).toFixed(2)} GiB\n`);
                   const t0 = performance.now();
+                  const ends: number[] = [];
                   const g = await generateImages(model, {
                     ...opts(),
                     policy: createPolicy(pol, meta(model.cfg, schedule)),
@@ -98,6 +108,7 @@ export async function runBench(a: ParsedArgs, ctx: { onProgress(p: Progress): vo
                     signal: ctx.signal,
                     precision,
                     runner: runnerArg,
+                    onScaleCodes: () => void ends.push(performance.now()),
                   });
                   const ms = performance.now() - t0;
                   if (r === 0) firstMs = ms;
@@ -117,14 +128,22 @@ export async function runBench(a: ParsedArgs, ctx: { onProgress(p: Progress): vo
                     runner: g.runner,
                     firstMs,
                     peakGpuBytes: null,
+                    scalePeakGpuBytes: null,
+                    gpuBytesBefore,
                     date: new Date().toISOString().slice(0, 10),
                     gpu: sampler?.gpu ?? null,
                   };
-                  if (!best || row.totalMs < best.totalMs) best = row;
+                  if (!best || row.totalMs < best.totalMs) {
+                    best = row;
+                    // the last scale ends without new codes: its end is its start plus its time
+                    bestEnds = [...ends, (ends.at(-1) ?? t0) + row.scaleMs[row.scaleMs.length - 1]];
+                  }
                 }
                 if (sampler) {
                   await new Promise((r) => setTimeout(r, 150)); // the sampler's last reading
                   best!.peakGpuBytes = sampler.peak();
+                  const lag = 60;
+                  best!.scalePeakGpuBytes = bestEnds.map((end, k) => sampler.peakBetween(end - best!.scaleMs[k], end + lag));
                 }
               } catch (e) {
                 // one configuration failing (e.g. out of GPU memory) must not lose the others' rows
@@ -140,12 +159,16 @@ export async function runBench(a: ParsedArgs, ctx: { onProgress(p: Progress): vo
               writeFileSync(out.replace(/\.md$/, '') + '.partial.json', JSON.stringify(rows, null, 1));
               process.stderr.write(
                 `${p} ${model.cfg.name} ${res} ${pol.name}${pol.ratio ? ' ' + pol.ratio : ''} ${best!.precision} ${best!.runner}: ${best!.totalMs.toFixed(0)} ms (first ${firstMs.toFixed(0)} ms)` +
-                  `${best!.peakGpuBytes ? `, GPU peak ${(best!.peakGpuBytes / 2 ** 30).toFixed(2)} GiB` : ''}\n`,
+                  `${best!.peakGpuBytes ? `, GPU peak ${(best!.peakGpuBytes / 2 ** 30).toFixed(2)} GiB (${((gpuBytesBefore ?? 0) / 2 ** 30).toFixed(2)} at the start)` : ''}\n`,
               );
             }
         }
       } finally {
         await model.release();
+        if (sampler) {
+          await new Promise((r) => setTimeout(r, 300));
+          process.stderr.write(`${p} ${model.cfg.name}: GPU memory after release ${(sampler.current() / 2 ** 30).toFixed(2)} GiB\n`);
+        }
       }
     }
   }

@@ -10,6 +10,10 @@ export interface GpuMemorySampler {
   /** start a new window; returns the previous window's peak in bytes */
   reset(): number;
   peak(): number;
+  /** the latest reading in bytes (0 before the first) */
+  current(): number;
+  /** the highest reading between two performance.now() times of the current window, or 0 if none fell there */
+  peakBetween(t0: number, t1: number): number;
   stop(): void;
 }
 
@@ -18,6 +22,9 @@ export function startGpuMemorySampler(intervalMs = 50): GpuMemorySampler | null 
   if (probe.status !== 0 || !probe.stdout) return null;
   const gpu = probe.stdout.trim().split('\n')[0];
   let peak = 0;
+  let current = 0;
+  // readings of the current window with their arrival time: per-scale peaks of the row's best run
+  let samples: { t: number; bytes: number }[] = [];
   let buf = '';
   const child: ChildProcess = spawn(
     'nvidia-smi',
@@ -31,7 +38,10 @@ export function startGpuMemorySampler(intervalMs = 50): GpuMemorySampler | null 
     buf = lines.pop() ?? '';
     for (const l of lines) {
       const mib = Number(l.trim().split(/\s+/)[0]);
-      if (Number.isFinite(mib)) peak = Math.max(peak, mib * 2 ** 20);
+      if (!Number.isFinite(mib)) continue;
+      current = mib * 2 ** 20;
+      peak = Math.max(peak, current);
+      samples.push({ t: performance.now(), bytes: mib * 2 ** 20 });
     }
   });
   child.unref();
@@ -40,9 +50,12 @@ export function startGpuMemorySampler(intervalMs = 50): GpuMemorySampler | null 
     reset() {
       const p = peak;
       peak = 0;
+      samples = [];
       return p;
     },
     peak: () => peak,
+    current: () => current,
+    peakBetween: (t0, t1) => samples.reduce((m, s) => (s.t >= t0 && s.t <= t1 ? Math.max(m, s.bytes) : m), 0),
     stop: () => child.kill(),
   };
 }
