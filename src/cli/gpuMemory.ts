@@ -41,7 +41,7 @@ export function startGpuMemorySampler(intervalMs = 50): GpuMemorySampler | null 
       if (!Number.isFinite(mib)) continue;
       current = mib * 2 ** 20;
       peak = Math.max(peak, current);
-      samples.push({ t: performance.now(), bytes: mib * 2 ** 20 });
+      samples.push({ t: performance.now(), bytes: current });
     }
   });
   child.unref();
