@@ -8,19 +8,15 @@ import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startGpuMemorySampler } from '../../../src/cli/gpuMemory';
-import { tempDir } from '../engine/helpers';
+import { tempDir, withEnv } from '../engine/helpers';
 
 const MiB = 2 ** 20;
 
-function withPath<T>(dir: string, f: () => T): T {
-  const before = process.env.PATH;
-  process.env.PATH = dir;
-  try {
+const withPath = <T>(dir: string, f: () => T): T =>
+  withEnv('PATH', () => {
+    process.env.PATH = dir;
     return f();
-  } finally {
-    process.env.PATH = before;
-  }
-}
+  });
 
 test(
   'the sampler reports the peak, the latest reading and the peak within a window of the readings nvidia-smi prints',

@@ -23,6 +23,17 @@ process.on('exit', () => {
   }
 });
 
+/** runs f (synchronous), then puts the environment variable back as it was, set or unset */
+export function withEnv<T>(name: string, f: () => T): T {
+  const before = process.env[name];
+  try {
+    return f();
+  } finally {
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
+  }
+}
+
 /** a fresh folder under the temp dir, removed when the test process exits */
 export function tempDir(name: string): string {
   const d = mkdtempSync(join(tmpdir(), `scalekv-${name}-`));

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { vulkanLoaderFound } from '../../../src/engine/runtime';
 import { sessionOptions, webgpuConfigEntries } from '../../../src/engine/sessions';
-import { tempDir } from './helpers';
+import { tempDir, withEnv } from './helpers';
 
 test('the Vulkan loader is found on LD_LIBRARY_PATH or in the linker cache', { skip: process.platform !== 'linux' && 'Linux only' }, () => {
   const lib = tempDir('vk');
@@ -37,45 +37,33 @@ test('WebGPU provider settings the binding does not list become session config e
 });
 
 test('WebGPU sessions plan no memory pattern unless asked; CPU sessions keep the default', () => {
-  const before = process.env.SCALEKV_ORT_MEM_PATTERN;
-  try {
+  withEnv('SCALEKV_ORT_MEM_PATTERN', () => {
     delete process.env.SCALEKV_ORT_MEM_PATTERN;
     assert.equal(sessionOptions('webgpu').enableMemPattern, false);
     assert.equal(sessionOptions('cpu').enableMemPattern, undefined);
     process.env.SCALEKV_ORT_MEM_PATTERN = '1';
     assert.equal(sessionOptions('webgpu').enableMemPattern, undefined);
-  } finally {
-    if (before === undefined) delete process.env.SCALEKV_ORT_MEM_PATTERN;
-    else process.env.SCALEKV_ORT_MEM_PATTERN = before;
-  }
+  });
 });
 
 test('WebGPU sessions ask for no storage-buffer cache unless SCALEKV_WEBGPU_BUFFER_CACHE names one; CPU sessions name only the provider', () => {
-  const before = process.env.SCALEKV_WEBGPU_BUFFER_CACHE;
   const provider = (ep: 'webgpu' | 'cpu') => sessionOptions(ep).executionProviders![0];
-  try {
+  withEnv('SCALEKV_WEBGPU_BUFFER_CACHE', () => {
     delete process.env.SCALEKV_WEBGPU_BUFFER_CACHE;
     assert.deepEqual(provider('webgpu'), { name: 'webgpu', storageBufferCacheMode: 'disabled' });
     process.env.SCALEKV_WEBGPU_BUFFER_CACHE = 'bucket';
     assert.deepEqual(provider('webgpu'), { name: 'webgpu', storageBufferCacheMode: 'bucket' });
     assert.equal(provider('cpu'), 'cpu');
-  } finally {
-    if (before === undefined) delete process.env.SCALEKV_WEBGPU_BUFFER_CACHE;
-    else process.env.SCALEKV_WEBGPU_BUFFER_CACHE = before;
-  }
+  });
 });
 
 test('CPU sessions run without the memory arena unless SCALEKV_CPU_ARENA=1 asks for it', () => {
-  const before = process.env.SCALEKV_CPU_ARENA;
-  try {
+  withEnv('SCALEKV_CPU_ARENA', () => {
     delete process.env.SCALEKV_CPU_ARENA;
     assert.equal(sessionOptions('cpu').enableCpuMemArena, false);
     process.env.SCALEKV_CPU_ARENA = '1';
     assert.equal(sessionOptions('cpu').enableCpuMemArena, true);
     process.env.SCALEKV_CPU_ARENA = 'yes';
     assert.equal(sessionOptions('cpu').enableCpuMemArena, false, 'only 1 turns it on');
-  } finally {
-    if (before === undefined) delete process.env.SCALEKV_CPU_ARENA;
-    else process.env.SCALEKV_CPU_ARENA = before;
-  }
+  });
 });
