@@ -50,26 +50,30 @@ def gpt_config(cfg, t5):
 
 @torch.no_grad()
 def build_tokens(cfg, ds, vae_ckpt, path, device, batch=32, latents=False):
-    """Bits of every scale for every image, [N, tokens, d] uint8, and with `latents` the encoder's output z
-    [N, d, h, w] fp16 (bitwise self-correction re-quantises it); cached in `path` with what made them."""
+    """Bits of every scale for every image, [N, tokens, d] uint8, which tokens hold an edge of the image
+    ([N, tokens] bool, edge_tokens), and with `latents` the encoder's output z [N, d, h, w] fp16 (bitwise
+    self-correction re-quantises it); cached in `path` with what made them."""
     sd, meta = load_checkpoint(vae_ckpt, "vae", vae_config(cfg))
     if sd is None:
         raise ConfigError(f"no VAE checkpoint in {vae_ckpt}: train it first (gpu_run.sh vae)")
     key = {"dataset": ds.fingerprint(), "vae_step": meta["step"], "vae_seconds": meta["train_seconds"]}
     if os.path.exists(path):
         z = np.load(path, allow_pickle=False)
-        if json.loads(str(z["key"])) == key and (not latents or "z" in z.files):
+        if json.loads(str(z["key"])) == key and (not latents or "z" in z.files) and "edges" in z.files:
             bits = np.unpackbits(z["bits"], axis=-1, count=cfg["vae"]["codebook_dim"])
-            return torch.from_numpy(bits).to(device), (torch.from_numpy(z["z"]).to(device) if latents else None)
+            edges = np.unpackbits(z["edges"], axis=-1, count=bits.shape[1]).astype(bool)
+            lat = torch.from_numpy(z["z"]).to(device) if latents else None
+            return torch.from_numpy(bits).to(device), lat, torch.from_numpy(edges).to(device)
         print(f"{path} was made from another VAE or dataset (or lacks latents): re-tokenising", flush=True)
     vae = BSQVAE(cfg["vae"])
     vae.load_state_dict(sd)
     vae.to(device).eval()
     schedule = schedule_of(cfg)
     t0 = time.time()
-    out, zs = [], []
+    out, zs, es = [], [], []
     for i in range(0, ds.count, batch):
         x = to_float_image(torch.from_numpy(np.ascontiguousarray(ds.images[i : i + batch])).permute(0, 3, 1, 2).to(device))
+        es.append(edge_tokens(x, schedule).cpu())
         with autocast(device):
             z = vae.encoder(x)
         _, bits = quantize_multiscale(z, schedule)
@@ -77,12 +81,34 @@ def build_tokens(cfg, ds, vae_ckpt, path, device, batch=32, latents=False):
         if latents:
             zs.append(z.half().cpu())
     bits = torch.cat(out, 0).numpy()
+    edges = torch.cat(es, 0).numpy()
     zall = torch.cat(zs, 0).numpy() if latents else None
     extra = {"z": zall} if latents else {}
-    np.savez(path + ".tmp.npz", bits=np.packbits(bits, axis=-1), key=json.dumps(key), **extra)
+    np.savez(path + ".tmp.npz", bits=np.packbits(bits, axis=-1), edges=np.packbits(edges, axis=-1), key=json.dumps(key), **extra)
     os.replace(path + ".tmp.npz", path)
     print(f"tokenised {ds.count} images in {time.time() - t0:.1f}s -> {path}", flush=True)
-    return torch.from_numpy(bits).to(device), (torch.from_numpy(zall).to(device) if latents else None)
+    return torch.from_numpy(bits).to(device), (torch.from_numpy(zall).to(device) if latents else None), torch.from_numpy(edges).to(device)
+
+
+def edge_tokens(x, schedule, threshold=0.2):
+    """The tokens of every scale whose area holds a sharp edge of the image (an object's outline, a horizon), as
+    [B, tokens] bool. x: [B, 3, S, S] in [-1, 1]; a pixel is on an edge where it differs from its left or upper
+    neighbour by more than `threshold` in some channel, which a drawn gradient never does."""
+    dx = (x[..., :, 1:] - x[..., :, :-1]).abs().amax(1) > threshold  # [B, S, S-1]
+    dy = (x[..., 1:, :] - x[..., :-1, :]).abs().amax(1) > threshold  # [B, S-1, S]
+    e = torch.zeros(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device)
+    e[:, 0, :, 1:] += dx.float()
+    e[:, 0, 1:, :] += dy.float()
+    return torch.cat([F.adaptive_max_pool2d(e, (h, w)).flatten(1) for h, w in schedule], 1) > 0
+
+
+def edge_weights(edges, schedule, alpha):
+    """Per-token loss factors that make an edge token count 1 + alpha times a flat one, rescaled so that every
+    scale of every image keeps a mean factor of 1: the loss's balance between scales stays scale_weights'.
+    Shapes differ only along their outlines, and flat background tokens, the easy majority, otherwise dominate."""
+    w = 1.0 + alpha * edges.float()
+    sizes = [h * w_ for h, w_ in schedule]
+    return torch.cat([seg / seg.mean(1, keepdim=True) for seg in w.split(sizes, 1)], 1)
 
 
 def scale_weights(schedule, device):
@@ -113,6 +139,8 @@ def main(argv=None):
                     help="bitwise self-correction: flip each scale's bits with a probability drawn per image from U[0, BSC]")
     ap.add_argument("--single-weight", type=float, default=1.0,
                     help="how much more often single-object images are drawn than counts and relations (the held-out prompts are single)")
+    ap.add_argument("--edge-weight", type=float, default=0.0,
+                    help="edge tokens (edge_tokens: an outline or horizon crosses them) weigh 1 + this in each scale's loss; 0 turns it off")
     ap.add_argument("--log", default=None)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
@@ -131,7 +159,9 @@ def main(argv=None):
     gcfg = gpt_config(cfg, t5)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
-    bits_all, z_all = build_tokens(cfg, ds, a.ckpt, a.tokens, device, latents=a.bsc > 0)
+    bits_all, z_all, edges_all = build_tokens(cfg, ds, a.ckpt, a.tokens, device, latents=a.bsc > 0)
+    if a.edge_weight:
+        print(f"edge tokens weigh {1 + a.edge_weight:g}x: {float(edges_all.float().mean()):.3f} of all tokens are edge tokens", flush=True)
     bank = CaptionBank(t5, ds.captions, device)
     if bank.T > gcfg["text_max_len"]:
         raise ConfigError(f"captions reach {bank.T} tokens; the config's text_max_len is {gcfg['text_max_len']}")
@@ -201,7 +231,8 @@ def main(argv=None):
                 logits = model(text, tmask, inputs, schedule, rope, mask, P)
             lg = logits.float().view(batch, N, d, 2)
             ce = F.cross_entropy(lg.reshape(-1, 2), bits.reshape(-1).long(), reduction="none").view(batch, N, d).mean(-1)
-            loss = (ce * weights).sum(-1).mean()
+            tok_w = weights if not a.edge_weight else weights * edge_weights(edges_all[idx], schedule, a.edge_weight)
+            loss = (ce * tok_w).sum(-1).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             gn = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -222,7 +253,7 @@ def main(argv=None):
             with torch.no_grad():
                 acc = (lg.argmax(-1) == bits.long()).float().mean((0, 2))
                 acc_s = [round(float(acc[bounds[i] : bounds[i + 1]].mean()), 3) for i in range(len(schedule))]
-            log.write(step=step, loss=float(loss), lr=lr, bsc=a.bsc, grad_norm=float(gn), batch=batch, step_s=clock.step_s, minutes=(done_s + time.time() - t_run) / 60, bit_acc=acc_s)
+            log.write(step=step, loss=float(loss), lr=lr, bsc=a.bsc, edge_weight=a.edge_weight, grad_norm=float(gn), batch=batch, step_s=clock.step_s, minutes=(done_s + time.time() - t_run) / 60, bit_acc=acc_s)
     save()
     print(f"transformer saved at step {step} to {a.ckpt}", flush=True)
     return 0

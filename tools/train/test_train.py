@@ -15,7 +15,37 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bsq_vae import BSQVAE, codes_from_bits, quantize_multiscale, quantize_self_correcting  # noqa: E402
 from export import kept_fields  # noqa: E402
 from common import ConfigError, Dataset, get_config, load_checkpoint, save_checkpoint, schedule_of  # noqa: E402
+from gpt_train import edge_tokens, edge_weights  # noqa: E402
 from infinity_model import Infinity, sequence_tables  # noqa: E402
+
+
+class EdgeWeights(unittest.TestCase):
+    SCHED = [(1, 1), (2, 2), (4, 4), (8, 8)]
+
+    def test_an_outline_is_marked_and_flat_areas_and_gradients_are_not(self):
+        x = torch.full((2, 3, 64, 64), -1.0)
+        x[0, 0, 16:48, 16:48] = 1.0  # a red square on black, pixels 16-47: tokens 2-5 of the 8x8 map
+        x[1] = torch.linspace(-1, 1, 64).view(1, 1, 64)  # a left-to-right gradient, 0.03 per pixel
+        e = edge_tokens(x, self.SCHED)
+        self.assertEqual(tuple(e.shape), (2, 1 + 4 + 16 + 64))
+        last = e[0, -64:].view(8, 8)
+        # the square's left/top edges fall in token 2, its right/bottom ones (pixel 48) in token 6
+        for r, c in [(2, 4), (4, 2), (6, 4), (4, 6), (2, 2)]:
+            self.assertTrue(bool(last[r, c]), (r, c))
+        for r, c in [(0, 0), (4, 4), (3, 3), (7, 7), (0, 4)]:
+            self.assertFalse(bool(last[r, c]), (r, c))
+        self.assertTrue(bool(e[0, 0]))  # the 1x1 scale holds the whole outline
+        self.assertFalse(bool(e[1].any()))
+
+    def test_weights_favour_edges_and_keep_each_scales_mean(self):
+        edges = torch.zeros(1, 85, dtype=torch.bool)
+        edges[0, 5 + 3] = True  # one edge token of the 4x4 scale
+        w = edge_weights(edges, self.SCHED, 3.0)
+        segs = w[0].split([1, 4, 16, 64])
+        for seg in segs:
+            self.assertAlmostEqual(float(seg.mean()), 1.0, places=5)
+        self.assertAlmostEqual(float(segs[2][3] / segs[2][0]), 4.0, places=5)
+        self.assertTrue(bool((segs[3] == 1).all()))
 
 
 class Quantiser(unittest.TestCase):
