@@ -64,7 +64,7 @@ def build_tokens(cfg, ds, vae_ckpt, path, device, batch=32, latents=False):
             edges = np.unpackbits(z["edges"], axis=-1, count=bits.shape[1]).astype(bool)
             lat = torch.from_numpy(z["z"]).to(device) if latents else None
             return torch.from_numpy(bits).to(device), lat, torch.from_numpy(edges).to(device)
-        print(f"{path} was made from another VAE or dataset (or lacks latents): re-tokenising", flush=True)
+        print(f"{path} was made from another VAE or dataset (or lacks latents or edge flags): re-tokenising", flush=True)
     vae = BSQVAE(cfg["vae"])
     vae.load_state_dict(sd)
     vae.to(device).eval()
