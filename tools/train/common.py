@@ -137,13 +137,15 @@ class Dataset:
         if got != want:
             raise ConfigError(f"{img_p} has {got} bytes; dataset.json says {self.count} images of {size}x{size}x3 = {want} bytes")
         self.images = np.memmap(img_p, dtype=np.uint8, mode="r", shape=(self.count, size, size, 3))
-        self.captions, self.kinds = [], []
+        self.captions, self.kinds, self.shapes = [], [], []
         with open(os.path.join(path, "meta.jsonl")) as f:
             for line in f:
                 if line.strip():
                     rec = json.loads(line)
+                    scene = rec.get("scene") or {}
                     self.captions.append(rec["caption"])
-                    self.kinds.append((rec.get("scene") or {}).get("kind", "single"))
+                    self.kinds.append(scene.get("kind", "single"))
+                    self.shapes.append(frozenset(o.get("shape") for o in scene.get("objects") or []))
         if len(self.captions) != self.count:
             raise ConfigError(f"{path}/meta.jsonl has {len(self.captions)} captions for {self.count} images")
         self.vocabulary = list(self.info.get("vocabulary", []))

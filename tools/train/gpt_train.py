@@ -111,6 +111,30 @@ def edge_weights(edges, schedule, alpha):
     return torch.cat([seg / seg.mean(1, keepdim=True) for seg in w.split(sizes, 1)], 1)
 
 
+def parse_shape_weights(text):
+    """'star=2,diamond=2' -> {'star': 2.0, 'diamond': 2.0}; an empty text is no weighting."""
+    out = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        name, sep, value = part.partition("=")
+        try:
+            w = float(value)
+        except ValueError:
+            w = -1.0
+        if not sep or not name.strip() or not w > 0:
+            raise ConfigError(f"--shape-weight wants shape=weight pairs with positive weights, e.g. star=2,diamond=2; got '{part}'")
+        out[name.strip()] = w
+    return out
+
+
+def draw_weights(kinds, shapes, single_weight, shape_weights):
+    """How often each image is drawn: single-object images `single_weight`x, and an image holding a listed shape
+    that shape's weight (the largest of its shapes) times that. None when every image is equally likely."""
+    if single_weight == 1.0 and not shape_weights:
+        return None
+    w = [(single_weight if k == "single" else 1.0) * max([shape_weights.get(s, 1.0) for s in ss] or [1.0]) for k, ss in zip(kinds, shapes)]
+    return torch.tensor(w, dtype=torch.float)
+
+
 def scale_weights(schedule, device):
     """Per-token loss weights: half the loss is the token mean, half the mean over scales (coarse scales lay out the image)."""
     n = torch.tensor([h * w for h, w in schedule], dtype=torch.float32)
@@ -139,6 +163,8 @@ def main(argv=None):
                     help="bitwise self-correction: flip each scale's bits with a probability drawn per image from U[0, BSC]")
     ap.add_argument("--single-weight", type=float, default=1.0,
                     help="how much more often single-object images are drawn than counts and relations (the held-out prompts are single)")
+    ap.add_argument("--shape-weight", default="",
+                    help="draw images holding these shapes more often, e.g. star=2,diamond=2 (the shapes the model draws worst)")
     ap.add_argument("--edge-weight", type=float, default=0.0,
                     help="edge tokens (edge_tokens: an outline or horizon crosses them) weigh 1 + this in each scale's loss; 0 turns it off")
     ap.add_argument("--log", default=None)
@@ -181,10 +207,15 @@ def main(argv=None):
     batch = a.batch or (4 if a.smoke or device.type != "cuda" else 48)
     resume_warm = 50 if resumed and not a.restart else 0
     # a restart's schedule: warm-up over 5% of this run (no optimizer state is saved), cosine to the end of it
-    pick = None
-    if a.single_weight != 1.0:
-        pick = torch.tensor([a.single_weight if k == "single" else 1.0 for k in ds.kinds], dtype=torch.float)
-        print(f"single-object images drawn with weight {a.single_weight}: {float(pick[pick != 1].sum() / pick.sum()):.2f} of draws", flush=True)
+    shape_w = parse_shape_weights(a.shape_weight)
+    unknown_shapes = sorted(set(shape_w) - set().union(*ds.shapes))
+    if unknown_shapes:
+        raise ConfigError(f"--shape-weight names shapes this dataset never draws: {', '.join(unknown_shapes)}")
+    pick = draw_weights(ds.kinds, ds.shapes, a.single_weight, shape_w)
+    if pick is not None:
+        single = float(sum(w for w, k in zip(pick.tolist(), ds.kinds) if k == "single") / float(pick.sum()))
+        listed = float(sum(w for w, ss in zip(pick.tolist(), ds.shapes) if ss & set(shape_w)) / float(pick.sum()))
+        print(f"draw weights: single-object x{a.single_weight:g} ({single:.2f} of draws), shapes {shape_w or 'none'} ({listed:.2f} of draws)", flush=True)
     g = torch.Generator(device="cpu").manual_seed(a.seed + step)
     t_run = time.time()
     run_plan_s = max(budget.left(), 1.0)  # what is left after tokenising: a restart's cosine ends with the budget
@@ -253,7 +284,7 @@ def main(argv=None):
             with torch.no_grad():
                 acc = (lg.argmax(-1) == bits.long()).float().mean((0, 2))
                 acc_s = [round(float(acc[bounds[i] : bounds[i + 1]].mean()), 3) for i in range(len(schedule))]
-            log.write(step=step, loss=float(loss), lr=lr, bsc=a.bsc, edge_weight=a.edge_weight, grad_norm=float(gn), batch=batch, step_s=clock.step_s, minutes=(done_s + time.time() - t_run) / 60, bit_acc=acc_s)
+            log.write(step=step, loss=float(loss), lr=lr, bsc=a.bsc, edge_weight=a.edge_weight, shape_weight=a.shape_weight or None, grad_norm=float(gn), batch=batch, step_s=clock.step_s, minutes=(done_s + time.time() - t_run) / 60, bit_acc=acc_s)
     save()
     print(f"transformer saved at step {step} to {a.ckpt}", flush=True)
     return 0

@@ -22,7 +22,8 @@
 # SINGLE_WEIGHT (draw weight of single-object images, default 2), BSC (bitwise self-correction: flip probability
 # drawn per image from U[0, BSC], default 0.2; 0 turns it off), COUNT (default 24000), LOG_IN (the log to continue,
 # default tools/train/log.jsonl), EXPORT_S (seconds kept for the export and samples, default 50), EDGE_WEIGHT (edge tokens,
-# where an outline or a horizon crosses, weigh 1 + this in each scale's loss; default 0, off).
+# where an outline or a horizon crosses, weigh 1 + this in each scale's loss; default 0, off), SHAPE_WEIGHT (images holding
+# these shapes are drawn more often, e.g. star=2,diamond=2; default none).
 set -euo pipefail
 
 STAGE=${1:-}
@@ -188,9 +189,9 @@ case "$STAGE" in
     prep
     "$PY" "$TT/gpt_train.py" --data "$DATA" --ckpt "$CKPT" --text-encoder "$T5" --tokens "$TOKENS" \
       --minutes "$(mins $(( $(left) - ${EXPORT_S:-50} )))" --restart --allow-other-data --lr "${GPT_LR:-3e-4}" \
-      --single-weight "${SINGLE_WEIGHT:-2}" --bsc "${BSC:-0.2}" --edge-weight "${EDGE_WEIGHT:-0}" --seed "$SEED" --log "$LOG" $SMOKE
+      --single-weight "${SINGLE_WEIGHT:-2}" --bsc "${BSC:-0.2}" --edge-weight "${EDGE_WEIGHT:-0}" --shape-weight "${SHAPE_WEIGHT:-}" --seed "$SEED" --log "$LOG" $SMOKE
     KEEP_FROM=$FROM
-    COMMAND="tools/train/gpu_run.sh resume (from step $PREV; COUNT=$COUNT SEED=$SEED GPT_LR=${GPT_LR:-3e-4} SINGLE_WEIGHT=${SINGLE_WEIGHT:-2} BSC=${BSC:-0.2} EDGE_WEIGHT=${EDGE_WEIGHT:-0}) $SMOKE"
+    COMMAND="tools/train/gpu_run.sh resume (from step $PREV; COUNT=$COUNT SEED=$SEED GPT_LR=${GPT_LR:-3e-4} SINGLE_WEIGHT=${SINGLE_WEIGHT:-2} BSC=${BSC:-0.2} EDGE_WEIGHT=${EDGE_WEIGHT:-0} SHAPE_WEIGHT=${SHAPE_WEIGHT:-}) $SMOKE"
     export_model
     # the text encoder must come back byte for byte: the transformer was trained on its features
     diff -r "$TEXT_DIR" "$MODEL/$(basename "$TEXT_DIR")" >/dev/null || { echo "resume: the exported text encoder differs from $TEXT_DIR" >&2; exit 1; }

@@ -15,7 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bsq_vae import BSQVAE, codes_from_bits, quantize_multiscale, quantize_self_correcting  # noqa: E402
 from export import kept_fields  # noqa: E402
 from common import ConfigError, Dataset, get_config, load_checkpoint, save_checkpoint, schedule_of  # noqa: E402
-from gpt_train import edge_tokens, edge_weights  # noqa: E402
+from gpt_train import draw_weights, edge_tokens, edge_weights, parse_shape_weights  # noqa: E402
 from infinity_model import Infinity, sequence_tables  # noqa: E402
 
 
@@ -46,6 +46,21 @@ class EdgeWeights(unittest.TestCase):
             self.assertAlmostEqual(float(seg.mean()), 1.0, places=5)
         self.assertAlmostEqual(float(segs[2][3] / segs[2][0]), 4.0, places=5)
         self.assertTrue(bool((segs[3] == 1).all()))
+
+
+class DrawWeights(unittest.TestCase):
+    def test_listed_shapes_and_single_images_are_drawn_more_often(self):
+        kinds = ["single", "single", "count", "relation"]
+        shapes = [frozenset({"star"}), frozenset({"circle"}), frozenset({"star"}), frozenset({"circle", "diamond"})]
+        w = draw_weights(kinds, shapes, 2.0, parse_shape_weights("star=3, diamond=1.5"))
+        self.assertEqual(w.tolist(), [6.0, 2.0, 3.0, 1.5])
+        self.assertIsNone(draw_weights(kinds, shapes, 1.0, {}))
+
+    def test_bad_shape_weights_are_refused(self):
+        for bad in ["star", "star=", "star=0", "star=-1", "=2", "star=two"]:
+            with self.assertRaises(ConfigError, msg=bad):
+                parse_shape_weights(bad)
+        self.assertEqual(parse_shape_weights(""), {})
 
 
 class Quantiser(unittest.TestCase):
