@@ -8,6 +8,7 @@ usage: python3 tools/train/gpt_train.py --data DIR --ckpt DIR --text-encoder DIR
 """
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -120,8 +121,8 @@ def parse_shape_weights(text):
             w = float(value)
         except ValueError:
             w = -1.0
-        if not sep or not name.strip() or not w > 0:
-            raise ConfigError(f"--shape-weight wants shape=weight pairs with positive weights, e.g. star=2,diamond=2; got '{part}'")
+        if not sep or not name.strip() or not (w > 0 and math.isfinite(w)):
+            raise ConfigError(f"--shape-weight wants shape=weight pairs with positive, finite weights, e.g. star=2,diamond=2; got '{part}'")
         out[name.strip()] = w
     return out
 
@@ -213,8 +214,9 @@ def main(argv=None):
         raise ConfigError(f"--shape-weight names shapes this dataset never draws: {', '.join(unknown_shapes)}")
     pick = draw_weights(ds.kinds, ds.shapes, a.single_weight, shape_w)
     if pick is not None:
-        single = float(sum(w for w, k in zip(pick.tolist(), ds.kinds) if k == "single") / float(pick.sum()))
-        listed = float(sum(w for w, ss in zip(pick.tolist(), ds.shapes) if ss & set(shape_w)) / float(pick.sum()))
+        w, total = pick.tolist(), float(pick.sum())
+        single = sum(x for x, k in zip(w, ds.kinds) if k == "single") / total
+        listed = sum(x for x, ss in zip(w, ds.shapes) if ss & shape_w.keys()) / total
         print(f"draw weights: single-object x{a.single_weight:g} ({single:.2f} of draws), shapes {shape_w or 'none'} ({listed:.2f} of draws)", flush=True)
     g = torch.Generator(device="cpu").manual_seed(a.seed + step)
     t_run = time.time()

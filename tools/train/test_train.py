@@ -57,7 +57,7 @@ class DrawWeights(unittest.TestCase):
         self.assertIsNone(draw_weights(kinds, shapes, 1.0, {}))
 
     def test_bad_shape_weights_are_refused(self):
-        for bad in ["star", "star=", "star=0", "star=-1", "=2", "star=two"]:
+        for bad in ["star", "star=", "star=0", "star=-1", "=2", "star=two", "star=inf", "star=nan"]:
             with self.assertRaises(ConfigError, msg=bad):
                 parse_shape_weights(bad)
         self.assertEqual(parse_shape_weights(""), {})
