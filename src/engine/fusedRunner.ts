@@ -171,6 +171,19 @@ export function fusedRunner(
   const bpe = model.precision === 'float16' ? 2 : 4;
   const caches = Array.from({ length: cfg.depth }, () => new LayerCache(o.rows, H, hd));
   const layerBytes = (n: number) => 2 * o.rows * H * n * hd * bpe;
+  // the session of the scale before: it holds the cache it made until told to let go (sessions.ts)
+  let previous: ort.InferenceSession | null = null;
+  const letGo = async (s: ort.InferenceSession | null, withCaches: boolean) => {
+    if (!s || model.ep !== 'webgpu' || process.env.SCALEKV_KEEP_OUTPUTS === '1') return;
+    // device tensors bind without a copy; the live caches only lend their names (their shapes have moved on)
+    const device: Record<string, ort.Tensor> = { ...model.weights };
+    if (withCaches)
+      caches.forEach((c, l) => {
+        if (c.k.location !== 'cpu') device[`past_k${l}`] = c.k;
+        if (c.v.location !== 'cpu') device[`past_v${l}`] = c.v;
+      });
+    await releaseDeviceOutputs(s, device);
+  };
   return {
     caches,
     bytesPerElement: bpe,
@@ -215,6 +228,9 @@ export function fusedRunner(
         }
       });
       const r = await session.run(feeds);
+      // this scale has read the previous scale's cache: its session may drop the copy it holds
+      if (previous !== session) await letGo(previous, true);
+      previous = session;
       // the most held at once: every layer's old cache (inputs) beside every new one (outputs)
       const before = caches.reduce((a, c) => a + layerBytes(c.len), 0);
       let after = 0;
@@ -241,6 +257,9 @@ export function fusedRunner(
       return { logits: r.logits.data as Float32Array, peakBytes };
     },
     dispose() {
+      // the caches are disposed before the release runs: it must not be handed them
+      void letGo(previous, false);
+      previous = null;
       for (const c of caches) c.dispose();
     },
   };

@@ -72,6 +72,30 @@ export async function createSession(
 }
 
 /**
+ * Lets go of the device outputs a session still holds from its last run. onnxruntime-node 1.30 runs a
+ * session that has 'gpu-buffer' outputs through one IoBinding per session, which keeps the last run's
+ * outputs until the session runs again: disposing the returned tensors frees nothing, so every scale's
+ * graph kept the KV cache it made long after the next scale had read it (8 GiB of Infinity-2B's full
+ * cache at 1024x1024, bench/gpu.md). The binding offers no way to clear it, but binding every output
+ * anew is the first thing a run does; a run whose feeds have the wrong element type then fails ORT's
+ * input validation before any kernel is queued, and the session stays usable. The fed values are
+ * one-element host tensors, never the device tensors (those may already be disposed).
+ * Returns false if the run unexpectedly did not fail validation (nothing ran on stale inputs either way:
+ * every input is bound to the new feeds).
+ */
+export async function releaseDeviceOutputs(s: ort.InferenceSession, device: Record<string, ort.Tensor> = {}): Promise<boolean> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const name of s.inputNames) feeds[name] = device[name] ?? WRONG_TYPE;
+  try {
+    await s.run(feeds);
+    return false;
+  } catch (e) {
+    return /type|dtype/i.test(e instanceof Error ? e.message : String(e));
+  }
+}
+const WRONG_TYPE = new ort.Tensor('bool', Uint8Array.of(0), [1]);
+
+/**
  * SCALEKV_ORT_PROFILE=DIR: every session writes onnxruntime's profile (host time per node; on WebGPU also
  * the GPU time of every kernel, from timestamp queries) to DIR/<graph>_<time>.json when it is released.
  * bench/profile-summary.mjs adds them up per op. For measurements: profiling slows every run.

@@ -15,7 +15,7 @@ import type { JobContext } from '../../../src/engine/api';
 import { ModelCache, type CachedModel } from '../../../src/engine/modelCache';
 import { PartialBuild } from '../../../src/engine/partialBuild';
 import { chooseProvider, type ProviderSkip } from '../../../src/engine/runtime';
-import { createSession, GraphRunError, PROFILE_ENV, profileName, sessionOptions } from '../../../src/engine/sessions';
+import { createSession, GraphRunError, PROFILE_ENV, profileName, releaseDeviceOutputs, sessionOptions } from '../../../src/engine/sessions';
 import { ScaleKVError, toErrorInfo } from '../../../src/shared/errors';
 import type { ExecutionProvider, ProviderSetting } from '../../../src/shared/types';
 
@@ -30,6 +30,21 @@ const ctx = (signal = new AbortController().signal): JobContext & { logs: string
   const logs: string[] = [];
   return { onProgress: () => {}, signal, log: (_l, m) => logs.push(m), logs };
 };
+
+test("letting go of a session's outputs fails input validation only, and the session runs on unchanged", async () => {
+  // on WebGPU this rebinds (and so frees) the outputs the binding keeps; here it must not run any kernel
+  // nor leave the session unusable
+  const s = await createSession(matmul2x2(), 'cpu', 'scale 0 (1x1)');
+  const x = new ort.Tensor('float32', Float32Array.from([0, 1, 1, 0]), [2, 2]);
+  const first = (await s.run({ x })).y.data as Float32Array;
+  assert.deepEqual([...first], [3, 4, 1, 2]);
+  assert.equal(await releaseDeviceOutputs(s), true, 'the run fails on the element type, as intended');
+  assert.deepEqual([...first], [3, 4, 1, 2], 'a result already handed out is untouched');
+  assert.deepEqual([...((await s.run({ x })).y.data as Float32Array)], [3, 4, 1, 2]);
+  // a feed given for an input binds as it is (here a valid one: the run then succeeds, and says so)
+  assert.equal(await releaseDeviceOutputs(s, { x }), false);
+  await s.release();
+});
 
 test('a session that fails to run or build names its graph and provider, and keeps the runtime message', async () => {
   const s = await createSession(matmul2x2(), 'cpu', 'scale 3 (4x4)');
