@@ -15,16 +15,20 @@ import type { RetentionRecorder } from '../kvcache/retention';
 import type { InfinityConfig } from '../model/config';
 import type { WeightSource } from '../model/weights';
 import type { ExecutionProvider, ScaleShape } from '../shared/types';
-import { createSession } from './sessions';
+import { createSession, releaseDeviceOutputs } from './sessions';
 import type { ConditioningTensors, ScaleRunner } from './scaleRunner';
 
 /**
  * Query chunks whose score block ([rows x heads x chunk x keys]) stays near the GPU's L2 ran 2-3x
- * faster than whole maps on an H100 through WebGPU (128 x 10521 and 256 x 4746 were the sweet spots:
- * ../bench/gpu.md), so the chunk is sized per layer from its key count.
+ * faster than whole maps on an H100 through WebGPU (128 x 10521 and 256 x 4746 were the sweet spots in
+ * probes: ../bench/gpu.md), so the chunk is sized per layer from its key count. Inside the fused graphs
+ * twice the chunk was 13% faster at 6,000-10,000 keys (the full cache's last two scales of 2B at 1M) and
+ * no faster below, hence the larger budget there. SCALEKV_QUERY_CHUNK_BUDGET=N (score elements per head
+ * row) overrides both, for measurements.
  */
 export function queryChunkFor(keys: number): number {
-  const target = 1.4e6 / Math.max(1, keys);
+  const budget = Number(process.env.SCALEKV_QUERY_CHUNK_BUDGET) || (keys >= 6000 ? 2.8e6 : 1.4e6);
+  const target = budget / Math.max(1, keys);
   return Math.max(64, 2 ** Math.floor(Math.log2(Math.max(1, target))));
 }
 const MAX_CACHED_SESSIONS = 48;
