@@ -14,6 +14,8 @@ export interface GpuMemorySampler {
   current(): number;
   /** the highest reading between two performance.now() times of the current window, or 0 if none fell there */
   peakBetween(t0: number, t1: number): number;
+  /** the current window's readings, times from performance.now() */
+  readings(): readonly { t: number; bytes: number }[];
   stop(): void;
 }
 
@@ -56,6 +58,7 @@ export function startGpuMemorySampler(intervalMs = 50): GpuMemorySampler | null 
     peak: () => peak,
     current: () => current,
     peakBetween: (t0, t1) => samples.reduce((m, s) => (s.t >= t0 && s.t <= t1 ? Math.max(m, s.bytes) : m), 0),
+    readings: () => samples,
     stop: () => child.kill(),
   };
 }
