@@ -96,9 +96,13 @@ export async function runBench(a: ParsedArgs, ctx: { onProgress(p: Progress): vo
               try {
                 // the first run builds the scale's graphs and grows the allocator: reported apart
                 let bestEnds: number[] = [];
-                const marks: { t: number; what: string }[] = [{ t: performance.now(), what: 'row' }];
+                // SCALEKV_BENCH_TIMELINE=FILE: every reading and progress event of the row, for memory forensics.
+                // A reading's time is when the event loop took it: during a session run they queue up, so
+                // their order holds but not their spacing
+                const timeline = process.env.SCALEKV_BENCH_TIMELINE;
+                const marks: { t: number; what: string }[] | null = timeline ? [{ t: performance.now(), what: 'row' }] : null;
                 for (let r = 0; r < repeats; r++) {
-                  marks.push({ t: performance.now(), what: `run ${r + 1}` });
+                  marks?.push({ t: performance.now(), what: `run ${r + 1}` });
                   if (sampler && r > 0)
                     process.stderr.write(`  run ${r + 1}: GPU memory at the start ${(sampler.current() / 2 ** 30).toFixed(2)} GiB\n`);
                   const t0 = performance.now();
@@ -111,7 +115,7 @@ export async function runBench(a: ParsedArgs, ctx: { onProgress(p: Progress): vo
                     precision,
                     runner: runnerArg,
                     onScaleCodes: () => void ends.push(performance.now()),
-                    onProgress: (p: Progress) => void marks.push({ t: performance.now(), what: p.message }),
+                    onProgress: marks ? (p: Progress) => void marks.push({ t: performance.now(), what: p.message }) : undefined,
                   });
                   const ms = performance.now() - t0;
                   if (r === 0) firstMs = ms;
@@ -147,11 +151,7 @@ export async function runBench(a: ParsedArgs, ctx: { onProgress(p: Progress): vo
                   best!.peakGpuBytes = sampler.peak();
                   const lag = 60;
                   best!.scalePeakGpuBytes = bestEnds.map((end, k) => sampler.peakBetween(end - best!.scaleMs[k], end + lag));
-                  // SCALEKV_BENCH_TIMELINE=FILE: every reading and progress event of the row, for memory forensics.
-                  // A reading's time is when the event loop took it: during a session run they queue up, so
-                  // their order holds but not their spacing
-                  const tl = process.env.SCALEKV_BENCH_TIMELINE;
-                  if (tl) writeFileSync(`${tl}.${rows.length}.json`, JSON.stringify({ readings: sampler.readings(), marks }));
+                  if (timeline) writeFileSync(`${timeline}.${rows.length}.json`, JSON.stringify({ readings: sampler.readings(), marks }));
                 }
               } catch (e) {
                 // one configuration failing (e.g. out of GPU memory) must not lose the others' rows

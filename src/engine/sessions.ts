@@ -78,10 +78,10 @@ export async function createSession(
  * graph kept the KV cache it made long after the next scale had read it (8 GiB of Infinity-2B's full
  * cache at 1024x1024, bench/gpu.md). The binding offers no way to clear it, but binding every output
  * anew is the first thing a run does; a run whose feeds have the wrong element type then fails ORT's
- * input validation before any kernel is queued, and the session stays usable. The fed values are
- * one-element host tensors, never the device tensors (those may already be disposed).
- * Returns false if the run unexpectedly did not fail validation (nothing ran on stale inputs either way:
- * every input is bound to the new feeds).
+ * input validation before any kernel is queued, and the session stays usable. Inputs named in `device`
+ * are fed those tensors (live device tensors bind without a copy; never pass disposed ones), every other
+ * input a one-element host tensor of the wrong type. Returns false if the run unexpectedly did not fail
+ * validation (nothing ran on stale inputs either way: every input is bound to the new feeds).
  */
 export async function releaseDeviceOutputs(s: ort.InferenceSession, device: Record<string, ort.Tensor> = {}): Promise<boolean> {
   const feeds: Record<string, ort.Tensor> = {};
@@ -90,7 +90,7 @@ export async function releaseDeviceOutputs(s: ort.InferenceSession, device: Reco
     await s.run(feeds);
     return false;
   } catch (e) {
-    return /type|dtype/i.test(e instanceof Error ? e.message : String(e));
+    return /type/i.test(e instanceof Error ? e.message : String(e));
   }
 }
 const WRONG_TYPE = new ort.Tensor('bool', Uint8Array.of(0), [1]);
