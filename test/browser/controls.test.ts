@@ -6,12 +6,15 @@
  * hosts' strict CSP with no refusal (the elements' styles are constructable stylesheets).
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import type { FromSidebar, FromWebview, SidebarState } from '../../src/shared/protocol';
 import { COMMANDS } from '../../src/shared/commandIds';
 import { PROFILE_MIME, RUN_MIME, type RunPayload } from '../../src/shared/types';
 import { profile2B, smallPayload, type SmallRun } from '../fixtures/webview/makeFixtures';
+import { tempDir } from '../unit/engine/helpers';
 import {
   cspRefusals,
   launch,
@@ -240,6 +243,40 @@ test('sidebar: named buttons and a progress bar while busy; Enter and Space run 
   assert.deepEqual([open.command, open.args], [COMMANDS.openRun, ['/runs/r1/run.json']]);
   await shot(page, 'controls-sidebar-light');
   assert.deepEqual(await cspRefusals(page), [], 'no CSP refusal under the host CSP');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('sidebar: a redraw while the user types elsewhere in the workbench leaves the focus there', async () => {
+  // the workbench hosts a webview in an iframe: a redraw that refocused the button focused last would
+  // take the keyboard from a quick input the user is typing in, and VS Code closes a quick input that loses it
+  const page = await browser.newPage({ viewport: { width: 640, height: 800 } });
+  const errors = watch(page);
+  const outer = join(tempDir('workbench'), 'index.html');
+  writeFileSync(
+    outer,
+    `<!DOCTYPE html><html><body><input id="quick" aria-label="quick input"><iframe id="sidebar" src="${sidebarPage('dark')}" width="320" height="700"></iframe></body></html>`,
+  );
+  await page.goto(`file://${outer}`);
+  const frame = page.frames().find((f) => f !== page.mainFrame());
+  assert.ok(frame, 'the sidebar frame loaded');
+  await send(frame, [{ type: 'state', state: sidebarState(null) }]);
+  const generate = frame.locator(`[data-cmd="${COMMANDS.generate}"]`);
+  await generate.waitFor();
+  await generate.focus();
+  const active = () => page.evaluate(() => document.activeElement?.id ?? '');
+  assert.equal(await active(), 'sidebar', 'the button in the frame had the focus');
+  await page.locator('#quick').focus();
+  assert.equal(await active(), 'quick');
+
+  await send(frame, [{ type: 'state', state: sidebarState('Calibrating') }]);
+  await frame.getByRole('progressbar', { name: 'Calibrating' }).waitFor();
+  await send(frame, [{ type: 'state', state: sidebarState(null) }]);
+  await until('the redraw is done', () => frame.getByRole('progressbar').count(), 0);
+  await page.waitForTimeout(100);
+  assert.equal(await active(), 'quick', 'the quick input keeps the keyboard after the sidebar redraws');
+  await page.keyboard.type('a prompt');
+  assert.equal(await page.locator('#quick').inputValue(), 'a prompt');
   assert.deepEqual(errors, []);
   await page.close();
 });

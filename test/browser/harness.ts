@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
 import type { FromWebview, Selection } from '../../src/shared/protocol';
 import type { RunRecord } from '../../src/shared/types';
 import { readRetentionSlice } from '../../src/views/retentionReader';
@@ -261,7 +261,7 @@ export function watch(page: Page): string[] {
 export const posted = <T = FromWebview>(page: Page): Promise<T[]> => page.evaluate(() => (window as unknown as { __posted: T[] }).__posted);
 
 /** Posts messages to the page as the host does. */
-export const send = (page: Page, msgs: unknown[]): Promise<void> =>
+export const send = (page: Page | Frame, msgs: unknown[]): Promise<void> =>
   page.evaluate((ms) => ms.forEach((m) => window.postMessage(m, '*')), msgs);
 
 /** Lets the page ask the host's own retention reader for slices of the run in runDir, as the panel does. */

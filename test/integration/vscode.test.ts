@@ -269,6 +269,12 @@ test('ScaleKV in a real VS Code: commands, visualizer, sidebar, notebook control
 
     await onScreen('the command palette: Generate Image asks, validates, runs, and its result opens the visualizer', async () => {
       await palette(page, 'ScaleKV: Generate Image');
+      // a step keeps its place when the focus goes elsewhere (here the active editor tab)
+      const step1 = page.locator('.quick-input-widget .quick-input-title', { hasText: 'ScaleKV: Generate (1/4)' });
+      await step1.waitFor({ state: 'visible', timeout: 20_000 });
+      await page.locator('.part.editor .tab.active').first().click();
+      await page.waitForTimeout(500);
+      assert.ok(await step1.isVisible(), 'the first step is still open after the focus left it');
       await answer(page, 'ScaleKV: Generate (1/4)', 'a large red circle at the top left on a blue background');
       // the seed box refuses what is not a non-negative integer, on screen, and keeps asking
       await answer(page, 'ScaleKV: Generate (2/4)', 'seven', { expectMessage: 'Enter a non-negative integer.' });

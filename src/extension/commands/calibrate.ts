@@ -10,7 +10,7 @@ import { COMMANDS } from '../../shared/commandIds';
 import { calibrateRequest } from '../../shared/requests';
 import type { CalibrateRequest } from '../../shared/types';
 import type { ExtensionState } from '../state';
-import { askRatio } from './ask';
+import { askRatio, STEP } from './ask';
 
 export function calibrateCommand(state: ExtensionState) {
   return async (opts?: Partial<CalibrateRequest>): Promise<string | undefined> => {
@@ -56,7 +56,7 @@ async function ask(state: ExtensionState): Promise<{ prompts: string[]; ratio: n
       },
       { label: 'Another model…', description: 'choose a folder or checkpoint first (ScaleKV: Select Model)', other: true },
     ],
-    { title: 'ScaleKV: Calibrate (1/3)', placeHolder: 'Model to calibrate' },
+    { ...STEP, title: 'ScaleKV: Calibrate (1/3)', placeHolder: 'Model to calibrate' },
   );
   if (!which) return undefined;
   if (which.other && !(await vscode.commands.executeCommand<boolean>(COMMANDS.selectModel))) return undefined;
@@ -65,7 +65,7 @@ async function ask(state: ExtensionState): Promise<{ prompts: string[]; ratio: n
       { label: 'Built-in prompts', description: '10 varied prompts, as the paper calibrates', file: false },
       { label: 'Prompts file…', description: s.promptsFile || 'one prompt per line', file: true },
     ],
-    { title: 'ScaleKV: Calibrate (2/3)', placeHolder: 'Calibration prompts' },
+    { ...STEP, title: 'ScaleKV: Calibrate (2/3)', placeHolder: 'Calibration prompts' },
   );
   if (!src) return undefined;
   let prompts: string[] = [];

@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import type { PolicyName } from '../../shared/types';
 import { POLICY_NAMES } from '../../shared/types';
 import type { ExtensionState } from '../state';
-import { askRatio } from './ask';
+import { askRatio, STEP } from './ask';
 
 export interface ComparePoliciesArgs {
   prompt: string;
@@ -39,6 +39,7 @@ export function comparePoliciesCommand(state: ExtensionState) {
 
 async function ask(defaultRatio: number): Promise<ComparePoliciesArgs | undefined> {
   const prompt = await vscode.window.showInputBox({
+    ...STEP,
     title: 'ScaleKV: Compare Policies',
     prompt: 'Prompt',
     value: 'a large red circle at the top left on a blue background',
@@ -47,7 +48,7 @@ async function ask(defaultRatio: number): Promise<ComparePoliciesArgs | undefine
   if (!prompt) return undefined;
   const picks = await vscode.window.showQuickPick(
     POLICY_NAMES.filter((p) => p !== 'full').map((p) => ({ label: p, picked: p === 'scalekv' || p === 'snapkv' })),
-    { canPickMany: true, title: 'Policies to compare against the full cache' },
+    { ...STEP, canPickMany: true, title: 'Policies to compare against the full cache' },
   );
   if (!picks?.length) return undefined;
   const ratio = await askRatio(defaultRatio);

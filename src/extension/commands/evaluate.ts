@@ -10,6 +10,7 @@ import { readPromptsFile } from '../../engine/prompts';
 import { DEFAULTS } from '../../shared/defaults';
 import type { BudgetRuleName, EvaluateRequest, PolicyName } from '../../shared/types';
 import type { ExtensionState } from '../state';
+import { STEP } from './ask';
 
 /** arguments of scalekv.evaluate for scripts and tests */
 export interface EvaluateOptions {
@@ -87,10 +88,11 @@ async function ask(): Promise<Pick<EvaluateOptions, 'prompts' | 'policies' | 'ra
   const prompts = readPromptsFile(file);
   const picks = await vscode.window.showQuickPick(
     candidatePolicies().map((p) => ({ label: p, picked: true })),
-    { canPickMany: true, title: 'ScaleKV: Evaluate (2/3): policies to rank against the full cache' },
+    { ...STEP, canPickMany: true, title: 'ScaleKV: Evaluate (2/3): policies to rank against the full cache' },
   );
   if (!picks?.length) return undefined;
   const r = await vscode.window.showInputBox({
+    ...STEP,
     title: 'ScaleKV: Evaluate (3/3): KV budgets',
     prompt: 'Fractions of the full KV cache, comma-separated',
     value: DEFAULT_RATIOS.join(', '),

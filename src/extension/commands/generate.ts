@@ -9,7 +9,7 @@ import { DEFAULTS } from '../../shared/defaults';
 import { generateRequest } from '../../shared/requests';
 import { POLICY_NAMES } from '../../shared/types';
 import type { ExtensionState } from '../state';
-import { askRatio } from './ask';
+import { askRatio, STEP } from './ask';
 
 export function generateCommand(state: ExtensionState) {
   return async (opts?: Partial<GenerateRequest>): Promise<string | undefined> => {
@@ -41,6 +41,7 @@ const RESOLUTIONS = [
 async function ask(state: ExtensionState): Promise<GenerateRequest | undefined> {
   const s = state.settings();
   const prompt = await vscode.window.showInputBox({
+    ...STEP,
     title: 'ScaleKV: Generate (1/4)',
     prompt: 'Prompt',
     placeHolder: 'a large red circle at the top left on a blue background',
@@ -48,6 +49,7 @@ async function ask(state: ExtensionState): Promise<GenerateRequest | undefined> 
   });
   if (prompt === undefined) return undefined;
   const seed = await vscode.window.showInputBox({
+    ...STEP,
     title: 'ScaleKV: Generate (2/4)',
     prompt: 'Seed',
     value: String(DEFAULTS.seed),
@@ -56,7 +58,7 @@ async function ask(state: ExtensionState): Promise<GenerateRequest | undefined> 
   if (seed === undefined) return undefined;
   const res = await vscode.window.showQuickPick(
     RESOLUTIONS.map((i) => ({ ...i, picked: i.label === s.resolution })),
-    { title: 'ScaleKV: Generate (3/4)', placeHolder: `Resolution (1:1). Default ${s.resolution}` },
+    { ...STEP, title: 'ScaleKV: Generate (3/4)', placeHolder: `Resolution (1:1). Default ${s.resolution}` },
   );
   if (!res) return undefined;
   const profile = state.profilePath;
@@ -70,7 +72,7 @@ async function ask(state: ExtensionState): Promise<GenerateRequest | undefined> 
         : 'baseline';
   const pol = await vscode.window.showQuickPick(
     POLICY_NAMES.map((p) => ({ label: p, description: describePolicy(p), picked: p === s.policy })),
-    { title: 'ScaleKV: Generate (4/4)', placeHolder: 'KV-cache policy' },
+    { ...STEP, title: 'ScaleKV: Generate (4/4)', placeHolder: 'KV-cache policy' },
   );
   if (!pol) return undefined;
   const ratio = pol.label === 'full' ? 1 : await askRatio(s.ratio);
