@@ -3,7 +3,7 @@
  * A provider counts as available only once a probe session actually runs on it, and the reason for
  * the final choice is reported to the user (e.g. "cuda: not installed with this onnxruntime-node").
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 // before onnxruntime-node: in a process started with SCALEKV_ORT_BINDING_DIR it picks the binding
 import { bindingOverride } from './ortBinding';
@@ -76,6 +76,38 @@ export function vulkanLoaderFound(env: NodeJS.ProcessEnv = process.env, ldCache 
   }
 }
 
+/** Vulkan drivers that run on the CPU (Mesa's lavapipe, SwiftShader), as globs over their manifests' file names */
+const SOFTWARE_VULKAN = ['*lvp_icd*', '*swiftshader*'];
+export const SOFTWARE_GPU_ENV = 'SCALEKV_SOFTWARE_GPU';
+
+/** Whether Linux shows a GPU: a DRM render node (Mesa's hardware drivers), NVIDIA's device or WSL's */
+export function gpuDeviceFound(dev = '/dev'): boolean {
+  if (existsSync(join(dev, 'nvidia0')) || existsSync(join(dev, 'dxg'))) return true;
+  try {
+    return readdirSync(join(dev, 'dri')).some((n) => n.startsWith('renderD'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Keeps WebGPU off software Vulkan drivers, which Dawn takes when they are the only device: Mesa's
+ * lavapipe, installed on most Linux desktops, drew the main job's 512x512 image in 93-141 s on 2
+ * cores where the CPU provider takes about 13 s, so 'auto' would have chosen a slower provider on every
+ * machine without a GPU. Without a GPU device node WebGPU is not tried (the reason, for the fallback
+ * message); with one, the Vulkan loader is told to pass the software drivers over
+ * (VK_LOADER_DRIVERS_DISABLE, Vulkan loader 1.3.234 and later) so Dawn finds the GPU.
+ * SCALEKV_SOFTWARE_GPU=1 allows them (the tests run WebGPU's kernels on lavapipe).
+ */
+export function keepOffSoftwareVulkan(env: NodeJS.ProcessEnv = process.env, dev = '/dev'): string | null {
+  if (env[SOFTWARE_GPU_ENV] === '1') return null;
+  if (!gpuDeviceFound(dev))
+    return `webgpu: no GPU on this machine (no /dev/dri render node, /dev/nvidia0 or /dev/dxg); a software Vulkan driver would be slower than the CPU (${SOFTWARE_GPU_ENV}=1 uses one)`;
+  const listed = (env.VK_LOADER_DRIVERS_DISABLE ?? '').split(',').filter(Boolean);
+  env.VK_LOADER_DRIVERS_DISABLE = [...listed, ...SOFTWARE_VULKAN.filter((g) => !listed.includes(g))].join(',');
+  return null;
+}
+
 /** a provider this engine stopped using for a model, and why (engine/modelCache.ts) */
 export interface ProviderSkip {
   provider: ExecutionProvider;
@@ -106,6 +138,11 @@ export async function chooseProvider(setting: string, skip: ProviderSkip[] = [])
     }
     if (ep === 'webgpu' && process.platform === 'linux' && !vulkanLoaderFound()) {
       failures.push(`webgpu: no Vulkan loader (${VULKAN_LOADER}) on this machine`);
+      continue;
+    }
+    const software = ep === 'webgpu' && process.platform === 'linux' ? keepOffSoftwareVulkan() : null;
+    if (software) {
+      failures.push(software);
       continue;
     }
     const why = await works(ep);

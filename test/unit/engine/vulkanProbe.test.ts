@@ -1,13 +1,13 @@
 /**
  * WebGPU is probed only where Linux can load the Vulkan loader (Dawn otherwise prints a warning
  * straight to stderr): the loader is found on LD_LIBRARY_PATH or in the linker cache, and not found
- * when neither has it.
+ * when neither has it; and never on a software Vulkan driver unless asked, since one is slower than the CPU.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { vulkanLoaderFound } from '../../../src/engine/runtime';
+import { gpuDeviceFound, keepOffSoftwareVulkan, SOFTWARE_GPU_ENV, vulkanLoaderFound } from '../../../src/engine/runtime';
 import { sessionOptions, webgpuConfigEntries } from '../../../src/engine/sessions';
 import { tempDir, withEnv } from './helpers';
 
@@ -26,6 +26,43 @@ test('without a loader anywhere it is not found', { skip: process.platform !== '
   // the machine's own library folders are searched too: only meaningful where they hold no loader
   if (vulkanLoaderFound({}, cache)) return t.skip('this machine has a Vulkan loader in a standard folder');
   assert.equal(vulkanLoaderFound({ LD_LIBRARY_PATH: tempDir('empty') }, cache), false);
+});
+
+test("a GPU is a DRM render node, an NVIDIA device or WSL's; a card node alone or nothing is none", () => {
+  const dev = (...files: string[]) => {
+    const d = tempDir('dev');
+    for (const f of files) {
+      mkdirSync(join(d, f, '..'), { recursive: true });
+      writeFileSync(join(d, f), '');
+    }
+    return d;
+  };
+  assert.equal(gpuDeviceFound(dev('dri/renderD128')), true);
+  assert.equal(gpuDeviceFound(dev('nvidia0', 'nvidiactl')), true);
+  assert.equal(gpuDeviceFound(dev('dxg')), true);
+  assert.equal(gpuDeviceFound(dev('dri/card0')), false, 'a display-only node (no render node) runs no compute');
+  assert.equal(gpuDeviceFound(dev()), false);
+});
+
+test('software Vulkan drivers: WebGPU is not tried without a GPU; beside one, the loader passes them over; allowed on request', () => {
+  const noGpu = tempDir('dev');
+  const gpu = tempDir('dev');
+  mkdirSync(join(gpu, 'dri'));
+  writeFileSync(join(gpu, 'dri', 'renderD128'), '');
+
+  const bare: NodeJS.ProcessEnv = {};
+  assert.match(keepOffSoftwareVulkan(bare, noGpu) ?? '', /^webgpu: no GPU on this machine .*SCALEKV_SOFTWARE_GPU=1/);
+  assert.equal(bare.VK_LOADER_DRIVERS_DISABLE, undefined, 'nothing is set when WebGPU is not tried');
+
+  const withGpu: NodeJS.ProcessEnv = { VK_LOADER_DRIVERS_DISABLE: '*nouveau*' };
+  assert.equal(keepOffSoftwareVulkan(withGpu, gpu), null);
+  assert.equal(withGpu.VK_LOADER_DRIVERS_DISABLE, '*nouveau*,*lvp_icd*,*swiftshader*', "the user's own globs are kept");
+  keepOffSoftwareVulkan(withGpu, gpu);
+  assert.equal(withGpu.VK_LOADER_DRIVERS_DISABLE, '*nouveau*,*lvp_icd*,*swiftshader*', 'asking twice adds nothing');
+
+  const allowed: NodeJS.ProcessEnv = { [SOFTWARE_GPU_ENV]: '1' };
+  assert.equal(keepOffSoftwareVulkan(allowed, noGpu), null);
+  assert.equal(allowed.VK_LOADER_DRIVERS_DISABLE, undefined);
 });
 
 test('WebGPU provider settings the binding does not list become session config entries; odd parts are ignored', () => {
