@@ -44,14 +44,28 @@ export interface ScaleStepPlan {
   queryChunk: number;
   /** queries per chunk for a layer attending to `keys` keys */
   chunkFor?: (keys: number) => number;
+  /**
+   * attention's key count rounded up to a multiple of this (0 or 1: as it is). onnxruntime's WebGPU
+   * MatMul runs its vec4 tiles only when the inner size and the output width are multiples of 4, and a
+   * scale's key count (10,521 at 1024x1024) rarely is: both attention products then fell to its scalar
+   * kernel, ~4x slower per FLOP than the linear layers (bench/gpu.md, seventh round)
+   */
+  keyAlign?: number;
   /** also output the window scores (tests) */
   debugScores?: boolean;
 }
 
 const F32 = 1;
 const F16 = 10;
+/** a padded key's score: exp(-30000 - max) is exactly 0 in float16 and float32 */
+const PAD_SCORE = -30000;
 
 export function buildScaleStepGraph(cfg: InfinityConfig, plan: ScaleStepPlan): Uint8Array {
+  return scaleStepGraph(cfg, plan).toBytes();
+}
+
+/** the graph itself, for tests that read its nodes */
+export function scaleStepGraph(cfg: InfinityConfig, plan: ScaleStepPlan): Graph {
   const g = new Graph(`infinity_scale_${plan.scaleIndex}`);
   const B = plan.rows;
   const C = cfg.embedDim;
@@ -101,6 +115,7 @@ export function buildScaleStepGraph(cfg: InfinityConfig, plan: ScaleStepPlan): U
   const heads = (z: string, n: number) => g.transpose(g.reshape(z, [B, n, H, d]), [0, 2, 1, 3]); // [B,n,C] -> [B,H,n,d]
   const merge = (z: string, n: number) => g.reshape(g.transpose(z, [0, 2, 1, 3]), [B, n, C]);
   const caKvC = toC(caKv);
+  const padded = keyPadding(g, { B, H, L, d, align: plan.keyAlign ?? 0, toC });
   const caBiasC = toC(caBias);
   const deferred: (() => void)[] = [];
   const keeps: string[] = [];
@@ -122,14 +137,15 @@ export function buildScaleStepGraph(cfg: InfinityConfig, plan: ScaleStepPlan): U
     const N = lp.pastLen + L;
     const kAll = lp.pastLen ? g.concat([g.input(`past_k${l}`, cdt, [B, H, lp.pastLen, d]), kNew], 2) : kNew;
     const vAll = lp.pastLen ? g.concat([g.input(`past_v${l}`, cdt, [B, H, lp.pastLen, d]), vNew], 2) : vNew;
-    const kT = g.transpose(kAll, [0, 1, 3, 2]); // [B,H,d,N], shared by every query chunk
     const q = toC(q32);
+    const kv = padded.keys(q, kAll, vAll, N);
+    const kTA = g.transpose(kv.k, [0, 1, 3, 2]); // [B,H,d(+4),N(+pad)], shared by every query chunk
     const chunk = plan.queryChunk || plan.chunkFor?.(N) || L;
     const chunks: string[] = [];
     for (let c0 = 0; c0 < L; c0 += chunk) {
       const c1 = Math.min(L, c0 + chunk);
-      const qc = L <= chunk ? q : g.op('Slice', [q, g.constI64([c0]), g.constI64([c1]), g.constI64([2])]);
-      chunks.push(g.matmul(g.softmax(g.matmul(qc, kT), -1), vAll));
+      const qc = L <= chunk ? kv.q : g.op('Slice', [kv.q, g.constI64([c0]), g.constI64([c1]), g.constI64([2])]);
+      chunks.push(g.matmul(g.softmax(g.matmul(qc, kTA), -1), kv.v));
     }
     const att = chunks.length === 1 ? chunks[0] : g.concat(chunks, 2);
     x = g.add(x, g.mul(toF(linear(merge(att, L), b + 'proj')), gamma1));
@@ -157,7 +173,8 @@ export function buildScaleStepGraph(cfg: InfinityConfig, plan: ScaleStepPlan): U
     if (lp.select) {
       const s = lp.select;
       const winIdx = g.constI64(Array.from(s.windowQueries));
-      const kT32 = toF(kT);
+      // the window scores rank the real keys only
+      const kT32 = toF(kv.k === kAll ? kTA : g.transpose(kAll, [0, 1, 3, 2]));
       if (s.queryMode === 'code') {
         // the official window query: the raw q projection of the block's attention input, no bias
         const xw = g.op('Gather', [xsa, winIdx], { axis: 1 }); // [B,W,C]
@@ -194,5 +211,58 @@ export function buildScaleStepGraph(cfg: InfinityConfig, plan: ScaleStepPlan): U
   g.outputAs(g.add(g.matmul(xh, W['head.t']), W['head.bias']), 'logits', 'float32', [B, L, 2 * dc]);
   for (const emit of deferred) emit();
   if (keeps.length) g.outputAs(keeps.length === 1 ? keeps[0] : g.concat(keeps, 0), 'keep', 'int32', [keepLen]);
-  return g.toBytes();
+  return g;
+}
+
+/**
+ * Attention over keys padded to a multiple of `align`: zero keys and values appended, and four channels
+ * appended to every query (1, 0, 0, 0) and key (PAD_SCORE, 0, 0, 0 for a padded key; zeros for a real one),
+ * so a padded key scores PAD_SCORE against every query and a real key scores exactly what it did. No
+ * pass over the scores is added, and the head size stays a multiple of 4. The constants are shared by
+ * every layer with the same key count.
+ */
+function keyPadding(g: Graph, o: { B: number; H: number; L: number; d: number; align: number; toC: (x: string) => string }) {
+  const { B, H, L, d, align, toC } = o;
+  const filled = (dims: number[], fill: (i: number) => number) => {
+    const n = dims.reduce((a, b) => a * b, 1);
+    return toC(
+      g.constF(
+        Float32Array.from({ length: n }, (_, i) => fill(i)),
+        dims,
+        'pad',
+      ),
+    );
+  };
+  const expand = (x: string, dims: number[]) => g.op('Expand', [x, g.constI64(dims)]);
+  let queryTail: string | null = null;
+  const keyTails = new Map<number, { rows: string; channels: string }>();
+  return {
+    keys(q: string, k: string, v: string, N: number): { q: string; k: string; v: string } {
+      const Np = align > 1 ? Math.ceil(N / align) * align : N;
+      if (Np === N) return { q, k, v };
+      queryTail ??= expand(
+        filled([1, 1, 1, 4], (i) => (i === 0 ? 1 : 0)),
+        [B, H, L, 4],
+      );
+      let tail = keyTails.get(N);
+      if (!tail) {
+        tail = {
+          rows: expand(
+            filled([1, 1, 1, d], () => 0),
+            [B, H, Np - N, d],
+          ),
+          channels: expand(
+            filled([1, 1, Np, 4], (i) => (i % 4 === 0 && i / 4 >= N ? PAD_SCORE : 0)),
+            [B, H, Np, 4],
+          ),
+        };
+        keyTails.set(N, tail);
+      }
+      return {
+        q: g.concat([q, queryTail], 3),
+        k: g.concat([g.concat([k, tail.rows], 2), tail.channels], 3),
+        v: g.concat([v, tail.rows], 2),
+      };
+    },
+  };
 }

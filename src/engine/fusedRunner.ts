@@ -31,6 +31,17 @@ export function queryChunkFor(keys: number): number {
   const target = budget / Math.max(1, keys);
   return Math.max(64, 2 ** Math.floor(Math.log2(Math.max(1, target))));
 }
+
+/**
+ * Keys per attention padded to a multiple of this (scaleStep's keyAlign): 4 on WebGPU, whose MatMul
+ * needs it for its vec4 kernel; 0 elsewhere (the CPU's and CUDA's GEMMs take any size).
+ * SCALEKV_KEY_ALIGN=N overrides it, for measurements (0: no padding).
+ */
+export function keyAlignFor(ep: ExecutionProvider): number {
+  const env = process.env.SCALEKV_KEY_ALIGN;
+  if (env !== undefined && /^\d+$/.test(env)) return Number(env);
+  return ep === 'webgpu' ? 4 : 0;
+}
 const MAX_CACHED_SESSIONS = 48;
 
 /** The static plan of every scale, or null when the policy needs the layer-by-layer path. */
@@ -167,7 +178,14 @@ export function fusedWeightCache(cfg: InfinityConfig, ws: WeightSource, ep: Exec
 export function fusedRunner(
   model: FusedModel,
   cond: ConditioningTensors,
-  o: { rows: number; plans: (StaticSelection | null)[][]; retention: RetentionRecorder | null; queryChunk?: number; finalGrid: ScaleShape },
+  o: {
+    rows: number;
+    plans: (StaticSelection | null)[][];
+    retention: RetentionRecorder | null;
+    queryChunk?: number;
+    keyAlign?: number;
+    finalGrid: ScaleShape;
+  },
 ): ScaleRunner {
   const { cfg } = model;
   const H = cfg.numHeads;
@@ -211,6 +229,7 @@ export function fusedRunner(
         precision: model.precision,
         queryChunk: o.queryChunk ?? 0,
         chunkFor: queryChunkFor,
+        keyAlign: o.keyAlign ?? keyAlignFor(model.ep),
       };
       step.check();
       step.onLayer(0, true);

@@ -64,6 +64,8 @@ export interface GenerationOptions {
   runner?: 'auto' | 'fused' | 'layerwise';
   /** queries per attention chunk in the fused graphs */
   queryChunk?: number;
+  /** keys per attention padded to a multiple of this in the fused graphs (default: per provider) */
+  keyAlign?: number;
   /** calibration needs the attention statistics only: skip the VAE */
   skipDecode?: boolean;
   /** test hook: use these bits instead of sampling (teacher forcing), [scale] -> [B, L, d] */
@@ -277,7 +279,14 @@ async function chooseRunner(
   const precision = resolvePrecision(o.precision, model.sessions.ep);
   const plans = o.runner === 'layerwise' || !model.fused ? null : planScales(o.policy, model.cfg.depth, schedule);
   if (plans) {
-    return fusedRunner(await model.fused!(precision, o.signal), cond, { rows, plans, retention, queryChunk: o.queryChunk, finalGrid });
+    return fusedRunner(await model.fused!(precision, o.signal), cond, {
+      rows,
+      plans,
+      retention,
+      queryChunk: o.queryChunk,
+      keyAlign: o.keyAlign,
+      finalGrid,
+    });
   }
   if (o.runner === 'fused')
     throw new ScaleKVError(

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { gatherKept, selectIndices } from '../../../kernels/graphs/kvSelect';
+import { scaleStepGraph, type ScaleStepPlan } from '../../../kernels/graphs/scaleStep';
 import { Graph } from '../../../kernels/onnx/graph';
 import { halfBitsToFloat, toHalfBits } from '../../../kernels/onnx/half';
 import { fusedWeightCache, planScales, queryChunkFor } from '../../../src/engine/fusedRunner';
@@ -21,8 +22,8 @@ import { makeTinyInfinityWeights } from '../../../src/model/tiny/infinityTiny';
 import { gaussian } from '../../../src/model/weights';
 import { createPolicy } from '../../../src/scalekv/policies';
 import { planWindow, selectKeep } from '../../../src/scalekv/tokenSelection';
-import type { ScaleKVProfile } from '../../../src/shared/types';
-import { tempDir, TINY } from './helpers';
+import type { ExecutionProvider, Precision, ScaleKVProfile } from '../../../src/shared/types';
+import { tempDir, TINY, webgpuTest } from './helpers';
 
 test('float16 conversion rounds to nearest even and round-trips every finite half', () => {
   const cases: [number, number][] = [
@@ -123,11 +124,22 @@ test('policies that decide on the host stay layer by layer; query chunks shrink 
   assert.ok(queryChunkFor(100) >= 4096);
 });
 
-test('a ScaleKV generation fused and layer by layer keeps the same tokens and agrees in its logits (CPU, float32)', async () => {
+interface TinyRun {
+  logits: Float32Array[];
+  positions: number[];
+  runner: string;
+  held: number;
+}
+
+/** ScaleKV 10% generations of the tiny model on the CPU at 256x256 (float32), one per variant, fixed bits of chance */
+async function tinyScaleKV(
+  variants: { runner: 'layerwise' | 'fused'; keyAlign?: number; queryChunk?: number; precision?: Precision }[],
+  ep: ExecutionProvider = 'cpu',
+): Promise<TinyRun[]> {
   const cfg = INFINITY_TINY;
   const ws = makeTinyInfinityWeights(cfg);
-  const sessions = await InfinitySessions.create(cfg, ws, 'cpu');
-  const fused = fusedWeightCache(cfg, ws, 'cpu');
+  const sessions = await InfinitySessions.create(cfg, ws, ep);
+  const fused = fusedWeightCache(cfg, ws, ep);
   const resolution = '0.06M';
   const schedule = scaleSchedule(1, resolution);
   const profile = JSON.parse(readFileSync(join(TINY, `profile-${resolution}-10pct.json`), 'utf8')) as ScaleKVProfile;
@@ -139,9 +151,9 @@ test('a ScaleKV generation fused and layer by layer keeps the same tokens and ag
     decode: async (z: Float32Array) => z,
     fused: (p: 'float16' | 'float32') => fused.get(p),
   };
-  const out: Record<string, { logits: Float32Array[]; positions: number[]; runner: string; held: number }> = {};
+  const out: TinyRun[] = [];
   try {
-    for (const runner of ['layerwise', 'fused'] as const) {
+    for (const v of variants) {
       const logits: Float32Array[] = [];
       const policy = createPolicy({ name: 'scalekv', profile }, { depth: cfg.depth, numHeads: cfg.numHeads, headDim: 16, schedule });
       const r = await generateImages(model, {
@@ -156,7 +168,7 @@ test('a ScaleKV generation fused and layer by layer keeps the same tokens and ag
         policy,
         queryMode: 'code',
         recordRetention: true,
-        runner,
+        ...v,
         onLogits: (si, l) => (logits[si] = l.slice()),
       });
       const file = join(tempDir('fused'), 'retention.bin');
@@ -166,25 +178,87 @@ test('a ScaleKV generation fused and layer by layer keeps the same tokens and ag
         ...index.entries.flatMap((e) => [e.scaleIndex, e.layer, e.offset, e.count]),
         ...new Int32Array(readFileSync(file).buffer.slice(0)),
       ];
-      out[runner] = { logits, positions, runner: r.runner, held: r.kv.finalHeldBytes };
+      out.push({ logits, positions, runner: r.runner, held: r.kv.finalHeldBytes });
     }
   } finally {
     await fused.release();
     await sessions.release();
   }
-  assert.equal(out.fused.runner, 'fused');
-  assert.equal(out.layerwise.runner, 'layerwise');
-  assert.ok(out.fused.positions.length > 1000, 'tokens were evicted and recorded');
-  assert.deepEqual(out.fused.positions, out.layerwise.positions, 'the same kept tokens in every layer, scale, row and head');
-  assert.equal(out.fused.held, out.layerwise.held);
-  out.layerwise.logits.forEach((a, si) => {
-    const b = out.fused.logits[si];
+  return out;
+}
+
+/** the largest |a - b| over every scale's logits, against tol x (1 + max |a|) per scale */
+function assertLogitsClose(a: Float32Array[], b: Float32Array[], tol: number, what: string) {
+  assert.equal(b.length, a.length);
+  a.forEach((x, si) => {
+    const y = b[si];
     let err = 0;
     let ref = 0;
-    for (let i = 0; i < a.length; i++) {
-      err = Math.max(err, Math.abs(a[i] - b[i]));
-      ref = Math.max(ref, Math.abs(a[i]));
+    for (let i = 0; i < x.length; i++) {
+      err = Math.max(err, Math.abs(x[i] - y[i]));
+      ref = Math.max(ref, Math.abs(x[i]));
     }
-    assert.ok(err <= 1e-4 * (1 + ref), `scale ${si}: max |fused - layerwise| = ${err}`);
+    assert.ok(err <= tol * (1 + ref), `scale ${si}: max |${what}| = ${err}`);
   });
+}
+
+test('a ScaleKV generation fused and layer by layer keeps the same tokens and agrees in its logits (CPU, float32)', async () => {
+  const [layerwise, fused] = await tinyScaleKV([{ runner: 'layerwise' }, { runner: 'fused', keyAlign: 0 }]);
+  assert.equal(fused.runner, 'fused');
+  assert.equal(layerwise.runner, 'layerwise');
+  assert.ok(fused.positions.length > 1000, 'tokens were evicted and recorded');
+  assert.deepEqual(fused.positions, layerwise.positions, 'the same kept tokens in every layer, scale, row and head');
+  assert.equal(fused.held, layerwise.held);
+  assertLogitsClose(layerwise.logits, fused.logits, 1e-4, 'fused - layerwise');
+});
+
+test('attention over keys padded to a multiple of 4 or 16 changes no kept token and no logit beyond float32 rounding', async () => {
+  // the padding WebGPU's vec4 MatMul needs (scaleStep's keyAlign): padded keys must get no weight at all.
+  // Small query chunks put several chunks against the padded keys.
+  const [plain, by4, by16] = await tinyScaleKV([
+    { runner: 'fused', keyAlign: 0, queryChunk: 48 },
+    { runner: 'fused', keyAlign: 4, queryChunk: 48 },
+    { runner: 'fused', keyAlign: 16, queryChunk: 48 },
+  ]);
+  // the padding is there: every key count of the last scale is rounded up, each through its own Expand'ed tail
+  const schedule = scaleSchedule(1, '0.06M');
+  const last = schedule.length - 1;
+  const plan = (keyAlign: number): ScaleStepPlan => ({
+    rows: 2,
+    scaleIndex: last,
+    ...schedule[last],
+    first: false,
+    last: true,
+    ropeCos: new Float32Array(schedule[last].h * schedule[last].w * 8),
+    ropeSin: new Float32Array(schedule[last].h * schedule[last].w * 8),
+    layers: Array.from({ length: INFINITY_TINY.depth }, () => ({ pastLen: 265, select: null })),
+    precision: 'float32',
+    queryChunk: 0,
+    keyAlign,
+  });
+  const expands = (keyAlign: number) =>
+    scaleStepGraph(INFINITY_TINY, plan(keyAlign))
+      .nodeList()
+      .filter((n) => n.op === 'Expand').length;
+  assert.equal(expands(0), 0);
+  assert.equal(expands(4), 3, '521 keys -> 524: one query tail, one row tail, one channel tail shared by the layers');
+  for (const [r, name] of [
+    [by4, 'by 4'],
+    [by16, 'by 16'],
+  ] as const) {
+    assert.deepEqual(r.positions, plain.positions, `${name}: the same kept tokens`);
+    assertLogitsClose(plain.logits, r.logits, 1e-5, `padded ${name} - unpadded`);
+  }
+});
+
+webgpuTest('ScaleKV on WebGPU (float32): the in-graph selection keeps the same tokens as on the CPU, logits within 1e-4', async () => {
+  // TopK, GatherElements, MaxPool and the rest of the selection through the provider's own kernels, the
+  // keys padded for its vec4 MatMul (the default there), and the caches handed between scales as device buffers
+  const [cpu] = await tinyScaleKV([{ runner: 'fused', keyAlign: 0 }]);
+  const [gpu] = await tinyScaleKV([{ runner: 'fused', precision: 'fp32' }], 'webgpu');
+  assert.equal(gpu.runner, 'fused');
+  assert.ok(cpu.positions.length > 1000, 'tokens were evicted and recorded');
+  assert.deepEqual(gpu.positions, cpu.positions, 'the same kept tokens in every layer, scale, row and head');
+  assert.equal(gpu.held, cpu.held);
+  assertLogitsClose(cpu.logits, gpu.logits, 1e-4, 'webgpu - cpu');
 });

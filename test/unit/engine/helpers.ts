@@ -5,7 +5,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { tinyModelDir } from '../../../src/engine/loadModel';
+import { chooseProvider, SOFTWARE_GPU_ENV } from '../../../src/engine/runtime';
 import type { JobContext } from '../../../src/engine/api';
 import type { GenerateRequest, Progress } from '../../../src/shared/types';
 
@@ -62,4 +64,22 @@ export function request(over: Partial<GenerateRequest> = {}): GenerateRequest {
     recordRetention: true,
     ...over,
   };
+}
+
+let webgpu: Promise<string | null> | null = null;
+/**
+ * A test of the WebGPU provider's own kernels, which run here on Mesa's software Vulkan driver (lavapipe,
+ * installed by test/setup.mjs; the engine passes it over unless SCALEKV_SOFTWARE_GPU=1, which this sets
+ * for the test file's process). Outside CI a machine without a WebGPU adapter skips it; in CI it must run.
+ */
+export function webgpuTest(name: string, fn: () => Promise<void>): void {
+  test(name, async (t) => {
+    process.env[SOFTWARE_GPU_ENV] = '1';
+    webgpu ??= chooseProvider('webgpu').then((i) =>
+      i.used === 'webgpu' ? null : `no WebGPU adapter here (${i.reason}); test/setup.mjs installs Mesa's lavapipe`,
+    );
+    const why = await webgpu;
+    if (why && !process.env.CI) return t.skip(why);
+    await fn();
+  });
 }

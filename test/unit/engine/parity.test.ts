@@ -1,8 +1,13 @@
 /**
- * The engine's ONNX graphs (onnxruntime CPU, float32) against the float64 reference written from the
- * PyTorch model's math, on the tiny config with fixed weights, two prompts of different lengths,
- * CFG 3 and teacher-forced bits: the logits of every scale must agree. Tolerance: 1e-4 x (1 + max|ref|),
- * ample for float32 accumulation over 8 blocks (observed errors are ~1e-6; a wrong operation gives O(1)).
+ * The engine's ONNX graphs against the float64 reference written from the PyTorch model's math, on the
+ * tiny config with fixed weights, two prompts of different lengths, CFG 3 and teacher-forced bits: the
+ * logits of every scale must agree.
+ * - onnxruntime's CPU provider, float32: within 1e-4 x (1 + max|ref|), ample for float32 accumulation over
+ *   8 blocks (observed errors are ~1e-6; a wrong operation gives O(1)).
+ * - The WebGPU provider's own kernels, on Mesa's software Vulkan driver (lavapipe; test/setup.mjs
+ *   installs it), through the fused graphs with the keys padded for its vec4 MatMul: float32 within the
+ *   same 1e-4, float16 within 2e-2 x (1 + max|ref|) (float16 keeps 11 significant bits and the provider
+ *   accumulates its products in float16; observed errors are stated in the test output).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -15,7 +20,9 @@ import { generateImages } from '../../../src/engine/generate';
 import { fusedWeightCache } from '../../../src/engine/fusedRunner';
 import { InfinitySessions } from '../../../src/engine/infinitySessions';
 import type { KvPolicy } from '../../../src/kvcache/policy';
+import type { ExecutionProvider, Precision } from '../../../src/shared/types';
 import { referenceLogits } from '../../reference/infinityRef';
+import { webgpuTest } from './helpers';
 
 const keepAll: KvPolicy = {
   name: 'full',
@@ -25,11 +32,20 @@ const keepAll: KvPolicy = {
   staticSelection: () => null,
 };
 
-async function check(aspect: number, resolution: string, runner: 'layerwise' | 'fused' = 'layerwise') {
+interface Where {
+  ep: ExecutionProvider;
+  precision: Precision;
+  keyAlign?: number;
+  /** of (1 + max|ref|), per scale */
+  tolerance: number;
+}
+const CPU: Where = { ep: 'cpu', precision: 'auto', tolerance: 1e-4 };
+
+async function check(aspect: number, resolution: string, runner: 'layerwise' | 'fused' = 'layerwise', where: Where = CPU) {
   const cfg = INFINITY_TINY;
   const ws = makeTinyInfinityWeights(cfg);
-  const sessions = await InfinitySessions.create(cfg, ws, 'cpu');
-  const fused = fusedWeightCache(cfg, ws, 'cpu');
+  const sessions = await InfinitySessions.create(cfg, ws, where.ep);
+  const fused = fusedWeightCache(cfg, ws, where.ep);
   const schedule = scaleSchedule(aspect, resolution);
   const B = 2;
   const lens = [5, 3];
@@ -62,6 +78,8 @@ async function check(aspect: number, resolution: string, runner: 'layerwise' | '
       recordRetention: false,
       forcedBits: bits,
       runner,
+      precision: where.precision,
+      keyAlign: where.keyAlign,
       onLogits: (si, l) => (engineLogits[si] = l.slice()),
     },
   );
@@ -102,12 +120,22 @@ async function check(aspect: number, resolution: string, runner: 'layerwise' | '
       maxRef = Math.max(maxRef, Math.abs(r[i]));
     }
     report.push(`${si}:${maxErr.toExponential(1)}`);
-    assert.ok(maxErr <= 1e-4 * (1 + maxRef), `scale ${si}: max |engine - float64| = ${maxErr} (max |ref| ${maxRef})`);
+    assert.ok(maxErr <= where.tolerance * (1 + maxRef), `scale ${si}: max |engine - float64| = ${maxErr} (max |ref| ${maxRef})`);
   });
-  console.log(`# ${runner} ${resolution} h/w=${aspect.toFixed(3)} max abs error per scale: ${report.join(' ')}`);
+  const on = where.ep === 'cpu' ? '' : ` ${where.ep} ${where.precision} keys padded to ${where.keyAlign ?? 'default'}`;
+  console.log(`# ${runner}${on} ${resolution} h/w=${aspect.toFixed(3)} max abs error per scale: ${report.join(' ')}`);
 }
 
 test('logits of every scale match the float64 reference (1:1, 7 scales)', () => check(1, '0.06M'));
 test('logits of every scale match the float64 reference (non-square 3:4 template, 7 scales)', () => check(1.333, '0.06M'));
 test('the fused per-scale graphs (float32, CPU) match the float64 reference at every scale (1:1)', () => check(1, '0.06M', 'fused'));
 test('the fused per-scale graphs (float32, CPU) match the float64 reference at every scale (3:4)', () => check(1.333, '0.06M', 'fused'));
+
+webgpuTest('WebGPU, float32, keys padded to 4: the fused graphs match the float64 reference at every scale (1:1 and 3:4)', async () => {
+  await check(1, '0.06M', 'fused', { ep: 'webgpu', precision: 'fp32', keyAlign: 4, tolerance: 1e-4 });
+  await check(1.333, '0.06M', 'fused', { ep: 'webgpu', precision: 'fp32', keyAlign: 4, tolerance: 1e-4 });
+});
+webgpuTest('WebGPU, float16, keys padded to 4 and not padded: the fused graphs match the float64 reference at every scale', async () => {
+  await check(1, '0.06M', 'fused', { ep: 'webgpu', precision: 'fp16', keyAlign: 4, tolerance: 2e-2 });
+  await check(1, '0.06M', 'fused', { ep: 'webgpu', precision: 'fp16', keyAlign: 0, tolerance: 2e-2 });
+});
