@@ -15,7 +15,7 @@ import type { InfinityConfig } from '../model/config';
 import type { WeightSource } from '../model/weights';
 import type { ExecutionProvider } from '../shared/types';
 import { PartialBuild } from './partialBuild';
-import { createSession } from './sessions';
+import { createSession, releaseDeviceOutputs } from './sessions';
 
 export interface ConditioningOut {
   cond: ort.Tensor;
@@ -39,6 +39,8 @@ export class InfinitySessions {
   // every variant is built on first use, keyed by `${block}:${variant}`: runs through the fused
   // per-scale graphs never need them, and each holds a float32 copy of its block's weights
   private variants = new Map<string, ort.InferenceSession>();
+  // block sessions whose IoBinding still holds the outputs of their last run (WebGPU)
+  private holding = new Set<ort.InferenceSession>();
   private constructor(
     readonly cfg: InfinityConfig,
     readonly ep: ExecutionProvider,
@@ -141,6 +143,7 @@ export class InfinitySessions {
       },
       fetches,
     );
+    if (this.ep === 'webgpu') this.holding.add(session);
     return {
       y: r.y,
       kAll: r.k_all,
@@ -149,6 +152,24 @@ export class InfinitySessions {
       colsum: colsum ? (r.colsum.data as Float32Array) : null,
       asiStats: asi ? (r.asi_stats.data as Float32Array) : null,
     };
+  }
+
+  /**
+   * Makes block i's sessions let go of the outputs their IoBindings keep (sessions.ts,
+   * releaseDeviceOutputs). Called once a layer has evicted: its extended [past + L] cache, which nothing
+   * reads any more, would otherwise stay on the device until the block runs at the next scale, so that
+   * every layer held its uncompressed cache beside the compressed one. SCALEKV_KEEP_OUTPUTS=1 keeps them,
+   * as the fused runner does, for measurements. Returns how many sessions let go as intended (their
+   * release run failed on the element type).
+   */
+  async releaseBlockOutputs(i: number): Promise<number> {
+    if (process.env.SCALEKV_KEEP_OUTPUTS === '1') return 0;
+    let n = 0;
+    for (const [key, s] of this.variants)
+      if (key.startsWith(`${i}:`) && this.holding.delete(s)) {
+        if (await releaseDeviceOutputs(s)) n++;
+      }
+    return n;
   }
 
   async runHead(h: ort.Tensor, headSS: ort.Tensor): Promise<Float32Array> {

@@ -131,6 +131,7 @@ export function layerwiseRunner(
           live -= cache.bytes(F32);
           await cache.evict(sel, gatherer);
           live += cache.bytes(F32);
+          await sessions.releaseBlockOutputs(l);
         }
         o.retention?.record(si, l, cache, cacheLen);
       }

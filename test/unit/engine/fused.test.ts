@@ -23,7 +23,7 @@ import { gaussian } from '../../../src/model/weights';
 import { createPolicy } from '../../../src/scalekv/policies';
 import { planWindow, selectKeep } from '../../../src/scalekv/tokenSelection';
 import type { ExecutionProvider, Precision, ScaleKVProfile } from '../../../src/shared/types';
-import { tempDir, TINY, webgpuTest } from './helpers';
+import { tempDir, TINY, webgpuTest, withEnvAsync } from './helpers';
 
 test('float16 conversion rounds to nearest even and round-trips every finite half', () => {
   const cases: [number, number][] = [
@@ -262,3 +262,38 @@ webgpuTest('ScaleKV on WebGPU (float32): the in-graph selection keeps the same t
   assert.equal(gpu.held, cpu.held);
   assertLogitsClose(cpu.logits, gpu.logits, 1e-4, 'webgpu - cpu');
 });
+
+webgpuTest(
+  'layer by layer on WebGPU (float32): the same tokens and logits as on the CPU; each block lets go of its outputs after evicting',
+  async () => {
+    // the layer-by-layer path (policies that decide on the host, calibration) with the device gather, and
+    // the block sessions' IoBindings released after each eviction, or kept (SCALEKV_KEEP_OUTPUTS=1)
+    const released: number[] = [];
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with the instance as this
+    const original = InfinitySessions.prototype.releaseBlockOutputs;
+    InfinitySessions.prototype.releaseBlockOutputs = async function (this: InfinitySessions, i: number) {
+      const n = await original.call(this, i);
+      released.push(n);
+      return n;
+    };
+    try {
+      const [cpu] = await tinyScaleKV([{ runner: 'layerwise' }]);
+      assert.deepEqual(
+        released.filter((n) => n > 0),
+        [],
+        'nothing to let go of on the CPU',
+      );
+      released.length = 0;
+      const [gpu] = await tinyScaleKV([{ runner: 'layerwise' }], 'webgpu');
+      assert.ok(released.length > 10 && released.every((n) => n === 1), `every eviction let its block's session go: ${released.join(',')}`);
+      const kept = await withEnvAsync('SCALEKV_KEEP_OUTPUTS', '1', () => tinyScaleKV([{ runner: 'layerwise' }], 'webgpu'));
+      assert.equal(gpu.runner, 'layerwise');
+      assert.deepEqual(gpu.positions, cpu.positions, 'the same kept tokens in every layer, scale, row and head');
+      assertLogitsClose(cpu.logits, gpu.logits, 1e-4, 'webgpu - cpu');
+      assert.deepEqual(kept[0].positions, gpu.positions);
+      assertLogitsClose(kept[0].logits, gpu.logits, 0, 'released - kept');
+    } finally {
+      InfinitySessions.prototype.releaseBlockOutputs = original;
+    }
+  },
+);

@@ -36,6 +36,19 @@ export function withEnv<T>(name: string, f: () => T): T {
   }
 }
 
+/** runs f with the environment variable set to value (undefined: unset), then puts it back as it was */
+export async function withEnvAsync<T>(name: string, value: string | undefined, f: () => Promise<T>): Promise<T> {
+  const before = process.env[name];
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+  try {
+    return await f();
+  } finally {
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
+  }
+}
+
 /** a fresh folder under the temp dir, removed when the test process exits */
 export function tempDir(name: string): string {
   const d = mkdtempSync(join(tmpdir(), `scalekv-${name}-`));
