@@ -47,5 +47,11 @@ if (need.length || backports) {
     );
   execSync('apt-get update -qq', { stdio: 'inherit' });
   if (need.length) execSync(`${apt} ${need.join(' ')}`, { stdio: 'inherit' });
-  if (backports) execSync(`${apt} libvulkan1 && ${apt} -t bookworm-backports mesa-vulkan-drivers`, { stdio: 'inherit' });
+  // optional: if it cannot be installed the tests go on, and the WebGPU tests say why they cannot run
+  if (backports)
+    try {
+      execSync(`${apt} libvulkan1 && ${apt} -t bookworm-backports mesa-vulkan-drivers`, { stdio: 'inherit' });
+    } catch (e) {
+      console.error(`test setup: lavapipe could not be installed (${e.message.split('\n')[0]})`);
+    }
 }
