@@ -7,16 +7,25 @@ import assert from 'node:assert/strict';
 import { mock, test } from 'node:test';
 import { ReadyWatchdog } from '../../../src/views/readyWatchdog';
 
-function watchdog() {
-  const events: string[] = [];
-  const w = new ReadyWatchdog({ timeoutMs: 1000, attempts: 2, reload: () => events.push('reload'), gaveUp: () => events.push('gave up') });
-  return { w, events };
+/** a watchdog (1 s, two reloads) under mocked timers, and what it did */
+function withWatchdog(f: (w: ReadyWatchdog, events: string[]) => void): void {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    const events: string[] = [];
+    const w = new ReadyWatchdog({
+      timeoutMs: 1000,
+      attempts: 2,
+      reload: () => events.push('reload'),
+      gaveUp: () => events.push('gave up'),
+    });
+    f(w, events);
+  } finally {
+    mock.timers.reset();
+  }
 }
 
 test('a page that never says ready is reloaded after the timeout, twice, then reported once', () => {
-  mock.timers.enable({ apis: ['setTimeout'] });
-  try {
-    const { w, events } = watchdog();
+  withWatchdog((w, events) => {
     w.arm();
     mock.timers.tick(999);
     assert.deepEqual(events, [], 'not before the timeout');
@@ -28,15 +37,11 @@ test('a page that never says ready is reloaded after the timeout, twice, then re
     assert.deepEqual(events, ['reload', 'reload', 'gave up']);
     mock.timers.tick(10_000);
     assert.deepEqual(events, ['reload', 'reload', 'gave up'], 'nothing after giving up');
-  } finally {
-    mock.timers.reset();
-  }
+  });
 });
 
 test('a ready page, a hidden one, and one ready after a reload are left alone; ready resets the count', () => {
-  mock.timers.enable({ apis: ['setTimeout'] });
-  try {
-    const { w, events } = watchdog();
+  withWatchdog((w, events) => {
     w.arm();
     mock.timers.tick(500);
     w.ready();
@@ -59,7 +64,5 @@ test('a ready page, a hidden one, and one ready after a reload are left alone; r
     w.arm();
     for (let i = 0; i < 3; i++) mock.timers.tick(1000);
     assert.deepEqual(events, ['reload', 'reload', 'reload', 'gave up']);
-  } finally {
-    mock.timers.reset();
-  }
+  });
 });
