@@ -196,7 +196,7 @@ export function fusedRunner(
   // the session of the scale before: it holds the cache it made until told to let go (sessions.ts)
   let previous: ort.InferenceSession | null = null;
   const letGo = async (s: ort.InferenceSession | null, withCaches: boolean) => {
-    if (!s || model.ep !== 'webgpu' || process.env.SCALEKV_KEEP_OUTPUTS === '1') return;
+    if (!s || model.ep !== 'webgpu') return;
     // device tensors bind without a copy; the live caches only lend their names (their shapes have moved on)
     const device: Record<string, ort.Tensor> = { ...model.weights };
     if (withCaches)

@@ -158,12 +158,10 @@ export class InfinitySessions {
    * Makes block i's sessions let go of the outputs their IoBindings keep (sessions.ts,
    * releaseDeviceOutputs). Called once a layer has evicted: its extended [past + L] cache, which nothing
    * reads any more, would otherwise stay on the device until the block runs at the next scale, so that
-   * every layer held its uncompressed cache beside the compressed one. SCALEKV_KEEP_OUTPUTS=1 keeps them,
-   * as the fused runner does, for measurements. Returns how many sessions let go as intended (their
-   * release run failed on the element type).
+   * every layer held its uncompressed cache beside the compressed one. Returns how many sessions let go
+   * as intended (their release run failed on the element type; none under SCALEKV_KEEP_OUTPUTS=1).
    */
   async releaseBlockOutputs(i: number): Promise<number> {
-    if (process.env.SCALEKV_KEEP_OUTPUTS === '1') return 0;
     let n = 0;
     for (const [key, s] of this.variants)
       if (key.startsWith(`${i}:`) && this.holding.delete(s)) {

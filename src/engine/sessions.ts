@@ -81,9 +81,11 @@ export async function createSession(
  * input validation before any kernel is queued, and the session stays usable. Inputs named in `device`
  * are fed those tensors (live device tensors bind without a copy; never pass disposed ones), every other
  * input a one-element host tensor of the wrong type. Returns false if the run unexpectedly did not fail
- * validation (nothing ran on stale inputs either way: every input is bound to the new feeds).
+ * validation (nothing ran on stale inputs either way: every input is bound to the new feeds), and
+ * without running when SCALEKV_KEEP_OUTPUTS=1 keeps the outputs bound, for measurements.
  */
 export async function releaseDeviceOutputs(s: ort.InferenceSession, device: Record<string, ort.Tensor> = {}): Promise<boolean> {
+  if (process.env.SCALEKV_KEEP_OUTPUTS === '1') return false;
   const feeds: Record<string, ort.Tensor> = {};
   for (const name of s.inputNames) feeds[name] = device[name] ?? WRONG_TYPE;
   try {

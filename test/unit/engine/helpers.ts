@@ -25,27 +25,30 @@ process.on('exit', () => {
   }
 });
 
+/** sets the environment variable to value, or unsets it for undefined */
+function setEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
+}
+
 /** runs f (synchronous), then puts the environment variable back as it was, set or unset */
 export function withEnv<T>(name: string, f: () => T): T {
   const before = process.env[name];
   try {
     return f();
   } finally {
-    if (before === undefined) delete process.env[name];
-    else process.env[name] = before;
+    setEnv(name, before);
   }
 }
 
 /** runs f with the environment variable set to value (undefined: unset), then puts it back as it was */
 export async function withEnvAsync<T>(name: string, value: string | undefined, f: () => Promise<T>): Promise<T> {
   const before = process.env[name];
-  if (value === undefined) delete process.env[name];
-  else process.env[name] = value;
+  setEnv(name, value);
   try {
     return await f();
   } finally {
-    if (before === undefined) delete process.env[name];
-    else process.env[name] = before;
+    setEnv(name, before);
   }
 }
 
