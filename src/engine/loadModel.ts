@@ -9,7 +9,7 @@ import { CheckpointWeights, openCheckpoint } from '../checkpoint';
 import { locateModel } from '../checkpoint/modelFolder';
 import { inferInfinityConfig, inferVaeConfig } from '../model/inferConfig';
 import { readT5Config } from '../model/t5Config';
-import { TextEncoder } from './textEncoder';
+import { TextEncoder, textEncoderProvider } from './textEncoder';
 import { unknownWords } from '../model/tokenizer/unknownWords';
 import { VaeDecoder } from './vaeDecoder';
 import { PrefixedWeights } from '../model/weights';
@@ -109,7 +109,10 @@ export async function loadModel(
     const cfg = inferInfinityConfig(tws, inferVaeConfig(vws), t5cfg, parts.name);
     const built = new PartialBuild();
     ctx.onProgress({ stage: 'load', message: 'Loading the text encoder', fraction: 0.02 });
-    const text = await built.add(() => TextEncoder.load(parts.textEncoderDir, info.used));
+    const textEp = textEncoderProvider(info.used);
+    if (textEp !== info.used)
+      ctx.log?.('info', `text encoder: ${textEp} (it runs once per prompt; the GPU keeps its memory for the transformer)`);
+    const text = await built.add(() => TextEncoder.load(parts.textEncoderDir, textEp));
     ctx.onProgress({ stage: 'load', message: 'Building the VAE decoder', fraction: 0.04 });
     const vae = await built.add(() => VaeDecoder.load(vws, cfg.vae, info.used));
     ctx.onProgress({ stage: 'load', message: 'Building the transformer', fraction: 0.06 });

@@ -5,9 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { relativeBucket } from '../../../kernels/graphs/t5Encoder';
-import { TINY_T5, type T5Config } from '../../../src/model/config';
-import { TextEncoder } from '../../../src/engine/textEncoder';
+import { relativeBucket, t5EncoderParts, T5_PART_BYTES } from '../../../kernels/graphs/t5Encoder';
+import { INFINITY_2B, TINY_T5, type T5Config } from '../../../src/model/config';
+import { TextEncoder, textEncoderProvider } from '../../../src/engine/textEncoder';
+import { withEnv } from '../engine/helpers';
 import { makeTinyT5Weights } from '../../../src/model/tiny/t5Tiny';
 import { makeTinyTokenizerJson } from '../../../src/model/tokenizer/tinyVocab';
 import { UnigramTokenizer } from '../../../src/model/tokenizer/unigram';
@@ -146,4 +147,85 @@ test('a wrongly shaped encoder tensor is named with both shapes', async () => {
     TextEncoder.fromWeights(TINY_T5, tok, bad, 'cpu'),
     /encoder\.block\.1\.layer\.0\.SelfAttention\.q\.weight.*\[32, 64\].*\[64, 64\]/,
   );
+});
+
+test("flan-t5-xl's encoder is split into parts that each fit one graph, in layer order", () => {
+  // 4.9 GB of float32 weights: as one graph it could not be serialised (typed arrays stop at 4 GiB,
+  // onnxruntime's protobufs at 2 GiB), so a real Infinity model could not load its text encoder
+  const xl = INFINITY_2B.t5;
+  const parts = t5EncoderParts(xl);
+  assert.ok(parts.length >= 3, `${parts.length} parts`);
+  assert.deepEqual(
+    parts.map(([a]) => a),
+    [0, ...parts.slice(0, -1).map(([, b]) => b)],
+    'consecutive',
+  );
+  assert.equal(parts.at(-1)![1], xl.numLayers);
+  const layer = 4 * (4 * xl.dModel * xl.numHeads * xl.dKv + 3 * xl.dModel * xl.dFf + 2 * xl.dModel);
+  parts.forEach(([a, b], k) => {
+    const bytes = (b - a) * layer + (k === 0 ? 4 * xl.vocabSize * xl.dModel : 0);
+    assert.ok(bytes <= T5_PART_BYTES, `part ${k}: ${bytes} bytes`);
+  });
+  // a budget below one layer still makes progress: one layer per part
+  assert.deepEqual(t5EncoderParts(TINY_T5, 1), [
+    [0, 1],
+    [1, 2],
+  ]);
+  assert.deepEqual(t5EncoderParts(TINY_T5), [[0, 2]]);
+});
+
+test('the T5 encoder run in parts (first, middle, last) gives the features of the whole graph', async () => {
+  const cfg = { ...TINY_T5, numLayers: 3 };
+  const ws = makeTinyT5Weights(cfg);
+  const tok = new UnigramTokenizer(makeTinyTokenizerJson(cfg.vocabSize), 'tiny');
+  const prompts = ['a red apple on a wooden table', 'a cat'];
+  assert.equal(t5EncoderParts(cfg, 1).length, 3);
+  const whole = await TextEncoder.fromWeights(cfg, tok, ws, 'cpu');
+  const split = await TextEncoder.fromWeights(cfg, tok, ws, 'cpu', 512, 1);
+  try {
+    const a = await whole.encode(prompts);
+    const b = await split.encode(prompts);
+    assert.deepEqual(b.lens, a.lens);
+    let err = 0;
+    for (let i = 0; i < a.features.length; i++) err = Math.max(err, Math.abs(a.features[i] - b.features[i]));
+    assert.ok(err <= 1e-6, `max |split - whole| = ${err}`);
+    assert.ok(a.features.some((v) => v !== 0));
+  } finally {
+    await whole.release();
+    await split.release();
+  }
+});
+
+test('the text encoder runs on the CPU beside a GPU transformer, unless asked to share its provider', () => {
+  for (const ep of ['cpu', 'webgpu', 'cuda'] as const) assert.equal(textEncoderProvider(ep), 'cpu');
+  withEnv('SCALEKV_TEXT_ENCODER_PROVIDER', () => {
+    process.env.SCALEKV_TEXT_ENCODER_PROVIDER = 'same';
+    assert.equal(textEncoderProvider('webgpu'), 'webgpu');
+    assert.equal(textEncoderProvider('cuda'), 'cuda');
+  });
+});
+
+test('a prompt encoded again comes from the kept features, as a copy its caller owns', async () => {
+  const ws = makeTinyT5Weights(TINY_T5);
+  const tok = new UnigramTokenizer(makeTinyTokenizerJson(TINY_T5.vocabSize), 'tiny');
+  const te = await TextEncoder.fromWeights(TINY_T5, tok, ws, 'cpu');
+  const runs: string[][] = [];
+  const hooked = te as unknown as { run(p: string[]): Promise<unknown> };
+  const run = hooked.run.bind(te);
+  hooked.run = (p: string[]) => (runs.push(p), run(p));
+  try {
+    const first = await te.encode(['a cat']);
+    const again = await te.encode(['a cat']);
+    assert.deepEqual(runs, [['a cat']], 'encoded once');
+    assert.deepEqual(again, first);
+    first.features.fill(0);
+    assert.ok(
+      (await te.encode(['a cat'])).features.some((v) => v !== 0),
+      'a caller cannot change what is kept',
+    );
+    await te.encode(['a dog']);
+    assert.equal(runs.length, 2);
+  } finally {
+    await te.release();
+  }
 });
