@@ -129,44 +129,54 @@ export async function calibrateProfile(
     },
   };
   const seeds = req.seeds ?? prompts.map((_, i) => i);
-  for (let i = acc.state.prompts; i < prompts.length; i++) {
-    const snapshot = JSON.stringify(acc.state);
-    const headSnapshot = JSON.stringify(heads.state);
-    try {
-      await generateImages(m.generation, {
-        prompts: [prompts[i]],
-        seed: seeds[i] ?? i,
-        aspectRatio: req.aspectRatio,
-        resolution: req.resolution,
-        cfg: req.cfg,
-        tau: DEFAULTS.tau,
-        topK: DEFAULTS.topK,
-        topP: DEFAULTS.topP,
-        policy: collector,
-        queryMode: 'code',
-        recordRetention: false,
-        skipDecode: true,
-        signal: ctx.signal,
-        onProgress: (p) =>
-          ctx.onProgress({
-            ...p,
-            stage: 'calibrate',
-            prompt: i,
-            fraction: (i + p.fraction) / prompts.length,
-            message: `Prompt ${i + 1}/${prompts.length}: ${p.message}`,
-          }),
-      });
-    } catch (e) {
-      // keep only whole prompts in the saved statistics
-      acc = AsiAccumulator.fromJSON(JSON.parse(snapshot) as AsiState);
-      heads = HeadStatsAccumulator.fromJSON(schedule, JSON.parse(headSnapshot) as HeadStatsState);
-      throw e;
+  // calibration runs layer by layer in float32: the fused graphs' weights (4 GB in float16 for 2B) need
+  // not sit beside its block sessions, and those (8.8 GB in float32) are let go when it ends, however it ends
+  await m.generation.releaseFused?.();
+  try {
+    await measurePrompts();
+  } finally {
+    await m.generation.sessions.releaseBlocks();
+  }
+  async function measurePrompts() {
+    for (let i = acc.state.prompts; i < prompts.length; i++) {
+      const snapshot = JSON.stringify(acc.state);
+      const headSnapshot = JSON.stringify(heads.state);
+      try {
+        await generateImages(m.generation, {
+          prompts: [prompts[i]],
+          seed: seeds[i] ?? i,
+          aspectRatio: req.aspectRatio,
+          resolution: req.resolution,
+          cfg: req.cfg,
+          tau: DEFAULTS.tau,
+          topK: DEFAULTS.topK,
+          topP: DEFAULTS.topP,
+          policy: collector,
+          queryMode: 'code',
+          recordRetention: false,
+          skipDecode: true,
+          signal: ctx.signal,
+          onProgress: (p) =>
+            ctx.onProgress({
+              ...p,
+              stage: 'calibrate',
+              prompt: i,
+              fraction: (i + p.fraction) / prompts.length,
+              message: `Prompt ${i + 1}/${prompts.length}: ${p.message}`,
+            }),
+        });
+      } catch (e) {
+        // keep only whole prompts in the saved statistics
+        acc = AsiAccumulator.fromJSON(JSON.parse(snapshot) as AsiState);
+        heads = HeadStatsAccumulator.fromJSON(schedule, JSON.parse(headSnapshot) as HeadStatsState);
+        throw e;
+      }
+      acc.state.prompts = i + 1;
+      writeFileAtomic(
+        statePath,
+        JSON.stringify({ version: 2, ...key, prompts, asi: acc.toJSON(), heads: heads.toJSON() } satisfies SavedState),
+      );
     }
-    acc.state.prompts = i + 1;
-    writeFileAtomic(
-      statePath,
-      JSON.stringify({ version: 2, ...key, prompts, asi: acc.toJSON(), heads: heads.toJSON() } satisfies SavedState),
-    );
   }
 
   const { perLayer, perHead } = acc.index(asiMode);

@@ -44,6 +44,8 @@ export interface GenerationModel {
   decode(z: Float32Array, B: number, h: number, w: number): Promise<Float32Array>;
   /** the per-scale fused graphs' weights on the device, uploaded on first use per precision */
   fused?(precision: StepPrecision, signal?: AbortSignal): Promise<FusedModel>;
+  /** lets the fused graphs' device weights go until the next fused run uploads them again */
+  releaseFused?(): Promise<void>;
 }
 
 export interface GenerationOptions {

@@ -170,6 +170,23 @@ export class InfinitySessions {
     return n;
   }
 
+  /** block sessions built so far (each holds a float32 copy of its block's weights) */
+  get blockSessions(): number {
+    return this.variants.size;
+  }
+
+  /**
+   * Lets every block session go. Calibration builds one per block in the variant that reports its
+   * statistics, which nothing else uses: on Infinity-2B they hold 8.8 GB of float32 weights. Later
+   * layer-by-layer runs build what they need again.
+   */
+  async releaseBlocks(): Promise<void> {
+    const all = [...this.variants.values()];
+    this.variants.clear();
+    this.holding.clear();
+    for (const s of all) await s.release();
+  }
+
   async runHead(h: ort.Tensor, headSS: ort.Tensor): Promise<Float32Array> {
     const r = await this.head.run({ h, head_ss: headSS });
     return r.logits.data as Float32Array;

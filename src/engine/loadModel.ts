@@ -150,6 +150,7 @@ export async function loadModel(
         encodeText: (p) => text.encode(p),
         decode: (z, B, h, w) => vae.decode(z, B, h, w),
         fused: (precision, signal) => fused.get(precision, signal),
+        releaseFused: () => fused.release(),
       },
       async release() {
         await fused.release();

@@ -40,6 +40,7 @@ export async function syntheticModel(
       return out;
     },
     fused: (precision, signal) => fused.get(precision, signal),
+    releaseFused: () => fused.release(),
     async release() {
       await fused.release();
       await sessions.release();
