@@ -41,18 +41,22 @@ function layerBytes(cfg: T5Config): number {
   return 4 * (4 * cfg.dModel * inner + ff + 2 * cfg.dModel);
 }
 
-/** The encoder's layers as consecutive [from, to) parts, each with at most maxBytes of weights (the embedding counts towards the first), at least one layer per part. */
+/**
+ * The encoder's layers as consecutive [from, to) parts, each with at most maxBytes of weights (the
+ * embedding counts towards the first), at least one layer per part.
+ */
 export function t5EncoderParts(cfg: T5Config, maxBytes = T5_PART_BYTES): [number, number][] {
+  const layer = layerBytes(cfg);
   const parts: [number, number][] = [];
   let from = 0;
   let bytes = 4 * cfg.vocabSize * cfg.dModel;
   for (let i = 0; i < cfg.numLayers; i++) {
-    if (i > from && bytes + layerBytes(cfg) > maxBytes) {
+    if (i > from && bytes + layer > maxBytes) {
       parts.push([from, i]);
       from = i;
       bytes = 0;
     }
-    bytes += layerBytes(cfg);
+    bytes += layer;
   }
   parts.push([from, cfg.numLayers]);
   return parts;
@@ -61,8 +65,9 @@ export function t5EncoderParts(cfg: T5Config, maxBytes = T5_PART_BYTES): [number
 /**
  * Part k of the encoder (t5EncoderParts), built one at a time so only one part's weights are in memory
  * as graph bytes. The first takes input_ids, attention_mask and rel_buckets; the last outputs
- * last_hidden_state. Between parts flow the hidden states (`hidden_out`, fed as `hidden` [B,T,D]) and the first part's attention `bias`
- * [B,H,T,T] (relative positions and padding), which every layer shares.
+ * last_hidden_state. Between parts flow the hidden states (`hidden_out`, fed to the next as `hidden`
+ * [B,T,D]) and the first part's attention `bias` [B,H,T,T] (relative positions and padding), which
+ * every layer shares.
  */
 export function buildT5EncoderPart(cfg: T5Config, ws: WeightSource, parts: [number, number][], k: number): Uint8Array {
   const [from, to] = parts[k];

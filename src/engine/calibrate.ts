@@ -133,11 +133,6 @@ export async function calibrateProfile(
   // not sit beside its block sessions, and those (8.8 GB in float32) are let go when it ends, however it ends
   await m.generation.releaseFused?.();
   try {
-    await measurePrompts();
-  } finally {
-    await m.generation.sessions.releaseBlocks();
-  }
-  async function measurePrompts() {
     for (let i = acc.state.prompts; i < prompts.length; i++) {
       const snapshot = JSON.stringify(acc.state);
       const headSnapshot = JSON.stringify(heads.state);
@@ -177,6 +172,8 @@ export async function calibrateProfile(
         JSON.stringify({ version: 2, ...key, prompts, asi: acc.toJSON(), heads: heads.toJSON() } satisfies SavedState),
       );
     }
+  } finally {
+    await m.generation.sessions.releaseBlocks();
   }
 
   const { perLayer, perHead } = acc.index(asiMode);

@@ -176,8 +176,8 @@ export class InfinitySessions {
   }
 
   /**
-   * Lets every block session go. Calibration builds one per block in the variant that reports its
-   * statistics, which nothing else uses: on Infinity-2B they hold 8.8 GB of float32 weights. Later
+   * Lets every block session go. Calibration builds one per block and statistics variant, which
+   * nothing else uses: on Infinity-2B each variant's 32 hold 8.8 GB of float32 weights. Later
    * layer-by-layer runs build what they need again.
    */
   async releaseBlocks(): Promise<void> {

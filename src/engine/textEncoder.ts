@@ -11,6 +11,7 @@ import { readT5Config, t5WeightsFile } from '../model/t5Config';
 import { UnigramTokenizer } from '../model/tokenizer/unigram';
 import type { WeightSource } from '../model/weights';
 import type { ExecutionProvider } from '../shared/types';
+import type { TextFeatures } from './generate';
 import { PartialBuild } from './partialBuild';
 import { createSession } from './sessions';
 
@@ -29,7 +30,7 @@ export function textEncoderProvider(transformer: ExecutionProvider): ExecutionPr
 const ENCODED_KEPT = 16;
 
 export class TextEncoder {
-  private readonly encoded = new Map<string, { features: Float32Array; lens: number[]; maxLen: number }>();
+  private readonly encoded = new Map<string, TextFeatures>();
 
   private constructor(
     readonly config: T5Config,
@@ -68,7 +69,7 @@ export class TextEncoder {
     return new TextEncoder(config, tokenizer, sessions, maxLength);
   }
 
-  async encode(prompts: string[]): Promise<{ features: Float32Array; lens: number[]; maxLen: number }> {
+  async encode(prompts: string[]): Promise<TextFeatures> {
     const key = JSON.stringify(prompts);
     let hit = this.encoded.get(key);
     if (hit)
@@ -82,7 +83,7 @@ export class TextEncoder {
     return { features: hit.features.slice(), lens: [...hit.lens], maxLen: hit.maxLen };
   }
 
-  private async run(prompts: string[]): Promise<{ features: Float32Array; lens: number[]; maxLen: number }> {
+  private async run(prompts: string[]): Promise<TextFeatures> {
     const enc = prompts.map((p) => this.tokenizer.encode(p, this.maxLength));
     const T = Math.max(...enc.map((e) => e.ids.length));
     const B = prompts.length;
